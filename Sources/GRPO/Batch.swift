@@ -1,0 +1,106 @@
+/// One sampled answer o_i: its reward and, per token t, the log-probabilities of that token
+/// under the three policies of the formula.
+public struct Completion: Sendable, Equatable {
+    /// r_i, the outcome reward of the whole completion.
+    public var reward: Double
+    /// log pi_theta(o_t | q, o_<t): the policy being trained.
+    public var logp: [Double]
+    /// log pi_old(o_t | q, o_<t): the policy that sampled the completion. Equal to `logp` on-policy.
+    public var oldLogp: [Double]
+    /// log pi_ref(o_t | q, o_<t): the reference policy of the KL term; `nil` when not given.
+    public var refLogp: [Double]?
+    /// Entropy of pi_theta's distribution at each position; needed only for `top_entropy_quantile`.
+    public var entropy: [Double]?
+
+    /// `oldLogp` defaults to `logp` (on-policy: every ratio is exactly 1).
+    public init(reward: Double, logp: [Double], oldLogp: [Double]? = nil,
+                refLogp: [Double]? = nil, entropy: [Double]? = nil) {
+        self.reward = reward
+        self.logp = logp
+        self.oldLogp = oldLogp ?? logp
+        self.refLogp = refLogp
+        self.entropy = entropy
+    }
+
+    /// |o_i|, the number of tokens (may be 0).
+    public var length: Int { logp.count }
+}
+
+/// The G completions sampled for one prompt q.
+public struct Group: Sendable, Equatable {
+    public var completions: [Completion]
+    public init(completions: [Completion]) { self.completions = completions }
+    public var rewards: [Double] { completions.map(\.reward) }
+}
+
+/// Groups of completions: the input of both loss paths, and what `explain` reads from a file.
+public struct Batch: Sendable, Equatable {
+    public var groups: [Group]
+    public init(groups: [Group]) { self.groups = groups }
+
+    /// Every completion, group after group: the order of `Breakdown`'s rows.
+    public var completions: [Completion] { groups.flatMap(\.completions) }
+    public var completionCount: Int { groups.reduce(0) { $0 + $1.completions.count } }
+    public var tokenCount: Int { groups.reduce(0) { $0 + $1.completions.reduce(0) { $0 + $1.length } } }
+    /// G, the size of the first group (`validate` checks that all groups have it).
+    public var groupSize: Int { groups.first?.completions.count ?? 0 }
+    /// True when every completion carries reference log-probabilities.
+    public var hasReference: Bool { !groups.isEmpty && groups.allSatisfy { $0.completions.allSatisfy { $0.refLogp != nil } } }
+    public var hasEntropy: Bool { !groups.isEmpty && groups.allSatisfy { $0.completions.allSatisfy { $0.entropy != nil } } }
+}
+
+/// Why a batch cannot go through the loss, naming the group, completion and field.
+public struct BatchError: Error, Equatable, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+extension Batch {
+    /// Checks what the loss needs: G >= 2 and equal in every group, per-token arrays of one length,
+    /// finite numbers, reference log-probs when beta != 0, entropies when top_entropy_quantile < 1,
+    /// and lengths within max_completion_length for dr_grpo.
+    public func validate(for config: GRPOConfig) throws(BatchError) {
+        guard !groups.isEmpty else { throw BatchError("the batch has no groups") }
+        let g = groupSize
+        let refCount = completions.filter { $0.refLogp != nil }.count
+        if refCount != 0 && refCount != completionCount {
+            throw BatchError("ref_logp is given for \(refCount) of \(completionCount) completions; give it for all or none")
+        }
+        if config.beta != 0 && refCount == 0 {
+            throw BatchError("beta is \(config.beta) but no completion has ref_logp; give ref_logp or set beta=0")
+        }
+        if config.topEntropyQuantile < 1 && !hasEntropy {
+            throw BatchError("top_entropy_quantile is \(config.topEntropyQuantile) but not every completion has entropy")
+        }
+        for (gi, group) in groups.enumerated() {
+            let at = "group \(gi)"
+            guard group.completions.count >= 2 else {
+                throw BatchError("\(at) has \(group.completions.count) completion(s); GRPO needs G >= 2")
+            }
+            guard group.completions.count == g else {
+                throw BatchError("\(at) has \(group.completions.count) completions but group 0 has \(g); all groups need the same G")
+            }
+            for (ci, c) in group.completions.enumerated() {
+                let here = "\(at), completion \(ci)"
+                guard c.reward.isFinite else { throw BatchError("\(here): reward is \(c.reward), not a finite number") }
+                try checkTokens(c.logp, "logp", length: c.length, at: here)
+                try checkTokens(c.oldLogp, "old_logp", length: c.length, at: here)
+                if let ref = c.refLogp { try checkTokens(ref, "ref_logp", length: c.length, at: here) }
+                if let entropy = c.entropy { try checkTokens(entropy, "entropy", length: c.length, at: here) }
+                if config.lossType == .drGRPO && c.length > config.maxCompletionLength {
+                    throw BatchError("\(here) has \(c.length) tokens, more than max_completion_length=\(config.maxCompletionLength) that dr_grpo divides by")
+                }
+            }
+        }
+    }
+
+    private func checkTokens(_ values: [Double], _ field: String, length: Int, at place: String) throws(BatchError) {
+        guard values.count == length else {
+            throw BatchError("\(place): \(field) has \(values.count) values but logp has \(length)")
+        }
+        if let t = values.firstIndex(where: { !$0.isFinite }) {
+            throw BatchError("\(place): \(field)[\(t)] is \(values[t]), not a finite number")
+        }
+    }
+}

@@ -1,0 +1,98 @@
+/// Rows of different lengths stored back to back: row i is `values[offsets[i] ..< offsets[i+1]]`.
+/// Both loss paths store per-token quantities this way, one row per completion.
+public struct Ragged<Element: Sendable>: Sendable {
+    public var values: [Element]
+    /// `rowCount + 1` offsets, starting at 0.
+    public var offsets: [Int]
+
+    public init(values: [Element], offsets: [Int]) {
+        precondition(offsets.first == 0 && offsets.last == values.count, "offsets must span values")
+        self.values = values
+        self.offsets = offsets
+    }
+
+    /// Rows of `repeating` with the lengths of `lengths`.
+    public init(repeating value: Element, lengths: [Int]) {
+        var offsets = [0]
+        offsets.reserveCapacity(lengths.count + 1)
+        for n in lengths { offsets.append(offsets.last! + n) }
+        self.init(values: Array(repeating: value, count: offsets.last!), offsets: offsets)
+    }
+
+    public var rowCount: Int { offsets.count - 1 }
+    public subscript(row: Int) -> ArraySlice<Element> { values[offsets[row]..<offsets[row + 1]] }
+    public subscript(row: Int, token: Int) -> Element {
+        get { values[offsets[row] + token] }
+        set { values[offsets[row] + token] = newValue }
+    }
+    public var rows: [[Element]] { (0..<rowCount).map { Array(self[$0]) } }
+}
+
+extension Ragged: Equatable where Element: Equatable {}
+
+/// Which branch `min(ratio * A, clip(ratio) * A)` took at a token. Lesson 04.
+public enum ClipBranch: String, Sendable, Equatable {
+    /// ratio * A is the smaller (or equal) term: the gradient flows through the ratio.
+    case unclipped
+    /// clip(ratio) * A is strictly smaller: the ratio left the clip range on the side the
+    /// advantage pushes towards, so this token passes no policy gradient.
+    case clipped
+    /// ratio * A was picked but the ratio was capped at `delta` (two-sided clipping): no gradient.
+    case capped
+}
+
+/// The logged numbers, named as TRL logs them. Lesson 04 (clip fractions), 05 (kl), 02 (zero std).
+public struct Metrics: Sendable, Equatable {
+    /// Share of valid tokens with ratio < 1 - epsilon and A < 0 (TRL `clip_ratio/low_mean`).
+    public var clipRatioLow: Double
+    /// Share with ratio > 1 + epsilon_high and A > 0 (TRL `clip_ratio/high_mean`).
+    public var clipRatioHigh: Double
+    /// Share with either (TRL `clip_ratio/region_mean`).
+    public var clipRatioRegion: Double
+    /// Token mean of the per-token KL (bias-corrected when that is on); `nil` without ref_logp.
+    public var kl: Double?
+    /// Share of groups whose rewards are all equal (std 0): their advantages are all 0.
+    public var fracRewardZeroStd: Double
+    /// Token mean of the entropies, when given.
+    public var entropy: Double?
+
+    public init(clipRatioLow: Double, clipRatioHigh: Double, clipRatioRegion: Double, kl: Double?,
+                fracRewardZeroStd: Double, entropy: Double?) {
+        self.clipRatioLow = clipRatioLow
+        self.clipRatioHigh = clipRatioHigh
+        self.clipRatioRegion = clipRatioRegion
+        self.kl = kl
+        self.fracRewardZeroStd = fracRewardZeroStd
+        self.entropy = entropy
+    }
+}
+
+/// Every intermediate quantity of the GRPO loss for one batch. Both paths produce one; the tests
+/// check that the two agree. Rows of the ragged quantities are completions, group after group.
+public struct Breakdown: Sendable {
+    public var config: GRPOConfig
+    /// mean of each group's rewards.
+    public var groupMean: [Double]
+    /// The std of each group's rewards (the batch std for `scale_rewards=batch`), before
+    /// `std_epsilon` is added. With `scale_rewards=none` it is reported but divides nothing.
+    public var groupStd: [Double]
+    /// A_i, one per completion (broadcast to its tokens).
+    public var advantages: [Double]
+    /// r_t = pi_theta / pi_old (for `sequence` level, the completion's ratio at every token).
+    public var ratio: Ragged<Double>
+    /// clip(r_t, 1 - epsilon, 1 + epsilon_high).
+    public var clippedRatio: Ragged<Double>
+    public var branch: Ragged<ClipBranch>
+    /// Per-token KL to the reference (times the ratio with bias correction); `nil` without ref_logp.
+    public var kl: Ragged<Double>?
+    /// Which tokens keep the policy term under `top_entropy_quantile`; `nil` when it is 1.
+    public var entropyMask: Ragged<Bool>?
+    /// L_t = -min(r A, clip(r) A) [* entropy mask] + beta * KL_t  (loss = -objective).
+    public var perTokenLoss: Ragged<Double>
+    /// w_t, the token's weight in the aggregate: loss = sum_t w_t * L_t. Set by `loss_type`.
+    public var weight: Ragged<Double>
+    /// d loss / d logp_t.
+    public var gradLogp: Ragged<Double>
+    public var loss: Double
+    public var metrics: Metrics
+}

@@ -1,0 +1,88 @@
+/// Every option of the GRPO loss, with TRL's `GRPOConfig` names and meanings where TRL has one,
+/// and an explicit switch for each convention the libraries disagree on.
+///
+/// The defaults follow the formula of "Deconstructing the GRPO Loss" (the DeepSeekMath setting):
+/// per-sequence token mean, epsilon 0.2, beta 0.04, the k3 KL estimator. `GRPOConfig.preset(_:)`
+/// gives the set-ups of TRL, DAPO, Dr. GRPO and GSPO in one word. Lesson: `lessons/README.md`.
+public struct GRPOConfig: Sendable, Equatable {
+    /// How the per-token losses are averaged into one number (TRL `loss_type`). Lesson 06.
+    public enum LossType: String, Sendable, CaseIterable {
+        /// mean over completions of (sum over tokens / |o_i|): the DeepSeekMath formula.
+        case grpo
+        /// sum over all tokens / number of valid tokens in the batch.
+        case bnpo
+        /// sum over all tokens / number of valid tokens in the generation batch
+        /// (equal to `bnpo` for one batch on one process).
+        case dapo
+        /// sum over all tokens / (number of completions * max_completion_length).
+        case drGRPO = "dr_grpo"
+    }
+
+    /// Which standard deviation divides the centred rewards (TRL `scale_rewards`). Lesson 02.
+    public enum ScaleRewards: String, Sendable, CaseIterable {
+        /// std of the completion's own group.
+        case group
+        /// std of every reward in the batch (the mean stays per group).
+        case batch
+        /// no division: A = r - mean(group).
+        case none
+    }
+
+    /// Whether the importance ratio is per token or one per completion (TRL
+    /// `importance_sampling_level`). Lesson 09.
+    public enum ImportanceSamplingLevel: String, Sendable, CaseIterable {
+        /// r_t = exp(logp_t - old_logp_t)
+        case token
+        /// GSPO: r = exp(mean_t(logp_t - old_logp_t)), shared by every token of the completion.
+        case sequence
+    }
+
+    /// Sample (n - 1, Bessel; every library) or population (n; `np.std`, many blogs) std.
+    /// Our own switch. Lesson 02.
+    public enum StdEstimator: String, Sendable, CaseIterable {
+        case sample
+        case population
+    }
+
+    /// Which per-token estimator of KL(pi_theta || pi_ref) is used, with d = ref_logp - logp.
+    /// Our own switch (TRL always uses k3). Lesson 05.
+    public enum KLEstimator: String, Sendable, CaseIterable {
+        /// k1 = -d = logp - ref_logp
+        case k1
+        /// k2 = d^2 / 2
+        case k2
+        /// k3 = exp(d) - d - 1 (>= 0), computed as expm1(d) - d
+        case k3
+    }
+
+    public var lossType: LossType = .grpo
+    /// Lower clip width: the ratio is clipped below at 1 - epsilon (TRL `epsilon`).
+    public var epsilon: Double = 0.2
+    /// Upper clip width: clipped above at 1 + epsilon_high; `nil` means equal to `epsilon`
+    /// (TRL `epsilon_high`; DAPO's clip-higher uses 0.28).
+    public var epsilonHigh: Double? = nil
+    /// Two-sided clipping: the unclipped ratio is capped at `delta` (TRL `delta`; verl's dual-clip
+    /// `clip_ratio_c`). `nil` switches it off.
+    public var delta: Double? = nil
+    /// Weight of the KL penalty (TRL `beta`).
+    public var beta: Double = 0.04
+    /// Multiply the per-token KL by the importance ratio (TRL `use_bias_correction_kl`; true by
+    /// default in TRL 1.16, false before and in DeepSeekMath).
+    public var useBiasCorrectionKL: Bool = false
+    public var scaleRewards: ScaleRewards = .group
+    public var importanceSamplingLevel: ImportanceSamplingLevel = .token
+    /// The constant divisor of `dr_grpo` (TRL `max_completion_length`, default 512).
+    public var maxCompletionLength: Int = 512
+    /// rho: keep the policy term only on the top rho share of tokens by entropy (TRL
+    /// `top_entropy_quantile`; 1 keeps all, 0.2 keeps the "forking tokens"). Lesson 09.
+    public var topEntropyQuantile: Double = 1.0
+    public var stdEstimator: StdEstimator = .sample
+    /// Added to the std before dividing: TRL 1e-4, verl 1e-6, OpenRLHF 1e-9.
+    public var stdEpsilon: Double = 1e-4
+    public var klEstimator: KLEstimator = .k3
+
+    public init() {}
+
+    /// The upper clip width actually used: `epsilonHigh`, or `epsilon` when it is not set.
+    public var resolvedEpsilonHigh: Double { epsilonHigh ?? epsilon }
+}

@@ -1,0 +1,66 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension Naive {
+    /// mean(x) = (1/n) sum_k x_k
+    public static func mean(_ xs: [Double]) -> Double {
+        var total = 0.0
+        for x in xs { total += x }
+        return total / Double(xs.count)
+    }
+
+    /// std(x) = sqrt( sum_k (x_k - mean)^2 / d ), with d = n - 1 for the sample estimator (every
+    /// RL library; Bessel's correction) and d = n for the population one (`np.std`). Lesson 02.
+    public static func std(_ xs: [Double], estimator: GRPOConfig.StdEstimator) -> Double {
+        let m = mean(xs)
+        var squares = 0.0
+        for x in xs { squares += (x - m) * (x - m) }
+        let divisor = estimator == .sample ? Double(xs.count - 1) : Double(xs.count)
+        return sqrt(squares / divisor)
+    }
+
+    /// Group-relative advantage, one number per completion, the same for all its tokens:
+    ///
+    ///     A_i = (r_i - mean(r_group)) / (std + std_epsilon)
+    ///
+    /// `scale_rewards=group` takes the std of the group, `batch` of every reward in the batch (the
+    /// mean stays per group), `none` does not divide. A group whose rewards are all equal (std 0)
+    /// gets A = 0 exactly for every completion, whatever `std_epsilon` is: it teaches nothing, and
+    /// 0 / 0 must not become NaN. Lesson 02.
+    ///
+    /// Returns the advantages per group, and each group's mean and std (the batch std for `batch`).
+    public static func advantages(rewards: [[Double]], config: GRPOConfig)
+        -> (advantages: [[Double]], mean: [Double], std: [Double])
+    {
+        let batchStd = std(rewards.flatMap { $0 }, estimator: config.stdEstimator)
+        var advantages: [[Double]] = []
+        var means: [Double] = []
+        var stds: [Double] = []
+        for group in rewards {
+            let m = mean(group)
+            let spread = std(group, estimator: config.stdEstimator)
+            let s = config.scaleRewards == .batch ? batchStd : spread
+            var a: [Double] = []
+            for r in group {
+                if isZeroStd(spread) {
+                    a.append(0)
+                } else if config.scaleRewards == .none {
+                    a.append(r - m)
+                } else {
+                    a.append((r - m) / (s + config.stdEpsilon))
+                }
+            }
+            advantages.append(a)
+            means.append(m)
+            stds.append(s)
+        }
+        return (advantages, means, stds)
+    }
+
+    /// True when a std counts as zero (TRL: `torch.isclose(std, 0)`, i.e. std <= 1e-8).
+    /// Such a group has A = 0 everywhere and is logged in `frac_reward_zero_std`.
+    public static func isZeroStd(_ std: Double) -> Bool { std <= 1e-8 }
+}

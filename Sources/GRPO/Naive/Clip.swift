@@ -1,0 +1,37 @@
+extension Naive {
+    /// clip(r, 1 - epsilon, 1 + epsilon_high): the ratio held inside the trust region.
+    /// Its derivative is 0 outside the range, which is how clipping stops the gradient. Lesson 04.
+    public static func clippedRatio(_ ratio: Scalar, config: GRPOConfig) -> Scalar {
+        Scalar.clamp(ratio, min: 1 - config.epsilon, max: 1 + config.resolvedEpsilonHigh)
+    }
+
+    /// The PPO surrogate of one token (objective sign, to be maximized):
+    ///
+    ///     min( r A,  clip(r, 1 - eps, 1 + eps_high) A )
+    ///
+    /// with r replaced by min(r, delta) in the first term when `delta` is set (two-sided clipping).
+    /// The min picks the more pessimistic term: when A > 0 the ratio cannot profit from rising
+    /// above 1 + eps_high, when A < 0 from falling below 1 - eps. Lesson 04.
+    public static func clippedSurrogate(ratio: Scalar, advantage: Double, config: GRPOConfig)
+        -> (objective: Scalar, clipped: Scalar, branch: ClipBranch)
+    {
+        let clipped = clippedRatio(ratio, config: config)
+        var capped = ratio
+        if let delta = config.delta {
+            capped = Scalar.clamp(ratio, min: -Double.infinity, max: delta)
+        }
+        let unclippedTerm = capped * advantage
+        let clippedTerm = clipped * advantage
+        let objective = Scalar.minimum(unclippedTerm, clippedTerm)
+
+        let branch: ClipBranch
+        if clippedTerm.value < unclippedTerm.value {
+            branch = .clipped
+        } else if let delta = config.delta, ratio.value > delta {
+            branch = .capped
+        } else {
+            branch = .unclipped
+        }
+        return (objective, clipped, branch)
+    }
+}

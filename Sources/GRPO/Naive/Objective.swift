@@ -1,0 +1,142 @@
+extension Naive {
+    /// The whole loss for a batch, term by term, with d loss / d logp from `Scalar.backward()`.
+    ///
+    ///     L_it = -min(r_it A_i, clip(r_it) A_i) * m_it + beta * KL_it     (per-token loss)
+    ///     loss = sum_it w_it L_it                                          (w from loss_type)
+    ///
+    /// m_it is 1, or the entropy mask when `top_entropy_quantile` < 1. KL uses the chosen
+    /// estimator, times r_it when `use_bias_correction_kl`.
+    public static func breakdown(_ batch: Batch, config: GRPOConfig) throws(BatchError) -> Breakdown {
+        try batch.validate(for: config)
+        let completions = batch.completions
+        let lengths = completions.map(\.length)
+        let completionCount = completions.count
+        let tokenCount = batch.tokenCount
+
+        // A_i, one per completion.
+        let (groupAdvantages, groupMean, groupStd) = advantages(rewards: batch.groups.map(\.rewards), config: config)
+        let advantage = groupAdvantages.flatMap { $0 }
+
+        // The leaves we differentiate with respect to: logp of every token.
+        var logp: [[Scalar]] = []
+        for c in completions {
+            var row: [Scalar] = []
+            for x in c.logp { row.append(Scalar(x)) }
+            logp.append(row)
+        }
+
+        var threshold: Double? = nil
+        if config.topEntropyQuantile < 1 {
+            threshold = entropyThreshold(entropies: completions.map { $0.entropy! }, topQuantile: config.topEntropyQuantile)
+        }
+
+        var ratio = Ragged(repeating: 0.0, lengths: lengths)
+        var clipped = Ragged(repeating: 0.0, lengths: lengths)
+        var branch = Ragged(repeating: ClipBranch.unclipped, lengths: lengths)
+        var kl: Ragged<Double>? = batch.hasReference ? Ragged(repeating: 0.0, lengths: lengths) : nil
+        var mask: Ragged<Bool>? = threshold == nil ? nil : Ragged(repeating: true, lengths: lengths)
+        var weight = Ragged(repeating: 0.0, lengths: lengths)
+        var perTokenLossValue = Ragged(repeating: 0.0, lengths: lengths)
+        var perTokenLoss: [[Scalar]] = []
+
+        for i in 0..<completionCount {
+            let c = completions[i]
+            let sequenceRatio = config.importanceSamplingLevel == .sequence
+                ? Naive.sequenceRatio(logp: logp[i], oldLogp: c.oldLogp) : nil
+            var row: [Scalar] = []
+            for t in 0..<c.length {
+                let r = sequenceRatio ?? tokenRatio(logp: logp[i][t], oldLogp: c.oldLogp[t])
+                let surrogate = clippedSurrogate(ratio: r, advantage: advantage[i], config: config)
+                var policyLoss = -surrogate.objective
+                if let threshold, !entropyMask(entropy: c.entropy![t], threshold: threshold) {
+                    policyLoss = Scalar(0)  // selected away, not multiplied by 0
+                    mask![i, t] = false
+                }
+                var tokenLoss = policyLoss
+                if let ref = c.refLogp {
+                    var penalty = klPenalty(logp: logp[i][t], refLogp: ref[t], estimator: config.klEstimator)
+                    if config.useBiasCorrectionKL { penalty = penalty * r }
+                    kl![i, t] = penalty.value
+                    if config.beta != 0 { tokenLoss = tokenLoss + penalty * config.beta }
+                }
+                ratio[i, t] = r.value
+                clipped[i, t] = surrogate.clipped.value
+                branch[i, t] = surrogate.branch
+                perTokenLossValue[i, t] = tokenLoss.value
+                weight[i, t] = tokenWeight(length: c.length, completionCount: completionCount,
+                                           tokenCount: tokenCount, config: config)
+                row.append(tokenLoss)
+            }
+            perTokenLoss.append(row)
+        }
+
+        // The aggregate, written as the formula of each loss_type.
+        var rowSums: [Scalar] = []
+        for i in 0..<completionCount { rowSums.append(Scalar.sum(perTokenLoss[i])) }
+        let loss: Scalar
+        switch config.lossType {
+        case .grpo:
+            var rowMeans: [Scalar] = []
+            for i in 0..<completionCount { rowMeans.append(rowSums[i] / Double(max(lengths[i], 1))) }
+            loss = Scalar.sum(rowMeans) / Double(completionCount)
+        case .bnpo, .dapo:
+            loss = Scalar.sum(rowSums) / Double(max(tokenCount, 1))
+        case .drGRPO:
+            loss = Scalar.sum(rowSums) / Double(completionCount * config.maxCompletionLength)
+        }
+        loss.backward()
+
+        var grad = Ragged(repeating: 0.0, lengths: lengths)
+        for i in 0..<completionCount {
+            for t in 0..<lengths[i] { grad[i, t] = logp[i][t].grad }
+        }
+
+        let metrics = naiveMetrics(batch: batch, config: config, advantage: advantage, ratio: ratio, kl: kl,
+                                   groupStd: groupStd)
+        return Breakdown(
+            config: config, groupMean: groupMean,
+            groupStd: groupStd,
+            advantages: advantage, ratio: ratio, clippedRatio: clipped, branch: branch, kl: kl,
+            entropyMask: mask, perTokenLoss: perTokenLossValue, weight: weight, gradLogp: grad,
+            loss: loss.value, metrics: metrics)
+    }
+
+    /// The logged metrics, as TRL computes them: clip fractions and KL are means over valid tokens
+    /// (over completions for `sequence` level, where one ratio stands for the whole completion).
+    static func naiveMetrics(batch: Batch, config: GRPOConfig, advantage: [Double], ratio: Ragged<Double>,
+                             kl: Ragged<Double>?, groupStd: [Double]) -> Metrics {
+        let completions = batch.completions
+        let low = 1 - config.epsilon
+        let high = 1 + config.resolvedEpsilonHigh
+        var lowCount = 0.0, highCount = 0.0, regionCount = 0.0, units = 0.0
+        var klSum = 0.0, entropySum = 0.0, tokens = 0.0
+        for i in completions.indices {
+            let c = completions[i]
+            // Sequence level: one ratio per completion; an empty completion has ratio 1.
+            let ratios: [Double] = config.importanceSamplingLevel == .sequence
+                ? [c.length > 0 ? ratio[i, 0] : 1] : Array(ratio[i])
+            for r in ratios {
+                let isLow = r < low && advantage[i] < 0
+                let isHigh = r > high && advantage[i] > 0
+                if isLow { lowCount += 1 }
+                if isHigh { highCount += 1 }
+                if isLow || isHigh { regionCount += 1 }
+                units += 1
+            }
+            for t in 0..<c.length {
+                if let kl { klSum += kl[i, t] }
+                if let e = c.entropy { entropySum += e[t] }
+                tokens += 1
+            }
+        }
+        units = max(units, 1)
+        // With scale_rewards=batch every entry of groupStd is the batch std, as TRL tests it.
+        let zeroStdShare = Double(groupStd.filter { isZeroStd($0) }.count) / Double(groupStd.count)
+        return Metrics(
+            clipRatioLow: lowCount / units, clipRatioHigh: highCount / units,
+            clipRatioRegion: regionCount / units,
+            kl: kl == nil ? nil : klSum / max(tokens, 1),
+            fracRewardZeroStd: zeroStdShare,
+            entropy: batch.hasEntropy ? entropySum / max(tokens, 1) : nil)
+    }
+}

@@ -1,0 +1,65 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The vectorized path: the same loss as `Naive`, over the whole batch in a few passes over flat
+/// arrays, with the gradient written out by hand (no autodiff). Each pass maps to lines of TRL's
+/// `GRPOTrainer._compute_loss` (advantages come from its `_generate_and_score_completions`):
+///
+/// 1. `Vectorized.advantages`: rewards viewed as (B/G, G); mean and std per row; A = (r - mean) / (std + eps)
+/// 2. `Vectorized.entropyThreshold`: `get_high_entropy_mask`, a quantile of the valid entropies
+/// 3. `LossKernel.run` (Kernel.swift), per completion row, fused:
+///    `log_ratio = logp - old_logp`, `coef_1 = exp(...)` (or the sequence mean), `coef_2 = clamp(...)`,
+///    `per_token_loss = -min(coef_1 A, coef_2 A)`, `* entropy_mask`, `+ beta * per_token_kl`,
+///    the `loss_type` reduction, and d loss / d logp by the chain rule.
+///
+/// Lesson 10 walks through the mapping.
+public enum Vectorized {
+    /// Group-relative advantages over flat rewards (B = groups * G), one pass per group:
+    /// A_i = (r_i - mean_g) / (std + std_epsilon), r_i - mean_g for `scale_rewards=none`, and 0
+    /// for a group whose own std is 0. Returns the advantages and, per group, the mean and the std
+    /// (the batch std for `batch`).
+    public static func advantages(rewards: [Double], groupSize g: Int, config: GRPOConfig)
+        -> (advantages: [Double], mean: [Double], std: [Double])
+    {
+        let groups = rewards.count / g
+        let denominator = { (n: Int) in Double(config.stdEstimator == .sample ? n - 1 : n) }
+        var batchStd = 0.0
+        if config.scaleRewards == .batch {
+            let m = rewards.reduce(0, +) / Double(rewards.count)
+            let squares = rewards.reduce(0) { $0 + ($1 - m) * ($1 - m) }
+            batchStd = sqrt(squares / denominator(rewards.count))
+        }
+        var advantages = [Double](repeating: 0, count: rewards.count)
+        var means = [Double](repeating: 0, count: groups)
+        var stds = [Double](repeating: 0, count: groups)
+        for k in 0..<groups {
+            let row = rewards[(k * g)..<(k * g + g)]
+            let m = row.reduce(0, +) / Double(g)
+            let spread = sqrt(row.reduce(0) { $0 + ($1 - m) * ($1 - m) } / denominator(g))
+            let s = config.scaleRewards == .batch ? batchStd : spread
+            means[k] = m
+            stds[k] = s
+            if Naive.isZeroStd(spread) { continue }  // all rewards equal: A stays 0
+            for i in row.indices {
+                advantages[i] = config.scaleRewards == .none ? rewards[i] - m : (rewards[i] - m) / (s + config.stdEpsilon)
+            }
+        }
+        return (advantages, means, stds)
+    }
+
+    /// The entropy a token needs to keep its policy term: the (1 - rho) quantile of all valid
+    /// entropies, linear interpolation, on float32 values as TRL takes it.
+    public static func entropyThreshold(_ entropy: [Double], topQuantile rho: Double) -> Double {
+        guard !entropy.isEmpty else { return 0 }
+        var values = entropy.map { Float($0) }
+        values.sort()
+        let position = (1 - rho) * Double(values.count - 1)
+        let below = Int(position.rounded(.down))
+        let above = Swift.min(below + 1, values.count - 1)
+        let fraction = Float(position - Double(below))
+        return Double(values[below] + fraction * (values[above] - values[below]))
+    }
+}

@@ -1,0 +1,62 @@
+/// The batch laid out the way the vectorized path reads it: each per-token quantity in one
+/// contiguous array, completions back to back, row i at `offsets[i] ..< offsets[i+1]`.
+///
+/// TRL pads every completion to the longest and carries a 0/1 mask; here there is no padding at
+/// all, so no padded position can carry a NaN or inf into the result. Lesson 10.
+public struct FlatBatch: Sendable {
+    public var logp: [Double]
+    public var oldLogp: [Double]
+    /// Empty when the batch has no reference log-probabilities (`hasReference` is false).
+    public var refLogp: [Double]
+    /// Empty when the batch has no entropies (`hasEntropy` is false).
+    public var entropy: [Double]
+    public var hasReference: Bool
+    public var hasEntropy: Bool
+    /// B + 1 row starts; `offsets[B]` is the number of valid tokens N.
+    public var offsets: [Int]
+    /// r_i, one per completion, group after group.
+    public var rewards: [Double]
+    /// G: completions per group.
+    public var groupSize: Int
+
+    /// `refLogp` and `entropy` are either empty (absent) or one value per token.
+    public init(logp: [Double], oldLogp: [Double], refLogp: [Double], entropy: [Double],
+                offsets: [Int], rewards: [Double], groupSize: Int,
+                hasReference: Bool? = nil, hasEntropy: Bool? = nil) {
+        self.logp = logp
+        self.oldLogp = oldLogp
+        self.refLogp = refLogp
+        self.entropy = entropy
+        self.hasReference = hasReference ?? (!refLogp.isEmpty)
+        self.hasEntropy = hasEntropy ?? (!entropy.isEmpty)
+        self.offsets = offsets
+        self.rewards = rewards
+        self.groupSize = groupSize
+    }
+
+    /// Flattens a (validated) batch.
+    public init(_ batch: Batch) {
+        let n = batch.tokenCount
+        var logp: [Double] = [], old: [Double] = [], ref: [Double] = [], entropy: [Double] = []
+        logp.reserveCapacity(n)
+        old.reserveCapacity(n)
+        var offsets = [0]
+        var rewards: [Double] = []
+        let hasRef = batch.hasReference, hasEntropy = batch.hasEntropy
+        for c in batch.completions {
+            logp += c.logp
+            old += c.oldLogp
+            if hasRef { ref += c.refLogp! }
+            if hasEntropy { entropy += c.entropy! }
+            offsets.append(logp.count)
+            rewards.append(c.reward)
+        }
+        self.init(logp: logp, oldLogp: old, refLogp: ref, entropy: entropy,
+                  offsets: offsets, rewards: rewards, groupSize: batch.groupSize,
+                  hasReference: hasRef, hasEntropy: hasEntropy)
+    }
+
+    public var completionCount: Int { rewards.count }
+    public var tokenCount: Int { offsets.last ?? 0 }
+    public var lengths: [Int] { (0..<completionCount).map { offsets[$0 + 1] - offsets[$0] } }
+}
