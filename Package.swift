@@ -9,25 +9,20 @@ let package = Package(
         .executable(name: "grpo-bench", targets: ["grpo-bench"]),
     ],
     targets: [
-        // The loss, term by term: a naive path (loops + scalar autodiff) and a vectorized path.
+        // The loss, term by term: a naive path (loops + scalar autodiff) and a vectorized path. No I/O.
         .target(name: "GRPO"),
-        // GNU readline, as a system library (Debian: libreadline-dev, GPL-3).
-        .systemLibrary(
-            name: "CReadline",
-            providers: [.apt(["libreadline-dev"])]
-        ),
+        // A policy small enough to print, tasks with verifiable rewards, and the GRPO training loop.
+        .target(name: "TinyPolicy", dependencies: ["GRPO"]),
         // Commands, batch files, tables and charts: everything the REPL does, without a terminal.
-        .target(name: "REPLCore", dependencies: ["GRPO"]),
+        .target(name: "REPLCore", dependencies: ["GRPO", "TinyPolicy"]),
+        // GNU readline, as a system library (Debian: libreadline-dev; GPL-3).
+        .systemLibrary(name: "CReadline", providers: [.apt(["libreadline-dev"])]),
         .executableTarget(name: "grpo-repl", dependencies: ["REPLCore", "CReadline"]),
-        .executableTarget(name: "grpo-bench", dependencies: ["GRPO"]),
-        .testTarget(
-            name: "GRPOTests",
-            dependencies: ["GRPO"],
-            resources: [.copy("Fixtures")]
-        ),
-        .testTarget(
-            name: "REPLCoreTests",
-            dependencies: ["REPLCore", "grpo-repl"]
-        ),
+        .executableTarget(name: "grpo-bench", dependencies: ["GRPO", "TinyPolicy"]),
+        .testTarget(name: "GRPOTests", dependencies: ["GRPO"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TinyPolicyTests", dependencies: ["TinyPolicy"]),
+        .testTarget(name: "REPLCoreTests", dependencies: ["REPLCore"]),
+        // Drives the built grpo-repl executable through pipes.
+        .testTarget(name: "GRPOReplTests", dependencies: ["grpo-repl"]),
     ]
 )

@@ -1,0 +1,1 @@
+// The tiny policy module (issue 3).
