@@ -11,15 +11,19 @@ public struct Completion: Sendable, Equatable {
     public var refLogp: [Double]?
     /// Entropy of pi_theta's distribution at each position; needed only for `top_entropy_quantile`.
     public var entropy: [Double]?
+    /// log-probs under the sampler that really generated the completion (an inference engine whose
+    /// numbers differ slightly from pi_old's); `nil` when pi_old sampled it itself. Lesson 08.
+    public var samplerLogp: [Double]?
 
     /// `oldLogp` defaults to `logp` (on-policy: every ratio is exactly 1).
     public init(reward: Double, logp: [Double], oldLogp: [Double]? = nil,
-                refLogp: [Double]? = nil, entropy: [Double]? = nil) {
+                refLogp: [Double]? = nil, entropy: [Double]? = nil, samplerLogp: [Double]? = nil) {
         self.reward = reward
         self.logp = logp
         self.oldLogp = oldLogp ?? logp
         self.refLogp = refLogp
         self.entropy = entropy
+        self.samplerLogp = samplerLogp
     }
 
     /// |o_i|, the number of tokens (may be 0).
@@ -47,6 +51,11 @@ public struct Batch: Sendable, Equatable {
     /// True when every completion carries reference log-probabilities.
     public var hasReference: Bool { !groups.isEmpty && groups.allSatisfy { $0.completions.allSatisfy { $0.refLogp != nil } } }
     public var hasEntropy: Bool { !groups.isEmpty && groups.allSatisfy { $0.completions.allSatisfy { $0.entropy != nil } } }
+    public var hasSampler: Bool { !groups.isEmpty && groups.allSatisfy { $0.completions.allSatisfy { $0.samplerLogp != nil } } }
+    /// True when the policy terms are weighed by the sampler/trainer correction.
+    public func usesSamplerCorrection(_ config: GRPOConfig) -> Bool {
+        config.vllmImportanceSamplingCorrection && hasSampler
+    }
 }
 
 /// Why a batch cannot go through the loss, naming the group, completion and field.
@@ -66,6 +75,10 @@ extension Batch {
         let refCount = completions.filter { $0.refLogp != nil }.count
         if refCount != 0 && refCount != completionCount {
             throw BatchError("ref_logp is given for \(refCount) of \(completionCount) completions; give it for all or none")
+        }
+        let samplerCount = completions.filter { $0.samplerLogp != nil }.count
+        if samplerCount != 0 && samplerCount != completionCount {
+            throw BatchError("sampler_logp is given for \(samplerCount) of \(completionCount) completions; give it for all or none")
         }
         if config.beta != 0 && refCount == 0 {
             throw BatchError("beta is \(config.beta) but no completion has ref_logp; give ref_logp or set beta=0")
@@ -88,6 +101,7 @@ extension Batch {
                 try checkTokens(c.oldLogp, "old_logp", length: c.length, at: here)
                 if let ref = c.refLogp { try checkTokens(ref, "ref_logp", length: c.length, at: here) }
                 if let entropy = c.entropy { try checkTokens(entropy, "entropy", length: c.length, at: here) }
+                if let sampler = c.samplerLogp { try checkTokens(sampler, "sampler_logp", length: c.length, at: here) }
                 if config.lossType == .drGRPO && c.length > config.maxCompletionLength {
                     throw BatchError("\(here) has \(c.length) tokens, more than max_completion_length=\(config.maxCompletionLength) that dr_grpo divides by")
                 }

@@ -87,7 +87,9 @@ public struct Breakdown: Sendable {
     public var kl: Ragged<Double>?
     /// Which tokens keep the policy term under `top_entropy_quantile`; `nil` when it is 1.
     public var entropyMask: Ragged<Bool>?
-    /// L_t = -min(r A, clip(r) A) [* entropy mask] + beta * KL_t  (loss = -objective).
+    /// The sampler/trainer correction weight of each token's policy term; `nil` when not used.
+    public var samplerWeight: Ragged<Double>?
+    /// L_t = -min(r A, clip(r) A) [* entropy mask] [* sampler weight] + beta * KL_t  (loss = -objective).
     public var perTokenLoss: Ragged<Double>
     /// w_t, the token's weight in the aggregate: loss = sum_t w_t * L_t. Set by `loss_type`.
     public var weight: Ragged<Double>

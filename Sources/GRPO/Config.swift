@@ -55,6 +55,21 @@ public struct GRPOConfig: Sendable, Equatable {
         case k3
     }
 
+    /// How the sampler-trainer correction weighs tokens when the sampler (an inference engine such
+    /// as vLLM) is not exactly pi_old (TRL `vllm_importance_sampling_mode`). With
+    /// rho_t = exp(old_logp_t - sampler_logp_t) and the sequence product rho = exp(sum_t ...):
+    /// Lesson 08.
+    public enum SamplerCorrectionMode: String, Sendable, CaseIterable {
+        /// w_t = min(rho_t, cap)
+        case tokenTruncate = "token_truncate"
+        /// w_t = rho_t, or 0 where rho_t > cap
+        case tokenMask = "token_mask"
+        /// w = min(rho, cap) at every token of the completion
+        case sequenceTruncate = "sequence_truncate"
+        /// w = rho, or 0 for the whole completion when rho > cap (TRL's default)
+        case sequenceMask = "sequence_mask"
+    }
+
     public var lossType: LossType = .grpo
     /// Lower clip width: the ratio is clipped below at 1 - epsilon (TRL `epsilon`).
     public var epsilon: Double = 0.2
@@ -80,6 +95,12 @@ public struct GRPOConfig: Sendable, Equatable {
     /// Added to the std before dividing: TRL 1e-4, verl 1e-6, OpenRLHF 1e-9.
     public var stdEpsilon: Double = 1e-4
     public var klEstimator: KLEstimator = .k3
+    /// Weigh each token's policy term by the truncated sampler/trainer ratio when completions
+    /// carry `sampler_logp` (TRL `vllm_importance_sampling_correction`; no effect without them).
+    public var vllmImportanceSamplingCorrection: Bool = true
+    public var vllmImportanceSamplingMode: SamplerCorrectionMode = .sequenceMask
+    /// The cap of the truncated importance weight (TRL `vllm_importance_sampling_cap`).
+    public var vllmImportanceSamplingCap: Double = 3.0
 
     public init() {}
 

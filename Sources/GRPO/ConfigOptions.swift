@@ -66,6 +66,12 @@ extension GRPOConfig {
         number("std_epsilon", "added to the std before dividing (TRL 1e-4, verl 1e-6)",
                \.stdEpsilon, 0, 1),
         choice("kl_estimator", "per-token KL estimator: k1, k2 or k3 (lesson 05)", \.klEstimator),
+        flag("vllm_importance_sampling_correction", "weigh tokens by the sampler/trainer ratio when sampler_logp is given",
+             \.vllmImportanceSamplingCorrection),
+        choice("vllm_importance_sampling_mode", "truncate or mask, per token or per sequence (lesson 08)",
+               \.vllmImportanceSamplingMode),
+        number("vllm_importance_sampling_cap", "cap of the sampler/trainer importance weight",
+               \.vllmImportanceSamplingCap, 1, 1e6),
     ]
 
     /// Checks every field against the ranges of `options` (for configs built in code).

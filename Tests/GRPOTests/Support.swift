@@ -27,7 +27,8 @@ func expectClose(_ a: [Double], _ b: [Double], relative: Double = 1e-12, absolut
 /// are all equal, optional reference log-probs and entropies.
 func randomBatch(_ rng: inout SeededGenerator, groups: Int? = nil, groupSize: Int? = nil, maxLength: Int = 6,
                  offPolicy: Bool = true, reference: Bool = true, entropy: Bool = true,
-                 logRatioScale: Double? = nil) -> Batch {
+                 sampler: Bool? = nil, logRatioScale: Double? = nil) -> Batch {
+    let withSampler = sampler ?? (rng.integer(0, 3) == 0)
     let g = groupSize ?? rng.integer(2, 5)
     let scale = logRatioScale ?? [0.01, 0.1, 0.5, 2.0][rng.integer(0, 3)]
     var result: [Group] = []
@@ -42,8 +43,10 @@ func randomBatch(_ rng: inout SeededGenerator, groups: Int? = nil, groupSize: In
             let old = offPolicy ? logp.map { $0 + scale * rng.normal() } : logp
             let ref = reference ? logp.map { $0 + 0.3 * rng.normal() } : nil
             let ent = entropy ? (0..<n).map { _ in rng.uniform(0, 3) } : nil
+            let samp = withSampler ? old.map { $0 + 0.3 * rng.normal() } : nil
             let reward = flat ? flatValue : (binary ? Double(rng.integer(0, 1)) : rng.uniform())
-            completions.append(Completion(reward: reward, logp: logp, oldLogp: old, refLogp: ref, entropy: ent))
+            completions.append(Completion(reward: reward, logp: logp, oldLogp: old, refLogp: ref, entropy: ent,
+                                          samplerLogp: samp))
         }
         result.append(Group(completions: completions))
     }
@@ -66,5 +69,8 @@ func randomConfig(_ rng: inout SeededGenerator, reference: Bool = true) -> GRPOC
     c.stdEstimator = GRPOConfig.StdEstimator.allCases[rng.integer(0, 1)]
     c.stdEpsilon = [1e-4, 1e-6, 0][rng.integer(0, 2)]
     c.klEstimator = GRPOConfig.KLEstimator.allCases[rng.integer(0, 2)]
+    c.vllmImportanceSamplingCorrection = rng.integer(0, 3) != 0
+    c.vllmImportanceSamplingMode = GRPOConfig.SamplerCorrectionMode.allCases[rng.integer(0, 3)]
+    c.vllmImportanceSamplingCap = [1.5, 3.0][rng.integer(0, 1)]
     return c
 }

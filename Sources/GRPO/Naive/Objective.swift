@@ -4,8 +4,9 @@ extension Naive {
     ///     L_it = -min(r_it A_i, clip(r_it) A_i) * m_it + beta * KL_it     (per-token loss)
     ///     loss = sum_it w_it L_it                                          (w from loss_type)
     ///
-    /// m_it is 1, or the entropy mask when `top_entropy_quantile` < 1. KL uses the chosen
-    /// estimator, times r_it when `use_bias_correction_kl`.
+    /// m_it is 1, or the entropy mask when `top_entropy_quantile` < 1, times the sampler weight
+    /// when completions carry `sampler_logp`. KL uses the chosen estimator, times r_it when
+    /// `use_bias_correction_kl`.
     public static func breakdown(_ batch: Batch, config: GRPOConfig) throws(BatchError) -> Breakdown {
         try batch.validate(for: config)
         let completions = batch.completions
@@ -35,6 +36,8 @@ extension Naive {
         var branch = Ragged(repeating: ClipBranch.unclipped, lengths: lengths)
         var kl: Ragged<Double>? = batch.hasReference ? Ragged(repeating: 0.0, lengths: lengths) : nil
         var mask: Ragged<Bool>? = threshold == nil ? nil : Ragged(repeating: true, lengths: lengths)
+        let correctSampler = batch.usesSamplerCorrection(config)
+        var samplerWeight: Ragged<Double>? = correctSampler ? Ragged(repeating: 1.0, lengths: lengths) : nil
         var weight = Ragged(repeating: 0.0, lengths: lengths)
         var perTokenLossValue = Ragged(repeating: 0.0, lengths: lengths)
         var perTokenLoss: [[Scalar]] = []
@@ -43,6 +46,7 @@ extension Naive {
             let c = completions[i]
             let sequenceRatio = config.importanceSamplingLevel == .sequence
                 ? Naive.sequenceRatio(logp: logp[i], oldLogp: c.oldLogp) : nil
+            let weights = correctSampler ? samplerWeights(oldLogp: c.oldLogp, samplerLogp: c.samplerLogp!, config: config) : nil
             var row: [Scalar] = []
             for t in 0..<c.length {
                 let r = sequenceRatio ?? tokenRatio(logp: logp[i][t], oldLogp: c.oldLogp[t])
@@ -51,6 +55,10 @@ extension Naive {
                 if let threshold, !entropyMask(entropy: c.entropy![t], threshold: threshold) {
                     policyLoss = Scalar(0)  // selected away, not multiplied by 0
                     mask![i, t] = false
+                }
+                if let weights {
+                    policyLoss = weights[t] == 0 ? Scalar(0) : policyLoss * weights[t]
+                    samplerWeight![i, t] = weights[t]
                 }
                 var tokenLoss = policyLoss
                 if let ref = c.refLogp {
@@ -97,7 +105,7 @@ extension Naive {
             config: config, groupMean: groupMean,
             groupStd: groupStd,
             advantages: advantage, ratio: ratio, clippedRatio: clipped, branch: branch, kl: kl,
-            entropyMask: mask, perTokenLoss: perTokenLossValue, weight: weight, gradLogp: grad,
+            entropyMask: mask, samplerWeight: samplerWeight, perTokenLoss: perTokenLossValue, weight: weight, gradLogp: grad,
             loss: loss.value, metrics: metrics)
     }
 

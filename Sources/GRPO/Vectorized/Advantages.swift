@@ -10,7 +10,8 @@ import Darwin
 ///
 /// 1. `Vectorized.advantages`: rewards viewed as (B/G, G); mean and std per row; A = (r - mean) / (std + eps)
 /// 2. `Vectorized.entropyThreshold`: `get_high_entropy_mask`, a quantile of the valid entropies
-/// 3. `LossKernel.run` (Kernel.swift), per completion row, fused:
+/// 3. `Vectorized.samplerWeights`: TRL's `importance_sampling_ratio` (vLLM correction), when used
+/// 4. `LossKernel.run` (Kernel.swift), per completion row, fused:
 ///    `log_ratio = logp - old_logp`, `coef_1 = exp(...)` (or the sequence mean), `coef_2 = clamp(...)`,
 ///    `per_token_loss = -min(coef_1 A, coef_2 A)`, `* entropy_mask`, `+ beta * per_token_kl`,
 ///    the `loss_type` reduction, and d loss / d logp by the chain rule.
@@ -61,5 +62,32 @@ public enum Vectorized {
         let above = Swift.min(below + 1, values.count - 1)
         let fraction = Float(position - Double(below))
         return Double(values[below] + fraction * (values[above] - values[below]))
+    }
+
+    /// The sampler/trainer correction weight of every token (see `Naive.samplerWeights`), one
+    /// pass per row: exp of the token's (or the row's summed) old - sampler log-prob gap, then
+    /// truncated or masked at the cap.
+    public static func samplerWeights(_ flat: FlatBatch, config: GRPOConfig) -> [Double] {
+        let cap = config.vllmImportanceSamplingCap
+        var weights = [Double](repeating: 0, count: flat.tokenCount)
+        for i in 0..<flat.completionCount {
+            let rows = flat.offsets[i]..<flat.offsets[i + 1]
+            switch config.vllmImportanceSamplingMode {
+            case .tokenTruncate:
+                for j in rows { weights[j] = Swift.min(exp(flat.oldLogp[j] - flat.samplerLogp[j]), cap) }
+            case .tokenMask:
+                for j in rows {
+                    let rho = exp(flat.oldLogp[j] - flat.samplerLogp[j])
+                    weights[j] = rho > cap ? 0 : rho
+                }
+            case .sequenceTruncate, .sequenceMask:
+                var logRho = 0.0
+                for j in rows { logRho += flat.oldLogp[j] - flat.samplerLogp[j] }
+                let rho = exp(logRho)
+                let w = config.vllmImportanceSamplingMode == .sequenceTruncate ? Swift.min(rho, cap) : (rho > cap ? 0 : rho)
+                for j in rows { weights[j] = w }
+            }
+        }
+        return weights
     }
 }

@@ -10,8 +10,11 @@ public struct FlatBatch: Sendable {
     public var refLogp: [Double]
     /// Empty when the batch has no entropies (`hasEntropy` is false).
     public var entropy: [Double]
+    /// Empty unless the completions carry sampler log-probabilities (`hasSampler`).
+    public var samplerLogp: [Double]
     public var hasReference: Bool
     public var hasEntropy: Bool
+    public var hasSampler: Bool
     /// B + 1 row starts; `offsets[B]` is the number of valid tokens N.
     public var offsets: [Int]
     /// r_i, one per completion, group after group.
@@ -19,10 +22,12 @@ public struct FlatBatch: Sendable {
     /// G: completions per group.
     public var groupSize: Int
 
-    /// `refLogp` and `entropy` are either empty (absent) or one value per token.
+    /// `refLogp`, `entropy` and `samplerLogp` are either empty (absent) or one value per token.
     public init(logp: [Double], oldLogp: [Double], refLogp: [Double], entropy: [Double],
-                offsets: [Int], rewards: [Double], groupSize: Int,
-                hasReference: Bool? = nil, hasEntropy: Bool? = nil) {
+                samplerLogp: [Double] = [], offsets: [Int], rewards: [Double], groupSize: Int,
+                hasReference: Bool? = nil, hasEntropy: Bool? = nil, hasSampler: Bool? = nil) {
+        self.samplerLogp = samplerLogp
+        self.hasSampler = hasSampler ?? (!samplerLogp.isEmpty)
         self.logp = logp
         self.oldLogp = oldLogp
         self.refLogp = refLogp
@@ -37,23 +42,24 @@ public struct FlatBatch: Sendable {
     /// Flattens a (validated) batch.
     public init(_ batch: Batch) {
         let n = batch.tokenCount
-        var logp: [Double] = [], old: [Double] = [], ref: [Double] = [], entropy: [Double] = []
+        var logp: [Double] = [], old: [Double] = [], ref: [Double] = [], entropy: [Double] = [], sampler: [Double] = []
         logp.reserveCapacity(n)
         old.reserveCapacity(n)
         var offsets = [0]
         var rewards: [Double] = []
-        let hasRef = batch.hasReference, hasEntropy = batch.hasEntropy
+        let hasRef = batch.hasReference, hasEntropy = batch.hasEntropy, hasSampler = batch.hasSampler
         for c in batch.completions {
             logp += c.logp
             old += c.oldLogp
             if hasRef { ref += c.refLogp! }
             if hasEntropy { entropy += c.entropy! }
+            if hasSampler { sampler += c.samplerLogp! }
             offsets.append(logp.count)
             rewards.append(c.reward)
         }
-        self.init(logp: logp, oldLogp: old, refLogp: ref, entropy: entropy,
+        self.init(logp: logp, oldLogp: old, refLogp: ref, entropy: entropy, samplerLogp: sampler,
                   offsets: offsets, rewards: rewards, groupSize: batch.groupSize,
-                  hasReference: hasRef, hasEntropy: hasEntropy)
+                  hasReference: hasRef, hasEntropy: hasEntropy, hasSampler: hasSampler)
     }
 
     public var completionCount: Int { rewards.count }

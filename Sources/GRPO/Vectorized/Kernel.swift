@@ -12,6 +12,8 @@ struct KernelInputs {
     var refLogp: UnsafeBufferPointer<Double>?
     /// nil unless the entropy mask is on.
     var entropy: UnsafeBufferPointer<Double>?
+    /// nil unless the sampler/trainer correction is on.
+    var samplerWeight: UnsafeBufferPointer<Double>?
     var offsets: UnsafeBufferPointer<Int>
     var advantages: UnsafeBufferPointer<Double>
 }
@@ -142,6 +144,9 @@ struct LossKernel {
             let r = exp(lp - inputs.oldLogp[j])
             let keep = entropyThreshold.map { inputs.entropy![j] >= $0 } ?? true
             var (loss, dRatio, branch) = policyTerm(ratio: r, advantage: a)
+            if let weight = inputs.samplerWeight?[j] {
+                if weight == 0 { loss = 0; dRatio = 0 } else { loss *= weight; dRatio *= weight }
+            }
             if !keep { loss = 0; dRatio = 0 }
             var dLogp = dRatio * r
             var kl = 0.0
@@ -187,8 +192,10 @@ struct LossKernel {
         var throughRatio = 0.0  // sum over tokens of d L_t / d s
         for j in start..<end {
             let keep = entropyThreshold.map { inputs.entropy![j] >= $0 } ?? true
-            var loss = keep ? policyLoss : 0
-            if keep { throughRatio += dPolicy }
+            let samplerWeight = inputs.samplerWeight?[j] ?? 1
+            let kept = keep && samplerWeight != 0
+            var loss = kept ? policyLoss * samplerWeight : 0
+            if kept { throughRatio += dPolicy * samplerWeight }
             var dLogp = 0.0
             var kl = 0.0
             if let ref = inputs.refLogp {

@@ -15,8 +15,9 @@ extension Vectorized {
             gradient = [Double](repeating: 0, count: flat.tokenCount)
         }
         let threshold = config.topEntropyQuantile < 1 ? entropyThreshold(flat.entropy, topQuantile: config.topEntropyQuantile) : nil
+        let weights = flat.hasSampler && config.vllmImportanceSamplingCorrection ? samplerWeights(flat, config: config) : nil
         let sums = gradient.withUnsafeMutableBufferPointer { grad in
-            run(flat, advantages: advantages, config: config, threshold: threshold,
+            run(flat, advantages: advantages, config: config, threshold: threshold, samplerWeight: weights,
                 outputs: KernelOutputs(grad: grad))
         }
         return sums.loss * batchScale(flat, config)
@@ -29,6 +30,7 @@ extension Vectorized {
         let n = flat.tokenCount
         let (advantages, means, stds) = Vectorized.advantages(rewards: flat.rewards, groupSize: flat.groupSize, config: config)
         let threshold = config.topEntropyQuantile < 1 ? entropyThreshold(flat.entropy, topQuantile: config.topEntropyQuantile) : nil
+        let weights = batch.usesSamplerCorrection(config) ? samplerWeights(flat, config: config) : nil
 
         var grad = [Double](repeating: 0, count: n)
         var ratio = [Double](repeating: 0, count: n)
@@ -47,7 +49,7 @@ extension Vectorized {
                                 perTokenLoss.withUnsafeMutableBufferPointer { perTokenLoss in
                                     weight.withUnsafeMutableBufferPointer { weight in
                                         run(flat, advantages: advantages, config: config, threshold: threshold,
-                                            outputs: KernelOutputs(
+                                            samplerWeight: weights, outputs: KernelOutputs(
                                                 grad: grad, ratio: ratio, clippedRatio: clipped, branch: branch,
                                                 kl: kl, keep: keep, perTokenLoss: perTokenLoss, weight: weight))
                                     }
@@ -74,6 +76,7 @@ extension Vectorized {
             branch: Ragged(values: branch, offsets: offsets),
             kl: flat.hasReference ? Ragged(values: kl, offsets: offsets) : nil,
             entropyMask: threshold == nil ? nil : Ragged(values: keep, offsets: offsets),
+            samplerWeight: weights.map { Ragged(values: $0, offsets: offsets) },
             perTokenLoss: Ragged(values: perTokenLoss, offsets: offsets),
             weight: Ragged(values: weight, offsets: offsets),
             gradLogp: Ragged(values: grad, offsets: offsets),
@@ -94,18 +97,21 @@ extension Vectorized {
     /// Runs the kernel over all rows: on one thread for small batches, otherwise in contiguous
     /// row ranges of about equal token counts, one per core, whose sums are added in order.
     private static func run(_ flat: FlatBatch, advantages: [Double], config: GRPOConfig, threshold: Double?,
-                            outputs: KernelOutputs) -> KernelSums {
-        flat.logp.withUnsafeBufferPointer { logp in
+                            samplerWeight: [Double]?, outputs: KernelOutputs) -> KernelSums {
+        let weighted = samplerWeight != nil
+        let samplerWeight = samplerWeight ?? []
+        return flat.logp.withUnsafeBufferPointer { logp in
             flat.oldLogp.withUnsafeBufferPointer { old in
                 flat.refLogp.withUnsafeBufferPointer { ref in
                     flat.entropy.withUnsafeBufferPointer { entropy in
                         flat.offsets.withUnsafeBufferPointer { offsets in
-                            advantages.withUnsafeBufferPointer { adv in
+                            advantages.withUnsafeBufferPointer { adv in samplerWeight.withUnsafeBufferPointer { weights in
                                 let kernel = LossKernel(
                                     inputs: KernelInputs(
                                         logp: logp, oldLogp: old,
                                         refLogp: flat.hasReference ? ref : nil,
                                         entropy: flat.hasEntropy ? entropy : nil,
+                                        samplerWeight: weighted ? weights : nil,
                                         offsets: offsets, advantages: adv),
                                     outputs: outputs, config: config, hasReference: flat.hasReference,
                                     entropyThreshold: threshold, completionCount: flat.completionCount,
@@ -120,7 +126,7 @@ extension Vectorized {
                                     }
                                 }
                                 return partial.reduce(KernelSums(), +)
-                            }
+                            } }
                         }
                     }
                 }

@@ -1,0 +1,95 @@
+import Testing
+@testable import GRPO
+
+/// The vectorized path against the naive one (the specification), on seeded random batches that
+/// cover every option value, ragged and empty completions, on- and off-policy data, zero-variance
+/// groups, sampler weights and ratios far outside the clip range.
+@Suite("Naive and vectorized paths agree")
+struct AgreementTests {
+    /// Values agree to 1e-12 of their own size, or of the largest value in the array for entries
+    /// that are sums with cancellation (GSPO tokens collect a shared term).
+    func expectAgree(_ a: [Double], _ b: [Double], _ what: String) {
+        let scale = max(a.map(abs).max() ?? 0, b.map(abs).max() ?? 0)
+        for k in a.indices where !close(a[k], b[k], relative: 1e-12, absolute: 1e-13 * scale + 1e-300) {
+            Issue.record("\(what)[\(k)]: naive \(a[k]) vs vectorized \(b[k])")
+            return
+        }
+    }
+
+    func compare(_ batch: Batch, _ config: GRPOConfig, _ label: String) throws {
+        let n = try Naive.breakdown(batch, config: config)
+        let v = try Vectorized.breakdown(batch, config: config)
+        // The loss is a sum of many terms: compare against the size of those terms.
+        let termScale = zip(n.weight.values, n.perTokenLoss.values).reduce(0) { $0 + abs($1.0 * $1.1) }
+        #expect(abs(n.loss - v.loss) <= 1e-12 * max(termScale, abs(n.loss)) + 1e-300, "\(label) loss \(n.loss) vs \(v.loss)")
+        expectAgree(n.advantages, v.advantages, "\(label) advantages")
+        expectAgree(n.groupMean, v.groupMean, "\(label) group mean")
+        expectAgree(n.groupStd, v.groupStd, "\(label) group std")
+        expectAgree(n.ratio.values, v.ratio.values, "\(label) ratio")
+        expectAgree(n.clippedRatio.values, v.clippedRatio.values, "\(label) clipped ratio")
+        #expect(n.branch.values == v.branch.values, "\(label) branch")
+        #expect((n.kl == nil) == (v.kl == nil), "\(label) kl presence")
+        if let nk = n.kl, let vk = v.kl { expectAgree(nk.values, vk.values, "\(label) kl") }
+        #expect(n.entropyMask?.values == v.entropyMask?.values, "\(label) entropy mask")
+        #expect((n.samplerWeight == nil) == (v.samplerWeight == nil), "\(label) sampler weight presence")
+        if let ns = n.samplerWeight, let vs = v.samplerWeight { expectAgree(ns.values, vs.values, "\(label) sampler weight") }
+        expectAgree(n.perTokenLoss.values, v.perTokenLoss.values, "\(label) per-token loss")
+        expectAgree(n.weight.values, v.weight.values, "\(label) weight")
+        expectAgree(n.gradLogp.values, v.gradLogp.values, "\(label) grad")
+        let nm = n.metrics, vm = v.metrics
+        expectAgree([nm.clipRatioLow, nm.clipRatioHigh, nm.clipRatioRegion, nm.fracRewardZeroStd, nm.kl ?? 0, nm.entropy ?? 0],
+                    [vm.clipRatioLow, vm.clipRatioHigh, vm.clipRatioRegion, vm.fracRewardZeroStd, vm.kl ?? 0, vm.entropy ?? 0],
+                    "\(label) metrics")
+    }
+
+    @Test("500 random batches, random options")
+    func randomBatches() throws {
+        var rng = SeededGenerator(seed: 2024)
+        for k in 0..<500 {
+            let reference = rng.integer(0, 3) != 0
+            let batch = randomBatch(&rng, reference: reference, entropy: true, logRatioScale: nil)
+            let config = randomConfig(&rng, reference: reference)
+            try compare(batch, config, "batch \(k)")
+        }
+    }
+
+    @Test("every value of every option, on the same batches", arguments: GRPOConfig.options.map(\.key))
+    func everyOptionValue(key: String) throws {
+        var rng = SeededGenerator(seed: UInt64(key.utf8.reduce(0) { $0 &* 31 &+ Int($1) }.magnitude))
+        let option = GRPOConfig.option(named: key)!
+        let values = option.suggestions.isEmpty ? ["0", "0.2", "0.9"] : option.suggestions
+        for value in values {
+            var config = GRPOConfig()
+            guard (try? config.set(key, to: value)) != nil else { continue }
+            for k in 0..<10 {
+                let batch = randomBatch(&rng, maxLength: 5)
+                try compare(batch, config, "\(key)=\(value) batch \(k)")
+            }
+        }
+    }
+
+    @Test("large batch: the parallel kernel agrees with the naive loops")
+    func largeBatch() throws {
+        var rng = SeededGenerator(seed: 7)
+        // 48 x 4 completions of up to 400 tokens: over the parallel threshold.
+        let batch = randomBatch(&rng, groups: 48, groupSize: 4, maxLength: 400)
+        #expect(batch.tokenCount >= Vectorized.parallelThreshold)
+        for preset in [Preset.deepseekmath, .gspo] {
+            try compare(batch, preset.config, "preset \(preset.rawValue)")
+        }
+    }
+
+    @Test("lossAndGradient equals the breakdown's loss and gradient")
+    func lossAndGradient() throws {
+        var rng = SeededGenerator(seed: 99)
+        for _ in 0..<50 {
+            let batch = randomBatch(&rng)
+            let config = randomConfig(&rng)
+            let full = try Vectorized.breakdown(batch, config: config)
+            var grad: [Double] = []
+            let loss = Vectorized.lossAndGradient(FlatBatch(batch), advantages: full.advantages, config: config, gradient: &grad)
+            #expect(loss == full.loss)
+            #expect(grad == full.gradLogp.values)
+        }
+    }
+}
