@@ -1,0 +1,55 @@
+import Testing
+@testable import GRPO
+
+@Suite("Options and presets")
+struct ConfigTests {
+    @Test("defaults follow the DeepSeekMath formula")
+    func defaults() {
+        let c = GRPOConfig()
+        #expect(c.lossType == .grpo && c.epsilon == 0.2 && c.beta == 0.04 && c.klEstimator == .k3)
+        #expect(c.stdEstimator == .sample && c.stdEpsilon == 1e-4 && c.resolvedEpsilonHigh == 0.2)
+        #expect(Preset.deepseekmath.config == c)
+    }
+
+    @Test("presets")
+    func presets() {
+        #expect(Preset.trl.config.lossType == .dapo && Preset.trl.config.beta == 0 && Preset.trl.config.useBiasCorrectionKL)
+        #expect(Preset.dapo.config.resolvedEpsilonHigh == 0.28 && Preset.dapo.config.lossType == .dapo)
+        #expect(Preset.drGRPO.config.scaleRewards == .none && Preset.drGRPO.config.lossType == .drGRPO)
+        #expect(Preset.gspo.config.importanceSamplingLevel == .sequence && Preset.gspo.config.epsilon == 3e-4)
+        for preset in Preset.allCases { #expect((try? preset.config.validate()) != nil, "\(preset) validates") }
+    }
+
+    @Test("set validates and leaves the config unchanged on error")
+    func setValidates() throws {
+        var c = GRPOConfig()
+        try c.set("loss_type", to: "dr_grpo")
+        #expect(c.lossType == .drGRPO)
+        try c.set("epsilon_high", to: "none")
+        #expect(c.epsilonHigh == nil)
+        try c.set("delta", to: "3")
+        #expect(c.delta == 3)
+        let before = c
+        for (key, value, message) in [
+            ("loss_type", "ppo", "loss_type must be one of grpo, bnpo, dapo, dr_grpo, not 'ppo'"),
+            ("epsilon", "nan", "epsilon must be a finite number, not 'nan'"),
+            ("epsilon", "1.5", "epsilon must be a number in [0.0, 1.0), not 1.5"),
+            ("delta", "0.5", "delta must be a number in (1.0, 1000000.0], not 0.5"),
+            ("max_completion_length", "1e99", "max_completion_length must be a whole number in [1, 1000000], not '1e99'"),
+            ("use_bias_correction_kl", "maybe", "use_bias_correction_kl must be true or false, not 'maybe'"),
+        ] {
+            #expect(throws: ConfigError(message)) { try c.set(key, to: value) }
+            #expect(c == before)
+        }
+        #expect(throws: ConfigError.self) { try c.set("learning_rate", to: "1") }
+    }
+
+    @Test("every option round-trips through its text form")
+    func roundTrip() throws {
+        var c = Preset.gspo.config
+        c.delta = 2.5
+        var copy = GRPOConfig()
+        for (key, value) in c.settings { try copy.set(key, to: value) }
+        #expect(copy == c)
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+@testable import GRPO
+
+/// Small cases worked by hand, with the arithmetic in the comments.
+@Suite("Hand-worked cases")
+struct HandWorkedTests {
+    /// One group, one token per completion, logp = log(ratio), old_logp = 0.
+    func singleTokens(rewards: [Double], ratios: [Double]) -> Batch {
+        Batch(groups: [Group(completions: zip(rewards, ratios).map { reward, r in
+            Completion(reward: reward, logp: [log(r)], oldLogp: [0])
+        })])
+    }
+
+    @Test("rewards [1,0,0,1]: A = +-0.866 with the sample std, +-1.0 with the population std")
+    func sampleVersusPopulationStd() throws {
+        // mean = 0.5; deviations +-0.5; sum of squares = 4 * 0.25 = 1
+        // sample std     = sqrt(1 / 3) = 0.57735...  -> A = 0.5 / 0.57735 = 0.866025...
+        // population std = sqrt(1 / 4) = 0.5        -> A = 0.5 / 0.5     = 1
+        var config = GRPOConfig()
+        config.beta = 0
+        config.stdEpsilon = 0
+        let batch = singleTokens(rewards: [1, 0, 0, 1], ratios: [1, 1, 1, 1])
+        let sample = try Naive.breakdown(batch, config: config).advantages
+        expectClose(sample, [0.8660254037844386, -0.8660254037844386, -0.8660254037844386, 0.8660254037844386], "sample")
+        config.stdEstimator = .population
+        expectClose(try Naive.breakdown(batch, config: config).advantages, [1, -1, -1, 1], "population")
+        // With TRL's epsilon 1e-4: 0.5 / (0.57735 + 0.0001) = 0.865875...
+        config.stdEstimator = .sample
+        config.stdEpsilon = 1e-4
+        expectClose(try Vectorized.breakdown(batch, config: config).advantages[0], 0.5 / (0.5773502691896257 + 1e-4), "eps")
+    }
+
+    @Test("on-policy grpo: loss 0, gradient -A_i / (B |o_i|) per token")
+    func onPolicyGRPO() throws {
+        // Rewards [1, 0], population std 0.5, epsilon 0: A = [+1, -1].
+        // On-policy every ratio is 1, so L_t = -A_i and each completion's token mean is -A_i:
+        // loss = (1/2) * ((-1) + (+1)) = 0.
+        // d loss / d logp_t = -A_i * r / (B |o_i|) with r = 1, B = 2:
+        //   completion 0 (3 tokens): -1 / 6;  completion 1 (1 token): +1 / 2.
+        var config = GRPOConfig()
+        config.beta = 0
+        config.stdEstimator = .population
+        config.stdEpsilon = 0
+        let batch = Batch(groups: [Group(completions: [
+            Completion(reward: 1, logp: [-0.5, -1.0, -2.0]),
+            Completion(reward: 0, logp: [-0.3]),
+        ])])
+        for b in [try Naive.breakdown(batch, config: config), try Vectorized.breakdown(batch, config: config)] {
+            #expect(b.loss == 0)
+            expectClose(b.gradLogp.values, [-1.0 / 6, -1.0 / 6, -1.0 / 6, 0.5], "grad")
+            #expect(b.ratio.values.allSatisfy { $0 == 1 })
+        }
+        // Under dapo the same batch has loss -sum_i(A_i |o_i|) / N = -(3 - 1) / 4 = -0.5, not 0.
+        config.lossType = .dapo
+        expectClose(try Naive.breakdown(batch, config: config).loss, -0.5, "dapo loss")
+    }
+
+    @Test("clip and min: the four cases of sign(A) x side of the clip range")
+    func fourClipCases() throws {
+        // A = [+1, -1] (rewards [1, 0], population std, epsilon 0); grpo with B = 2, |o| = 1: w = 1/2.
+        var config = GRPOConfig()
+        config.beta = 0
+        config.stdEstimator = .population
+        config.stdEpsilon = 0
+
+        // Ratio 1.5, above 1 + 0.2:
+        //   A = +1: min(1.5, 1.2) = 1.2   -> clipped: L = -1.2, no gradient
+        //   A = -1: min(-1.5, -1.2) = -1.5 -> unclipped: L = 1.5, d L / d logp = -A r = 1.5, times w = 0.75
+        //   loss = (-1.2 + 1.5) / 2 = 0.15
+        let high = try Naive.breakdown(singleTokens(rewards: [1, 0], ratios: [1.5, 1.5]), config: config)
+        #expect(high.branch.values == [.clipped, .unclipped])
+        expectClose(high.loss, 0.15, "loss above")
+        expectClose(high.gradLogp.values, [0, 0.75], "grad above")
+
+        // Ratio 0.5, below 1 - 0.2:
+        //   A = +1: min(0.5, 0.8) = 0.5    -> unclipped: L = -0.5, d L / d logp = -A r = -0.5, times w = -0.25
+        //   A = -1: min(-0.5, -0.8) = -0.8 -> clipped: L = 0.8, no gradient
+        //   loss = (-0.5 + 0.8) / 2 = 0.15
+        let low = try Vectorized.breakdown(singleTokens(rewards: [1, 0], ratios: [0.5, 0.5]), config: config)
+        #expect(low.branch.values == [.unclipped, .clipped])
+        expectClose(low.loss, 0.15, "loss below")
+        expectClose(low.gradLogp.values, [-0.25, 0], "grad below")
+        // Clip metrics: low = ratio < 0.8 with A < 0 (1 of 2 tokens); high = ratio > 1.2 with A > 0.
+        expectClose(low.metrics.clipRatioLow, 0.5, "low metric")
+        expectClose(high.metrics.clipRatioHigh, 0.5, "high metric")
+    }
+
+    @Test("two-sided clipping: delta caps the ratio a negative advantage can push")
+    func delta() throws {
+        // A = -1, ratio 4 > delta = 3: min(min(4, 3) * -1, 1.2 * -1) = -3 -> L = 3, capped, no gradient.
+        var config = GRPOConfig()
+        config.beta = 0
+        config.stdEstimator = .population
+        config.stdEpsilon = 0
+        config.delta = 3
+        let b = try Naive.breakdown(singleTokens(rewards: [1, 0], ratios: [1, 4]), config: config)
+        #expect(b.branch[1, 0] == .capped)
+        expectClose(b.perTokenLoss[1, 0], 3, "capped loss")
+        #expect(b.gradLogp[1, 0] == 0)
+    }
+
+    @Test("zero-variance group: every advantage is exactly 0, even with std_epsilon 0")
+    func zeroVariance() throws {
+        var config = GRPOConfig()
+        config.beta = 0
+        config.stdEpsilon = 0
+        let batch = singleTokens(rewards: [0.3, 0.3, 0.3], ratios: [1.1, 0.9, 1])
+        for b in [try Naive.breakdown(batch, config: config), try Vectorized.breakdown(batch, config: config)] {
+            #expect(b.advantages == [0, 0, 0])
+            #expect(b.gradLogp.values == [0, 0, 0])
+            #expect(b.metrics.fracRewardZeroStd == 1)
+        }
+    }
+
+    @Test("k3 by hand: d = ref - logp = 0.4 gives exp(0.4) - 0.4 - 1 = 0.0918247")
+    func k3ByHand() throws {
+        var config = GRPOConfig()
+        config.lossType = .bnpo
+        config.beta = 1
+        let batch = Batch(groups: [Group(completions: [
+            Completion(reward: 0, logp: [-1.0], refLogp: [-0.6]),
+            Completion(reward: 0, logp: [-1.0], refLogp: [-1.0]),
+        ])])
+        let b = try Naive.breakdown(batch, config: config)
+        // exp(0.4) = 1.4918247; minus 0.4 minus 1 = 0.0918247. Gradient: -(exp(d) - 1) / N = -0.4918247 / 2.
+        expectClose(b.kl!.values, [0.0918246976412703, 0], "k3")
+        expectClose(b.gradLogp[0, 0], -0.4918246976412703 / 2, "k3 grad")
+    }
+
+    @Test("sampler correction: token_truncate caps exp(old - sampler) at the cap")
+    func samplerCorrection() throws {
+        // old - sampler = log 5 -> rho = 5, capped at 3; log 0.5 -> 0.5 kept.
+        var config = GRPOConfig()
+        config.beta = 0
+        config.vllmImportanceSamplingMode = .tokenTruncate
+        let batch = Batch(groups: [Group(completions: [
+            Completion(reward: 1, logp: [-1, -1], oldLogp: [-1, -1], samplerLogp: [-1 - log(5), -1 - log(0.5)]),
+            Completion(reward: 0, logp: [-1], oldLogp: [-1], samplerLogp: [-1]),
+        ])])
+        let b = try Naive.breakdown(batch, config: config)
+        expectClose(b.samplerWeight!.values, [3, 0.5, 1], "weights")
+        config.vllmImportanceSamplingMode = .sequenceMask
+        // sequence product 5 * 0.5 = 2.5 <= 3: kept whole.
+        expectClose(try Vectorized.breakdown(batch, config: config).samplerWeight!.values, [2.5, 2.5, 1], "sequence")
+    }
+}
