@@ -1,0 +1,152 @@
+import GRPO
+
+/// The batch file format that `explain` reads and writes, and what a practitioner dumps from
+/// their own trainer:
+///
+///     {"config": {"loss_type": "grpo", "epsilon": 0.2, "beta": 0.04},
+///      "groups": [{"rewards": [1.0, 0.0],
+///                  "completions": [{"logp": [...], "old_logp": [...], "ref_logp": [...], "entropy": [...]},
+///                                  {"logp": [...]}]}]}
+///
+/// Every config key is optional (`GRPOConfig.options` names them); `old_logp` defaults to
+/// `logp` (on-policy); `ref_logp` may be left out only when beta is 0; `entropy` is needed only
+/// for `top_entropy_quantile` < 1; `sampler_logp` turns on the sampler correction (lesson 08).
+public enum BatchFile {
+    static let completionKeys = ["logp", "old_logp", "ref_logp", "entropy", "sampler_logp"]
+
+    /// Decodes `json` into the config (the file's keys applied over `base`) and the batch. The
+    /// caller validates the batch (`Batch.validate(for:)`) once the config is final.
+    /// Messages start with `name` and the field's path.
+    public static func decode(_ json: JSONValue, name: String, base: GRPOConfig) throws(InputError) -> (GRPOConfig, Batch) {
+        guard case .object(let top) = json else { throw InputError("\(name): expected an object with \"groups\", found \(json.kind)") }
+        for key in top.keys where key != "config" && key != "groups" {
+            throw InputError("\(name): unknown key \"\(key)\" at the top level; expected \"config\" and \"groups\"")
+        }
+        var config = base
+        if let configValue = top["config"] {
+            guard case .object(let object) = configValue else { throw InputError("\(name): config: expected an object, found \(configValue.kind)") }
+            for (key, value) in object.pairs {
+                guard GRPOConfig.option(named: key) != nil else {
+                    throw InputError("\(name): config: unknown option \"\(key)\"; options are \(GRPOConfig.options.map(\.key).joined(separator: ", "))")
+                }
+                do { try config.set(key, to: text(of: value)) } catch { throw InputError("\(name): config: \(error.message)") }
+            }
+        }
+        guard let groupsValue = top["groups"] else { throw InputError("\(name): missing \"groups\" (a list of groups)") }
+        guard case .array(let groupValues) = groupsValue else { throw InputError("\(name): groups: expected a list, found \(groupsValue.kind)") }
+        var groups: [Group] = []
+        for (g, value) in groupValues.enumerated() {
+            groups.append(try group(value, at: "\(name): groups[\(g)]"))
+        }
+        return (config, Batch(groups: groups))
+    }
+
+    /// A config value as the text `GRPOConfig.set` reads: null means "none".
+    static func text(of value: JSONValue) -> String {
+        switch value {
+        case .null: "none"
+        case .bool(let b): b ? "true" : "false"
+        case .number(let x): JSONValue.format(x)
+        case .string(let s): s
+        case .array, .object: value.kind
+        }
+    }
+
+    private static func group(_ value: JSONValue, at path: String) throws(InputError) -> Group {
+        guard case .object(let object) = value else { throw InputError("\(path): expected an object, found \(value.kind)") }
+        for key in object.keys where key != "rewards" && key != "completions" {
+            throw InputError("\(path): unknown key \"\(key)\"; a group has \"rewards\" and \"completions\"")
+        }
+        guard let rewardsValue = object["rewards"] else { throw InputError("\(path): missing \"rewards\"") }
+        guard let completionsValue = object["completions"] else { throw InputError("\(path): missing \"completions\"") }
+        let rewards = try numbers(rewardsValue, at: "\(path).rewards")
+        guard case .array(let items) = completionsValue else {
+            throw InputError("\(path).completions: expected a list, found \(completionsValue.kind)")
+        }
+        guard items.count == rewards.count else {
+            throw InputError("\(path): \(rewards.count) rewards but \(items.count) completions; give one reward per completion")
+        }
+        var completions: [Completion] = []
+        for (i, item) in items.enumerated() {
+            completions.append(try completion(item, reward: rewards[i], at: "\(path).completions[\(i)]"))
+        }
+        return Group(completions: completions)
+    }
+
+    private static func completion(_ value: JSONValue, reward: Double, at path: String) throws(InputError) -> Completion {
+        guard case .object(let object) = value else { throw InputError("\(path): expected an object, found \(value.kind)") }
+        for key in object.keys where !completionKeys.contains(key) {
+            throw InputError("\(path): unknown key \"\(key)\"; a completion has \(completionKeys.joined(separator: ", "))")
+        }
+        guard let logpValue = object["logp"] else { throw InputError("\(path): missing \"logp\"") }
+        let logp = try logProbabilities(logpValue, at: "\(path).logp")
+        func optional(_ key: String) throws(InputError) -> [Double]? {
+            guard let v = object[key] else { return nil }
+            let values = key == "entropy" ? try entropies(v, at: "\(path).\(key)") : try logProbabilities(v, at: "\(path).\(key)")
+            guard values.count == logp.count else {
+                throw InputError("\(path).\(key): \(values.count) values, but logp has \(logp.count); give one per token")
+            }
+            return values
+        }
+        return Completion(reward: reward, logp: logp, oldLogp: try optional("old_logp"), refLogp: try optional("ref_logp"),
+                          entropy: try optional("entropy"), samplerLogp: try optional("sampler_logp"))
+    }
+
+    private static func numbers(_ value: JSONValue, at path: String) throws(InputError) -> [Double] {
+        guard case .array(let items) = value else { throw InputError("\(path): expected a list of numbers, found \(value.kind)") }
+        var out: [Double] = []
+        out.reserveCapacity(items.count)
+        for (k, item) in items.enumerated() {
+            guard case .number(let x) = item else { throw InputError("\(path)[\(k)]: expected a number, found \(item.kind)") }
+            out.append(x)
+        }
+        return out
+    }
+
+    /// Log-probabilities are <= 0 (a probability is at most 1).
+    private static func logProbabilities(_ value: JSONValue, at path: String) throws(InputError) -> [Double] {
+        let values = try numbers(value, at: path)
+        if let k = values.firstIndex(where: { $0 > 0 }) {
+            throw InputError("\(path)[\(k)]: \(JSONValue.format(values[k])) is above 0, and a log-probability is <= 0")
+        }
+        return values
+    }
+
+    /// Entropies are >= 0.
+    private static func entropies(_ value: JSONValue, at path: String) throws(InputError) -> [Double] {
+        let values = try numbers(value, at: path)
+        if let k = values.firstIndex(where: { $0 < 0 }) {
+            throw InputError("\(path)[\(k)]: \(JSONValue.format(values[k])) is below 0, and an entropy is >= 0")
+        }
+        return values
+    }
+
+    /// The batch (and config) as a batch file, so a batch from the tiny policy can be saved and
+    /// explained again or compared with another library.
+    public static func encode(_ batch: Batch, config: GRPOConfig) -> JSONValue {
+        let groups: [JSONValue] = batch.groups.map { group in
+            let completions: [JSONValue] = group.completions.map { c in
+                var o = JSONObject()
+                o["logp"] = .array(c.logp.map(JSONValue.number))
+                o["old_logp"] = .array(c.oldLogp.map(JSONValue.number))
+                if let v = c.refLogp { o["ref_logp"] = .array(v.map(JSONValue.number)) }
+                if let v = c.entropy { o["entropy"] = .array(v.map(JSONValue.number)) }
+                if let v = c.samplerLogp { o["sampler_logp"] = .array(v.map(JSONValue.number)) }
+                return .object(o)
+            }
+            return .object(JSONObject([("rewards", .array(group.rewards.map(JSONValue.number))),
+                                       ("completions", .array(completions))]))
+        }
+        return .object(JSONObject([("config", configJSON(config)), ("groups", .array(groups))]))
+    }
+
+    /// The resolved config as JSON: numbers as numbers, switches as booleans, "none" as null.
+    public static func configJSON(_ config: GRPOConfig) -> JSONValue {
+        .object(JSONObject(config.settings.map { key, value in
+            if value == "none" { return (key, .null) }
+            if value == "true" || value == "false" { return (key, .bool(value == "true")) }
+            if let x = Double(value), GRPOConfig.option(named: key)?.suggestions.isEmpty ?? true { return (key, .number(x)) }
+            return (key, .string(value))
+        }))
+    }
+}

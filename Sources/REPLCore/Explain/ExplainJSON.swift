@@ -1,0 +1,75 @@
+import GRPO
+
+/// `explain --json`: both paths' breakdowns in the fixed format practitioners compare against:
+///
+///     {"config": {...resolved...}, "paths": {"naive": P, "vectorized": P}, "max_abs_diff": x}
+///
+/// Each P has `loss`, `advantages` (one per completion), per-token lists of lists `ratio`,
+/// `clipped_ratio`, `kl`, `per_token_loss`, `grad_logp` (d loss / d logp, loss = -objective),
+/// and `metrics`; plus `branch`, `weight`, `group_mean`, `group_std`, and `entropy_mask` /
+/// `sampler_weight` when those are on. Non-finite numbers are written as null.
+public enum ExplainJSON {
+    public static func document(config: GRPOConfig, naive: Breakdown, vectorized: Breakdown) -> JSONValue {
+        .object(JSONObject([
+            ("config", BatchFile.configJSON(config)),
+            ("paths", .object(JSONObject([("naive", path(naive)), ("vectorized", path(vectorized))]))),
+            ("max_abs_diff", .number(maxAbsDiff(naive, vectorized))),
+        ]))
+    }
+
+    static func numbers(_ xs: [Double]) -> JSONValue { .array(xs.map(JSONValue.number)) }
+
+    static func rows<T>(_ r: Ragged<T>, _ convert: (T) -> JSONValue) -> JSONValue {
+        .array((0..<r.rowCount).map { .array(r[$0].map(convert)) })
+    }
+
+    static func path(_ b: Breakdown) -> JSONValue {
+        let m = b.metrics
+        var metrics = JSONObject([
+            ("clip_ratio_low", .number(m.clipRatioLow)), ("clip_ratio_high", .number(m.clipRatioHigh)),
+            ("clip_ratio_region", .number(m.clipRatioRegion)), ("kl", m.kl.map(JSONValue.number) ?? .null),
+            ("frac_reward_zero_std", .number(m.fracRewardZeroStd)),
+        ])
+        if let e = m.entropy { metrics["entropy"] = .number(e) }
+        var p = JSONObject([
+            ("loss", .number(b.loss)),
+            ("advantages", numbers(b.advantages)),
+            ("group_mean", numbers(b.groupMean)),
+            ("group_std", numbers(b.groupStd)),
+            ("ratio", rows(b.ratio, JSONValue.number)),
+            ("clipped_ratio", rows(b.clippedRatio, JSONValue.number)),
+            ("branch", rows(b.branch) { .string($0.rawValue) }),
+            ("kl", b.kl.map { rows($0, JSONValue.number) } ?? .null),
+            ("per_token_loss", rows(b.perTokenLoss, JSONValue.number)),
+            ("weight", rows(b.weight, JSONValue.number)),
+            ("grad_logp", rows(b.gradLogp, JSONValue.number)),
+            ("metrics", .object(metrics)),
+        ])
+        if let mask = b.entropyMask { p["entropy_mask"] = rows(mask) { .bool($0) } }
+        if let w = b.samplerWeight { p["sampler_weight"] = rows(w, JSONValue.number) }
+        return .object(p)
+    }
+
+    /// The largest |naive - vectorized| over every number both produce (equal infinities and
+    /// two NaNs count as agreeing).
+    public static func maxAbsDiff(_ a: Breakdown, _ b: Breakdown) -> Double {
+        var worst = 0.0
+        func see(_ x: [Double], _ y: [Double]) {
+            for (u, v) in zip(x, y) where !(u == v || (u.isNaN && v.isNaN)) {
+                worst = max(worst, abs(u - v).isNaN ? .infinity : abs(u - v))
+            }
+        }
+        see([a.loss], [b.loss])
+        see(a.advantages, b.advantages)
+        see(a.ratio.values, b.ratio.values)
+        see(a.clippedRatio.values, b.clippedRatio.values)
+        see(a.kl?.values ?? [], b.kl?.values ?? [])
+        see(a.perTokenLoss.values, b.perTokenLoss.values)
+        see(a.weight.values, b.weight.values)
+        see(a.gradLogp.values, b.gradLogp.values)
+        let (m, n) = (a.metrics, b.metrics)
+        see([m.clipRatioLow, m.clipRatioHigh, m.clipRatioRegion, m.fracRewardZeroStd, m.kl ?? 0],
+            [n.clipRatioLow, n.clipRatioHigh, n.clipRatioRegion, n.fracRewardZeroStd, n.kl ?? 0])
+        return worst
+    }
+}

@@ -1,0 +1,161 @@
+import GRPO
+
+/// Tables of a `Breakdown`, shared by `explain` and the REPL's per-term commands: each table is
+/// titled with the formula its numbers evaluate, rows are grouped by prompt, numbers line up.
+public enum BreakdownView {
+    /// One per-token column: its header and how to read it off the batch and breakdown.
+    public enum TokenColumn: String, CaseIterable, Sendable {
+        case logp, oldLogp, refLogp, samplerLogp, entropy, ratio, clippedRatio, branch, entropyMask,
+             samplerWeight, kl, perTokenLoss, weight, weightedLoss, grad
+
+        public var header: String {
+            switch self {
+            case .logp: "logp"
+            case .oldLogp: "old_logp"
+            case .refLogp: "ref_logp"
+            case .samplerLogp: "sampler_logp"
+            case .entropy: "entropy"
+            case .ratio: "ratio"
+            case .clippedRatio: "clip(ratio)"
+            case .branch: "min takes"
+            case .entropyMask: "kept"
+            case .samplerWeight: "IS weight"
+            case .kl: "KL"
+            case .perTokenLoss: "L_t"
+            case .weight: "w_t"
+            case .weightedLoss: "w_t*L_t"
+            case .grad: "dloss/dlogp"
+            }
+        }
+
+        var isNumber: Bool { self != .branch && self != .entropyMask }
+
+        /// The cell's number (for number columns) or text, or nil when the batch lacks it.
+        func value(_ c: Completion, _ b: Breakdown, row: Int, token t: Int) -> Either? {
+            switch self {
+            case .logp: .number(c.logp[t])
+            case .oldLogp: .number(c.oldLogp[t])
+            case .refLogp: c.refLogp.map { .number($0[t]) }
+            case .samplerLogp: c.samplerLogp.map { .number($0[t]) }
+            case .entropy: c.entropy.map { .number($0[t]) }
+            case .ratio: .number(b.ratio[row, t])
+            case .clippedRatio: .number(b.clippedRatio[row, t])
+            case .branch: .text(b.branch[row, t].rawValue)
+            case .entropyMask: b.entropyMask.map { .text($0[row, t] ? "yes" : "no") }
+            case .samplerWeight: b.samplerWeight.map { .number($0[row, t]) }
+            case .kl: b.kl.map { .number($0[row, t]) }
+            case .perTokenLoss: .number(b.perTokenLoss[row, t])
+            case .weight: .number(b.weight[row, t])
+            case .weightedLoss: .number(b.weight[row, t] * b.perTokenLoss[row, t])
+            case .grad: .number(b.gradLogp[row, t])
+            }
+        }
+    }
+
+    enum Either {
+        case number(Double)
+        case text(String)
+    }
+
+    /// The columns that carry information for this batch and config: every quantity the loss
+    /// used, skipping those it did not (no KL without ref_logp, no mask when rho = 1, ...).
+    public static func allColumns(_ batch: Batch, _ b: Breakdown) -> [TokenColumn] {
+        TokenColumn.allCases.filter { column in
+            switch column {
+            case .refLogp, .kl: b.kl != nil
+            case .samplerLogp: batch.hasSampler
+            case .samplerWeight: b.samplerWeight != nil
+            case .entropy: batch.hasEntropy
+            case .entropyMask: b.entropyMask != nil
+            case .weightedLoss: false
+            default: true
+            }
+        }
+    }
+
+    /// Per-token rows (group, completion within the group, token) with the chosen columns.
+    public static func tokenTable(_ batch: Batch, _ b: Breakdown, columns: [TokenColumn], title: String,
+                                  digits: Int = 4) -> Table {
+        var table = Table(title: title, columns: [.number("g"), .number("i"), .number("t")]
+                          + columns.map { $0.isNumber ? .number($0.header) : .text($0.header) })
+        var row = 0
+        for (g, group) in batch.groups.enumerated() {
+            if g > 0 { table.addGroupBreak() }
+            for (i, c) in group.completions.enumerated() {
+                if c.length == 0 { table.add(["\(g)", "\(i)", "-", "(empty completion)"]) }
+                for t in 0..<c.length {
+                    let cells = columns.map { column -> String in
+                        switch column.value(c, b, row: row, token: t) {
+                        case .number(let x)?: Fmt.num(x, digits: digits)
+                        case .text(let s)?: s
+                        case nil: "-"
+                        }
+                    }
+                    table.add(["\(g)", "\(i)", "\(t)"] + cells)
+                }
+                row += 1
+            }
+        }
+        return table
+    }
+
+    /// One row per completion: reward, the group's mean and std, the advantage, and its length.
+    public static func advantageTable(_ batch: Batch, _ b: Breakdown, digits: Int = 4) -> Table {
+        let c = b.config
+        let formula: String
+        switch c.scaleRewards {
+        case .none: formula = "A_i = r_i - mean(group)   (scale_rewards=none: no division)"
+        case .group: formula = "A_i = (r_i - mean(group)) / (std(group) + \(Fmt.num(c.stdEpsilon)))   [\(c.stdEstimator.rawValue) std]"
+        case .batch: formula = "A_i = (r_i - mean(group)) / (std(batch) + \(Fmt.num(c.stdEpsilon)))   [\(c.stdEstimator.rawValue) std]"
+        }
+        var table = Table(title: formula, columns: [.number("g"), .number("i"), .number("reward"), .number("mean"),
+                                                    .number("std"), .number("A_i"), .number("|o_i|")])
+        var row = 0
+        for (g, group) in batch.groups.enumerated() {
+            if g > 0 { table.addGroupBreak() }
+            for (i, completion) in group.completions.enumerated() {
+                table.add(["\(g)", "\(i)", Fmt.num(completion.reward, digits: digits), Fmt.num(b.groupMean[g], digits: digits),
+                           Fmt.num(b.groupStd[g], digits: digits), Fmt.num(b.advantages[row], digits: digits),
+                           "\(completion.length)"])
+                row += 1
+            }
+        }
+        return table
+    }
+
+    /// The formula of the per-token loss under this config, as one line.
+    public static func lossFormula(_ c: GRPOConfig) -> String {
+        let ratio = c.importanceSamplingLevel == .sequence ? "s_i" : "r_t"
+        let first = c.delta.map { "min(\(ratio), \(Fmt.num($0))) A" } ?? "\(ratio) A"
+        var formula = "L_t = -min(\(first), clip(\(ratio), \(Fmt.num(1 - c.epsilon)), \(Fmt.num(1 + c.resolvedEpsilonHigh))) A)"
+        if c.topEntropyQuantile < 1 { formula += " * kept" }
+        if c.beta != 0 { formula += " + \(Fmt.num(c.beta)) * \(c.klEstimator.rawValue)\(c.useBiasCorrectionKL ? " * \(ratio)" : "")" }
+        return formula
+    }
+
+    /// How the per-token losses are averaged under this loss_type.
+    public static func aggregationFormula(_ c: GRPOConfig) -> String {
+        switch c.lossType {
+        case .grpo: "loss = 1/B sum_i 1/|o_i| sum_t L_t        (w_t = 1 / (B |o_i|))"
+        case .bnpo, .dapo: "loss = 1/N sum_i sum_t L_t              (w_t = 1 / N, N = all tokens)"
+        case .drGRPO: "loss = 1/(B L) sum_i sum_t L_t          (w_t = 1 / (B L), L = max_completion_length = \(c.maxCompletionLength))"
+        }
+    }
+
+    /// The logged metrics as aligned "name  value" lines, TRL's names.
+    public static func metricLines(_ m: Metrics) -> [String] {
+        var pairs: [(String, String)] = [
+            ("clip_ratio/low_mean", Fmt.num(m.clipRatioLow)), ("clip_ratio/high_mean", Fmt.num(m.clipRatioHigh)),
+            ("clip_ratio/region_mean", Fmt.num(m.clipRatioRegion)),
+            ("kl", m.kl.map { Fmt.num($0) } ?? "- (no ref_logp)"),
+            ("frac_reward_zero_std", Fmt.num(m.fracRewardZeroStd)),
+        ]
+        if let e = m.entropy { pairs.append(("entropy", Fmt.num(e))) }
+        let width = pairs.map(\.0.count).max()!
+        return pairs.map { $0.0.padding(toLength: width) + "  " + $0.1 }
+    }
+}
+
+extension String {
+    func padding(toLength n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
+}
