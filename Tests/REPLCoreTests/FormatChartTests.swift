@@ -1,0 +1,84 @@
+import Testing
+import REPLCore
+
+@Suite("Chart")
+struct FormatChartTests {
+    @Test func asciiChartExactly() {
+        let lines = Chart.render(title: "loss", series: [("loss", [0, 1, 2, 3])], width: 4, height: 4, unicode: false)
+        #expect(lines == [
+            "loss",
+            "3 +   *",
+            "  |  *",
+            "  | *",
+            "0 +*",
+            "  +----",
+            "   1  4",
+        ])
+    }
+
+    @Test func unicodeDimensions() {
+        let rewards = (0..<500).map { Double($0 % 7) / 7 }
+        let lines = Chart.render(title: "reward", series: [("reward", rewards)], width: 60, height: 10)
+        #expect(lines.count == 1 + 10 + 2)
+        #expect(lines[0] == "reward")
+        #expect(lines[1].hasPrefix("0.8571 ┤"))
+        #expect(lines[10].hasPrefix("     0 ┤"))
+        #expect(lines[11] == "       └" + String(repeating: "─", count: 60))
+        #expect(lines[12] == "        1" + String(repeating: " ", count: 56) + "500")
+        for line in lines[1...10] {
+            #expect(line.count <= 8 + 60)
+            #expect(line.last != " ")
+            #expect(line.dropFirst(8).allSatisfy { $0 == " " || (0x2800...0x28FF).contains($0.unicodeScalars.first!.value) })
+        }
+    }
+
+    @Test func severalSeriesGetMarkersAndALegend() {
+        let lines = Chart.render(
+            title: "", series: [("kl", [0, 1]), ("entropy", [1, 0])], width: 2, height: 2, unicode: false, firstStep: 0)
+        #expect(lines == [
+            "1 ++*",
+            "0 +*+",
+            "  +--",
+            "   0 1",
+            "   * kl   + entropy",
+        ])
+    }
+
+    @Test func constantSeriesIsAFlatLabelledLine() {
+        let lines = Chart.render(title: "c", series: [("c", [0.5, 0.5, .nan, 0.5])], width: 4, height: 4, unicode: false)
+        #expect(lines == [
+            "c",
+            "    |",
+            "0.5 +** *",
+            "    |",
+            "    |",
+            "    +----",
+            "     1  4",
+        ])
+    }
+
+    @Test func skipsNonFiniteValues() {
+        let lines = Chart.render(title: "", series: [("x", [.nan, 2, .infinity, 4])], width: 4, height: 2, unicode: false)
+        #expect(lines == ["4 +   *", "2 + *", "  +----", "   1  4"])
+    }
+
+    @Test func downsamplesByAveragingBuckets() {
+        // Buckets of two steps: means 0.5, 2.5, 4.5 on an axis from 0 to 5 (the data's range).
+        let lines = Chart.render(title: "", series: [("x", [0, 1, 2, 3, 4, 5])], width: 3, height: 5, unicode: false)
+        #expect(lines == ["5 +  *", "  |", "  | *", "  |", "0 +*", "  +---", "   1 6"])
+    }
+
+    @Test func emptyInput() {
+        #expect(Chart.render(title: "reward", series: []) == ["reward: (no data)"])
+        #expect(Chart.render(title: "reward", series: [("r", [])]) == ["reward: (no data)"])
+        #expect(Chart.render(title: "", series: [("r", [.nan])]) == ["(no data)"])
+    }
+
+    @Test func sparkline() {
+        #expect(Chart.sparkline([0, 1, 2, 3, 4, 5, 6, 7]) == "▁▂▃▄▅▆▇█")
+        #expect(Chart.sparkline([1, .nan, 3]) == "▁ █")
+        #expect(Chart.sparkline([2, 2, 2]) == "▄▄▄")
+        #expect(Chart.sparkline([]) == "")
+        #expect(Chart.sparkline([0, 0, 7, 7], width: 2) == "▁█")
+    }
+}
