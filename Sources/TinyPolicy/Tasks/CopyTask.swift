@@ -1,0 +1,29 @@
+/// Copy three letters, with partial credit: the reward is the share of the four positions
+/// (three letters, then the end token) that are right,
+///
+///     r = #{ t < 4 : o_t = target_t } / 4,    target = the prompt's letters + <eos>
+///
+/// so it takes the values 0, 0.25, 0.5, 0.75 and 1. Tokens after the fourth are ignored (the
+/// fourth is then a letter, not <eos>, and scores 0). Nearly every group has rewards that differ,
+/// so nearly every group teaches something: the default task, learned reliably by the default
+/// settings. Lessons 01-05.
+public struct CopyTask: RewardTask {
+    public let name = "copy"
+    public let summary = "copy the 3 letters, then <eos>; reward = share of the 4 positions right (partial credit)"
+    public let shows = "partial credit: rewards differ in almost every group, so learning is steady (lessons 01-05)"
+    public let tokens = ["a", "b", "c", "<eos>"]
+    public let prompts = ["abc", "acb", "bac", "bca", "cab", "cba"]
+
+    public init() {}
+
+    public func solution(prompt: Int) -> [Int] {
+        prompts[prompt].map { tokens.firstIndex(of: String($0))! } + [endToken]
+    }
+
+    public func reward(prompt: Int, completion: [Int]) -> Double {
+        let target = solution(prompt: prompt)
+        var right = 0
+        for t in 0..<min(completion.count, target.count) where completion[t] == target[t] { right += 1 }
+        return Double(right) / Double(target.count)
+    }
+}

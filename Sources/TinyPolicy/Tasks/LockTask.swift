@@ -1,0 +1,27 @@
+/// Open a lock: say its 3-letter code, then stop. All or nothing,
+///
+///     r = 1 if o = code + <eos> else 0
+///
+/// A first guess is right with probability (1/3)^4, about 1 in 81, so at the start almost every
+/// group is all 0: std 0, advantages 0, no gradient (`frac_reward_zero_std` near 1). Learning
+/// starts with the first group that holds a success, which a larger G makes likelier
+/// (1 - (80/81)^G: 9% for G = 8, 33% for G = 32); once the codes are learned, groups are all 1
+/// and stop teaching again. Lesson 02 (zero-variance groups, why larger G helps).
+public struct LockTask: RewardTask {
+    public let name = "lock"
+    public let summary = "say the lock's 3-letter code, then <eos>; reward 1 for exactly that, else 0"
+    public let shows = "binary reward: groups all fail (then all succeed), std 0, no signal; larger G helps (lesson 02)"
+    public let tokens = ["x", "y", "<eos>"]
+    public let prompts = ["lock 1", "lock 2", "lock 3", "lock 4"]
+    let codes = ["xyx", "yyx", "xxy", "yxy"]
+
+    public init() {}
+
+    public func solution(prompt: Int) -> [Int] {
+        codes[prompt].map { tokens.firstIndex(of: String($0))! } + [endToken]
+    }
+
+    public func reward(prompt: Int, completion: [Int]) -> Double {
+        completion == solution(prompt: prompt) ? 1 : 0
+    }
+}

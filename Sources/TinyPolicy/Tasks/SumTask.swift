@@ -1,0 +1,29 @@
+/// Say a sum as one digit and stop: the only correct answer is `digit <eos>`, 2 tokens; anything
+/// else scores 0. A wrong answer is usually longer (the policy rambles on before it stops), so
+/// correct and incorrect completions differ in length by design:
+///
+///     r = 1 if o = (a + b, <eos>) else 0
+///
+/// Under `loss_type=grpo` each completion's loss is divided by its own length, so a long wrong
+/// answer is pushed down less per token than a short one, and the wrong answers that survive grow
+/// longer; `dapo` and `dr_grpo` weigh every token the same. Lesson 06 (length bias).
+public struct SumTask: RewardTask {
+    public let name = "sum"
+    public let summary = "answer a+b with one digit, then <eos>; reward 1 only for exactly that (2 tokens)"
+    public let shows = "length bias: correct answers are 2 tokens, wrong ones longer; compare grpo, dapo, dr_grpo (lesson 06)"
+    public let tokens = ["0", "1", "2", "3", "<eos>"]
+    public let prompts = ["0+1", "1+1", "2+0", "1+2", "0+3", "2+1"]
+
+    public init() {}
+
+    /// a + b for prompt "a+b".
+    func answer(_ prompt: Int) -> Int {
+        prompts[prompt].split(separator: "+").reduce(0) { $0 + Int($1)! }
+    }
+
+    public func solution(prompt: Int) -> [Int] { [answer(prompt), endToken] }
+
+    public func reward(prompt: Int, completion: [Int]) -> Double {
+        completion == solution(prompt: prompt) ? 1 : 0
+    }
+}

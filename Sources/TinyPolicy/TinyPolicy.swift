@@ -1,1 +1,0 @@
-// The tiny policy module (issue 3).

@@ -1,0 +1,31 @@
+/// What one GRPO iteration sampled and scored: the batch that its mu inner updates reuse.
+///
+/// Completions are stored group after group (the rows of `Batch` and `Breakdown`): completion k
+/// answers prompt `prompts[k / groupSize]`. `oldLogp` and `refLogp` are computed once, when the
+/// completions are sampled, as TRL does; only logp is recomputed at every inner update.
+/// Lessons 02 (groups) and 03 (stale data).
+public struct Rollout: Sendable, Equatable, Codable {
+    /// 0-based index of the iteration that sampled it.
+    public var iteration: Int
+    /// q of each group.
+    public var prompts: [Int]
+    /// G.
+    public var groupSize: Int
+    /// The temperature of the scores (logp, old_logp, ref_logp) of every inner update on it.
+    public var temperature: Double
+    /// o_i, token indices, group after group.
+    public var completions: [[Int]]
+    /// r_i.
+    public var rewards: [Double]
+    /// log pi_old(o_t | ...): scored by theta_old, the parameters at sampling time.
+    public var oldLogp: [[Double]]
+    /// log pi_ref(o_t | ...): scored by theta_ref.
+    public var refLogp: [[Double]]
+    /// What the sampler reported, when it is not exactly pi_old (lesson 08); `nil` otherwise.
+    public var samplerLogp: [[Double]]?
+
+    /// The prompt of each completion.
+    public var completionPrompts: [Int] {
+        prompts.flatMap { [Int](repeating: $0, count: groupSize) }
+    }
+}

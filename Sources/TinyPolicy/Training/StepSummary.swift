@@ -1,0 +1,81 @@
+import GRPO
+
+/// The numbers of one inner update, for charts and the saved history: no arrays, only scalars.
+/// Every value is measured on the batch before the update (the loss that was differentiated),
+/// except `parameterChange`, the size of the update itself.
+public struct StepSummary: Sendable, Equatable, Codable {
+    /// 0-based count of inner updates before this one.
+    public var step: Int
+    /// 0-based index of the iteration (rollout) the batch came from.
+    public var iteration: Int
+    /// 0-based index of the update within its iteration: 0 ..< mu. Lesson 03.
+    public var innerStep: Int
+    /// The loss that was differentiated (its sign is the objective's, negated).
+    public var loss: Double
+    /// mean_i r_i over the batch.
+    public var meanReward: Double
+    /// Share of groups whose rewards are all equal: advantage 0, no policy gradient. Lesson 02.
+    public var fracRewardZeroStd: Double
+    /// ||d loss / d theta||.
+    public var gradientNorm: Double
+    /// ||theta_after - theta_before||.
+    public var parameterChange: Double
+    /// TRL's `clip_ratio/low_mean`, `high_mean`, `region_mean`. Lesson 04.
+    public var clipRatioLow: Double
+    public var clipRatioHigh: Double
+    public var clipRatioRegion: Double
+    /// Token mean of the per-token KL to theta_ref (the configured estimator), reported even when
+    /// beta = 0, where it adds nothing to the loss. Lesson 05.
+    public var kl: Double
+    /// Token mean of pi_theta's entropy. Lesson 09.
+    public var entropy: Double
+    /// Mean completion length |o_i| in tokens (the end token included). Lesson 06.
+    public var meanLength: Double
+    /// Mean length of the fully correct completions (reward 1); `nil` when there are none.
+    public var meanLengthCorrect: Double?
+    /// Mean length of the others; `nil` when every completion is correct.
+    public var meanLengthIncorrect: Double?
+    /// Smallest and largest importance ratio pi_theta / pi_old in the batch: both exactly 1 on
+    /// the first inner update. Lesson 03.
+    public var ratioMin: Double
+    public var ratioMax: Double
+    /// Smallest, mean and largest sampler/trainer correction weight, when the sampler differs
+    /// from pi_old and the correction is on; `nil` otherwise. Lesson 08.
+    public var samplerWeightMin: Double?
+    public var samplerWeightMean: Double?
+    public var samplerWeightMax: Double?
+    /// Largest difference between the naive and vectorized breakdowns, when `cross_check` is on.
+    /// Lesson 10.
+    public var crossCheckDifference: Double?
+}
+
+extension StepSummary {
+    /// Measures one update: `change` is theta_after - theta_before.
+    init(step: Int, iteration: Int, innerStep: Int, task: any RewardTask, rollout: Rollout, breakdown: Breakdown,
+         gradient: [Double], change: [Double], crossCheckDifference: Double?) {
+        let metrics = breakdown.metrics
+        let owners = rollout.completionPrompts
+        var correct: [Int] = [], incorrect: [Int] = []
+        for (i, o) in rollout.completions.enumerated() {
+            if task.isCorrect(prompt: owners[i], completion: o) { correct.append(o.count) } else { incorrect.append(o.count) }
+        }
+        let ratios = breakdown.ratio.values
+        let weights = breakdown.samplerWeight?.values
+        self.init(
+            step: step, iteration: iteration, innerStep: innerStep, loss: breakdown.loss,
+            meanReward: mean(rollout.rewards), fracRewardZeroStd: metrics.fracRewardZeroStd,
+            gradientNorm: norm(gradient), parameterChange: norm(change),
+            clipRatioLow: metrics.clipRatioLow, clipRatioHigh: metrics.clipRatioHigh,
+            clipRatioRegion: metrics.clipRatioRegion, kl: metrics.kl ?? 0, entropy: metrics.entropy ?? 0,
+            meanLength: mean((correct + incorrect).map(Double.init)),
+            meanLengthCorrect: correct.isEmpty ? nil : mean(correct.map(Double.init)),
+            meanLengthIncorrect: incorrect.isEmpty ? nil : mean(incorrect.map(Double.init)),
+            ratioMin: ratios.min() ?? 1, ratioMax: ratios.max() ?? 1,
+            samplerWeightMin: weights?.min(), samplerWeightMean: weights.map(mean),
+            samplerWeightMax: weights?.max(), crossCheckDifference: crossCheckDifference)
+    }
+}
+
+private func mean(_ xs: [Double]) -> Double { xs.isEmpty ? 0 : xs.reduce(0, +) / Double(xs.count) }
+
+private func norm(_ xs: [Double]) -> Double { xs.reduce(0) { $0 + $1 * $1 }.squareRoot() }

@@ -1,0 +1,147 @@
+import GRPO
+
+extension Trainer {
+    /// Starts an iteration: theta_old <- theta, then `prompts_per_iteration` prompts drawn
+    /// uniformly (with replacement), G completions each from pi_old (or from the mismatched
+    /// sampler, lesson 08), each scored by the task. old_logp and ref_logp are computed here, once,
+    /// with the trainer's temperature. Lessons 02 and 03.
+    @discardableResult
+    public mutating func rollout() -> Rollout {
+        oldPolicy = policy
+        let task = self.task
+        let g = settings.numGenerations
+        let mismatch = settings.hasSamplerMismatch
+        let samplerTemperature = settings.samplerTemperature ?? settings.temperature
+        var prompts: [Int] = []
+        for _ in 0..<settings.promptsPerIteration { prompts.append(rng.integer(0, task.prompts.count - 1)) }
+        var completions: [[Int]] = []
+        var samplerLogp: [[Double]] = []
+        var rewards: [Double] = []
+        for q in prompts {
+            for _ in 0..<g {
+                let sampled = oldPolicy.sample(
+                    prompt: q, endToken: task.endToken, maxLength: settings.maxCompletionLength,
+                    temperature: samplerTemperature, precision: settings.samplerPrecision, using: &rng)
+                completions.append(sampled.tokens)
+                samplerLogp.append(sampled.samplerLogp)
+                rewards.append(task.reward(prompt: q, completion: sampled.tokens))
+            }
+        }
+        var sampled = Rollout(iteration: iterationCount, prompts: prompts, groupSize: g, temperature: settings.temperature,
+                              completions: completions, rewards: rewards, oldLogp: [], refLogp: [],
+                              samplerLogp: mismatch ? samplerLogp : nil)
+        sampled.oldLogp = score(oldPolicy, sampled)
+        sampled.refLogp = score(referencePolicy, sampled)
+        currentRollout = sampled
+        iterationCount += 1
+        innerStepsDone = 0
+        return sampled
+    }
+
+    /// The batch the loss would see now: logp and entropies from the current theta, old_logp and
+    /// ref_logp from the rollout (ref_logp is always given, so KL is reported even when beta = 0),
+    /// sampler_logp when the sampler differs. `nil` before the first rollout. Lesson 01.
+    public func buildBatch() -> Batch? {
+        guard let rollout = currentRollout else { return nil }
+        return batch(rollout, evaluation: evaluateCurrent(rollout))
+    }
+
+    /// One optimizer update on the current batch (a rollout first if `needsRollout`): logp
+    /// recomputed from the current theta, the loss and d loss / d logp from the chosen path (and
+    /// the other one when `cross_check` is on), d loss / d theta by `Policy.gradient`, one
+    /// optimizer step. With mu = 1 every update is the first on its batch and the ratio is
+    /// exactly 1; with mu > 1 the later updates see theta != theta_old. Lessons 03 and 04.
+    @discardableResult
+    public mutating func innerStep() -> StepTrace {
+        if needsRollout { rollout() }
+        let rollout = currentRollout!
+        let evaluation = evaluateCurrent(rollout)
+        let batch = batch(rollout, evaluation: evaluation)
+        let config = lossConfig
+        let breakdown = Self.breakdown(batch, config: config, path: settings.path)
+        var difference: Double? = nil
+        if settings.crossCheck {
+            let other: LossPath = settings.path == .naive ? .vectorized : .naive
+            difference = breakdown.maxDifference(from: Self.breakdown(batch, config: config, path: other))
+        }
+        let gradient = policy.gradient(prompts: rollout.completionPrompts, completions: rollout.completions,
+                                       evaluation: evaluation, gradLogp: breakdown.gradLogp.values,
+                                       temperature: rollout.temperature)
+        let before = policy.parameters
+        optimizer.step(&policy.parameters, gradient: gradient)
+        let summary = StepSummary(
+            step: stepCount, iteration: rollout.iteration, innerStep: innerStepsDone, task: task, rollout: rollout,
+            breakdown: breakdown, gradient: gradient, change: zip(policy.parameters, before).map { $0 - $1 },
+            crossCheckDifference: difference)
+        let trace = StepTrace(summary: summary, rollout: rollout, batch: batch, breakdown: breakdown, gradient: gradient)
+        innerStepsDone += 1
+        stepCount += 1
+        history.append(summary)
+        latest = trace
+        return trace
+    }
+
+    /// Finishes the current iteration: a rollout if needed, then the inner updates left (mu of
+    /// them after a fresh rollout). Returns their traces.
+    @discardableResult
+    public mutating func iteration() -> [StepTrace] {
+        var traces: [StepTrace] = []
+        repeat { traces.append(innerStep()) } while !needsRollout
+        return traces
+    }
+
+    /// Runs `iterations` iterations (the first one finishes the current iteration if it is under
+    /// way). Before each inner update it asks `shouldStop()`; on true it returns at once, keeping
+    /// every update made (the state stays consistent: the next call continues the iteration).
+    /// `onStep` sees each update's trace. Returns the number of inner updates made.
+    @discardableResult
+    public mutating func train(iterations: Int, shouldStop: () -> Bool = { false },
+                               onStep: (StepTrace) -> Void = { _ in }) -> Int {
+        var steps = 0
+        for _ in 0..<iterations {
+            repeat {
+                if shouldStop() { return steps }
+                onStep(innerStep())
+                steps += 1
+            } while !needsRollout
+        }
+        return steps
+    }
+
+    // MARK: - Pieces
+
+    /// pi_theta's scores of the rollout's completions, with the probabilities `Policy.gradient` needs.
+    func evaluateCurrent(_ rollout: Rollout) -> PolicyEvaluation {
+        policy.evaluate(prompts: rollout.completionPrompts, completions: rollout.completions,
+                        temperature: rollout.temperature, keepProbabilities: true)
+    }
+
+    func batch(_ rollout: Rollout, evaluation: PolicyEvaluation) -> Batch {
+        let logp = evaluation.rows(evaluation.logp)
+        let entropy = evaluation.rows(evaluation.entropy)
+        var groups: [Group] = []
+        for k in rollout.prompts.indices {
+            var completions: [Completion] = []
+            for i in (k * rollout.groupSize)..<((k + 1) * rollout.groupSize) {
+                completions.append(Completion(
+                    reward: rollout.rewards[i], logp: logp[i], oldLogp: rollout.oldLogp[i], refLogp: rollout.refLogp[i],
+                    entropy: entropy[i], samplerLogp: rollout.samplerLogp?[i]))
+            }
+            groups.append(Group(completions: completions))
+        }
+        return Batch(groups: groups)
+    }
+
+    /// The Breakdown by one path. The trainer builds only valid batches (G >= 2, ref_logp and
+    /// entropies always given, lengths <= max_completion_length), so an error here is a bug.
+    static func breakdown(_ batch: Batch, config: GRPOConfig, path: LossPath) -> Breakdown {
+        do {
+            switch path {
+            case .naive: return try Naive.breakdown(batch, config: config)
+            case .vectorized: return try Vectorized.breakdown(batch, config: config)
+            }
+        } catch {
+            preconditionFailure("the trainer built an invalid batch: \(error)")
+        }
+    }
+}

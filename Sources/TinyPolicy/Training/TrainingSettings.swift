@@ -1,0 +1,63 @@
+/// Which loss path computes the Breakdown (and so d loss / d logp) that drives training. Lesson 10.
+public enum LossPath: String, Sendable, Codable, CaseIterable {
+    /// Loops and scalar autodiff: the specification, slow on purpose.
+    case naive
+    /// Flat arrays, the gradient written by hand: fast (the default).
+    case vectorized
+}
+
+/// How a training run is set up, next to the `GRPOConfig` of the loss. Names are TRL's
+/// (`num_generations`, `num_iterations`, `learning_rate`, `temperature`, `max_completion_length`)
+/// where TRL has one. Encoded with those names. `options` is the table `set key=value` reads.
+public struct TrainingSettings: Sendable, Equatable, Codable {
+    /// The task's name (`TaskCatalog`).
+    public var task = "copy"
+    /// G: completions sampled per prompt (TRL `num_generations`). Lesson 02.
+    public var numGenerations = 8
+    /// Prompts per iteration, each sampled G times: B = prompts * G completions per batch.
+    public var promptsPerIteration = 4
+    /// mu: inner updates on each batch (TRL `num_iterations`). mu = 1 is on-policy: the ratio is
+    /// exactly 1. Lesson 03.
+    public var numIterations = 1
+    /// The optimizer's step size (TRL `learning_rate`).
+    public var learningRate = 0.05
+    public var optimizer = OptimizerKind.adam
+    /// T: logits are divided by T, when sampling and when scoring for the loss (TRL `temperature`).
+    public var temperature = 1.0
+    /// The longest completion; also the divisor L of `dr_grpo` (TRL `max_completion_length`).
+    /// Sets the policy's number of positions, so changing it starts a new run.
+    public var maxCompletionLength = 8
+    /// Which loss path drives training.
+    public var path = LossPath.vectorized
+    /// Also run the other path on every step and record the largest difference. Lesson 10.
+    public var crossCheck = false
+    /// The sampler's logit precision: anything but `exact` makes the sampler differ from pi_old.
+    /// Lesson 08.
+    public var samplerPrecision = SamplerPrecision.exact
+    /// A sampler temperature other than `temperature` (`nil`: the same). Lesson 08.
+    public var samplerTemperature: Double? = nil
+    /// Seeds the run: initial prompts, samples, everything.
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    /// True when completions come from a sampler that is not exactly pi_old, and so carry
+    /// `sampler_logp`.
+    public var hasSamplerMismatch: Bool { samplerPrecision != .exact || samplerTemperature != nil }
+
+    enum CodingKeys: String, CodingKey {
+        case task
+        case numGenerations = "num_generations"
+        case promptsPerIteration = "prompts_per_iteration"
+        case numIterations = "num_iterations"
+        case learningRate = "learning_rate"
+        case optimizer
+        case temperature
+        case maxCompletionLength = "max_completion_length"
+        case path
+        case crossCheck = "cross_check"
+        case samplerPrecision = "sampler_precision"
+        case samplerTemperature = "sampler_temperature"
+        case seed
+    }
+}
