@@ -5,8 +5,8 @@ import GRPO
 public enum BreakdownView {
     /// One per-token column: its header and how to read it off the batch and breakdown.
     public enum TokenColumn: String, CaseIterable, Sendable {
-        case logp, oldLogp, refLogp, samplerLogp, entropy, ratio, clippedRatio, branch, entropyMask,
-             samplerWeight, kl, perTokenLoss, weight, weightedLoss, grad
+        case logp, oldLogp, refLogp, samplerLogp, entropy, advantage, ratio, unclippedTerm, clippedRatio,
+             clippedTerm, branch, entropyMask, samplerWeight, kl, perTokenLoss, weight, weightedLoss, grad
 
         public var header: String {
             switch self {
@@ -15,6 +15,9 @@ public enum BreakdownView {
             case .refLogp: "ref_logp"
             case .samplerLogp: "sampler_logp"
             case .entropy: "entropy"
+            case .advantage: "A"
+            case .unclippedTerm: "ratio*A"
+            case .clippedTerm: "clip*A"
             case .ratio: "ratio"
             case .clippedRatio: "clip(ratio)"
             case .branch: "min takes"
@@ -38,8 +41,11 @@ public enum BreakdownView {
             case .refLogp: c.refLogp.map { .number($0[t]) }
             case .samplerLogp: c.samplerLogp.map { .number($0[t]) }
             case .entropy: c.entropy.map { .number($0[t]) }
+            case .advantage: .number(b.advantages[row])
             case .ratio: .number(b.ratio[row, t])
+            case .unclippedTerm: .number(min(b.ratio[row, t], b.config.delta ?? .infinity) * b.advantages[row])
             case .clippedRatio: .number(b.clippedRatio[row, t])
+            case .clippedTerm: .number(b.clippedRatio[row, t] * b.advantages[row])
             case .branch: .text(b.branch[row, t].rawValue)
             case .entropyMask: b.entropyMask.map { .text($0[row, t] ? "yes" : "no") }
             case .samplerWeight: b.samplerWeight.map { .number($0[row, t]) }
@@ -57,20 +63,24 @@ public enum BreakdownView {
         case text(String)
     }
 
-    /// The columns that carry information for this batch and config: every quantity the loss
-    /// used, skipping those it did not (no KL without ref_logp, no mask when rho = 1, ...).
-    public static func allColumns(_ batch: Batch, _ b: Breakdown) -> [TokenColumn] {
-        TokenColumn.allCases.filter { column in
-            switch column {
-            case .refLogp, .kl: b.kl != nil
-            case .samplerLogp: batch.hasSampler
-            case .samplerWeight: b.samplerWeight != nil
-            case .entropy: batch.hasEntropy
-            case .entropyMask: b.entropyMask != nil
-            case .weightedLoss: false
-            default: true
-            }
+    /// True when the batch and config give this column numbers (no KL without ref_logp, no
+    /// mask when top_entropy_quantile is 1, ...).
+    public static func isAvailable(_ column: TokenColumn, _ batch: Batch, _ b: Breakdown) -> Bool {
+        switch column {
+        case .refLogp, .kl: b.kl != nil
+        case .samplerLogp: batch.hasSampler
+        case .samplerWeight: b.samplerWeight != nil
+        case .entropy: batch.hasEntropy
+        case .entropyMask: b.entropyMask != nil
+        default: true
         }
+    }
+
+    /// Every stored quantity the loss used, for `explain` and `tokens` (derived columns such as
+    /// ratio*A are left to the commands that teach them).
+    public static func allColumns(_ batch: Batch, _ b: Breakdown) -> [TokenColumn] {
+        let derived: [TokenColumn] = [.advantage, .unclippedTerm, .clippedTerm, .weightedLoss]
+        return TokenColumn.allCases.filter { !derived.contains($0) && isAvailable($0, batch, b) }
     }
 
     /// Per-token rows (group, completion within the group, token) with the chosen columns.

@@ -1,0 +1,40 @@
+import GRPO
+
+/// Getting a batch on screen without the tiny policy: a fixed example, or a batch file.
+enum BatchCommands {
+    static let all: [Command] = [
+        Command("example", syntax: "[standard|trl]",
+                summary: "load a small fixed batch (2 prompts x G = 3); 'trl' is the exact batch of TRL's golden values",
+                completion: .words(ExampleBatches.names)) { session, args throws(CommandError) in
+            let name = args.first ?? "standard"
+            guard args.count <= 1, let batch = ExampleBatches.named(name) else {
+                throw CommandError("example takes one of \(ExampleBatches.names.joined(separator: ", ")), not '\(args.joined(separator: " "))'")
+            }
+            session.show(batch, origin: "example \(name)")
+            return ["batch: example \(name), \(batch.groups.count) groups x G = \(batch.groupSize), \(batch.tokenCount) tokens, "
+                    + "rewards \(batch.groups.map { $0.rewards.map { Fmt.num($0) }.joined(separator: " ") }.joined(separator: " | "))",
+                    "next: 'advantages', 'ratio', 'clip', 'kl', 'loss', 'grad' show each term; 'tokens' shows them all"]
+        },
+        Command("explain", syntax: "FILE", summary: "load a batch file (the format of 'grpo-repl explain'); its config replaces the loss options",
+                example: "explain lessons/data/example-batch.json", completion: .files) { session, args throws(CommandError) in
+            guard args.count == 1 else { throw CommandError("explain takes one FILE (a batch in JSON), e.g. 'explain batch.json'") }
+            let request = ExplainCommand.Request(path: args[0])
+            let (config, batch): (GRPOConfig, Batch)
+            do throws(InputError) { (config, batch) = try ExplainCommand.load(request) } catch { throw CommandError(error.message) }
+            session.config = config
+            session.show(batch, origin: "file \(args[0])")
+            let b = try session.breakdown()
+            return ["batch: \(args[0]), \(batch.groups.count) group(s) x G = \(batch.groupSize), \(batch.tokenCount) tokens",
+                    "config: " + ExplainText.changedSettings(config),
+                    "loss = \(Fmt.num(b.loss, digits: 10)); 'tokens' shows every quantity, 'compare' checks both paths"]
+        },
+        Command("savebatch", syntax: "FILE", summary: "write the current batch and loss options as a batch file (for explain or other libraries)",
+                example: "savebatch /tmp/batch.json", completion: .files) { session, args throws(CommandError) in
+            guard args.count == 1 else { throw CommandError("savebatch takes one FILE, e.g. 'savebatch batch.json'") }
+            let batch = try session.currentBatch()
+            let text = BatchFile.encode(batch, config: session.config).rendered(pretty: true) + "\n"
+            do throws(InputError) { try AtomicFile.write(text, to: args[0]) } catch { throw CommandError(error.message) }
+            return ["wrote \(args[0]): \(batch.completionCount) completions, \(batch.tokenCount) tokens"]
+        },
+    ]
+}

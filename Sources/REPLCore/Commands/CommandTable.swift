@@ -1,0 +1,55 @@
+/// The one table of commands: dispatch, `help`, Tab completion and the tests all read it.
+public enum CommandTable {
+    /// Sections in the order `help` lists them.
+    public static let sections: [(title: String, commands: [Command])] = [
+        ("a batch to look at", BatchCommands.all),
+        ("the loss, term by term (add 'all' to see every row)", TermCommands.all),
+        ("options", ConfigCommands.all),
+        ("side by side and the code", CompareCommands.all + SourceCommand.all),
+        ("lessons", LessonCommands.all + [LessonCommands.nextCommand]),
+        ("this REPL", HelpCommands.all),
+    ]
+
+    public static var all: [Command] { sections.flatMap(\.commands) }
+
+    /// The command called `name` (or one of its aliases).
+    public static func command(named name: String) -> Command? {
+        all.first { $0.name == name || $0.aliases.contains(name) }
+    }
+
+    /// Every name and alias, for completion and suggestions.
+    public static var names: [String] { all.flatMap { [$0.name] + $0.aliases } }
+}
+
+enum HelpCommands {
+    static func help(_ name: String?) throws(CommandError) -> [String] {
+        guard let name else {
+            var lines = ["commands (type 'help COMMAND' for its syntax and an example):"]
+            for section in CommandTable.sections {
+                lines.append("")
+                lines.append(section.title + ":")
+                let width = section.commands.map(\.usage.count).max() ?? 0
+                for c in section.commands { lines.append("  " + c.usage.padding(toLength: width) + "  " + c.summary) }
+            }
+            return lines
+        }
+        guard let c = CommandTable.command(named: name) else {
+            let suggestion = Fmt.closest(name, in: CommandTable.names).map { "; did you mean '\($0)'?" } ?? ""
+            throw CommandError("no command '\(name)'\(suggestion)")
+        }
+        var lines = ["\(c.usage)", "  \(c.summary)"]
+        if let term = c.term { lines.append("  shows: \(term)") }
+        if !c.aliases.isEmpty { lines.append("  also: \(c.aliases.joined(separator: ", "))") }
+        lines.append("  example: \(c.example)")
+        return lines
+    }
+
+    static let all: [Command] = [
+        Command("help", syntax: "[COMMAND]", summary: "list the commands, or show one with its syntax and an example",
+                example: "help clip", completion: .commands) { _, args throws(CommandError) in
+            guard args.count <= 1 else { throw CommandError("help takes at most one command name") }
+            return try help(args.first)
+        },
+        Command("quit", aliases: ["exit"], summary: "leave (Ctrl-D does the same)", example: "help quit") { _, _ throws(CommandError) in [] },
+    ]
+}

@@ -1,0 +1,62 @@
+import GRPO
+
+/// Options: `set`, `preset`, `config`.
+enum ConfigCommands {
+    /// Splits "key=value" or ["key", "value"] into a pair.
+    static func keyValue(_ args: [String]) throws(CommandError) -> (String, String) {
+        if args.count == 1, let eq = args[0].firstIndex(of: "="), eq != args[0].startIndex {
+            return (String(args[0][..<eq]), String(args[0][args[0].index(after: eq)...]))
+        }
+        if args.count == 2 { return (args[0], args[1]) }
+        if args.count == 3, args[1] == "=" { return (args[0], args[2]) }
+        throw CommandError("set takes key=value or key value (e.g. 'set beta=0'); 'config' lists the keys")
+    }
+
+    static func configLines(_ session: Session) -> [String] {
+        var lines: [String] = []
+        for scope in [Setting.Scope.loss, .training, .display] {
+            let entries = session.settings.filter { $0.scope == scope }
+            if entries.isEmpty { continue }
+            var table = Table(title: "\(scope.rawValue) options", columns: [.text("key"), .text("value"), .text("accepts")])
+            for s in entries { table.add([s.key, s.get(session), s.accepted]) }
+            if !lines.isEmpty { lines.append("") }
+            lines += table.render()
+        }
+        return lines
+    }
+
+    static let all: [Command] = [
+        Command("set", syntax: "key=value", summary: "change one option (loss, training or display); invalid values change nothing",
+                example: "set loss_type=dapo", completion: .options) { session, args throws(CommandError) in
+            if args.isEmpty { return configLines(session) }
+            let (key, value) = try keyValue(args)
+            guard let setting = session.setting(named: key) else {
+                let suggestion = Fmt.closest(key, in: session.settings.map(\.key)).map { "; did you mean '\($0)'?" } ?? ""
+                throw CommandError("unknown option '\(key)'\(suggestion) ('config' lists every option)")
+            }
+            let before = setting.get(session)
+            try setting.set(session, value)
+            let after = setting.get(session)
+            return [before == after ? "\(key) = \(after) (unchanged)" : "\(key): \(before) -> \(after)"]
+        },
+        Command("preset", syntax: "NAME", summary: "load a known set-up's loss options: " + Preset.allCases.map(\.rawValue).joined(separator: ", "),
+                example: "preset dapo", completion: .presets) { session, args throws(CommandError) in
+            guard args.count == 1 else {
+                return ["presets (each starts from the defaults and changes only what it names):"]
+                    + Preset.allCases.map { "  \($0.rawValue.padding(toLength: 13)) \($0.summary)" }
+            }
+            guard let preset = Preset(rawValue: args[0]) else {
+                throw CommandError("unknown preset '\(args[0])'; presets are \(Preset.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let before = session.config.settings
+            session.config = preset.config
+            let changes = zip(before, session.config.settings).filter { $0.value != $1.value }
+                .map { "  \($0.key): \($0.value) -> \($1.value)" }
+            return ["preset \(preset.rawValue): \(preset.summary)"] + (changes.isEmpty ? ["  (no option changed)"] : changes)
+        },
+        Command("config", aliases: ["show"], summary: "every option with its value and what it accepts") { session, args throws(CommandError) in
+            if let extra = args.first, extra != "config" { throw CommandError("config takes no argument, got '\(extra)'") }
+            return configLines(session)
+        },
+    ]
+}

@@ -1,0 +1,117 @@
+import GRPO
+
+/// One command per term of the loss, each printing its quantity for the current batch as a
+/// table titled with the formula.
+enum TermCommands {
+    typealias Column = BreakdownView.TokenColumn
+
+    static func header(_ session: Session) -> String {
+        "batch: \(session.batchOrigin)  (\(session.displayPath.rawValue) path)"
+    }
+
+    static func tokens(_ session: Session, _ args: [String], command: String, title: String,
+                       columns: [Column]) throws(CommandError) -> [String] {
+        let batch = try session.currentBatch()
+        let b = try session.breakdown()
+        let present = columns.filter { BreakdownView.isAvailable($0, batch, b) }
+        let table = BreakdownView.tokenTable(batch, b, columns: present, title: title)
+        return [header(session)] + session.render(table, all: Args.wantsAll(args), command: command)
+    }
+
+    static let all: [Command] = [
+        Command("advantages", aliases: ["adv"], syntax: "[all]",
+                summary: "group-relative advantages: each reward against its group's mean and std",
+                term: "A_i = (r_i - mean(group)) / (std + eps)") { session, args throws(CommandError) in
+            try Args.none(args, "advantages")
+            let batch = try session.currentBatch()
+            let b = try session.breakdown()
+            var lines = [header(session)] + session.render(BreakdownView.advantageTable(batch, b), all: Args.wantsAll(args), command: "advantages")
+            let dead = b.groupStd.filter(Naive.isZeroStd).count
+            if dead > 0 {
+                lines.append("\(dead) of \(b.groupStd.count) group(s) have all rewards equal (std 0): their advantages are 0 and teach nothing")
+            }
+            return lines
+        },
+        Command("logprobs", aliases: ["logp"], syntax: "[all]",
+                summary: "log-probabilities of each token under theta, theta_old and theta_ref, side by side",
+                term: "log pi_theta(o_t), log pi_old(o_t), log pi_ref(o_t)") { session, args throws(CommandError) in
+            try Args.none(args, "logprobs")
+            return try tokens(session, args, command: "logprobs",
+                              title: "logp = log pi_theta (trained)   old_logp = log pi_old (sampled it)   ref_logp = log pi_ref (KL anchor)",
+                              columns: [.logp, .oldLogp, .refLogp, .samplerLogp, .entropy])
+        },
+        Command("ratio", syntax: "[all]", summary: "the importance ratio of every token",
+                term: "r_t = pi_theta / pi_old = exp(logp - old_logp)") { session, args throws(CommandError) in
+            try Args.none(args, "ratio")
+            let sequence = session.config.importanceSamplingLevel == .sequence
+            let title = sequence ? "s_i = exp(mean_t(logp - old_logp)): one ratio per completion (GSPO), shown at each token"
+                                 : "r_t = pi_theta / pi_old = exp(logp - old_logp)"
+            return try tokens(session, args, command: "ratio", title: title, columns: [.logp, .oldLogp, .ratio])
+        },
+        Command("clip", syntax: "[all]", summary: "the clipped ratio and which term the min takes",
+                term: "min(r A, clip(r, 1 - eps, 1 + eps_high) A)") { session, args throws(CommandError) in
+            try Args.none(args, "clip")
+            let c = session.config
+            let title = "min(ratio*A, clip(ratio, \(Fmt.num(1 - c.epsilon)), \(Fmt.num(1 + c.resolvedEpsilonHigh)))*A)"
+                + (c.delta.map { "   (ratio capped at delta = \(Fmt.num($0)))" } ?? "")
+            var lines = try tokens(session, args, command: "clip", title: title,
+                                   columns: [.ratio, .advantage, .unclippedTerm, .clippedRatio, .clippedTerm, .branch])
+            lines.append("clipped/capped tokens pass no policy gradient: the min chose a term that does not move with the ratio")
+            return lines
+        },
+        Command("kl", syntax: "[all]", summary: "the per-token KL estimate to the reference policy",
+                term: "k3 = exp(ref - logp) - (ref - logp) - 1") { session, args throws(CommandError) in
+            try Args.none(args, "kl")
+            let c = session.config
+            let formula: String
+            switch c.klEstimator {
+            case .k1: formula = "k1 = logp - ref_logp"
+            case .k2: formula = "k2 = (logp - ref_logp)^2 / 2"
+            case .k3: formula = "k3 = exp(ref_logp - logp) - (ref_logp - logp) - 1"
+            }
+            let b = try session.breakdown()
+            guard b.kl != nil else { throw CommandError("this batch has no ref_logp, so there is no KL to show") }
+            var lines = try tokens(session, args, command: "kl",
+                                   title: formula + (c.useBiasCorrectionKL ? "   (times the ratio: use_bias_correction_kl)" : ""),
+                                   columns: [.logp, .refLogp, .kl])
+            lines.append("mean KL = \(Fmt.num(b.metrics.kl ?? 0)); beta = \(Fmt.num(c.beta))"
+                         + (c.beta == 0 ? " (reported, adds nothing to the loss or gradient)" : ""))
+            return lines
+        },
+        Command("loss", syntax: "[all]", summary: "per-token loss, each token's weight under loss_type, and the loss",
+                term: "loss = sum_t w_t L_t") { session, args throws(CommandError) in
+            try Args.none(args, "loss")
+            let c = session.config
+            let b = try session.breakdown()
+            var lines = try tokens(session, args, command: "loss", title: BreakdownView.lossFormula(c),
+                                   columns: [.advantage, .ratio, .entropyMask, .samplerWeight, .kl, .perTokenLoss, .weight, .weightedLoss])
+            lines.append(BreakdownView.aggregationFormula(c))
+            lines.append("loss = \(Fmt.num(b.loss, digits: 10))   (loss = -objective: minimizing it raises the objective)")
+            return lines
+        },
+        Command("grad", syntax: "[all]", summary: "d loss / d logp for every token",
+                term: "d loss / d logp_t") { session, args throws(CommandError) in
+            try Args.none(args, "grad")
+            let b = try session.breakdown()
+            var lines = try tokens(session, args, command: "grad", title: "d loss / d logp_t   (negative: training raises this token's log-prob)",
+                                   columns: [.advantage, .ratio, .branch, .weight, .grad])
+            let norm = b.gradLogp.values.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            lines.append("|d loss / d logp| = \(Fmt.num(norm)); loss = \(Fmt.num(b.loss, digits: 10))")
+            return lines
+        },
+        Command("tokens", syntax: "[all]", summary: "every per-token quantity in one table",
+                term: "all of the above") { session, args throws(CommandError) in
+            try Args.none(args, "tokens")
+            let batch = try session.currentBatch()
+            let b = try session.breakdown()
+            return try tokens(session, args, command: "tokens", title: BreakdownView.lossFormula(session.config),
+                              columns: BreakdownView.allColumns(batch, b))
+        },
+        Command("metrics", summary: "the numbers TRL logs for this batch: clip fractions, KL, zero-std groups",
+                term: "clip_ratio/*, kl, frac_reward_zero_std") { session, args throws(CommandError) in
+            try Args.none(args, "metrics")
+            let b = try session.breakdown()
+            return [header(session)] + BreakdownView.metricLines(b.metrics) + ["loss = \(Fmt.num(b.loss, digits: 10))"]
+        },
+    ]
+}

@@ -1,0 +1,44 @@
+import GRPO
+
+/// Tab completion, from the command table: command names first, then each command's arguments
+/// (`set loss_type <Tab>` offers grpo bnpo dapo dr_grpo).
+public enum Completer {
+    /// Candidates for the word that starts at `wordStart` (a character offset) in `line`.
+    public static func candidates(line: String, wordStart: Int, session: Session) -> [String] {
+        let chars = Array(line)
+        let start = min(max(wordStart, 0), chars.count)
+        let before = String(chars[..<start])
+        let word = String(chars[start...]).split(separator: " ").first.map(String.init) ?? ""
+        let previous = before.split(whereSeparator: { $0 == " " || $0 == "=" || $0 == "\t" }).map(String.init)
+        let options = previousWords(previous, session: session)
+        return options.filter { $0.hasPrefix(word) }.sorted()
+    }
+
+    /// True when the word being completed is a file name (readline then completes paths).
+    public static func wantsFiles(line: String, wordStart: Int) -> Bool {
+        let before = String(Array(line).prefix(max(wordStart, 0)))
+        guard let first = before.split(separator: " ").first.map(String.init),
+              let command = CommandTable.command(named: first) else { return false }
+        if case .files = command.completion { return true }
+        return false
+    }
+
+    private static func previousWords(_ previous: [String], session: Session) -> [String] {
+        guard let first = previous.first else { return CommandTable.names }
+        guard let command = CommandTable.command(named: first) else { return [] }
+        let argumentIndex = previous.count - 1
+        switch command.completion {
+        case .none, .files: return []
+        case .words(let words): return argumentIndex == 0 ? words + ["all"] : ["all"]
+        case .commands: return argumentIndex == 0 ? CommandTable.names : []
+        case .presets: return argumentIndex == 0 ? Preset.allCases.map(\.rawValue) : []
+        case .terms: return argumentIndex == 0 ? SourceCommand.terms.map(\.term) : []
+        case .lessons: return argumentIndex == 0 ? LessonCatalog.numbers(root: session.projectRoot) : []
+        case .tasks: return argumentIndex == 0 ? session.taskNames : []
+        case .options:
+            if argumentIndex == 0 { return session.settings.map(\.key) }
+            if argumentIndex == 1, let setting = session.setting(named: previous[1]) { return setting.suggestions }
+            return []
+        }
+    }
+}

@@ -1,0 +1,61 @@
+/// `lessons`, `lesson N`, `next`: step through a lesson's REPL blocks, one command per Enter.
+enum LessonCommands {
+    /// The prompt for the step the learner is on, or the end of the lesson.
+    static func announce(_ session: Session) -> [String] {
+        guard let progress = session.lessonProgress else { return [] }
+        let lesson = progress.lesson
+        guard progress.next < lesson.steps.count else {
+            session.lessonProgress = nil
+            return ["", "end of lesson \(lesson.number). 'lessons' lists the others; lessons/\(lesson.file) has the full text."]
+        }
+        let step = lesson.steps[progress.next]
+        var lines: [String] = []
+        if !step.context.isEmpty { lines += [""] + step.context.map { "  " + $0 } }
+        lines.append("step \(progress.next + 1)/\(lesson.steps.count): \(step.command)   (press Enter to run it)")
+        return lines
+    }
+
+    /// Runs the lesson's next command through `run` and announces the one after.
+    static func next(_ session: Session, run: (String) -> [String]) throws(CommandError) -> [String] {
+        guard let progress = session.lessonProgress else {
+            throw CommandError("no lesson is running; 'lessons' lists them, 'lesson N' starts one")
+        }
+        let command = progress.lesson.steps[progress.next].command
+        session.lessonProgress?.next += 1
+        return ["grpo> \(command)"] + run(command) + announce(session)
+    }
+
+    static func list(_ session: Session) -> [String] {
+        let lessons = LessonCatalog.all(root: session.projectRoot)
+        guard !lessons.isEmpty else { return ["no lessons found under \(session.projectRoot)/lessons"] }
+        return ["lessons (type 'lesson N'):"] + lessons.map {
+            "  " + $0.number.padding(toLength: 3) + $0.title + "  (\($0.steps.count) steps)"
+        }
+    }
+
+    /// Dispatched by the interpreter itself (it runs other commands); this entry gives it help and completion.
+    static let nextCommand = Command("next", summary: "run the running lesson's next step (an empty line does the same)") { _, _ throws(CommandError) in
+        throw CommandError("next is run by the interpreter")
+    }
+
+    static let all: [Command] = [
+        Command("lessons", summary: "list the lessons") { session, _ throws(CommandError) in list(session) },
+        Command("lesson", syntax: "N|stop", summary: "step through lesson N: Enter runs each of its commands",
+                example: "lesson 1", completion: .lessons) { session, args throws(CommandError) in
+            guard args.count == 1 else { throw CommandError("lesson takes a number (type 'lessons' for the list) or 'stop'") }
+            if args[0] == "stop" {
+                guard session.lessonProgress != nil else { throw CommandError("no lesson is running") }
+                session.lessonProgress = nil
+                return ["lesson stopped"]
+            }
+            guard let lesson = LessonCatalog.lesson(args[0], root: session.projectRoot) else {
+                let numbers = LessonCatalog.numbers(root: session.projectRoot)
+                throw CommandError("no lesson '\(args[0])'; lessons are \(numbers.isEmpty ? "not found" : numbers.joined(separator: ", "))")
+            }
+            session.lessonProgress = Session.LessonProgress(lesson: lesson, next: 0)
+            return ["lesson \(lesson.number): \(lesson.title)  (lessons/\(lesson.file), \(lesson.steps.count) steps)",
+                    "Enter runs the next step; other commands work in between; 'lesson stop' leaves the lesson"]
+                + announce(session)
+        },
+    ]
+}

@@ -1,0 +1,84 @@
+import GRPO
+
+/// Everything a REPL session holds: the loss options, the batch on screen and its breakdowns,
+/// and how output is drawn. Commands read and change it; nothing here touches the terminal.
+public final class Session {
+    /// The loss options (`set`, `preset`).
+    public var config = GRPOConfig() {
+        didSet { breakdownCache = nil }
+    }
+    /// The batch the per-term commands show, and where it came from.
+    public private(set) var batch: Batch?
+    public private(set) var batchOrigin = ""
+    /// Which path's numbers the per-term commands print (both are always computed by `compare`).
+    public var displayPath: DisplayPath = .naive {
+        didSet { breakdownCache = nil }
+    }
+    public var style = Style(enabled: false)
+    public var unicode = true
+    /// Tables longer than this are cut, with a note; `all` after a command shows every row.
+    public var rowLimit = 40
+    /// Where the lessons and the naive path's sources are found (the repository's root).
+    public var projectRoot: String
+
+    private var breakdownCache: Breakdown?
+
+    /// The lesson being stepped through and the index of its next step.
+    public struct LessonProgress: Sendable {
+        public var lesson: Lesson
+        public var next: Int
+    }
+    public var lessonProgress: LessonProgress?
+
+    public enum DisplayPath: String, Sendable, CaseIterable {
+        case naive, vectorized
+    }
+
+    public init(projectRoot: String = ProjectFiles.root) {
+        self.projectRoot = projectRoot
+    }
+
+    /// Makes `batch` the current batch.
+    public func show(_ batch: Batch, origin: String) {
+        self.batch = batch
+        batchOrigin = origin
+        breakdownCache = nil
+    }
+
+    /// The current batch, or an error telling the learner how to get one.
+    public func currentBatch() throws(CommandError) -> Batch {
+        guard let batch else {
+            throw CommandError("no batch yet: type 'rollout' to sample one, 'example' for a small fixed one, or 'explain FILE'")
+        }
+        return batch
+    }
+
+    /// The breakdown of the current batch under the current options, on the display path.
+    public func breakdown() throws(CommandError) -> Breakdown {
+        if let breakdownCache { return breakdownCache }
+        let batch = try currentBatch()
+        do {
+            let b = displayPath == .naive ? try Naive.breakdown(batch, config: config)
+                                          : try Vectorized.breakdown(batch, config: config)
+            breakdownCache = b
+            return b
+        } catch {
+            throw CommandError("the current batch does not fit the options: \(error.message)")
+        }
+    }
+
+    /// Both paths' breakdowns (for `compare`).
+    public func bothBreakdowns() throws(CommandError) -> (naive: Breakdown, vectorized: Breakdown) {
+        let batch = try currentBatch()
+        do {
+            return (try Naive.breakdown(batch, config: config), try Vectorized.breakdown(batch, config: config))
+        } catch {
+            throw CommandError("the current batch does not fit the options: \(error.message)")
+        }
+    }
+
+    /// Cuts `table` at `rowLimit` unless `all` was asked for, with a note saying how to see the rest.
+    func render(_ table: Table, all: Bool, command: String) -> [String] {
+        table.render(maxRows: all ? nil : rowLimit) { "... \($0) more rows (type '\(command) all' to see every row)" }
+    }
+}

@@ -1,0 +1,59 @@
+import GRPO
+
+/// A `set`-table entry: the loss options (`GRPOConfig.options`), the training options, and the
+/// REPL's own display options, all read and written as text with one validation path.
+public struct Setting: Sendable {
+    public enum Scope: String, Sendable {
+        case loss, training, display
+    }
+
+    public let key: String
+    public let scope: Scope
+    public let summary: String
+    public let accepted: String
+    public let suggestions: [String]
+    let get: @Sendable (Session) -> String
+    let set: @Sendable (Session, String) throws(CommandError) -> Void
+}
+
+extension Session {
+    /// Every setting `set` knows, in the order `show config` lists them.
+    public var settings: [Setting] { Self.lossSettings + extraSettings }
+
+    static let lossSettings: [Setting] = GRPOConfig.options.map { option in
+        Setting(key: option.key, scope: .loss, summary: option.summary, accepted: option.accepted,
+                suggestions: option.suggestions, get: { option.get($0.config) },
+                set: { session, text throws(CommandError) in
+                    var config = session.config
+                    do throws(ConfigError) { try option.set(text, in: &config) } catch { throw CommandError(error.message) }
+                    session.config = config
+                })
+    }
+
+    static let displaySettings: [Setting] = [
+        Setting(key: "rows", scope: .display, summary: "rows a table shows before it is cut (type 'CMD all' for every row)",
+                accepted: "a whole number from 1 to 100000", suggestions: ["20", "40", "100"],
+                get: { "\($0.rowLimit)" },
+                set: { session, text throws(CommandError) in session.rowLimit = try Args.integer(text, "rows", 1, 100_000) }),
+        Setting(key: "show_path", scope: .display, summary: "which path's numbers the term commands print",
+                accepted: "naive or vectorized", suggestions: Session.DisplayPath.allCases.map(\.rawValue),
+                get: { $0.displayPath.rawValue },
+                set: { session, text throws(CommandError) in
+                    guard let path = Session.DisplayPath(rawValue: text) else {
+                        throw CommandError("show_path must be naive or vectorized, not '\(text)'")
+                    }
+                    session.displayPath = path
+                }),
+    ]
+
+    public func setting(named key: String) -> Setting? { settings.first { $0.key == key } }
+}
+
+extension Session {
+    var extraSettings: [Setting] { Self.displaySettings }
+}
+
+extension Session {
+    /// Names of the tiny policy's tasks, for completion.
+    var taskNames: [String] { [] }
+}

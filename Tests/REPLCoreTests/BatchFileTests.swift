@@ -1,0 +1,75 @@
+import GRPO
+import Testing
+@testable import REPLCore
+
+@Suite("Batch files")
+struct BatchFileTests {
+    func decode(_ text: String) throws(InputError) -> (GRPOConfig, Batch) {
+        let json: JSONValue
+        do { json = try JSONParser.parse(text) } catch { throw InputError("bad test JSON: \(error)") }
+        let (config, batch) = try BatchFile.decode(json, name: "b.json", base: GRPOConfig())
+        do { try batch.validate(for: config) } catch { throw InputError("b.json: \(error.message)") }
+        return (config, batch)
+    }
+
+    func message(_ text: String) -> String? {
+        do { _ = try decode(text); return nil } catch { return error.message }
+    }
+
+    let good = #"{"config": {"loss_type": "dapo", "beta": 0, "epsilon_high": null}, "groups": [{"rewards": [1, 0], "completions": [{"logp": [-0.2, -1.3], "old_logp": [-0.5, -1.2]}, {"logp": []}]}]}"#
+
+    @Test("reads config and groups; old_logp defaults to logp; null means none")
+    func reads() throws {
+        let (config, batch) = try decode(good)
+        #expect(config.lossType == .dapo && config.beta == 0 && config.epsilonHigh == nil)
+        #expect(batch.completions[0].oldLogp == [-0.5, -1.2])
+        #expect(batch.completions[1].length == 0)
+        #expect(batch.groups[0].rewards == [1, 0])
+    }
+
+    @Test("each malformed field gets a message naming the file and the field")
+    func errors() {
+        #expect(message(#"[1]"#) == #"b.json: expected an object with "groups", found a list"#)
+        #expect(message(#"{"groups": [], "extra": 1}"#) == #"b.json: unknown key "extra" at the top level; expected "config" and "groups""#)
+        #expect(message(#"{"config": {"lr": 1}, "groups": []}"#)?.hasPrefix(#"b.json: config: unknown option "lr"; options are loss_type"#) == true)
+        #expect(message(#"{"config": {"loss_type": "ppo"}, "groups": []}"#) == "b.json: config: loss_type must be one of grpo, bnpo, dapo, dr_grpo, not 'ppo'")
+        #expect(message(#"{"groups": [{"rewards": [1, 0], "completions": [{"logp": [-1]}]}]}"#)
+                == "b.json: groups[0]: 2 rewards but 1 completions; give one reward per completion")
+        #expect(message(#"{"groups": [{"rewards": [1, "x"], "completions": [{"logp": [-1]}, {"logp": [-1]}]}]}"#)
+                == "b.json: groups[0].rewards[1]: expected a number, found a string")
+        #expect(message(#"{"groups": [{"rewards": [1, 0], "completions": [{"logp": [-1, 0.5]}, {"logp": [-1]}]}]}"#)
+                == "b.json: groups[0].completions[0].logp[1]: 0.5 is above 0, and a log-probability is <= 0")
+        #expect(message(#"{"groups": [{"rewards": [1, 0], "completions": [{"logp": [-1], "old_logp": [-1, -2]}, {"logp": [-1]}]}]}"#)
+                == "b.json: groups[0].completions[0].old_logp: 2 values, but logp has 1; give one per token")
+        #expect(message(#"{"groups": [{"rewards": [1, 0], "completions": [{"logp": [-1], "logprobs": [-1]}, {"logp": [-1]}]}]}"#)
+                == #"b.json: groups[0].completions[0]: unknown key "logprobs"; a completion has logp, old_logp, ref_logp, entropy, sampler_logp"#)
+        #expect(message(#"{"groups": [{"rewards": [1], "completions": [{"logp": [-1]}]}]}"#)
+                == "b.json: group 0 has 1 completion(s); GRPO needs G >= 2")
+        // The default beta is 0.04, which needs ref_logp.
+        #expect(message(#"{"groups": [{"rewards": [1, 0], "completions": [{"logp": [-1]}, {"logp": [-1]}]}]}"#)
+                == "b.json: beta is 0.04 but no completion has ref_logp; give ref_logp or set beta=0")
+    }
+
+    @Test("encode then decode gives the same batch and config")
+    func roundTrip() throws {
+        let (config, batch) = try decode(good)
+        let text = BatchFile.encode(batch, config: config).rendered(pretty: true)
+        let (config2, batch2) = try decode(text)
+        #expect(config2 == config)
+        #expect(batch2 == batch)
+    }
+
+    @Test("explain arguments")
+    func arguments() throws {
+        let r = try ExplainCommand.parse(["b.json", "--json", "--preset", "trl", "--set", "beta=0.1", "--all"])
+        #expect(r.path == "b.json" && r.json && r.showAll && r.preset == .trl && r.sets.map(\.key) == ["beta"])
+        #expect(throws: InputError("unknown preset 'ppo'; presets are deepseekmath, trl, dapo, dr_grpo, gspo")) {
+            try ExplainCommand.parse(["b.json", "--preset", "ppo"])
+        }
+        #expect(throws: InputError("--set takes key=value (e.g. --set beta=0), not 'beta'")) {
+            try ExplainCommand.parse(["b.json", "--set", "beta"])
+        }
+        #expect(throws: InputError.self) { try ExplainCommand.parse([]) }
+        #expect(throws: InputError.self) { try ExplainCommand.parse(["a.json", "b.json"]) }
+    }
+}

@@ -1,0 +1,49 @@
+import Testing
+@testable import REPLCore
+
+@Suite("JSON parser and writer")
+struct JSONTests {
+    func message(_ text: String) -> String? {
+        do { _ = try JSONParser.parse(text); return nil } catch { return error.description }
+    }
+
+    @Test("parses the JSON grammar and keeps key order")
+    func parses() throws {
+        let v = try JSONParser.parse(#"{"b": [1, -2.5e-3, true, null], "a": "x\n\u00e9\ud83d\ude00"}"#)
+        guard case .object(let o) = v else { Issue.record("not an object"); return }
+        #expect(o.keys == ["b", "a"])
+        #expect(o["b"] == .array([.number(1), .number(-0.0025), .bool(true), .null]))
+        #expect(o["a"] == .string("x\né😀"))
+    }
+
+    @Test("refuses what is not strict JSON, naming line and column")
+    func refuses() {
+        #expect(message(#"{"a": 1, "a": 2}"#) == #"line 1, column 10: the key "a" appears twice in one object"#)
+        #expect(message("[1, 2,]") == "line 1, column 7: expected a value (a number, string, list, object, true, false or null)")
+        #expect(message("[NaN]") == "line 1, column 2: NaN and Infinity are not JSON; every number must be finite")
+        #expect(message("[-Infinity]") == "line 1, column 3: NaN and Infinity are not JSON; every number must be finite")
+        #expect(message("{\n  \"a\": [1, 2\n") == "line 3, column 1: the document ends inside a list (missing ']')")
+        #expect(message("[1e999]") == "line 1, column 2: the number is too large for a double")
+        #expect(message("") == "line 1, column 1: the document ends where a value was expected")
+        #expect(message("[01]") == "line 1, column 3: expected ',' or ']' in a list")
+        #expect(message("[1] x") == "line 1, column 5: unexpected text after the end of the document")
+        #expect(message(String(repeating: "[", count: 100)) == "line 1, column 65: nested deeper than 64 levels")
+    }
+
+    @Test("invalid UTF-8 inside a string is an error, not a crash")
+    func invalidUTF8() {
+        let bytes: [UInt8] = [0x5B, 0x22, 0xFF, 0xFE, 0x22, 0x5D]  // ["\xFF\xFE"]
+        #expect(throws: JSONError.self) { try JSONParser.parse(bytes) }
+    }
+
+    @Test("numbers round-trip exactly; whole numbers print without .0; inf prints as null")
+    func writer() throws {
+        let values: [Double] = [0.1, -1.0 / 3, 1e-300, 123456789, 0.94633103543, 2]
+        let text = JSONValue.array(values.map(JSONValue.number)).rendered()
+        #expect(try JSONParser.parse(text) == .array(values.map(JSONValue.number)))
+        #expect(JSONValue.format(2) == "2")
+        #expect(JSONValue.format(.infinity) == "null")
+        let pretty = JSONValue.object(JSONObject([("a", .array([.number(1), .number(2)])), ("b", .string("q\""))])).rendered(pretty: true)
+        #expect(pretty == "{\n  \"a\": [1, 2],\n  \"b\": \"q\\\"\"\n}")
+    }
+}
