@@ -7,7 +7,8 @@ import Glibc
 ///
 /// - Parameters:
 ///   - line: the whole line typed so far.
-///   - wordStart: the index (in `Character`s) where the word being completed starts.
+///   - wordStart: the index (in `Character`s) where the word being completed starts; words
+///     end at spaces, tabs and `=`.
 ///   - cursor: the index (in `Character`s) of the cursor.
 /// - Returns: the words that fit at that position; those not starting with the part of the
 ///   word already typed are dropped, so a provider may simply return every possibility.

@@ -41,7 +41,8 @@ final class ReadlineReader: LineReader {
         rl_persistent_signal_handlers = 1
         // Conditional sections of ~/.inputrc can test `$if grpo`.
         rl_readline_name = Self.cString("grpo")
-        rl_completer_word_break_characters = Self.cString(" \t\n")
+        // `=` ends a word too, so that `set loss_type=<Tab>` completes the value.
+        rl_completer_word_break_characters = Self.cString(" \t\n=")
         rl_attempted_completion_function = { ReadlineCallbacks.attemptCompletion($0, $1, $2) }
         rl_initialize() // reads ~/.inputrc and sets up the terminal streams
         history = ReadlineHistory(path: historyFile, limit: historyLimit)
