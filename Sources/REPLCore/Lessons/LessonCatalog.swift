@@ -1,11 +1,15 @@
 /// A lesson from `lessons/NN-slug.md`: its title and the REPL blocks (```grpo fences) that
-/// `lesson N` runs one command at a time.
+/// `lesson N` runs one command at a time. Inside a block, a line `# expect: TEXT` after a
+/// command says that command's output contains TEXT: the lesson tests check every one, so the
+/// numbers a lesson quotes are the numbers the REPL prints.
 public struct Lesson: Sendable, Equatable {
     /// One REPL command and the paragraph of the lesson that leads to it (empty after the first
     /// command of a block).
     public struct Step: Sendable, Equatable {
         public var context: [String]
         public var command: String
+        /// Texts the command's output must contain (`# expect:` lines).
+        public var expectations: [String] = []
     }
 
     public var number: String
@@ -35,7 +39,12 @@ public struct Lesson: Sendable, Equatable {
                 continue
             }
             if inBlock {
-                guard isREPLBlock, !trimmed.isEmpty, !trimmed.hasPrefix("#") else { continue }
+                guard isREPLBlock, !trimmed.isEmpty else { continue }
+                if trimmed.hasPrefix("# expect:"), !steps.isEmpty {
+                    steps[steps.count - 1].expectations.append(String(trimmed.dropFirst("# expect:".count)).trimmingWhitespace)
+                    continue
+                }
+                if trimmed.hasPrefix("#") { continue }
                 steps.append(Step(context: firstInBlock ? paragraph : [], command: trimmed))
                 firstInBlock = false
                 continue

@@ -20,6 +20,10 @@ public final class Session {
     public var rowLimit = 40
     /// Where the lessons and the naive path's sources are found (the repository's root).
     public var projectRoot: String
+    /// Asked between training steps: true stops a long command at a step boundary (Ctrl-C).
+    public var shouldStop: () -> Bool = { false }
+    /// Shows a progress line during a long command (on a terminal), or nil.
+    public var progress: ((String) -> Void)? = nil
 
     private var breakdownCache: Breakdown?
 
