@@ -18,20 +18,8 @@ struct KernelInputs {
     var advantages: UnsafeBufferPointer<Double>
 }
 
-/// Where the kernel writes. The gradient always; every other per-token quantity only when asked
-/// (the full breakdown of `explain`), so loss + gradient alone touches as little memory as it can.
-struct KernelOutputs {
-    var grad: UnsafeMutableBufferPointer<Double>
-    var ratio: UnsafeMutableBufferPointer<Double>? = nil
-    var clippedRatio: UnsafeMutableBufferPointer<Double>? = nil
-    var branch: UnsafeMutableBufferPointer<ClipBranch>? = nil
-    var kl: UnsafeMutableBufferPointer<Double>? = nil
-    var keep: UnsafeMutableBufferPointer<Bool>? = nil
-    var perTokenLoss: UnsafeMutableBufferPointer<Double>? = nil
-    var weight: UnsafeMutableBufferPointer<Double>? = nil
-}
-
 /// Sums one range of rows contributes; added up across ranges when rows run in parallel.
+/// Loss + gradient keeps only `loss`; the rest are the breakdown's metrics.
 struct KernelSums {
     /// sum over rows of rowScale * sum_t L_t (times batchScale, this is the loss)
     var loss = 0.0
@@ -48,8 +36,69 @@ struct KernelSums {
     }
 }
 
-/// The fused per-token pass: everything from `log_ratio` to d loss / d logp, row by row.
-/// The math is that of `Naive.breakdown`; the gradient is the chain rule written out:
+/// Four consecutive tokens of one row as the kernel finished them (fewer at a row's end).
+struct Chunk {
+    /// Flat index of the first token, and how many of the four lanes are tokens.
+    var start: Int
+    var count: Int
+    /// coef_1 (the row's s for GSPO), per_token_loss, per_token_kl (0 without ref_logp).
+    var ratio: Lanes
+    var loss: Lanes
+    var kl: Lanes
+    /// The entropy mask (all true when it is off).
+    var keep: LaneMask
+}
+
+/// Where the per-token quantities go besides the gradient. Loss + gradient uses `GradientOnly`,
+/// which stores nothing; the breakdown uses `EveryQuantity`. The kernel is generic over the sink,
+/// so each use compiles to its own loop with no per-token test of what to store.
+protocol KernelSink {
+    /// True for the breakdown: the KL is computed (for its values and metric) even when it does
+    /// not enter the loss, and the clip, KL and entropy metrics are summed.
+    static var recordsEverything: Bool { get }
+    /// Stores one finished chunk.
+    func store(_ chunk: Chunk, advantage: Double, weight: Double, kernel: LossKernel)
+}
+
+/// Loss + gradient: nothing to store.
+struct GradientOnly: KernelSink {
+    static var recordsEverything: Bool { false }
+    @inline(__always)
+    func store(_ chunk: Chunk, advantage: Double, weight: Double, kernel: LossKernel) {}
+}
+
+/// The full breakdown: every per-token quantity, each array written once.
+struct EveryQuantity: KernelSink {
+    var ratio: UnsafeMutableBufferPointer<Double>
+    var clippedRatio: UnsafeMutableBufferPointer<Double>
+    var branch: UnsafeMutableBufferPointer<ClipBranch>
+    var kl: UnsafeMutableBufferPointer<Double>
+    var keep: UnsafeMutableBufferPointer<Bool>
+    var perTokenLoss: UnsafeMutableBufferPointer<Double>
+    var weight: UnsafeMutableBufferPointer<Double>
+
+    static var recordsEverything: Bool { true }
+
+    @inline(__always)
+    func store(_ c: Chunk, advantage a: Double, weight w: Double, kernel: LossKernel) {
+        let clipped = kernel.clip(c.ratio)
+        let isClipped = clipped * a .< Lanes.minimum(c.ratio, Lanes(repeating: kernel.delta)) * a
+        let isCapped = c.ratio .> kernel.delta
+        c.ratio.store(to: ratio.baseAddress.unsafelyUnwrapped, c.start, count: c.count)
+        clipped.store(to: clippedRatio.baseAddress.unsafelyUnwrapped, c.start, count: c.count)
+        c.kl.store(to: kl.baseAddress.unsafelyUnwrapped, c.start, count: c.count)
+        c.loss.store(to: perTokenLoss.baseAddress.unsafelyUnwrapped, c.start, count: c.count)
+        Lanes(repeating: w).store(to: weight.baseAddress.unsafelyUnwrapped, c.start, count: c.count)
+        for l in 0..<c.count {
+            branch[c.start + l] = isClipped[l] ? .clipped : (isCapped[l] ? .capped : .unclipped)
+            keep[c.start + l] = c.keep[l]
+        }
+    }
+}
+
+/// The fused per-token pass: everything from `log_ratio` to d loss / d logp, row by row, four
+/// tokens at a time in SIMD lanes. The math is that of `Naive.breakdown`; the gradient is the
+/// chain rule written out:
 ///
 ///     d L_t / d logp_t = -(dmin/d c1) A dc1 - (dmin/d c2) A dc2      (policy term, 0 if masked)
 ///                        + beta * d KL_t / d logp_t                  (KL term)
@@ -58,9 +107,23 @@ struct KernelSums {
 ///     bias correction: d (k r) = dk r + k r
 ///
 /// `dmin` sends the gradient to the smaller term, half to each on a tie (torch.minimum).
+///
+/// For four tokens, `tokenChunk` runs the lines of TRL's `_compute_loss` in order, each one SIMD
+/// statement (selects, no branches), reading each input once and writing the gradient once:
+///
+///     log_ratio = logp - old_logp;  coef_1 = exp(log_ratio)                   (VectorMath.exp)
+///     coef_2 = clamp(coef_1, 1 - eps, 1 + eps_high)
+///     per_token_loss = -min(coef_1 A, coef_2 A)                               (policyTerm)
+///     per_token_loss *= entropy_mask                     only with top_entropy_quantile < 1
+///     per_token_loss *= importance_sampling_ratio        only with sampler log-probs
+///     per_token_kl = exp(ref - logp) - (ref - logp) - 1  (VectorMath.expm1)   only if needed
+///     per_token_loss += beta * per_token_kl
+///     loss_type reduction: grad = w * d per_token_loss / d logp, and the row's sum of losses
+///
+/// The options are fixed for the whole batch, so their tests are perfectly predicted branches.
 struct LossKernel {
     let inputs: KernelInputs
-    let outputs: KernelOutputs
+    let grad: UnsafeMutableBufferPointer<Double>
     let lowerBound: Double   // 1 - epsilon
     let upperBound: Double   // 1 + epsilon_high
     let delta: Double        // +inf when two-sided clipping is off
@@ -73,10 +136,10 @@ struct LossKernel {
     let lossType: GRPOConfig.LossType
     let batchScale: Double   // 1/B (grpo), 1/N (bnpo, dapo), 1/(B L) (dr_grpo)
 
-    init(inputs: KernelInputs, outputs: KernelOutputs, config: GRPOConfig, hasReference: Bool,
+    init(inputs: KernelInputs, grad: UnsafeMutableBufferPointer<Double>, config: GRPOConfig, hasReference: Bool,
          entropyThreshold: Double?, completionCount: Int, tokenCount: Int) {
         self.inputs = inputs
-        self.outputs = outputs
+        self.grad = grad
         lowerBound = 1 - config.epsilon
         upperBound = 1 + config.resolvedEpsilonHigh
         delta = config.delta ?? .infinity
@@ -94,136 +157,247 @@ struct LossKernel {
         }
     }
 
-    /// The policy term -min(c1 A, c2 A) at ratio r, its derivative with respect to r, and the branch.
+    // MARK: The per-token math
+
+    /// coef_2 = clamp(coef_1, 1 - epsilon, 1 + epsilon_high)
     @inline(__always)
-    func policyTerm(ratio r: Double, advantage a: Double) -> (loss: Double, dRatio: Double, branch: ClipBranch) {
-        let c2 = Swift.min(Swift.max(r, lowerBound), upperBound)
-        let c1 = Swift.min(r, delta)
-        let unclipped = c1 * a, clipped = c2 * a
-        let dc1 = r <= delta ? 1.0 : 0.0
-        let dc2 = r >= lowerBound && r <= upperBound ? 1.0 : 0.0
-        if clipped < unclipped { return (-clipped, -a * dc2, .clipped) }
-        let branch: ClipBranch = r > delta ? .capped : .unclipped
-        if unclipped < clipped { return (-unclipped, -a * dc1, branch) }
-        return (-unclipped, -a * 0.5 * (dc1 + dc2), branch)
+    func clip(_ r: Lanes) -> Lanes {
+        Lanes.minimum(Lanes.maximum(r, Lanes(repeating: lowerBound)), Lanes(repeating: upperBound))
     }
 
-    /// The per-token KL estimate and its derivative with respect to logp.
+    /// The policy term -min(c1 A, c2 A) at ratios r, and its derivative with respect to r.
     @inline(__always)
-    func klTerm(logp: Double, ref: Double) -> (kl: Double, dLogp: Double) {
+    func policyTerm(ratio r: Lanes, advantage a: Double) -> (loss: Lanes, dRatio: Lanes) {
+        let zero = Lanes(repeating: 0), one = Lanes(repeating: 1)
+        let c1 = Lanes.minimum(r, Lanes(repeating: delta))  // coef_1, capped at delta
+        let c2 = clip(r)                                     // coef_2
+        let unclipped = c1 * a, clipped = c2 * a
+        let dc1 = zero.replacing(with: one, where: r .<= delta)
+        let dc2 = zero.replacing(with: one, where: (r .>= lowerBound) .& (r .<= upperBound))
+        // torch.minimum's gradient: to the smaller term, half to each on a tie.
+        var dMin = 0.5 * (dc1 + dc2)
+        dMin.replace(with: dc2, where: clipped .< unclipped)
+        dMin.replace(with: dc1, where: unclipped .< clipped)
+        return (-Lanes.minimum(unclipped, clipped), -a * dMin)
+    }
+
+    /// The per-token KL estimate and its derivative with respect to logp, d = ref_logp - logp.
+    @inline(__always)
+    func klTerm(logp: Lanes, ref: Lanes) -> (kl: Lanes, dLogp: Lanes) {
         let d = ref - logp
         switch estimator {
-        case .k1: return (-d, 1)
+        case .k1: return (-d, Lanes(repeating: 1))
         case .k2: return (d * d * 0.5, -d)
         case .k3:
-            let e = expm1(d)
+            let e = VectorMath.expm1(d)
             return (e - d, -e)
         }
-    }
-
-    func run(rows: Range<Int>) -> KernelSums {
-        var sums = KernelSums()
-        for i in rows {
-            if sequenceLevel { sequenceRow(i, &sums) } else { tokenRow(i, &sums) }
-        }
-        return sums
     }
 
     /// Row scale: 1/|o_i| for grpo (the per-sequence token mean), 1 otherwise.
     @inline(__always)
     func rowScale(length n: Int) -> Double { lossType == .grpo ? 1 / Double(Swift.max(n, 1)) : 1 }
 
-    private func tokenRow(_ i: Int, _ sums: inout KernelSums) {
-        let start = inputs.offsets[i], end = inputs.offsets[i + 1]
-        let a = inputs.advantages[i]
-        let scale = rowScale(length: end - start)
-        let w = scale * batchScale
-        var rowSum = 0.0
-        for j in start..<end {
-            let lp = inputs.logp[j]
-            let r = exp(lp - inputs.oldLogp[j])
-            let keep = entropyThreshold.map { inputs.entropy![j] >= $0 } ?? true
-            var (loss, dRatio, branch) = policyTerm(ratio: r, advantage: a)
-            if let weight = inputs.samplerWeight?[j] {
-                if weight == 0 { loss = 0; dRatio = 0 } else { loss *= weight; dRatio *= weight }
-            }
-            if !keep { loss = 0; dRatio = 0 }
-            var dLogp = dRatio * r
-            var kl = 0.0
-            if let ref = inputs.refLogp {
-                let (k, dk) = klTerm(logp: lp, ref: ref[j])
-                kl = biasCorrection ? k * r : k
-                if addKL {
-                    loss += beta * kl
-                    dLogp += beta * (biasCorrection ? dk * r + k * r : dk)
-                }
-                sums.kl += kl
-            }
-            rowSum += loss
-            outputs.grad[j] = w * dLogp
-            if r < lowerBound && a < 0 { sums.clipLow += 1; sums.clipRegion += 1 }
-            if r > upperBound && a > 0 { sums.clipHigh += 1; sums.clipRegion += 1 }
-            if let entropy = inputs.entropy { sums.entropy += entropy[j] }
-            outputs.ratio?[j] = r
-            outputs.clippedRatio?[j] = Swift.min(Swift.max(r, lowerBound), upperBound)
-            outputs.branch?[j] = branch
-            outputs.kl?[j] = kl
-            outputs.keep?[j] = keep
-            outputs.perTokenLoss?[j] = loss
-            outputs.weight?[j] = w
-        }
-        sums.clipUnits += Double(end - start)
-        sums.loss += rowSum * scale
+    // MARK: Rows
+
+    /// What the kernel carries along one row.
+    struct Row {
+        let start: Int, end: Int
+        let advantage: Double
+        /// 1/|o_i| (grpo) or 1, and the token weight w = scale * batchScale.
+        let scale: Double, weight: Double
+        /// sum_t L_t so far, one partial sum per lane (added in a fixed order at the end).
+        var lossSum = Lanes(repeating: 0)
+        /// Breakdown only: clip counts, KL and entropy sums, per lane.
+        var clipLow = Lanes(repeating: 0), clipHigh = Lanes(repeating: 0)
+        var klSum = Lanes(repeating: 0), entropySum = Lanes(repeating: 0)
+        // GSPO only: the row's ratio s, its policy term, and sum_t d L_t / d s so far.
+        var s = 1.0, policyLoss = 0.0, dPolicy = 0.0
+        var throughRatio = Lanes(repeating: 0)
     }
 
-    /// GSPO: one ratio s for the row, so each token's gradient also collects what every other
-    /// token of the row sends back through s (d s / d logp_t = s / |o_i|).
-    private func sequenceRow(_ i: Int, _ sums: inout KernelSums) {
-        let start = inputs.offsets[i], end = inputs.offsets[i + 1]
-        let n = end - start
-        let a = inputs.advantages[i]
-        let scale = rowScale(length: n)
-        let w = scale * batchScale
-        var logRatioSum = 0.0
-        for j in start..<end { logRatioSum += inputs.logp[j] - inputs.oldLogp[j] }
-        let s = exp(logRatioSum / Double(Swift.max(n, 1)))
-        let (policyLoss, dPolicy, branch) = policyTerm(ratio: s, advantage: a)
-        var rowSum = 0.0
-        var throughRatio = 0.0  // sum over tokens of d L_t / d s
-        for j in start..<end {
-            let keep = entropyThreshold.map { inputs.entropy![j] >= $0 } ?? true
-            let samplerWeight = inputs.samplerWeight?[j] ?? 1
-            let kept = keep && samplerWeight != 0
-            var loss = kept ? policyLoss * samplerWeight : 0
-            if kept { throughRatio += dPolicy * samplerWeight }
-            var dLogp = 0.0
-            var kl = 0.0
-            if let ref = inputs.refLogp {
-                let (k, dk) = klTerm(logp: inputs.logp[j], ref: ref[j])
-                kl = biasCorrection ? k * s : k
-                if addKL {
-                    loss += beta * kl
-                    dLogp = beta * (biasCorrection ? dk * s : dk)
-                    if biasCorrection { throughRatio += beta * k }
+    /// Runs the rows in `rows` (a whole range; ranges can run in parallel).
+    func run<Sink: KernelSink>(rows: Range<Int>, sink: Sink) -> KernelSums {
+        var sums = KernelSums()
+        for i in rows {
+            let start = inputs.offsets[i], end = inputs.offsets[i + 1]
+            let scale = rowScale(length: end - start)
+            var row = Row(start: start, end: end, advantage: inputs.advantages[i], scale: scale,
+                          weight: scale * batchScale)
+            if sequenceLevel {
+                sequenceRatio(&row)
+                var j = start
+                while j < end {
+                    sequenceChunk(at: j, count: Swift.min(Lanes.scalarCount, end - j), &row, sink)
+                    j += Lanes.scalarCount
                 }
-                sums.kl += kl
+                finishSequenceRow(row, &sums)
+            } else {
+                var j = start
+                while j < end {
+                    tokenChunk(at: j, count: Swift.min(Lanes.scalarCount, end - j), &row, sink)
+                    j += Lanes.scalarCount
+                }
+                if Sink.recordsEverything {
+                    sums.clipLow += row.clipLow.laneSum
+                    sums.clipHigh += row.clipHigh.laneSum
+                    sums.clipRegion += row.clipLow.laneSum + row.clipHigh.laneSum
+                    sums.clipUnits += Double(end - start)
+                }
             }
-            rowSum += loss
-            outputs.grad[j] = w * dLogp
-            if let entropy = inputs.entropy { sums.entropy += entropy[j] }
-            outputs.ratio?[j] = s
-            outputs.clippedRatio?[j] = Swift.min(Swift.max(s, lowerBound), upperBound)
-            outputs.branch?[j] = branch
-            outputs.kl?[j] = kl
-            outputs.keep?[j] = keep
-            outputs.perTokenLoss?[j] = loss
-            outputs.weight?[j] = w
+            sums.loss += row.lossSum.laneSum * scale
+            if Sink.recordsEverything {
+                sums.kl += row.klSum.laneSum
+                sums.entropy += row.entropySum.laneSum
+            }
         }
-        let shared = w * throughRatio * s / Double(Swift.max(n, 1))
-        for j in start..<end { outputs.grad[j] += shared }
-        if s < lowerBound && a < 0 { sums.clipLow += 1; sums.clipRegion += 1 }
-        if s > upperBound && a > 0 { sums.clipHigh += 1; sums.clipRegion += 1 }
+        return sums
+    }
+
+    /// Token level: four tokens, each with its own ratio.
+    @inline(__always)
+    private func tokenChunk<Sink: KernelSink>(at j: Int, count: Int, _ row: inout Row, _ sink: Sink) {
+        let a = row.advantage
+        let logp = load(inputs.logp, j, count)
+
+        // log_ratio = logp - old_logp;  coef_1 = exp(log_ratio)
+        let r = VectorMath.exp(logp - load(inputs.oldLogp, j, count))
+        // per_token_loss = -min(coef_1 A, coef_2 A); d / d logp = d / d coef_1 * coef_1
+        var (loss, dRatio) = policyTerm(ratio: r, advantage: a)
+        // * entropy_mask, * importance_sampling_ratio (policy term only)
+        let keep = maskAndWeigh(&loss, &dRatio, j, count)
+        var dLogp = dRatio * r
+
+        // per_token_kl (times coef_1 with the bias correction: d (k r) = dk r + k r)
+        var kl = Lanes(repeating: 0)
+        if let ref = inputs.refLogp, addKL || Sink.recordsEverything {
+            var dKL: Lanes
+            (kl, dKL) = klTerm(logp: logp, ref: load(ref, j, count))
+            if biasCorrection {
+                kl = kl * r
+                dKL = dKL * r + kl
+            }
+            // per_token_loss += beta * per_token_kl
+            if addKL {
+                loss += beta * kl
+                dLogp += beta * dKL
+            }
+        }
+
+        // The loss_type weight: grad = w * d per_token_loss / d logp; the row sum of the losses.
+        (row.weight * dLogp).store(to: grad.baseAddress.unsafelyUnwrapped, j, count: count)
+        let valid = count == Lanes.scalarCount ? nil : Self.lanes(below: count)
+        row.lossSum += padded(loss, valid)
+        if Sink.recordsEverything {
+            // Clip metrics: the ratio left the range on the side the advantage pushes towards.
+            let one = Lanes(repeating: 1), zero = Lanes(repeating: 0)
+            if a < 0 { row.clipLow += padded(zero.replacing(with: one, where: r .< lowerBound), valid) }
+            if a > 0 { row.clipHigh += padded(zero.replacing(with: one, where: r .> upperBound), valid) }
+            record(&row, kl: kl, j, count, valid)
+        }
+        sink.store(Chunk(start: j, count: count, ratio: r, loss: loss, kl: kl, keep: keep),
+                   advantage: a, weight: row.weight, kernel: self)
+    }
+
+    /// GSPO: s = exp(mean_t(logp_t - old_logp_t)) for the row, and the policy term at s.
+    private func sequenceRatio(_ row: inout Row) {
+        var logRatioSum = 0.0
+        for j in row.start..<row.end { logRatioSum += inputs.logp[j] - inputs.oldLogp[j] }
+        row.s = exp(logRatioSum / Double(Swift.max(row.end - row.start, 1)))
+        let (loss, dRatio) = policyTerm(ratio: Lanes(repeating: row.s), advantage: row.advantage)
+        (row.policyLoss, row.dPolicy) = (loss[0], dRatio[0])
+    }
+
+    /// Sequence level (GSPO): one ratio s for the row, so the policy term is the same at every
+    /// kept token, and each token's gradient also collects what every other token of the row
+    /// sends back through s (added in `finishSequenceRow`).
+    @inline(__always)
+    private func sequenceChunk<Sink: KernelSink>(at j: Int, count: Int, _ row: inout Row, _ sink: Sink) {
+        let valid = count == Lanes.scalarCount ? nil : Self.lanes(below: count)
+        let s = Lanes(repeating: row.s)
+        var loss = Lanes(repeating: row.policyLoss)
+        var dRatio = Lanes(repeating: row.dPolicy)  // d L_t / d s
+        let keep = maskAndWeigh(&loss, &dRatio, j, count)
+        row.throughRatio += padded(dRatio, valid)
+        var dLogp = Lanes(repeating: 0)  // the policy term reaches logp only through s
+
+        var kl = Lanes(repeating: 0)
+        if let ref = inputs.refLogp, addKL || Sink.recordsEverything {
+            var dKL: Lanes
+            (kl, dKL) = klTerm(logp: load(inputs.logp, j, count), ref: load(ref, j, count))
+            if biasCorrection {
+                // d (k s) / d logp_t = dk s here, plus k through s.
+                if addKL { row.throughRatio += padded(beta * kl, valid) }
+                kl = kl * s
+                dKL = dKL * s
+            }
+            if addKL {
+                loss += beta * kl
+                dLogp += beta * dKL
+            }
+        }
+        (row.weight * dLogp).store(to: grad.baseAddress.unsafelyUnwrapped, j, count: count)
+        row.lossSum += padded(loss, valid)
+        if Sink.recordsEverything { record(&row, kl: kl, j, count, valid) }
+        sink.store(Chunk(start: j, count: count, ratio: s, loss: loss, kl: kl, keep: keep),
+                   advantage: row.advantage, weight: row.weight, kernel: self)
+    }
+
+    /// Sends what the row's tokens passed through s back to each token (d s / d logp_t =
+    /// s / |o_i|), and counts the row's clip metrics (one unit per completion).
+    private func finishSequenceRow(_ row: Row, _ sums: inout KernelSums) {
+        let n = row.end - row.start
+        let shared = row.weight * row.throughRatio.laneSum * row.s / Double(Swift.max(n, 1))
+        for j in row.start..<row.end { grad[j] += shared }
+        if row.s < lowerBound && row.advantage < 0 { sums.clipLow += 1; sums.clipRegion += 1 }
+        if row.s > upperBound && row.advantage > 0 { sums.clipHigh += 1; sums.clipRegion += 1 }
         sums.clipUnits += 1
-        sums.loss += rowSum * scale
+    }
+
+    // MARK: Steps shared by both levels
+
+    /// per_token_loss *= entropy_mask; per_token_loss *= importance_sampling_ratio. Both select
+    /// (a dropped token's term becomes exactly 0), as the naive path does. Returns the mask.
+    @inline(__always)
+    private func maskAndWeigh(_ loss: inout Lanes, _ dRatio: inout Lanes, _ j: Int, _ count: Int) -> LaneMask {
+        var keep = LaneMask(repeating: true)
+        if let threshold = entropyThreshold, let entropy = inputs.entropy {
+            keep = load(entropy, j, count) .>= threshold
+            loss.replace(with: 0, where: .!keep)
+            dRatio.replace(with: 0, where: .!keep)
+        }
+        if let weights = inputs.samplerWeight {
+            let w = load(weights, j, count)
+            let dropped = w .== 0
+            loss = (loss * w).replacing(with: 0, where: dropped)
+            dRatio = (dRatio * w).replacing(with: 0, where: dropped)
+        }
+        return keep
+    }
+
+    /// The breakdown's KL and entropy sums.
+    @inline(__always)
+    private func record(_ row: inout Row, kl: Lanes, _ j: Int, _ count: Int, _ valid: LaneMask?) {
+        row.klSum += padded(kl, valid)
+        if let entropy = inputs.entropy { row.entropySum += load(entropy, j, count) }  // missing lanes load as 0
+    }
+
+    @inline(__always)
+    private func load(_ buffer: UnsafeBufferPointer<Double>, _ j: Int, _ count: Int) -> Lanes {
+        // A token j exists, so the buffer is not empty and has a base address.
+        Lanes.load(buffer.baseAddress.unsafelyUnwrapped, j, count: count)
+    }
+
+    /// The lanes below `count` (for a row's last, partial chunk).
+    @inline(__always)
+    static func lanes(below count: Int) -> LaneMask {
+        SIMD4<Int64>(0, 1, 2, 3) .< Int64(count)
+    }
+
+    /// `x` with the lanes past the row's end set to 0 (nil: all lanes are tokens).
+    @inline(__always)
+    private func padded(_ x: Lanes, _ valid: LaneMask?) -> Lanes {
+        guard let valid else { return x }
+        return Lanes(repeating: 0).replacing(with: x, where: valid)
     }
 }

@@ -18,7 +18,7 @@ extension Vectorized {
         let weights = flat.hasSampler && config.vllmImportanceSamplingCorrection ? samplerWeights(flat, config: config) : nil
         let sums = gradient.withUnsafeMutableBufferPointer { grad in
             run(flat, advantages: advantages, config: config, threshold: threshold, samplerWeight: weights,
-                outputs: KernelOutputs(grad: grad))
+                grad: grad, sink: GradientOnly())
         }
         return sums.loss * batchScale(flat, config)
     }
@@ -32,26 +32,22 @@ extension Vectorized {
         let threshold = config.topEntropyQuantile < 1 ? entropyThreshold(flat.entropy, topQuantile: config.topEntropyQuantile) : nil
         let weights = batch.usesSamplerCorrection(config) ? samplerWeights(flat, config: config) : nil
 
-        var grad = [Double](repeating: 0, count: n)
-        var ratio = [Double](repeating: 0, count: n)
-        var clipped = [Double](repeating: 0, count: n)
-        var branch = [ClipBranch](repeating: .unclipped, count: n)
-        var kl = [Double](repeating: 0, count: n)
-        var keep = [Bool](repeating: true, count: n)
-        var perTokenLoss = [Double](repeating: 0, count: n)
-        var weight = [Double](repeating: 0, count: n)
-        let sums = grad.withUnsafeMutableBufferPointer { grad in
-            ratio.withUnsafeMutableBufferPointer { ratio in
-                clipped.withUnsafeMutableBufferPointer { clipped in
-                    branch.withUnsafeMutableBufferPointer { branch in
-                        kl.withUnsafeMutableBufferPointer { kl in
-                            keep.withUnsafeMutableBufferPointer { keep in
-                                perTokenLoss.withUnsafeMutableBufferPointer { perTokenLoss in
-                                    weight.withUnsafeMutableBufferPointer { weight in
-                                        run(flat, advantages: advantages, config: config, threshold: threshold,
-                                            samplerWeight: weights, outputs: KernelOutputs(
-                                                grad: grad, ratio: ratio, clippedRatio: clipped, branch: branch,
-                                                kl: kl, keep: keep, perTokenLoss: perTokenLoss, weight: weight))
+        // Every output is written exactly once by the kernel, so none is filled with zeros first.
+        var sums = KernelSums()
+        var ratio: [Double] = [], clipped: [Double] = [], branch: [ClipBranch] = [], kl: [Double] = []
+        var keep: [Bool] = [], perTokenLoss: [Double] = [], weight: [Double] = []
+        let grad: [Double] = written(n) { grad in
+            ratio = written(n) { ratio in
+                clipped = written(n) { clipped in
+                    branch = written(n) { branch in
+                        kl = written(n) { kl in
+                            keep = written(n) { keep in
+                                perTokenLoss = written(n) { perTokenLoss in
+                                    weight = written(n) { weight in
+                                        sums = run(flat, advantages: advantages, config: config, threshold: threshold,
+                                                   samplerWeight: weights, grad: grad, sink: EveryQuantity(
+                                                       ratio: ratio, clippedRatio: clipped, branch: branch, kl: kl,
+                                                       keep: keep, perTokenLoss: perTokenLoss, weight: weight))
                                     }
                                 }
                             }
@@ -94,10 +90,19 @@ extension Vectorized {
     /// Batches with fewer tokens than this run on one thread.
     static let parallelThreshold = 1 << 15
 
+    /// An array of `n` elements that `fill` writes every one of.
+    private static func written<T>(_ n: Int, _ fill: (UnsafeMutableBufferPointer<T>) -> Void) -> [T] {
+        [T](unsafeUninitializedCapacity: n) { buffer, count in
+            fill(buffer)
+            count = n
+        }
+    }
+
     /// Runs the kernel over all rows: on one thread for small batches, otherwise in contiguous
     /// row ranges of about equal token counts, one per core, whose sums are added in order.
-    private static func run(_ flat: FlatBatch, advantages: [Double], config: GRPOConfig, threshold: Double?,
-                            samplerWeight: [Double]?, outputs: KernelOutputs) -> KernelSums {
+    private static func run<Sink: KernelSink>(_ flat: FlatBatch, advantages: [Double], config: GRPOConfig, threshold: Double?,
+                                              samplerWeight: [Double]?, grad: UnsafeMutableBufferPointer<Double>,
+                                              sink: Sink) -> KernelSums {
         let weighted = samplerWeight != nil
         let samplerWeight = samplerWeight ?? []
         return flat.logp.withUnsafeBufferPointer { logp in
@@ -113,16 +118,17 @@ extension Vectorized {
                                         entropy: flat.hasEntropy ? entropy : nil,
                                         samplerWeight: weighted ? weights : nil,
                                         offsets: offsets, advantages: adv),
-                                    outputs: outputs, config: config, hasReference: flat.hasReference,
+                                    grad: grad, config: config, hasReference: flat.hasReference,
                                     entropyThreshold: threshold, completionCount: flat.completionCount,
                                     tokenCount: flat.tokenCount)
                                 let ranges = rowRanges(flat)
-                                if ranges.count == 1 { return kernel.run(rows: ranges[0]) }
+                                if ranges.count == 1 { return kernel.run(rows: ranges[0], sink: sink) }
                                 var partial = [KernelSums](repeating: KernelSums(), count: ranges.count)
                                 partial.withUnsafeMutableBufferPointer { partial in
                                     let slots = DisjointSlots(buffer: partial)
+                                    let task = ParallelTask(kernel: kernel, sink: sink)
                                     DispatchQueue.concurrentPerform(iterations: ranges.count) { k in
-                                        slots.buffer[k] = kernel.run(rows: ranges[k])
+                                        slots.buffer[k] = task.kernel.run(rows: ranges[k], sink: task.sink)
                                     }
                                 }
                                 return partial.reduce(KernelSums(), +)
@@ -154,9 +160,12 @@ extension Vectorized {
     }
 }
 
-/// Each parallel range writes only its own rows of the output buffers and its own slot here,
-/// so sharing the kernel and this buffer between threads is safe.
-extension LossKernel: @unchecked Sendable {}
+/// Each parallel range writes only its own rows of the output buffers and its own slot of the
+/// sums, so sharing the kernel, the sink and the slots between threads is safe.
+private struct ParallelTask<Sink: KernelSink>: @unchecked Sendable {
+    let kernel: LossKernel
+    let sink: Sink
+}
 
 private struct DisjointSlots: @unchecked Sendable {
     let buffer: UnsafeMutableBufferPointer<KernelSums>

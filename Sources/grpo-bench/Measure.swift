@@ -1,0 +1,78 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Seconds on the monotonic clock.
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// Wall times of repeated runs, and the resident memory the runs added.
+struct Timing {
+    /// Sorted, in seconds.
+    let seconds: [Double]
+    /// Peak resident set during the runs minus the resident set before them, in bytes; nil
+    /// where /proc/self/status is not readable.
+    let peakAddedBytes: Int?
+
+    var median: Double {
+        let n = seconds.count
+        return n % 2 == 1 ? seconds[n / 2] : (seconds[n / 2 - 1] + seconds[n / 2]) / 2
+    }
+    var min: Double { seconds.first! }
+    var max: Double { seconds.last! }
+    /// Interquartile range (linear interpolation between the order statistics).
+    var iqr: (Double, Double) { (quantile(0.25), quantile(0.75)) }
+
+    func quantile(_ q: Double) -> Double {
+        let position = q * Double(seconds.count - 1)
+        let below = Int(position.rounded(.down)), above = Swift.min(below + 1, seconds.count - 1)
+        return seconds[below] + (position - Double(below)) * (seconds[above] - seconds[below])
+    }
+}
+
+/// Runs `body` `warmup` times untimed, then `repeats` times timed. The peak memory is read around
+/// all of it (the first run is the one that allocates what later runs reuse), with the kernel's
+/// high-water mark reset first where Linux allows it (`/proc/self/clear_refs`).
+func measure(warmup: Int, repeats: Int, _ body: () -> Void) -> Timing {
+    let peakReset = Memory.resetPeak()
+    let before = Memory.status("VmRSS")
+    for _ in 0..<warmup { body() }
+    var times: [Double] = []
+    times.reserveCapacity(repeats)
+    for _ in 0..<repeats {
+        let start = now()
+        body()
+        times.append(now() - start)
+    }
+    var added: Int? = nil
+    if peakReset, let before, let peak = Memory.status("VmHWM") { added = Swift.max(0, peak - before) }
+    return Timing(seconds: times.sorted(), peakAddedBytes: added)
+}
+
+enum Memory {
+    /// A field of /proc/self/status in bytes (`VmRSS`, `VmHWM`), nil off Linux.
+    static func status(_ field: String) -> Int? {
+        guard let file = fopen("/proc/self/status", "r") else { return nil }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard text.hasPrefix(field + ":") else { continue }
+            let digits = text.dropFirst(field.count + 1).filter(\.isNumber)
+            return Int(digits).map { $0 * 1024 }  // reported in kB
+        }
+        return nil
+    }
+
+    /// Resets VmHWM to the current VmRSS (Linux >= 4.0: write "5" to /proc/self/clear_refs).
+    static func resetPeak() -> Bool {
+        guard let file = fopen("/proc/self/clear_refs", "w") else { return false }
+        defer { fclose(file) }
+        return fputs("5", file) >= 0
+    }
+}
