@@ -113,6 +113,9 @@ struct TrainingTests {
         #expect(json.contains("\"loss_config\"") && json.contains("\"epsilon_high\":\"0.28\"") && json.contains("\"num_iterations\":2"))
         let badTask = json.replacingOccurrences(of: "\"task\":\"copy\"", with: "\"task\":\"chess\"")
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(Trainer.self, from: Data(badTask.utf8)) }
+        let badSetting = json.replacingOccurrences(of: "\"num_generations\":8", with: "\"num_generations\":1")
+        #expect(badSetting != json)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(Trainer.self, from: Data(badSetting.utf8)) }
         let badOption = json.replacingOccurrences(of: "\"epsilon_high\":\"0.28\"", with: "\"epsilon_high\":\"-1\"")
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(Trainer.self, from: Data(badOption.utf8)) }
     }

@@ -29,3 +29,21 @@ public struct Rollout: Sendable, Equatable, Codable {
         prompts.flatMap { [Int](repeating: $0, count: groupSize) }
     }
 }
+
+extension Rollout {
+    /// True when the rollout fits a policy of this shape (checked when a saved session is read):
+    /// prompts and tokens in range, lengths within the policy's positions, one value per token in
+    /// each log-prob row, G >= 2.
+    func fits(_ policy: Policy) -> Bool {
+        let b = prompts.count * groupSize
+        guard groupSize >= 2, temperature > 0, completions.count == b, rewards.count == b, oldLogp.count == b,
+              refLogp.count == b, samplerLogp.map({ $0.count == b }) ?? true,
+              prompts.allSatisfy({ (0..<policy.promptCount).contains($0) }) else { return false }
+        for (i, o) in completions.enumerated() {
+            guard o.count <= policy.maxLength, o.allSatisfy({ (0..<policy.vocabularySize).contains($0) }),
+                  oldLogp[i].count == o.count, refLogp[i].count == o.count,
+                  samplerLogp.map({ $0[i].count == o.count }) ?? true else { return false }
+        }
+        return true
+    }
+}

@@ -58,8 +58,7 @@ public struct Trainer: Sendable, Codable {
     /// A new run: theta = theta_old = theta_ref = 0 (uniform), the optimizer's moments empty, the
     /// generator seeded with `settings.seed`. Throws if a setting is out of range.
     public init(settings: TrainingSettings = TrainingSettings(), lossConfig: GRPOConfig = GRPOConfig()) throws(ConfigError) {
-        var checked = TrainingSettings()
-        for (key, value) in settings.values { try checked.set(key, to: value) }
+        try settings.validate()
         try lossConfig.validate()
         let task = TaskCatalog.named(settings.task)!
         self.settings = settings
@@ -138,8 +137,9 @@ public struct Trainer: Sendable, Codable {
         case history
     }
 
-    /// Reads a saved session, checking that the task exists and that the three snapshots and the
-    /// optimizer's moments have the shape the task and settings give the policy.
+    /// Reads a saved session, checking the settings' ranges (the task must exist) and that the three
+    /// snapshots, the pending rollout and the optimizer's moments fit the policy the task and
+    /// settings describe.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         settings = try c.decode(TrainingSettings.self, forKey: .settings)
@@ -154,9 +154,12 @@ public struct Trainer: Sendable, Codable {
         stepCount = try c.decode(Int.self, forKey: .stepCount)
         currentRollout = try c.decodeIfPresent(Rollout.self, forKey: .currentRollout)
         history = try c.decode([StepSummary].self, forKey: .history)
-        guard let task = TaskCatalog.named(settings.task) else {
-            throw DecodingError.dataCorruptedError(forKey: .settings, in: c, debugDescription: "unknown task '\(settings.task)'")
+        do {
+            try settings.validate()
+        } catch {
+            throw DecodingError.dataCorruptedError(forKey: .settings, in: c, debugDescription: error.message)
         }
+        let task = TaskCatalog.named(settings.task)!
         let shape = Policy(vocabularySize: task.vocabularySize, promptCount: task.prompts.count,
                            maxLength: settings.maxCompletionLength)
         for (key, p) in [(CodingKeys.policy, policy), (.oldPolicy, oldPolicy), (.referencePolicy, referencePolicy)] {
@@ -165,8 +168,15 @@ public struct Trainer: Sendable, Codable {
                 throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "the parameters do not fit task '\(task.name)' with max_completion_length \(settings.maxCompletionLength)")
             }
         }
-        guard optimizer.firstMoment.isEmpty || optimizer.firstMoment.count == shape.parameters.count else {
+        if let pending = currentRollout, !pending.fits(shape) {
+            throw DecodingError.dataCorruptedError(forKey: .currentRollout, in: c, debugDescription: "the rollout does not fit task '\(task.name)' with max_completion_length \(settings.maxCompletionLength)")
+        }
+        guard [0, shape.parameters.count].contains(optimizer.firstMoment.count),
+              optimizer.secondMoment.count == optimizer.firstMoment.count else {
             throw DecodingError.dataCorruptedError(forKey: .optimizer, in: c, debugDescription: "Adam's moments do not fit the parameters")
         }
+        // The settings say which optimizer and learning rate: a hand-edited file is taken at its word.
+        optimizer.kind = settings.optimizer
+        optimizer.learningRate = settings.learningRate
     }
 }

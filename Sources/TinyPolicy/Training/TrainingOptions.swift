@@ -32,6 +32,13 @@ extension TrainingSettings {
         self = copy
     }
 
+    /// Checks every field against the ranges of `options` (for settings built in code or read
+    /// from a file).
+    public func validate() throws(ConfigError) {
+        var copy = self
+        for (key, value) in values { try copy.set(key, to: value) }
+    }
+
     /// The settings as (key, value) pairs in table order.
     public var values: [(key: String, value: String)] {
         Self.options.map { ($0.key, $0.get(self)) }
