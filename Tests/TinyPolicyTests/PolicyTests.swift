@@ -99,3 +99,27 @@ struct PolicyTests {
         #expect(abs(theta[0] - 0.7) < 1e-9 && abs(theta[2] - 0.9) < 1e-12)
     }
 }
+
+@Suite("Policy views")
+struct PolicyViewTests {
+    @Test("tables, next-token distribution and the most likely answer")
+    func views() throws {
+        var trainer = try Trainer()
+        trainer.train(iterations: 200)
+        let policy = trainer.policy, task = trainer.task
+        #expect(policy.promptPositionTable(prompt: 2).count == 8 && policy.previousTable.count == 5)
+        #expect(policy.previousTable[policy.startRow][1] == policy.parameters[policy.previousIndex(previous: 4, token: 1)])
+        #expect(policy.promptPositionTable(prompt: 2)[3][0]
+                == policy.parameters[policy.promptPositionIndex(prompt: 2, position: 3, token: 0)])
+        let p = policy.distribution(prompt: 0, position: 0, previous: policy.startRow, temperature: 1)
+        #expect(abs(p.reduce(0, +) - 1) < 1e-12)
+        for q in task.prompts.indices {
+            let (tokens, probability) = policy.mostLikely(prompt: q, endToken: task.endToken, maxLength: 8)
+            #expect(tokens == task.solution(prompt: q), "\(task.prompts[q]): \(task.render(tokens))")
+            #expect(probability > 0.5 && probability <= 1)
+        }
+        let uniform = Policy(vocabularySize: 3, promptCount: 1, maxLength: 2)
+        let first = uniform.mostLikely(prompt: 0, endToken: 2, maxLength: 2)
+        #expect(first.tokens == [0, 0] && abs(first.probability - 1.0 / 9) < 1e-15, "ties go to the first token")
+    }
+}
