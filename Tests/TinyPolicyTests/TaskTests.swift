@@ -57,7 +57,15 @@ struct TaskTests {
             #expect(task.tokens.last == "<eos>" && task.vocabularySize <= 16 && !task.summary.isEmpty && !task.shows.isEmpty)
             for q in task.prompts.indices {
                 let solution = task.solution(prompt: q)
-                #expect(task.isCorrect(prompt: q, completion: solution) && solution.last == task.endToken, "\(task.name) \(q)")
+                #expect(task.reward(prompt: q, completion: solution) == 1 && solution.last == task.endToken, "\(task.name) \(q)")
+            }
+            let uniform = Policy(vocabularySize: task.vocabularySize, promptCount: task.prompts.count, maxLength: 8)
+            var rng = SeededGenerator(seed: 3)
+            for k in 0..<200 {
+                let q = k % task.prompts.count
+                let o = uniform.sample(prompt: q, endToken: task.endToken, maxLength: 8, temperature: 1, using: &rng).tokens
+                let r = task.reward(prompt: q, completion: o)
+                #expect(r >= 0 && r <= 1, "\(task.name): \(task.render(o)) scores \(r)")
             }
         }
     }
@@ -71,7 +79,7 @@ struct TaskTests {
         for k in 0..<3000 {
             let q = k % task.prompts.count
             let o = policy.sample(prompt: q, endToken: task.endToken, maxLength: 8, temperature: 1, using: &rng).tokens
-            if task.isCorrect(prompt: q, completion: o) { correct.append(o.count) } else { wrong.append(o.count) }
+            if task.reward(prompt: q, completion: o) == 1 { correct.append(o.count) } else { wrong.append(o.count) }
         }
         // P(correct) = (1/5)^2 = 0.04. E|o| = sum_{t<8} 0.8^t = 4.16, so a wrong answer averages
         // (4.16 - 0.04 * 2) / 0.96 = 4.25 tokens.

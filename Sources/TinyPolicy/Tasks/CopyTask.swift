@@ -13,15 +13,18 @@ public struct CopyTask: RewardTask {
     public let shows = "partial credit: rewards differ in almost every group, so learning is steady (lessons 01-05)"
     public let tokens = ["a", "b", "c", "<eos>"]
     public let prompts = ["abc", "acb", "bac", "bca", "cab", "cba"]
+    /// Each prompt's letters as tokens, then <eos>.
+    let targets: [[Int]]
 
-    public init() {}
-
-    public func solution(prompt: Int) -> [Int] {
-        prompts[prompt].map { tokens.firstIndex(of: String($0))! } + [endToken]
+    public init() {
+        let tokens = self.tokens
+        targets = prompts.map { prompt in prompt.map { tokens.firstIndex(of: String($0))! } + [tokens.count - 1] }
     }
 
+    public func solution(prompt: Int) -> [Int] { targets[prompt] }
+
     public func reward(prompt: Int, completion: [Int]) -> Double {
-        let target = solution(prompt: prompt)
+        let target = targets[prompt]
         var right = 0
         for t in 0..<min(completion.count, target.count) where completion[t] == target[t] { right += 1 }
         return Double(right) / Double(target.count)

@@ -13,15 +13,14 @@ public struct LockTask: RewardTask {
     public let shows = "binary reward: groups all fail (then all succeed), std 0, no signal; larger G helps (lesson 02)"
     public let tokens = ["x", "y", "<eos>"]
     public let prompts = ["lock 1", "lock 2", "lock 3", "lock 4"]
-    let codes = ["xyx", "yyx", "xxy", "yxy"]
+    /// Each lock's code as tokens, then <eos>: xyx, yyx, xxy, yxy.
+    let codes: [[Int]] = [[0, 1, 0, 2], [1, 1, 0, 2], [0, 0, 1, 2], [1, 0, 1, 2]]
 
     public init() {}
 
-    public func solution(prompt: Int) -> [Int] {
-        codes[prompt].map { tokens.firstIndex(of: String($0))! } + [endToken]
-    }
+    public func solution(prompt: Int) -> [Int] { codes[prompt] }
 
     public func reward(prompt: Int, completion: [Int]) -> Double {
-        completion == solution(prompt: prompt) ? 1 : 0
+        completion == codes[prompt] ? 1 : 0
     }
 }

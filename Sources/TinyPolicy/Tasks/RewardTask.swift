@@ -29,11 +29,6 @@ extension RewardTask {
     public func render(_ completion: [Int]) -> String {
         completion.map { tokens[$0] }.joined(separator: " ")
     }
-
-    /// True for a fully correct answer (reward 1).
-    public func isCorrect(prompt: Int, completion: [Int]) -> Bool {
-        reward(prompt: prompt, completion: completion) == 1
-    }
 }
 
 /// Every task, by name. `copy` is the default.

@@ -13,17 +13,17 @@ public struct SumTask: RewardTask {
     public let shows = "length bias: correct answers are 2 tokens, wrong ones longer; compare grpo, dapo, dr_grpo (lesson 06)"
     public let tokens = ["0", "1", "2", "3", "<eos>"]
     public let prompts = ["0+1", "1+1", "2+0", "1+2", "0+3", "2+1"]
+    /// (a + b, <eos>) for each prompt "a+b": digit d is token d.
+    let answers: [[Int]]
 
-    public init() {}
-
-    /// a + b for prompt "a+b".
-    func answer(_ prompt: Int) -> Int {
-        prompts[prompt].split(separator: "+").reduce(0) { $0 + Int($1)! }
+    public init() {
+        let end = tokens.count - 1
+        answers = prompts.map { prompt in [prompt.split(separator: "+").reduce(0) { $0 + Int($1)! }, end] }
     }
 
-    public func solution(prompt: Int) -> [Int] { [answer(prompt), endToken] }
+    public func solution(prompt: Int) -> [Int] { answers[prompt] }
 
     public func reward(prompt: Int, completion: [Int]) -> Double {
-        completion == solution(prompt: prompt) ? 1 : 0
+        completion == answers[prompt] ? 1 : 0
     }
 }

@@ -51,13 +51,12 @@ public struct StepSummary: Sendable, Equatable, Codable {
 
 extension StepSummary {
     /// Measures one update: `change` is theta_after - theta_before.
-    init(step: Int, iteration: Int, innerStep: Int, task: any RewardTask, rollout: Rollout, breakdown: Breakdown,
+    init(step: Int, iteration: Int, innerStep: Int, rollout: Rollout, breakdown: Breakdown,
          gradient: [Double], change: [Double], crossCheckDifference: Double?) {
         let metrics = breakdown.metrics
-        let owners = rollout.completionPrompts
         var correct: [Int] = [], incorrect: [Int] = []
-        for (i, o) in rollout.completions.enumerated() {
-            if task.isCorrect(prompt: owners[i], completion: o) { correct.append(o.count) } else { incorrect.append(o.count) }
+        for (o, r) in zip(rollout.completions, rollout.rewards) {
+            if r == 1 { correct.append(o.count) } else { incorrect.append(o.count) }
         }
         let ratios = breakdown.ratio.values
         let weights = breakdown.samplerWeight?.values

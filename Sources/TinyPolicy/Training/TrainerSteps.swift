@@ -70,7 +70,7 @@ extension Trainer {
         let before = policy.parameters
         optimizer.step(&policy.parameters, gradient: gradient)
         let summary = StepSummary(
-            step: stepCount, iteration: rollout.iteration, innerStep: innerStepsDone, task: task, rollout: rollout,
+            step: stepCount, iteration: rollout.iteration, innerStep: innerStepsDone, rollout: rollout,
             breakdown: breakdown, gradient: gradient, change: zip(policy.parameters, before).map { $0 - $1 },
             crossCheckDifference: difference)
         let trace = StepTrace(summary: summary, rollout: rollout, batch: batch, breakdown: breakdown, gradient: gradient)
