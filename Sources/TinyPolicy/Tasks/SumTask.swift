@@ -5,8 +5,12 @@
 ///     r = 1 if o = (a + b, <eos>) else 0
 ///
 /// Under `loss_type=grpo` each completion's loss is divided by its own length, so a long wrong
-/// answer is pushed down less per token than a short one, and the wrong answers that survive grow
-/// longer; `dapo` and `dr_grpo` weigh every token the same. Lesson 06 (length bias).
+/// answer is pushed down less per token than a short one, and the wrong answers that survive stay
+/// longer; `dapo` and `dr_grpo` weigh every token the same. Measured with beta = 0, default
+/// settings otherwise, iterations 50-300: wrong answers average about 2.6 tokens under `grpo`
+/// against 2.3 under `dapo` and `dr_grpo`, for each of 8 seeds. At mu = 1 the `grpo` loss is 0
+/// (each group's advantages sum to 0) while the `dapo` loss is -sum_i A_i |o_i| / N > 0, as the
+/// negative advantages sit on the longer completions. Lesson 06 (length bias).
 public struct SumTask: RewardTask {
     public let name = "sum"
     public let summary = "answer a+b with one digit, then <eos>; reward 1 only for exactly that (2 tokens)"
