@@ -72,20 +72,6 @@ extension Batch {
     public func validate(for config: GRPOConfig) throws(BatchError) {
         guard !groups.isEmpty else { throw BatchError("the batch has no groups") }
         let g = groupSize
-        let refCount = completions.filter { $0.refLogp != nil }.count
-        if refCount != 0 && refCount != completionCount {
-            throw BatchError("ref_logp is given for \(refCount) of \(completionCount) completions; give it for all or none")
-        }
-        let samplerCount = completions.filter { $0.samplerLogp != nil }.count
-        if samplerCount != 0 && samplerCount != completionCount {
-            throw BatchError("sampler_logp is given for \(samplerCount) of \(completionCount) completions; give it for all or none")
-        }
-        if config.beta != 0 && refCount == 0 {
-            throw BatchError("beta is \(config.beta) but no completion has ref_logp; give ref_logp or set beta=0")
-        }
-        if config.topEntropyQuantile < 1 && !hasEntropy {
-            throw BatchError("top_entropy_quantile is \(config.topEntropyQuantile) but not every completion has entropy")
-        }
         for (gi, group) in groups.enumerated() {
             let at = "group \(gi)"
             guard group.completions.count >= 2 else {
@@ -106,6 +92,20 @@ extension Batch {
                     throw BatchError("\(here) has \(c.length) tokens, more than max_completion_length=\(config.maxCompletionLength) that dr_grpo divides by")
                 }
             }
+        }
+        let refCount = completions.filter { $0.refLogp != nil }.count
+        if refCount != 0 && refCount != completionCount {
+            throw BatchError("ref_logp is given for \(refCount) of \(completionCount) completions; give it for all or none")
+        }
+        let samplerCount = completions.filter { $0.samplerLogp != nil }.count
+        if samplerCount != 0 && samplerCount != completionCount {
+            throw BatchError("sampler_logp is given for \(samplerCount) of \(completionCount) completions; give it for all or none")
+        }
+        if config.beta != 0 && refCount == 0 {
+            throw BatchError("beta is \(config.beta) but no completion has ref_logp; give ref_logp or set beta=0")
+        }
+        if config.topEntropyQuantile < 1 && !hasEntropy {
+            throw BatchError("top_entropy_quantile is \(config.topEntropyQuantile) but not every completion has entropy")
         }
     }
 
