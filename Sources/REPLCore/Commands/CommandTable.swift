@@ -2,12 +2,13 @@
 public enum CommandTable {
     /// Sections in the order `help` lists them.
     public static let sections: [(title: String, commands: [Command])] = [
+        ("the tiny policy: sample, update, train", TrainingCommands.all),
         ("a batch to look at", BatchCommands.all),
         ("the loss, term by term (add 'all' to see every row)", TermCommands.all),
         ("options", ConfigCommands.all),
         ("side by side and the code", CompareCommands.all + SourceCommand.all),
         ("lessons", LessonCommands.all + [LessonCommands.nextCommand]),
-        ("this REPL", HelpCommands.all),
+        ("this REPL", SessionFileCommands.all + HelpCommands.all),
     ]
 
     public static var all: [Command] { sections.flatMap(\.commands) }

@@ -1,4 +1,5 @@
 import GRPO
+import TinyPolicy
 
 /// Everything a REPL session holds: the loss options, the batch on screen and its breakdowns,
 /// and how output is drawn. Commands read and change it; nothing here touches the terminal.
@@ -25,6 +26,9 @@ public final class Session {
     /// Shows a progress line during a long command (on a terminal), or nil.
     public var progress: ((String) -> Void)? = nil
 
+    /// The tiny policy and its GRPO training loop (`rollout`, `step`, `train`, ...).
+    public var trainer: Trainer
+
     private var breakdownCache: Breakdown?
 
     /// The lesson being stepped through and the index of its next step.
@@ -40,12 +44,33 @@ public final class Session {
 
     public init(projectRoot: String = ProjectFiles.root) {
         self.projectRoot = projectRoot
+        trainer = try! Trainer()  // the defaults are valid by construction (tested)
     }
 
+    /// Gives the trainer the session's loss options and shows the trainer's current batch:
+    /// what `rollout`, `step` and `train` call after they change the policy.
+    func showTrainerBatch(origin: String) {
+        config = trainer.lossConfig
+        if let batch = trainer.buildBatch() { show(batch, origin: origin, fromTrainer: true) }
+    }
+
+    /// True when the batch on screen is the tiny policy's (so a new run makes it stale).
+    public private(set) var batchIsTrainers = false
+
     /// Makes `batch` the current batch.
-    public func show(_ batch: Batch, origin: String) {
+    public func show(_ batch: Batch, origin: String, fromTrainer: Bool = false) {
         self.batch = batch
         batchOrigin = origin
+        batchIsTrainers = fromTrainer
+        breakdownCache = nil
+    }
+
+    /// Forgets the batch on screen when it came from a run that has just been replaced.
+    func clearBatchIfFromTrainer() {
+        guard batchIsTrainers else { return }
+        batch = nil
+        batchOrigin = ""
+        batchIsTrainers = false
         breakdownCache = nil
     }
 

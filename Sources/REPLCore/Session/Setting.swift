@@ -1,4 +1,5 @@
 import GRPO
+import TinyPolicy
 
 /// A `set`-table entry: the loss options (`GRPOConfig.options`), the training options, and the
 /// REPL's own display options, all read and written as text with one validation path.
@@ -20,13 +21,32 @@ extension Session {
     /// Every setting `set` knows, in the order `show config` lists them.
     public var settings: [Setting] { Self.lossSettings + extraSettings }
 
-    static let lossSettings: [Setting] = GRPOConfig.options.map { option in
+    /// The loss options; `max_completion_length` is listed once, with the training options,
+    /// since it is also the longest completion the tiny policy writes.
+    static let lossSettings: [Setting] = GRPOConfig.options.filter { $0.key != "max_completion_length" }.map { option in
         Setting(key: option.key, scope: .loss, summary: option.summary, accepted: option.accepted,
                 suggestions: option.suggestions, get: { option.get($0.config) },
                 set: { session, text throws(CommandError) in
                     var config = session.config
                     do throws(ConfigError) { try option.set(text, in: &config) } catch { throw CommandError(error.message) }
                     session.config = config
+                    session.trainer.lossConfig = config
+                })
+    }
+
+    /// The tiny policy's training options; changing `task`, `max_completion_length` or `seed`
+    /// starts a new run.
+    static let trainingSettings: [Setting] = TrainingSettings.options.map { option in
+        Setting(key: option.key, scope: .training,
+                summary: option.summary + (option.startsNewRun ? " (starts a new run)" : ""),
+                accepted: option.accepted, suggestions: option.suggestions, get: { option.get($0.trainer.settings) },
+                set: { session, text throws(CommandError) in
+                    var trainer = session.trainer
+                    trainer.lossConfig = session.config
+                    do throws(ConfigError) { try trainer.set(option.key, to: text) } catch { throw CommandError(error.message) }
+                    session.trainer = trainer
+                    if option.key == "max_completion_length" { session.config.maxCompletionLength = trainer.settings.maxCompletionLength }
+                    if option.startsNewRun { session.clearBatchIfFromTrainer() }
                 })
     }
 
@@ -50,10 +70,8 @@ extension Session {
 }
 
 extension Session {
-    var extraSettings: [Setting] { Self.displaySettings }
-}
+    var extraSettings: [Setting] { Self.trainingSettings + Self.displaySettings }
 
-extension Session {
     /// Names of the tiny policy's tasks, for completion.
-    var taskNames: [String] { [] }
+    var taskNames: [String] { TaskCatalog.names }
 }

@@ -1,0 +1,247 @@
+import GRPO
+import TinyPolicy
+
+/// The tiny policy's GRPO loop, one piece at a time: sample a group, update, iterate, train.
+enum TrainingCommands {
+    /// Gives the trainer the session's loss options before it samples or updates.
+    static func sync(_ session: Session) {
+        session.trainer.lossConfig = session.config
+    }
+
+    static func rolloutLines(_ session: Session, _ rollout: Rollout) throws(CommandError) -> [String] {
+        let task = session.trainer.task
+        let b = try session.breakdown()
+        var lines = ["rollout \(rollout.iteration + 1): \(rollout.prompts.count) prompt(s) x G = \(rollout.groupSize), "
+                     + "sampled by theta_old at temperature \(Fmt.num(rollout.temperature))"
+                     + (session.trainer.settings.hasSamplerMismatch ? " (through the mismatched sampler, lesson 08)" : "")]
+        var table = Table(columns: [.number("g"), .number("i"), .text("completion"), .number("|o_i|"), .number("reward"), .number("A_i")])
+        for (k, q) in rollout.prompts.enumerated() {
+            if k > 0 { table.addGroupBreak() }
+            table.add(["\(k)", "", "prompt \"\(task.prompts[q])\" (answer: \(task.render(task.solution(prompt: q))))"])
+            for i in 0..<rollout.groupSize {
+                let row = k * rollout.groupSize + i
+                table.add(["\(k)", "\(i)", task.render(rollout.completions[row]), "\(rollout.completions[row].count)",
+                           Fmt.num(rollout.rewards[row]), Fmt.num(b.advantages[row])])
+            }
+        }
+        lines += session.render(table, all: false, command: "rollout")
+        let mean = rollout.rewards.reduce(0, +) / Double(rollout.rewards.count)
+        lines.append("mean reward \(Fmt.num(mean)); \(Fmt.num(b.metrics.fracRewardZeroStd * 100, digits: 3))% of groups have all rewards equal")
+        lines.append("next: 'advantages', 'logprobs', 'loss', 'grad' on this batch; 'step' makes one update")
+        return lines
+    }
+
+    static func summaryLines(_ s: StepSummary, mu: Int) -> [String] {
+        var table = Table(columns: [.text("quantity"), .number("value"), .text("")])
+        table.add(["loss", Fmt.num(s.loss), "on the batch before the update"])
+        table.add(["|d loss / d theta|", Fmt.num(s.gradientNorm), ""])
+        table.add(["|theta change|", Fmt.num(s.parameterChange), "the size of this update"])
+        table.add(["mean reward", Fmt.num(s.meanReward), ""])
+        table.add(["ratio min", Fmt.num(s.ratioMin), s.innerStep == 0 ? "first update on this batch: exactly 1" : ""])
+        table.add(["ratio max", Fmt.num(s.ratioMax), ""])
+        table.add(["clip_ratio/region_mean", Fmt.num(s.clipRatioRegion), ""])
+        table.add(["kl to theta_ref", Fmt.num(s.kl), ""])
+        table.add(["entropy", Fmt.num(s.entropy), ""])
+        table.add(["mean length", Fmt.num(s.meanLength), ""])
+        if let w = s.samplerWeightMean { table.add(["sampler IS weight mean", Fmt.num(w), ""]) }
+        if let d = s.crossCheckDifference { table.add(["naive vs vectorized", Fmt.num(d, digits: 2), "largest difference"]) }
+        return ["step \(s.step + 1): iteration \(s.iteration + 1), inner update \(s.innerStep + 1) of \(mu)"] + table.render()
+    }
+
+    static func next(_ session: Session) -> String {
+        let t = session.trainer
+        return t.needsRollout
+            ? "next: this batch's \(t.settings.numIterations) update(s) are done; 'step' samples a new group first"
+            : "next: the same batch, rescored by the updated theta: 'ratio' shows theta drifting from theta_old; 'step' updates again"
+    }
+
+    /// Charts of the run so far: reward, KL, clip fraction, entropy and mean length per step.
+    static func charts(_ session: Session, which: [String], last: Int?) -> [String] {
+        let history = session.trainer.history
+        guard !history.isEmpty else { return ["no training steps yet: 'step', 'iterate' or 'train N' make some"] }
+        let shown = last.map { Array(history.suffix($0)) } ?? history
+        let first = (shown.first?.step ?? 0) + 1
+        let series: [(key: String, title: String, values: [Double])] = [
+            ("reward", "mean reward", shown.map(\.meanReward)),
+            ("kl", "KL to theta_ref", shown.map(\.kl)),
+            ("clip", "clip_ratio/region_mean", shown.map(\.clipRatioRegion)),
+            ("entropy", "entropy", shown.map(\.entropy)),
+            ("length", "mean completion length", shown.map(\.meanLength)),
+            ("loss", "loss", shown.map(\.loss)),
+            ("zero_std", "frac_reward_zero_std", shown.map(\.fracRewardZeroStd)),
+            ("grad", "|d loss / d theta|", shown.map(\.gradientNorm)),
+        ]
+        var lines: [String] = []
+        for entry in series where which.contains(entry.key) {
+            if !lines.isEmpty { lines.append("") }
+            lines += Chart.render(title: "\(entry.title) per step", series: [(entry.key, entry.values)],
+                                  width: 60, height: 7, unicode: session.unicode, firstStep: first)
+        }
+        return lines
+    }
+
+    static let chartNames = ["reward", "kl", "clip", "entropy", "length", "loss", "zero_std", "grad"]
+    static let defaultCharts = ["reward", "kl", "clip", "entropy", "length"]
+
+    static let all: [Command] = [
+        Command("tasks", summary: "the tiny policy's tasks and what each shows") { session, _ throws(CommandError) in
+            var table = Table(columns: [.text(""), .text("task"), .text("what it is"), .text("what it shows")])
+            for task in TaskCatalog.all {
+                table.add([task.name == session.trainer.settings.task ? "*" : "", task.name, task.summary, task.shows])
+            }
+            return table.render() + ["'task NAME' switches (a new run); 'task' shows the current one's prompts"]
+        },
+        Command("task", syntax: "[NAME]", summary: "show the current task and its prompts, or switch task (a new run)",
+                example: "task", completion: .tasks) { session, args throws(CommandError) in
+            if let name = args.first {
+                guard args.count == 1 else { throw CommandError("task takes one name: \(TaskCatalog.names.joined(separator: ", "))") }
+                guard let setting = session.setting(named: "task") else { throw CommandError("no task setting") }
+                try setting.set(session, name)
+            }
+            let task = session.trainer.task
+            var table = Table(title: "task \(task.name): \(task.summary)", columns: [.number("prompt"), .text("text"), .text("correct answer")])
+            for (q, p) in task.prompts.enumerated() { table.add(["\(q)", p, task.render(task.solution(prompt: q))]) }
+            return table.render() + ["tokens: \(task.tokens.joined(separator: " ")); \(task.shows)"]
+        },
+        Command("new", syntax: "[SEED]", summary: "a new run: theta = theta_old = theta_ref = uniform, same settings (and seed)",
+                example: "new 7") { session, args throws(CommandError) in
+            var settings = session.trainer.settings
+            if let seed = args.first {
+                guard args.count == 1, let n = UInt64(seed) else { throw CommandError("new takes an optional whole-number seed, not '\(args.joined(separator: " "))'") }
+                settings.seed = n
+            }
+            do throws(ConfigError) { session.trainer = try Trainer(settings: settings, lossConfig: session.config) } catch {
+                throw CommandError(error.message)
+            }
+            session.clearBatchIfFromTrainer()
+            return ["new run: task \(settings.task), seed \(settings.seed); 'rollout' samples the first group"]
+        },
+        Command("rollout", summary: "theta_old <- theta, sample G completions per prompt, score them (starts an iteration)",
+                term: "o_i ~ pi_old(. | q), r_i = reward(q, o_i)") { session, args throws(CommandError) in
+            try Args.none(args, "rollout")
+            sync(session)
+            let rollout = session.trainer.rollout()
+            session.showTrainerBatch(origin: "rollout \(rollout.iteration + 1)")
+            return try rolloutLines(session, rollout)
+        },
+        Command("step", summary: "one optimizer update on the current batch (samples one first when its mu updates are done)",
+                term: "theta <- theta - lr * d loss / d theta") { session, args throws(CommandError) in
+            try Args.none(args, "step")
+            sync(session)
+            let sampled = session.trainer.needsRollout
+            let trace = session.trainer.innerStep()
+            session.showTrainerBatch(origin: "rollout \(trace.rollout.iteration + 1), after update \(trace.summary.step + 1)")
+            var lines = sampled ? ["(sampled a new group first: rollout \(trace.rollout.iteration + 1))"] : []
+            lines += summaryLines(trace.summary, mu: session.trainer.settings.numIterations)
+            return lines + [next(session)]
+        },
+        Command("iterate", summary: "one GRPO iteration: rollout, then num_iterations (mu) updates on that batch") { session, args throws(CommandError) in
+            try Args.none(args, "iterate")
+            sync(session)
+            let traces = session.trainer.iteration()
+            session.showTrainerBatch(origin: "rollout \(traces.last!.rollout.iteration + 1), after its updates")
+            var table = Table(title: "iteration \(traces.last!.rollout.iteration + 1): \(traces.count) update(s)",
+                              columns: [.number("step"), .number("inner"), .number("loss"), .number("ratio min"), .number("ratio max"),
+                                        .number("clip region"), .number("|grad|"), .number("mean reward")])
+            for t in traces {
+                let s = t.summary
+                table.add(["\(s.step + 1)", "\(s.innerStep + 1)", Fmt.num(s.loss), Fmt.num(s.ratioMin), Fmt.num(s.ratioMax),
+                           Fmt.num(s.clipRatioRegion), Fmt.num(s.gradientNorm), Fmt.num(s.meanReward)])
+            }
+            return table.render()
+        },
+        Command("train", syntax: "N", summary: "N iterations with a progress line, then charts of reward, KL, clip fraction, entropy, length",
+                example: "train 50") { session, args throws(CommandError) in
+            guard args.count == 1 else { throw CommandError("train takes a number of iterations, e.g. 'train 200'") }
+            let n = try Args.integer(args[0], "the number of iterations", 1, 100_000)
+            sync(session)
+            let before = session.trainer.history.count
+            var done = 0
+            let every = max(1, n / 100)
+            // Train a copy: the progress closure must not read the trainer while train() holds it.
+            var trainer = session.trainer
+            let mu = trainer.settings.numIterations
+            let steps = trainer.train(iterations: n, shouldStop: session.shouldStop, onStep: { trace in
+                guard trace.summary.innerStep + 1 == mu else { return }
+                done += 1
+                if done % every == 0 || done == n {
+                    session.progress?("train: iteration \(done)/\(n), mean reward \(Fmt.num(trace.summary.meanReward))")
+                }
+            })
+            session.trainer = trainer
+            session.progress?("")
+            session.showTrainerBatch(origin: "rollout \(session.trainer.iterationCount), after training")
+            let history = session.trainer.history
+            let run = Array(history[before...])
+            let window = max(1, min(10, run.count / 2))
+            func mean(_ xs: ArraySlice<StepSummary>) -> Double { xs.map(\.meanReward).reduce(0, +) / Double(max(xs.count, 1)) }
+            var lines: [String] = []
+            if steps < n * mu && session.shouldStop() {
+                lines.append("stopped at a step boundary: \(steps) update(s) kept")
+            }
+            lines.append("trained: \(steps) update(s), steps \(before + 1)-\(history.count); mean reward \(Fmt.num(mean(run.prefix(window)))) "
+                         + "(first \(window)) -> \(Fmt.num(mean(run.suffix(window)))) (last \(window))")
+            return lines + [""] + charts(session, which: defaultCharts, last: nil)
+        },
+        Command("chart", syntax: "[" + chartNames.joined(separator: "|") + "|all] [last N]",
+                summary: "charts of the run so far, per step", example: "chart reward",
+                completion: .words(chartNames + ["all", "last"])) { session, args throws(CommandError) in
+            var which: [String] = []
+            var last: Int? = nil
+            var k = 0
+            while k < args.count {
+                let a = args[k]
+                if a == "last" {
+                    guard k + 1 < args.count else { throw CommandError("last needs a number of steps, e.g. 'chart reward last 50'") }
+                    last = try Args.integer(args[k + 1], "last", 1, 10_000_000)
+                    k += 2
+                    continue
+                }
+                if a == "all" { which = chartNames } else if chartNames.contains(a) { which.append(a) } else {
+                    throw CommandError("chart takes \(chartNames.joined(separator: ", ")) or all, not '\(Interpreter.shorten(a))'")
+                }
+                k += 1
+            }
+            return charts(session, which: which.isEmpty ? defaultCharts : which, last: last)
+        },
+        Command("history", syntax: "[N]", summary: "the last N steps' numbers (default 10)", example: "history 5") { session, args throws(CommandError) in
+            let n = try args.first.map { (a: String) throws(CommandError) -> Int in try Args.integer(a, "N", 1, 10_000_000) } ?? 10
+            let shown = session.trainer.history.suffix(n)
+            guard !shown.isEmpty else { return ["no training steps yet"] }
+            var table = Table(columns: [.number("step"), .number("iter"), .number("inner"), .number("loss"), .number("reward"),
+                                        .number("kl"), .number("clip"), .number("entropy"), .number("length"), .number("|grad|")])
+            for s in shown {
+                table.add(["\(s.step + 1)", "\(s.iteration + 1)", "\(s.innerStep + 1)", Fmt.num(s.loss), Fmt.num(s.meanReward),
+                           Fmt.num(s.kl), Fmt.num(s.clipRatioRegion), Fmt.num(s.entropy), Fmt.num(s.meanLength), Fmt.num(s.gradientNorm)])
+            }
+            return table.render()
+        },
+        Command("policy", syntax: "[PROMPT]", summary: "the policy's most likely answer per prompt, or one prompt's learned table",
+                example: "policy 0") { session, args throws(CommandError) in
+            let trainer = session.trainer
+            let task = trainer.task
+            let policy = trainer.policy
+            if let a = args.first {
+                let q = try Args.integer(a, "the prompt number", 0, task.prompts.count - 1)
+                var table = Table(title: "theta for prompt \(q) \"\(task.prompts[q])\": logit table by position (plus a table by previous token)",
+                                  columns: [.number("position")] + task.tokens.map { .number($0) })
+                for (t, row) in policy.promptPositionTable(prompt: q).enumerated() { table.add(["\(t)"] + row.map { Fmt.num($0) }) }
+                return table.render()
+            }
+            var table = Table(title: "most likely completion under theta (greedy), per prompt",
+                              columns: [.number("prompt"), .text("text"), .text("greedy answer"), .number("probability"), .number("reward")])
+            for q in task.prompts.indices {
+                let best = policy.mostLikely(prompt: q, endToken: task.endToken, maxLength: trainer.settings.maxCompletionLength)
+                table.add(["\(q)", task.prompts[q], task.render(best.tokens), Fmt.num(best.probability),
+                           Fmt.num(task.reward(prompt: q, completion: best.tokens))])
+            }
+            return table.render()
+        },
+        Command("reference", summary: "theta_ref <- theta: re-anchor the KL term at the current policy") { session, args throws(CommandError) in
+            try Args.none(args, "reference")
+            session.trainer.resetReference()
+            if session.batchIsTrainers { session.showTrainerBatch(origin: session.batchOrigin) }
+            return ["theta_ref <- theta: KL to the reference is now 0 for the current policy"]
+        },
+    ]
+}
