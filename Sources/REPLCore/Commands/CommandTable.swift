@@ -7,6 +7,7 @@ public enum CommandTable {
         ("the loss, term by term (add 'all' to see every row)", TermCommands.all),
         ("options", ConfigCommands.all),
         ("side by side and the code", CompareCommands.all + SourceCommand.all),
+        ("experiments", ExplorationCommands.all + ExperimentCommands.all),
         ("lessons", LessonCommands.all + [LessonCommands.nextCommand]),
         ("this REPL", SessionFileCommands.all + HelpCommands.all),
     ]
@@ -26,7 +27,7 @@ enum HelpCommands {
     static func help(_ name: String?) throws(CommandError) -> [String] {
         guard let name else {
             var lines = ["commands (type 'help COMMAND' for its syntax and an example):"]
-            for section in CommandTable.sections {
+            for section in CommandTable.sections where !section.commands.isEmpty {
                 lines.append("")
                 lines.append(section.title + ":")
                 let width = section.commands.map(\.usage.count).max() ?? 0

@@ -67,6 +67,8 @@ enum TrainingCommands {
             ("clip", "clip_ratio/region_mean", shown.map(\.clipRatioRegion)),
             ("entropy", "entropy", shown.map(\.entropy)),
             ("length", "mean completion length", shown.map(\.meanLength)),
+            ("length_correct", "mean length of correct completions (reward 1)", shown.map { $0.meanLengthCorrect ?? .nan }),
+            ("length_wrong", "mean length of the other completions", shown.map { $0.meanLengthIncorrect ?? .nan }),
             ("loss", "loss", shown.map(\.loss)),
             ("zero_std", "frac_reward_zero_std", shown.map(\.fracRewardZeroStd)),
             ("grad", "|d loss / d theta|", shown.map(\.gradientNorm)),
@@ -80,7 +82,7 @@ enum TrainingCommands {
         return lines
     }
 
-    static let chartNames = ["reward", "kl", "clip", "entropy", "length", "loss", "zero_std", "grad"]
+    static let chartNames = ["reward", "kl", "clip", "entropy", "length", "length_correct", "length_wrong", "loss", "zero_std", "grad"]
     static let defaultCharts = ["reward", "kl", "clip", "entropy", "length"]
 
     static let all: [Command] = [
@@ -179,8 +181,12 @@ enum TrainingCommands {
             if steps < n * mu && session.shouldStop() {
                 lines.append("stopped at a step boundary: \(steps) update(s) kept")
             }
-            lines.append("trained: \(steps) update(s), steps \(before + 1)-\(history.count); mean reward \(Fmt.num(mean(run.prefix(window)))) "
-                         + "(first \(window)) -> \(Fmt.num(mean(run.suffix(window)))) (last \(window))")
+            let settings = session.trainer.settings
+            let rollouts = Set(run.map(\.iteration)).count
+            lines.append("trained: \(steps) update(s), steps \(before + 1)-\(history.count), on \(rollouts) rollout(s) = "
+                         + "\(rollouts * settings.promptsPerIteration * settings.numGenerations) sampled completions")
+            lines.append("mean reward \(Fmt.num(mean(run.prefix(window)))) (first \(window) steps) -> "
+                         + "\(Fmt.num(mean(run.suffix(window)))) (last \(window) steps)")
             return lines + [""] + charts(session, which: defaultCharts, last: nil)
         },
         Command("chart", syntax: "[" + chartNames.joined(separator: "|") + "|all] [last N]",
