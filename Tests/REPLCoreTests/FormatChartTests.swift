@@ -82,3 +82,19 @@ struct FormatChartTests {
         #expect(Chart.sparkline([0, 0, 7, 7], width: 2) == "▁█")
     }
 }
+
+@Suite("Chart lines between any two points")
+struct ChartLineTests {
+    /// Bresenham's line must end exactly at its end point: series of every length and height up
+    /// to the canvas' size draw without leaving the canvas.
+    @Test("every length and height draws inside the canvas")
+    func anyShape() {
+        for n in 2..<130 {
+            for height in [2, 3, 7, 10] {
+                let values = (0..<n).map { Double(($0 * 7919) % 13) / 13.0 }
+                let lines = Chart.render(title: "t", series: [("a", values)], width: 60, height: height)
+                #expect(lines.count == height + 3)
+            }
+        }
+    }
+}

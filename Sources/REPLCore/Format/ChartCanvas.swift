@@ -54,8 +54,11 @@ struct BrailleCanvas: ChartCanvas {
         while true {
             setDot(x: x, y: y)
             if x == to.x && y == to.y { return }
-            if 2 * error >= dy { error += dy; x += stepX }
-            if 2 * error <= dx { error += dx; y += stepY }
+            // Both tests use the error from before this step (testing the updated one can step
+            // past the end point).
+            let twice = 2 * error
+            if twice >= dy { error += dy; x += stepX }
+            if twice <= dx { error += dx; y += stepY }
         }
     }
 
