@@ -68,26 +68,58 @@ public enum Vectorized {
     /// pass per row: exp of the token's (or the row's summed) old - sampler log-prob gap, then
     /// truncated or masked at the cap.
     public static func samplerWeights(_ flat: FlatBatch, config: GRPOConfig) -> [Double] {
-        let cap = config.vllmImportanceSamplingCap
         var weights = [Double](repeating: 0, count: flat.tokenCount)
-        for i in 0..<flat.completionCount {
-            let rows = flat.offsets[i]..<flat.offsets[i + 1]
-            switch config.vllmImportanceSamplingMode {
-            case .tokenTruncate:
-                for j in rows { weights[j] = Swift.min(exp(flat.oldLogp[j] - flat.samplerLogp[j]), cap) }
-            case .tokenMask:
-                for j in rows {
-                    let rho = exp(flat.oldLogp[j] - flat.samplerLogp[j])
-                    weights[j] = rho > cap ? 0 : rho
+        flat.oldLogp.withUnsafeBufferPointer { old in
+            flat.samplerLogp.withUnsafeBufferPointer { sampler in
+                weights.withUnsafeMutableBufferPointer { weights in
+                    for i in 0..<flat.completionCount {
+                        let row = flat.offsets[i]..<flat.offsets[i + 1]
+                        samplerWeights(old: UnsafeBufferPointer(rebasing: old[row]),
+                                       sampler: UnsafeBufferPointer(rebasing: sampler[row]),
+                                       into: UnsafeMutableBufferPointer(rebasing: weights[row]), config: config)
+                    }
                 }
-            case .sequenceTruncate, .sequenceMask:
-                var logRho = 0.0
-                for j in rows { logRho += flat.oldLogp[j] - flat.samplerLogp[j] }
-                let rho = exp(logRho)
-                let w = config.vllmImportanceSamplingMode == .sequenceTruncate ? Swift.min(rho, cap) : (rho > cap ? 0 : rho)
-                for j in rows { weights[j] = w }
             }
         }
         return weights
+    }
+
+    /// The same for a batch's completions, read in place; row i lands at `offsets[i]...`.
+    static func samplerWeights(_ completions: [Completion], offsets: [Int], config: GRPOConfig) -> [Double] {
+        var weights = [Double](repeating: 0, count: offsets.last ?? 0)
+        weights.withUnsafeMutableBufferPointer { weights in
+            for (i, c) in completions.enumerated() {
+                c.oldLogp.withUnsafeBufferPointer { old in
+                    c.samplerLogp!.withUnsafeBufferPointer { sampler in
+                        samplerWeights(old: old, sampler: sampler,
+                                       into: UnsafeMutableBufferPointer(rebasing: weights[offsets[i]..<offsets[i + 1]]),
+                                       config: config)
+                    }
+                }
+            }
+        }
+        return weights
+    }
+
+    /// One row's weights.
+    static func samplerWeights(old: UnsafeBufferPointer<Double>, sampler: UnsafeBufferPointer<Double>,
+                               into weights: UnsafeMutableBufferPointer<Double>, config: GRPOConfig) {
+        let cap = config.vllmImportanceSamplingCap
+        let n = weights.count
+        switch config.vllmImportanceSamplingMode {
+        case .tokenTruncate:
+            for t in 0..<n { weights[t] = Swift.min(exp(old[t] - sampler[t]), cap) }
+        case .tokenMask:
+            for t in 0..<n {
+                let rho = exp(old[t] - sampler[t])
+                weights[t] = rho > cap ? 0 : rho
+            }
+        case .sequenceTruncate, .sequenceMask:
+            var logRho = 0.0
+            for t in 0..<n { logRho += old[t] - sampler[t] }
+            let rho = exp(logRho)
+            let w = config.vllmImportanceSamplingMode == .sequenceTruncate ? Swift.min(rho, cap) : (rho > cap ? 0 : rho)
+            for t in 0..<n { weights[t] = w }
+        }
     }
 }

@@ -4,8 +4,16 @@ import Glibc
 import Darwin
 #endif
 
-/// Read-only views of the flat batch for the kernel.
-struct KernelInputs {
+// A note on `@_transparent`: the hot helpers below (and in VectorMath.swift) are marked
+// `@_transparent`, which inlines them before optimization, as the standard library does for its
+// own SIMD operations. `@inline(__always)` is only a request: the SIMD selects expand to many
+// basic blocks, the optimizer then finds the caller too big and leaves calls in the token loop,
+// which costs about 20%. Being inlined changes no result: the arithmetic is the same.
+
+/// One completion's per-token inputs, wherever they are stored (a `FlatBatch`, or the arrays of
+/// a `Batch`'s completions). `count` tokens; the optional ones are nil when not used.
+struct RowInputs {
+    var count: Int
     var logp: UnsafeBufferPointer<Double>
     var oldLogp: UnsafeBufferPointer<Double>
     /// nil without reference log-probabilities.
@@ -14,8 +22,11 @@ struct KernelInputs {
     var entropy: UnsafeBufferPointer<Double>?
     /// nil unless the sampler/trainer correction is on.
     var samplerWeight: UnsafeBufferPointer<Double>?
-    var offsets: UnsafeBufferPointer<Int>
-    var advantages: UnsafeBufferPointer<Double>
+}
+
+/// Gives the kernel one row at a time. Generic, so each source compiles to its own loop.
+protocol RowSource {
+    func withRow<R>(_ i: Int, _ body: (RowInputs) -> R) -> R
 }
 
 /// Sums one range of rows contributes; added up across ranges when rows run in parallel.
@@ -63,7 +74,7 @@ protocol KernelSink {
 /// Loss + gradient: nothing to store.
 struct GradientOnly: KernelSink {
     static var recordsEverything: Bool { false }
-    @inline(__always)
+    @_transparent
     func store(_ chunk: Chunk, advantage: Double, weight: Double, kernel: LossKernel) {}
 }
 
@@ -79,9 +90,10 @@ struct EveryQuantity: KernelSink {
 
     static var recordsEverything: Bool { true }
 
-    @inline(__always)
+    @_transparent
     func store(_ c: Chunk, advantage a: Double, weight w: Double, kernel: LossKernel) {
         let clipped = kernel.clip(c.ratio)
+        // The branch the min took: the same comparisons as `policyTerm`.
         let isClipped = clipped * a .< Lanes.minimum(c.ratio, Lanes(repeating: kernel.delta)) * a
         let isCapped = c.ratio .> kernel.delta
         c.ratio.store(to: ratio.baseAddress.unsafelyUnwrapped, c.start, count: c.count)
@@ -90,8 +102,19 @@ struct EveryQuantity: KernelSink {
         c.loss.store(to: perTokenLoss.baseAddress.unsafelyUnwrapped, c.start, count: c.count)
         Lanes(repeating: w).store(to: weight.baseAddress.unsafelyUnwrapped, c.start, count: c.count)
         for l in 0..<c.count {
-            branch[c.start + l] = isClipped[l] ? .clipped : (isCapped[l] ? .capped : .unclipped)
+            branch[c.start + l] = Self.branch(clipped: isClipped[l], capped: isCapped[l])
             keep[c.start + l] = c.keep[l]
+        }
+    }
+
+    /// Written as a switch over a number so that the compiler makes it a table lookup, not
+    /// branches (which the random clipping of real data would mispredict).
+    @_transparent
+    static func branch(clipped: Bool, capped: Bool) -> ClipBranch {
+        switch (clipped ? 1 : 0) | (capped ? 2 : 0) {
+        case 0: .unclipped
+        case 2: .capped
+        default: .clipped
         }
     }
 }
@@ -112,7 +135,7 @@ struct EveryQuantity: KernelSink {
 /// statement (selects, no branches), reading each input once and writing the gradient once:
 ///
 ///     log_ratio = logp - old_logp;  coef_1 = exp(log_ratio)                   (VectorMath.exp)
-///     coef_2 = clamp(coef_1, 1 - eps, 1 + eps_high)
+///     coef_2 = clamp(coef_1, 1 - eps, 1 + eps_high)                           (clip)
 ///     per_token_loss = -min(coef_1 A, coef_2 A)                               (policyTerm)
 ///     per_token_loss *= entropy_mask                     only with top_entropy_quantile < 1
 ///     per_token_loss *= importance_sampling_ratio        only with sampler log-probs
@@ -122,8 +145,10 @@ struct EveryQuantity: KernelSink {
 ///
 /// The options are fixed for the whole batch, so their tests are perfectly predicted branches.
 struct LossKernel {
-    let inputs: KernelInputs
     let grad: UnsafeMutableBufferPointer<Double>
+    /// Where each row's tokens go in the flat outputs (B + 1 offsets), and its advantage.
+    let offsets: UnsafeBufferPointer<Int>
+    let advantages: UnsafeBufferPointer<Double>
     let lowerBound: Double   // 1 - epsilon
     let upperBound: Double   // 1 + epsilon_high
     let delta: Double        // +inf when two-sided clipping is off
@@ -136,10 +161,12 @@ struct LossKernel {
     let lossType: GRPOConfig.LossType
     let batchScale: Double   // 1/B (grpo), 1/N (bnpo, dapo), 1/(B L) (dr_grpo)
 
-    init(inputs: KernelInputs, grad: UnsafeMutableBufferPointer<Double>, config: GRPOConfig, hasReference: Bool,
-         entropyThreshold: Double?, completionCount: Int, tokenCount: Int) {
-        self.inputs = inputs
+    init(grad: UnsafeMutableBufferPointer<Double>, offsets: UnsafeBufferPointer<Int>,
+         advantages: UnsafeBufferPointer<Double>, config: GRPOConfig, hasReference: Bool,
+         entropyThreshold: Double?) {
         self.grad = grad
+        self.offsets = offsets
+        self.advantages = advantages
         lowerBound = 1 - config.epsilon
         upperBound = 1 + config.resolvedEpsilonHigh
         delta = config.delta ?? .infinity
@@ -150,6 +177,7 @@ struct LossKernel {
         sequenceLevel = config.importanceSamplingLevel == .sequence
         self.entropyThreshold = entropyThreshold
         lossType = config.lossType
+        let completionCount = offsets.count - 1, tokenCount = offsets[completionCount]
         switch config.lossType {
         case .grpo: batchScale = 1 / Double(completionCount)
         case .bnpo, .dapo: batchScale = 1 / Double(max(tokenCount, 1))
@@ -160,13 +188,13 @@ struct LossKernel {
     // MARK: The per-token math
 
     /// coef_2 = clamp(coef_1, 1 - epsilon, 1 + epsilon_high)
-    @inline(__always)
+    @_transparent
     func clip(_ r: Lanes) -> Lanes {
         Lanes.minimum(Lanes.maximum(r, Lanes(repeating: lowerBound)), Lanes(repeating: upperBound))
     }
 
     /// The policy term -min(c1 A, c2 A) at ratios r, and its derivative with respect to r.
-    @inline(__always)
+    @_transparent
     func policyTerm(ratio r: Lanes, advantage a: Double) -> (loss: Lanes, dRatio: Lanes) {
         let zero = Lanes(repeating: 0), one = Lanes(repeating: 1)
         let c1 = Lanes.minimum(r, Lanes(repeating: delta))  // coef_1, capped at delta
@@ -182,7 +210,7 @@ struct LossKernel {
     }
 
     /// The per-token KL estimate and its derivative with respect to logp, d = ref_logp - logp.
-    @inline(__always)
+    @_transparent
     func klTerm(logp: Lanes, ref: Lanes) -> (kl: Lanes, dLogp: Lanes) {
         let d = ref - logp
         switch estimator {
@@ -195,14 +223,16 @@ struct LossKernel {
     }
 
     /// Row scale: 1/|o_i| for grpo (the per-sequence token mean), 1 otherwise.
-    @inline(__always)
+    @_transparent
     func rowScale(length n: Int) -> Double { lossType == .grpo ? 1 / Double(Swift.max(n, 1)) : 1 }
 
     // MARK: Rows
 
     /// What the kernel carries along one row.
     struct Row {
-        let start: Int, end: Int
+        let inputs: RowInputs
+        /// Flat index of the row's first token (in the outputs).
+        let start: Int
         let advantage: Double
         /// 1/|o_i| (grpo) or 1, and the token weight w = scale * batchScale.
         let scale: Double, weight: Double
@@ -217,62 +247,60 @@ struct LossKernel {
     }
 
     /// Runs the rows in `rows` (a whole range; ranges can run in parallel).
-    func run<Sink: KernelSink>(rows: Range<Int>, sink: Sink) -> KernelSums {
+    func run<Source: RowSource, Sink: KernelSink>(rows: Range<Int>, source: Source, sink: Sink) -> KernelSums {
         var sums = KernelSums()
         for i in rows {
-            let start = inputs.offsets[i], end = inputs.offsets[i + 1]
-            let scale = rowScale(length: end - start)
-            var row = Row(start: start, end: end, advantage: inputs.advantages[i], scale: scale,
-                          weight: scale * batchScale)
-            if sequenceLevel {
-                sequenceRatio(&row)
-                var j = start
-                while j < end {
-                    sequenceChunk(at: j, count: Swift.min(Lanes.scalarCount, end - j), &row, sink)
-                    j += Lanes.scalarCount
+            source.withRow(i) { inputs in
+                let n = inputs.count
+                let scale = rowScale(length: n)
+                var row = Row(inputs: inputs, start: offsets[i], advantage: advantages[i], scale: scale,
+                              weight: scale * batchScale)
+                if sequenceLevel {
+                    sequenceRatio(&row)
+                    for t in stride(from: 0, to: n, by: Lanes.scalarCount) {
+                        sequenceChunk(at: t, count: Swift.min(Lanes.scalarCount, n - t), &row, sink)
+                    }
+                    finishSequenceRow(row, &sums)
+                } else {
+                    for t in stride(from: 0, to: n, by: Lanes.scalarCount) {
+                        tokenChunk(at: t, count: Swift.min(Lanes.scalarCount, n - t), &row, sink)
+                    }
+                    if Sink.recordsEverything {
+                        sums.clipLow += row.clipLow.laneSum
+                        sums.clipHigh += row.clipHigh.laneSum
+                        sums.clipRegion += row.clipLow.laneSum + row.clipHigh.laneSum
+                        sums.clipUnits += Double(n)
+                    }
                 }
-                finishSequenceRow(row, &sums)
-            } else {
-                var j = start
-                while j < end {
-                    tokenChunk(at: j, count: Swift.min(Lanes.scalarCount, end - j), &row, sink)
-                    j += Lanes.scalarCount
-                }
+                sums.loss += row.lossSum.laneSum * scale
                 if Sink.recordsEverything {
-                    sums.clipLow += row.clipLow.laneSum
-                    sums.clipHigh += row.clipHigh.laneSum
-                    sums.clipRegion += row.clipLow.laneSum + row.clipHigh.laneSum
-                    sums.clipUnits += Double(end - start)
+                    sums.kl += row.klSum.laneSum
+                    sums.entropy += row.entropySum.laneSum
                 }
-            }
-            sums.loss += row.lossSum.laneSum * scale
-            if Sink.recordsEverything {
-                sums.kl += row.klSum.laneSum
-                sums.entropy += row.entropySum.laneSum
             }
         }
         return sums
     }
 
-    /// Token level: four tokens, each with its own ratio.
-    @inline(__always)
-    private func tokenChunk<Sink: KernelSink>(at j: Int, count: Int, _ row: inout Row, _ sink: Sink) {
+    /// Token level: four tokens t ..< t + 4 of the row, each with its own ratio.
+    @_transparent
+    private func tokenChunk<Sink: KernelSink>(at t: Int, count: Int, _ row: inout Row, _ sink: Sink) {
         let a = row.advantage
-        let logp = load(inputs.logp, j, count)
+        let logp = load(row.inputs.logp, t, count)
 
         // log_ratio = logp - old_logp;  coef_1 = exp(log_ratio)
-        let r = VectorMath.exp(logp - load(inputs.oldLogp, j, count))
+        let r = VectorMath.exp(logp - load(row.inputs.oldLogp, t, count))
         // per_token_loss = -min(coef_1 A, coef_2 A); d / d logp = d / d coef_1 * coef_1
         var (loss, dRatio) = policyTerm(ratio: r, advantage: a)
         // * entropy_mask, * importance_sampling_ratio (policy term only)
-        let keep = maskAndWeigh(&loss, &dRatio, j, count)
+        let keep = maskAndWeigh(&loss, &dRatio, row.inputs, t, count)
         var dLogp = dRatio * r
 
         // per_token_kl (times coef_1 with the bias correction: d (k r) = dk r + k r)
         var kl = Lanes(repeating: 0)
-        if let ref = inputs.refLogp, addKL || Sink.recordsEverything {
+        if let ref = row.inputs.refLogp, addKL || Sink.recordsEverything {
             var dKL: Lanes
-            (kl, dKL) = klTerm(logp: logp, ref: load(ref, j, count))
+            (kl, dKL) = klTerm(logp: logp, ref: load(ref, t, count))
             if biasCorrection {
                 kl = kl * r
                 dKL = dKL * r + kl
@@ -285,6 +313,7 @@ struct LossKernel {
         }
 
         // The loss_type weight: grad = w * d per_token_loss / d logp; the row sum of the losses.
+        let j = row.start + t
         (row.weight * dLogp).store(to: grad.baseAddress.unsafelyUnwrapped, j, count: count)
         let valid = count == Lanes.scalarCount ? nil : Self.lanes(below: count)
         row.lossSum += padded(loss, valid)
@@ -293,7 +322,7 @@ struct LossKernel {
             let one = Lanes(repeating: 1), zero = Lanes(repeating: 0)
             if a < 0 { row.clipLow += padded(zero.replacing(with: one, where: r .< lowerBound), valid) }
             if a > 0 { row.clipHigh += padded(zero.replacing(with: one, where: r .> upperBound), valid) }
-            record(&row, kl: kl, j, count, valid)
+            record(&row, kl: kl, t, count, valid)
         }
         sink.store(Chunk(start: j, count: count, ratio: r, loss: loss, kl: kl, keep: keep),
                    advantage: a, weight: row.weight, kernel: self)
@@ -301,9 +330,10 @@ struct LossKernel {
 
     /// GSPO: s = exp(mean_t(logp_t - old_logp_t)) for the row, and the policy term at s.
     private func sequenceRatio(_ row: inout Row) {
+        let n = row.inputs.count
         var logRatioSum = 0.0
-        for j in row.start..<row.end { logRatioSum += inputs.logp[j] - inputs.oldLogp[j] }
-        row.s = exp(logRatioSum / Double(Swift.max(row.end - row.start, 1)))
+        for t in 0..<n { logRatioSum += row.inputs.logp[t] - row.inputs.oldLogp[t] }
+        row.s = exp(logRatioSum / Double(Swift.max(n, 1)))
         let (loss, dRatio) = policyTerm(ratio: Lanes(repeating: row.s), advantage: row.advantage)
         (row.policyLoss, row.dPolicy) = (loss[0], dRatio[0])
     }
@@ -311,20 +341,20 @@ struct LossKernel {
     /// Sequence level (GSPO): one ratio s for the row, so the policy term is the same at every
     /// kept token, and each token's gradient also collects what every other token of the row
     /// sends back through s (added in `finishSequenceRow`).
-    @inline(__always)
-    private func sequenceChunk<Sink: KernelSink>(at j: Int, count: Int, _ row: inout Row, _ sink: Sink) {
+    @_transparent
+    private func sequenceChunk<Sink: KernelSink>(at t: Int, count: Int, _ row: inout Row, _ sink: Sink) {
         let valid = count == Lanes.scalarCount ? nil : Self.lanes(below: count)
         let s = Lanes(repeating: row.s)
         var loss = Lanes(repeating: row.policyLoss)
         var dRatio = Lanes(repeating: row.dPolicy)  // d L_t / d s
-        let keep = maskAndWeigh(&loss, &dRatio, j, count)
+        let keep = maskAndWeigh(&loss, &dRatio, row.inputs, t, count)
         row.throughRatio += padded(dRatio, valid)
         var dLogp = Lanes(repeating: 0)  // the policy term reaches logp only through s
 
         var kl = Lanes(repeating: 0)
-        if let ref = inputs.refLogp, addKL || Sink.recordsEverything {
+        if let ref = row.inputs.refLogp, addKL || Sink.recordsEverything {
             var dKL: Lanes
-            (kl, dKL) = klTerm(logp: load(inputs.logp, j, count), ref: load(ref, j, count))
+            (kl, dKL) = klTerm(logp: load(row.inputs.logp, t, count), ref: load(ref, t, count))
             if biasCorrection {
                 // d (k s) / d logp_t = dk s here, plus k through s.
                 if addKL { row.throughRatio += padded(beta * kl, valid) }
@@ -336,9 +366,10 @@ struct LossKernel {
                 dLogp += beta * dKL
             }
         }
+        let j = row.start + t
         (row.weight * dLogp).store(to: grad.baseAddress.unsafelyUnwrapped, j, count: count)
         row.lossSum += padded(loss, valid)
-        if Sink.recordsEverything { record(&row, kl: kl, j, count, valid) }
+        if Sink.recordsEverything { record(&row, kl: kl, t, count, valid) }
         sink.store(Chunk(start: j, count: count, ratio: s, loss: loss, kl: kl, keep: keep),
                    advantage: row.advantage, weight: row.weight, kernel: self)
     }
@@ -346,9 +377,9 @@ struct LossKernel {
     /// Sends what the row's tokens passed through s back to each token (d s / d logp_t =
     /// s / |o_i|), and counts the row's clip metrics (one unit per completion).
     private func finishSequenceRow(_ row: Row, _ sums: inout KernelSums) {
-        let n = row.end - row.start
+        let n = row.inputs.count
         let shared = row.weight * row.throughRatio.laneSum * row.s / Double(Swift.max(n, 1))
-        for j in row.start..<row.end { grad[j] += shared }
+        for j in row.start..<(row.start + n) { grad[j] += shared }
         if row.s < lowerBound && row.advantage < 0 { sums.clipLow += 1; sums.clipRegion += 1 }
         if row.s > upperBound && row.advantage > 0 { sums.clipHigh += 1; sums.clipRegion += 1 }
         sums.clipUnits += 1
@@ -358,16 +389,17 @@ struct LossKernel {
 
     /// per_token_loss *= entropy_mask; per_token_loss *= importance_sampling_ratio. Both select
     /// (a dropped token's term becomes exactly 0), as the naive path does. Returns the mask.
-    @inline(__always)
-    private func maskAndWeigh(_ loss: inout Lanes, _ dRatio: inout Lanes, _ j: Int, _ count: Int) -> LaneMask {
+    @_transparent
+    private func maskAndWeigh(_ loss: inout Lanes, _ dRatio: inout Lanes, _ inputs: RowInputs,
+                              _ t: Int, _ count: Int) -> LaneMask {
         var keep = LaneMask(repeating: true)
         if let threshold = entropyThreshold, let entropy = inputs.entropy {
-            keep = load(entropy, j, count) .>= threshold
+            keep = load(entropy, t, count) .>= threshold
             loss.replace(with: 0, where: .!keep)
             dRatio.replace(with: 0, where: .!keep)
         }
         if let weights = inputs.samplerWeight {
-            let w = load(weights, j, count)
+            let w = load(weights, t, count)
             let dropped = w .== 0
             loss = (loss * w).replacing(with: 0, where: dropped)
             dRatio = (dRatio * w).replacing(with: 0, where: dropped)
@@ -376,28 +408,89 @@ struct LossKernel {
     }
 
     /// The breakdown's KL and entropy sums.
-    @inline(__always)
-    private func record(_ row: inout Row, kl: Lanes, _ j: Int, _ count: Int, _ valid: LaneMask?) {
+    @_transparent
+    private func record(_ row: inout Row, kl: Lanes, _ t: Int, _ count: Int, _ valid: LaneMask?) {
         row.klSum += padded(kl, valid)
-        if let entropy = inputs.entropy { row.entropySum += load(entropy, j, count) }  // missing lanes load as 0
+        if let entropy = row.inputs.entropy { row.entropySum += load(entropy, t, count) }  // missing lanes load as 0
     }
 
-    @inline(__always)
-    private func load(_ buffer: UnsafeBufferPointer<Double>, _ j: Int, _ count: Int) -> Lanes {
-        // A token j exists, so the buffer is not empty and has a base address.
-        Lanes.load(buffer.baseAddress.unsafelyUnwrapped, j, count: count)
+    @_transparent
+    private func load(_ buffer: UnsafeBufferPointer<Double>, _ t: Int, _ count: Int) -> Lanes {
+        // Token t exists, so the buffer is not empty and has a base address.
+        Lanes.load(buffer.baseAddress.unsafelyUnwrapped, t, count: count)
     }
 
     /// The lanes below `count` (for a row's last, partial chunk).
-    @inline(__always)
+    @_transparent
     static func lanes(below count: Int) -> LaneMask {
         SIMD4<Int64>(0, 1, 2, 3) .< Int64(count)
     }
 
     /// `x` with the lanes past the row's end set to 0 (nil: all lanes are tokens).
-    @inline(__always)
+    @_transparent
     private func padded(_ x: Lanes, _ valid: LaneMask?) -> Lanes {
         guard let valid else { return x }
         return Lanes(repeating: 0).replacing(with: x, where: valid)
     }
 }
+
+// MARK: Row sources
+
+/// Rows of a `FlatBatch`: slices of its flat arrays.
+struct FlatRows: RowSource {
+    let logp: UnsafeBufferPointer<Double>
+    let oldLogp: UnsafeBufferPointer<Double>
+    let refLogp: UnsafeBufferPointer<Double>?
+    let entropy: UnsafeBufferPointer<Double>?
+    let samplerWeight: UnsafeBufferPointer<Double>?
+    let offsets: UnsafeBufferPointer<Int>
+
+    @_transparent
+    func withRow<R>(_ i: Int, _ body: (RowInputs) -> R) -> R {
+        let tokens = offsets[i]..<offsets[i + 1]
+        func slice(_ b: UnsafeBufferPointer<Double>) -> UnsafeBufferPointer<Double> { UnsafeBufferPointer(rebasing: b[tokens]) }
+        return body(RowInputs(count: tokens.count, logp: slice(logp), oldLogp: slice(oldLogp),
+                              refLogp: refLogp.map(slice), entropy: entropy.map(slice),
+                              samplerWeight: samplerWeight.map(slice)))
+    }
+}
+
+/// Rows of a `Batch`, read in place from each completion's own arrays (the breakdown does not
+/// copy the batch into flat arrays first). Sampler weights, which we compute, are flat.
+struct CompletionRows: RowSource {
+    let completions: [Completion]
+    let useReference: Bool
+    let useEntropy: Bool
+    let samplerWeight: UnsafeBufferPointer<Double>?
+    let offsets: UnsafeBufferPointer<Int>
+
+    @_transparent
+    func withRow<R>(_ i: Int, _ body: (RowInputs) -> R) -> R {
+        let c = completions[i]
+        let weights = samplerWeight.map { UnsafeBufferPointer(rebasing: $0[offsets[i]..<offsets[i + 1]]) }
+        return c.logp.withUnsafeBufferPointer { logp in
+            c.oldLogp.withUnsafeBufferPointer { old in
+                withOptional(useReference ? c.refLogp : nil) { ref in
+                    withOptional(useEntropy ? c.entropy : nil) { entropy in
+                        body(RowInputs(count: logp.count, logp: logp, oldLogp: old, refLogp: ref,
+                                       entropy: entropy, samplerWeight: weights))
+                    }
+                }
+            }
+        }
+    }
+}
+
+@_transparent
+func withOptional<R>(_ array: [Double]?, _ body: (UnsafeBufferPointer<Double>?) -> R) -> R {
+    guard let array else { return body(nil) }
+    return array.withUnsafeBufferPointer { body($0) }
+}
+
+/// The row sources and sinks hold pointers into buffers that each parallel range reads, or
+/// writes only at its own rows' positions, so sharing them between threads is safe.
+extension FlatRows: @unchecked Sendable {}
+extension CompletionRows: @unchecked Sendable {}
+extension GradientOnly: @unchecked Sendable {}
+extension EveryQuantity: @unchecked Sendable {}
+extension LossKernel: @unchecked Sendable {}

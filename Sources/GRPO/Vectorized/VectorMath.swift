@@ -12,34 +12,45 @@ typealias LaneMask = SIMDMask<Lanes.MaskStorage>
 
 extension Lanes {
     /// min(x, y) lane by lane with Swift.min's rule (`y < x ? y : x`), as selects: no branch.
-    @inline(__always)
+    @_transparent
     static func minimum(_ x: Lanes, _ y: Lanes) -> Lanes { x.replacing(with: y, where: y .< x) }
 
     /// max(x, y) lane by lane with Swift.max's rule (`y >= x ? y : x`).
-    @inline(__always)
+    @_transparent
     static func maximum(_ x: Lanes, _ y: Lanes) -> Lanes { x.replacing(with: y, where: y .>= x) }
 
     /// The four lanes added in a fixed order, so sums are reproducible.
-    @inline(__always)
+    @_transparent
     var laneSum: Double { (self[0] + self[1]) + (self[2] + self[3]) }
 
     /// Loads `count` (1...4) values from `base[j...]`; missing lanes are 0.
-    @inline(__always)
+    @_transparent
     static func load(_ base: UnsafePointer<Double>, _ j: Int, count: Int) -> Lanes {
         if count == scalarCount { return UnsafeRawPointer(base + j).loadUnaligned(as: Lanes.self) }
+        return loadPartial(base, j, count: count)
+    }
+
+    /// Stores the first `count` (1...4) lanes to `base[j...]`.
+    @_transparent
+    func store(to base: UnsafeMutablePointer<Double>, _ j: Int, count: Int) {
+        if count == Lanes.scalarCount {
+            UnsafeMutableRawPointer(base + j).storeBytes(of: self, as: Lanes.self)
+        } else {
+            storePartial(to: base, j, count: count)
+        }
+    }
+
+    // A row's last chunk: kept out of line so the hot loop stays small.
+    @inline(never)
+    static func loadPartial(_ base: UnsafePointer<Double>, _ j: Int, count: Int) -> Lanes {
         var v = Lanes(repeating: 0)
         for l in 0..<count { v[l] = base[j + l] }
         return v
     }
 
-    /// Stores the first `count` (1...4) lanes to `base[j...]`.
-    @inline(__always)
-    func store(to base: UnsafeMutablePointer<Double>, _ j: Int, count: Int) {
-        if count == Lanes.scalarCount {
-            UnsafeMutableRawPointer(base + j).storeBytes(of: self, as: Lanes.self)
-        } else {
-            for l in 0..<count { base[j + l] = self[l] }
-        }
+    @inline(never)
+    func storePartial(to base: UnsafeMutablePointer<Double>, _ j: Int, count: Int) {
+        for l in 0..<count { base[j + l] = self[l] }
     }
 }
 
@@ -79,7 +90,7 @@ enum VectorMath {
     static let fastRange = 708.0
 
     /// (p, 2^k) with x = k ln2 + r and p = expm1(r).
-    @inline(__always)
+    @_transparent
     static func reduce(_ x: Lanes) -> (p: Lanes, scale: Lanes) {
         let shifter = Lanes(repeating: 0x1.8p52)  // 1.5 * 2^52: adding it rounds to an integer
         let shifted = x * 1.4426950408889634 + shifter  // x / ln2 + 1.5 * 2^52
@@ -100,32 +111,34 @@ enum VectorMath {
         return (p, scale)
     }
 
-    @inline(__always)
-    static func inFastRange(_ x: Lanes) -> LaneMask {
-        (x .>= -fastRange) .& (x .<= fastRange)
+    /// True when every lane is within |x| <= 708 (and none is NaN). Summing the squares is
+    /// cheaper than four tests; a false alarm (several large lanes) only costs the lane check.
+    @_transparent
+    static func allInFastRange(_ x: Lanes) -> Bool {
+        (x * x).laneSum <= fastRange * fastRange
     }
 
     /// exp of each lane.
-    @inline(__always)
+    @_transparent
     static func exp(_ x: Lanes) -> Lanes {
         let (p, scale) = reduce(x)
-        var y = scale + scale * p
-        let fast = inFastRange(x)
-        if !all(fast) {
-            for l in 0..<Lanes.scalarCount where !fast[l] { y[l] = libmExp(x[l]) }
-        }
-        return y
+        let y = scale + scale * p
+        return allInFastRange(x) ? y : outOfRange(x, y, libmExp)
     }
 
     /// expm1 (exp - 1, accurate for tiny values) of each lane.
-    @inline(__always)
+    @_transparent
     static func expm1(_ x: Lanes) -> Lanes {
         let (p, scale) = reduce(x)
-        var y = scale * p + (scale - 1)
-        let fast = inFastRange(x)
-        if !all(fast) {
-            for l in 0..<Lanes.scalarCount where !fast[l] { y[l] = libmExpm1(x[l]) }
-        }
+        let y = scale * p + (scale - 1)
+        return allInFastRange(x) ? y : outOfRange(x, y, libmExpm1)
+    }
+
+    /// Replaces the lanes of y whose x is outside |x| <= 708 (or NaN) by libm's value.
+    @inline(never)
+    static func outOfRange(_ x: Lanes, _ y: Lanes, _ libm: (Double) -> Double) -> Lanes {
+        var y = y
+        for l in 0..<Lanes.scalarCount where !(x[l].magnitude <= fastRange) { y[l] = libm(x[l]) }
         return y
     }
 
@@ -134,5 +147,6 @@ enum VectorMath {
     static func expm1(_ x: Double) -> Double { expm1(Lanes(repeating: x))[0] }
 }
 
-@inline(never) private func libmExp(_ x: Double) -> Double { exp(x) }
-@inline(never) private func libmExpm1(_ x: Double) -> Double { expm1(x) }
+// At file scope, `exp` is libm's (inside `VectorMath` it would be the vector one).
+private func libmExp(_ x: Double) -> Double { exp(x) }
+private func libmExpm1(_ x: Double) -> Double { expm1(x) }

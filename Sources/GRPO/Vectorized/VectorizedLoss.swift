@@ -17,20 +17,30 @@ extension Vectorized {
         let threshold = config.topEntropyQuantile < 1 ? entropyThreshold(flat.entropy, topQuantile: config.topEntropyQuantile) : nil
         let weights = flat.hasSampler && config.vllmImportanceSamplingCorrection ? samplerWeights(flat, config: config) : nil
         let sums = gradient.withUnsafeMutableBufferPointer { grad in
-            run(flat, advantages: advantages, config: config, threshold: threshold, samplerWeight: weights,
-                grad: grad, sink: GradientOnly())
+            withFlatRows(flat, samplerWeight: weights) { rows in
+                run(rows, offsets: flat.offsets, advantages: advantages, config: config, hasReference: flat.hasReference,
+                    threshold: threshold, grad: grad, sink: GradientOnly())
+            }
         }
-        return sums.loss * batchScale(flat, config)
+        return sums.loss * batchScale(completions: flat.completionCount, tokens: flat.tokenCount, config)
     }
 
-    /// Every intermediate quantity, computed in the same fused pass.
+    /// Every intermediate quantity, computed in the same fused pass as `lossAndGradient` (the
+    /// same kernel, so the loss and gradient are bit for bit the same), reading the batch's
+    /// arrays in place.
     public static func breakdown(_ batch: Batch, config: GRPOConfig) throws(BatchError) -> Breakdown {
         try batch.validate(for: config)
-        let flat = FlatBatch(batch)
-        let n = flat.tokenCount
-        let (advantages, means, stds) = Vectorized.advantages(rewards: flat.rewards, groupSize: flat.groupSize, config: config)
-        let threshold = config.topEntropyQuantile < 1 ? entropyThreshold(flat.entropy, topQuantile: config.topEntropyQuantile) : nil
-        let weights = batch.usesSamplerCorrection(config) ? samplerWeights(flat, config: config) : nil
+        let completions = batch.completions
+        var offsets = [0]
+        offsets.reserveCapacity(completions.count + 1)
+        for c in completions { offsets.append(offsets[offsets.count - 1] + c.length) }
+        let n = offsets[completions.count]
+        let rewards = completions.map(\.reward)
+        let (advantages, means, stds) = Vectorized.advantages(rewards: rewards, groupSize: batch.groupSize, config: config)
+        let threshold = config.topEntropyQuantile < 1
+            ? entropyThreshold(completions.flatMap { $0.entropy! }, topQuantile: config.topEntropyQuantile) : nil
+        let weights = batch.usesSamplerCorrection(config) ? samplerWeights(completions, offsets: offsets, config: config) : nil
+        let hasReference = batch.hasReference, hasEntropy = batch.hasEntropy
 
         // Every output is written exactly once by the kernel, so none is filled with zeros first.
         var sums = KernelSums()
@@ -44,10 +54,18 @@ extension Vectorized {
                             keep = written(n) { keep in
                                 perTokenLoss = written(n) { perTokenLoss in
                                     weight = written(n) { weight in
-                                        sums = run(flat, advantages: advantages, config: config, threshold: threshold,
-                                                   samplerWeight: weights, grad: grad, sink: EveryQuantity(
-                                                       ratio: ratio, clippedRatio: clipped, branch: branch, kl: kl,
-                                                       keep: keep, perTokenLoss: perTokenLoss, weight: weight))
+                                        let sink = EveryQuantity(
+                                            ratio: ratio, clippedRatio: clipped, branch: branch, kl: kl,
+                                            keep: keep, perTokenLoss: perTokenLoss, weight: weight)
+                                        sums = withOptional(weights) { weights in
+                                            offsets.withUnsafeBufferPointer { offsetBuffer in
+                                                run(CompletionRows(completions: completions, useReference: hasReference,
+                                                                   useEntropy: hasEntropy, samplerWeight: weights,
+                                                                   offsets: offsetBuffer),
+                                                    offsets: offsets, advantages: advantages, config: config,
+                                                    hasReference: hasReference, threshold: threshold, grad: grad, sink: sink)
+                                            }
+                                        }
                                     }
                                 }
                             }
@@ -56,38 +74,39 @@ extension Vectorized {
                 }
             }
         }
-        let offsets = flat.offsets
         let tokens = Double(max(n, 1))
         let metrics = Metrics(
             clipRatioLow: sums.clipLow / max(sums.clipUnits, 1),
             clipRatioHigh: sums.clipHigh / max(sums.clipUnits, 1),
             clipRatioRegion: sums.clipRegion / max(sums.clipUnits, 1),
-            kl: flat.hasReference ? sums.kl / tokens : nil,
+            kl: hasReference ? sums.kl / tokens : nil,
             fracRewardZeroStd: Double(stds.filter(Naive.isZeroStd).count) / Double(stds.count),
-            entropy: flat.hasEntropy ? sums.entropy / tokens : nil)
+            entropy: hasEntropy ? sums.entropy / tokens : nil)
         return Breakdown(
             config: config, groupMean: means, groupStd: stds, advantages: advantages,
             ratio: Ragged(values: ratio, offsets: offsets),
             clippedRatio: Ragged(values: clipped, offsets: offsets),
             branch: Ragged(values: branch, offsets: offsets),
-            kl: flat.hasReference ? Ragged(values: kl, offsets: offsets) : nil,
+            kl: hasReference ? Ragged(values: kl, offsets: offsets) : nil,
             entropyMask: threshold == nil ? nil : Ragged(values: keep, offsets: offsets),
             samplerWeight: weights.map { Ragged(values: $0, offsets: offsets) },
             perTokenLoss: Ragged(values: perTokenLoss, offsets: offsets),
             weight: Ragged(values: weight, offsets: offsets),
             gradLogp: Ragged(values: grad, offsets: offsets),
-            loss: sums.loss * batchScale(flat, config), metrics: metrics)
+            loss: sums.loss * batchScale(completions: completions.count, tokens: n, config), metrics: metrics)
     }
 
-    private static func batchScale(_ flat: FlatBatch, _ config: GRPOConfig) -> Double {
+    /// 1/B (grpo), 1/N (bnpo, dapo), 1/(B L) (dr_grpo): the factor `KernelSums.loss` is missing.
+    private static func batchScale(completions: Int, tokens: Int, _ config: GRPOConfig) -> Double {
         switch config.lossType {
-        case .grpo: 1 / Double(flat.completionCount)
-        case .bnpo, .dapo: 1 / Double(max(flat.tokenCount, 1))
-        case .drGRPO: 1 / (Double(flat.completionCount) * Double(config.maxCompletionLength))
+        case .grpo: 1 / Double(completions)
+        case .bnpo, .dapo: 1 / Double(max(tokens, 1))
+        case .drGRPO: 1 / (Double(completions) * Double(config.maxCompletionLength))
         }
     }
 
-    /// Batches with fewer tokens than this run on one thread.
+    /// Batches with fewer tokens than this run on one thread: below it, waking a second thread
+    /// costs more than it saves.
     static let parallelThreshold = 1 << 15
 
     /// An array of `n` elements that `fill` writes every one of.
@@ -98,41 +117,16 @@ extension Vectorized {
         }
     }
 
-    /// Runs the kernel over all rows: on one thread for small batches, otherwise in contiguous
-    /// row ranges of about equal token counts, one per core, whose sums are added in order.
-    private static func run<Sink: KernelSink>(_ flat: FlatBatch, advantages: [Double], config: GRPOConfig, threshold: Double?,
-                                              samplerWeight: [Double]?, grad: UnsafeMutableBufferPointer<Double>,
-                                              sink: Sink) -> KernelSums {
-        let weighted = samplerWeight != nil
-        let samplerWeight = samplerWeight ?? []
-        return flat.logp.withUnsafeBufferPointer { logp in
+    private static func withFlatRows<R>(_ flat: FlatBatch, samplerWeight: [Double]?, _ body: (FlatRows) -> R) -> R {
+        flat.logp.withUnsafeBufferPointer { logp in
             flat.oldLogp.withUnsafeBufferPointer { old in
-                flat.refLogp.withUnsafeBufferPointer { ref in
-                    flat.entropy.withUnsafeBufferPointer { entropy in
-                        flat.offsets.withUnsafeBufferPointer { offsets in
-                            advantages.withUnsafeBufferPointer { adv in samplerWeight.withUnsafeBufferPointer { weights in
-                                let kernel = LossKernel(
-                                    inputs: KernelInputs(
-                                        logp: logp, oldLogp: old,
-                                        refLogp: flat.hasReference ? ref : nil,
-                                        entropy: flat.hasEntropy ? entropy : nil,
-                                        samplerWeight: weighted ? weights : nil,
-                                        offsets: offsets, advantages: adv),
-                                    grad: grad, config: config, hasReference: flat.hasReference,
-                                    entropyThreshold: threshold, completionCount: flat.completionCount,
-                                    tokenCount: flat.tokenCount)
-                                let ranges = rowRanges(flat)
-                                if ranges.count == 1 { return kernel.run(rows: ranges[0], sink: sink) }
-                                var partial = [KernelSums](repeating: KernelSums(), count: ranges.count)
-                                partial.withUnsafeMutableBufferPointer { partial in
-                                    let slots = DisjointSlots(buffer: partial)
-                                    let task = ParallelTask(kernel: kernel, sink: sink)
-                                    DispatchQueue.concurrentPerform(iterations: ranges.count) { k in
-                                        slots.buffer[k] = task.kernel.run(rows: ranges[k], sink: task.sink)
-                                    }
-                                }
-                                return partial.reduce(KernelSums(), +)
-                            } }
+                withOptional(flat.hasReference ? flat.refLogp : nil) { ref in
+                    withOptional(flat.hasEntropy ? flat.entropy : nil) { entropy in
+                        withOptional(samplerWeight) { weights in
+                            flat.offsets.withUnsafeBufferPointer { offsets in
+                                body(FlatRows(logp: logp, oldLogp: old, refLogp: ref, entropy: entropy,
+                                              samplerWeight: weights, offsets: offsets))
+                            }
                         }
                     }
                 }
@@ -140,18 +134,42 @@ extension Vectorized {
         }
     }
 
+    /// Runs the kernel over all rows: on one thread for small batches, otherwise in contiguous
+    /// row ranges of about equal token counts, one per core, whose sums are added in order.
+    private static func run<Source: RowSource & Sendable, Sink: KernelSink & Sendable>(
+        _ source: Source, offsets: [Int], advantages: [Double], config: GRPOConfig, hasReference: Bool,
+        threshold: Double?, grad: UnsafeMutableBufferPointer<Double>, sink: Sink
+    ) -> KernelSums {
+        offsets.withUnsafeBufferPointer { offsetBuffer in
+            advantages.withUnsafeBufferPointer { adv in
+                let kernel = LossKernel(grad: grad, offsets: offsetBuffer, advantages: adv, config: config,
+                                        hasReference: hasReference, entropyThreshold: threshold)
+                let ranges = rowRanges(offsets)
+                if ranges.count == 1 { return kernel.run(rows: ranges[0], source: source, sink: sink) }
+                var partial = [KernelSums](repeating: KernelSums(), count: ranges.count)
+                partial.withUnsafeMutableBufferPointer { partial in
+                    let slots = DisjointSlots(buffer: partial)
+                    DispatchQueue.concurrentPerform(iterations: ranges.count) { k in
+                        slots.buffer[k] = kernel.run(rows: ranges[k], source: source, sink: sink)
+                    }
+                }
+                return partial.reduce(KernelSums(), +)
+            }
+        }
+    }
+
     /// Splits the rows into one contiguous range per core with about the same number of tokens.
-    static func rowRanges(_ flat: FlatBatch) -> [Range<Int>] {
-        let b = flat.completionCount
+    static func rowRanges(_ offsets: [Int]) -> [Range<Int>] {
+        let b = offsets.count - 1, tokens = offsets[b]
         let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        guard flat.tokenCount >= parallelThreshold, cores > 1, b > 1 else { return [0..<b] }
+        guard tokens >= parallelThreshold, cores > 1, b > 1 else { return [0..<b] }
         let parts = min(cores, b)
         var ranges: [Range<Int>] = []
         var start = 0
         for k in 1...parts {
-            let target = flat.tokenCount * k / parts
+            let target = tokens * k / parts
             var end = start
-            while end < b && (flat.offsets[end + 1] <= target || end == start) { end += 1 }
+            while end < b && (offsets[end + 1] <= target || end == start) { end += 1 }
             if k == parts { end = b }
             if end > start { ranges.append(start..<end) }
             start = end
@@ -160,13 +178,7 @@ extension Vectorized {
     }
 }
 
-/// Each parallel range writes only its own rows of the output buffers and its own slot of the
-/// sums, so sharing the kernel, the sink and the slots between threads is safe.
-private struct ParallelTask<Sink: KernelSink>: @unchecked Sendable {
-    let kernel: LossKernel
-    let sink: Sink
-}
-
+/// Each parallel range writes only its own slot.
 private struct DisjointSlots: @unchecked Sendable {
     let buffer: UnsafeMutableBufferPointer<KernelSums>
 }
