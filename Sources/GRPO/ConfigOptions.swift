@@ -90,7 +90,14 @@ private func parseNumber(_ key: String, _ text: String) throws(ConfigError) -> D
     return x
 }
 
-private func format(_ x: Double) -> String { "\(x)" }
+private func format(_ x: Double) -> String { x.optionText }
+
+extension Double {
+    /// The number as an option value is written: 1 (not 1.0), 0.28, 1e-06; round-trips exactly.
+    public var optionText: String {
+        self == rounded() && abs(self) < 1e15 ? String(Int64(self)) : "\(self)"
+    }
+}
 
 private func rangeText(_ lo: Double, _ hi: Double, lowerOpen: Bool, upperOpen: Bool) -> String {
     "a number in \(lowerOpen ? "(" : "[")\(format(lo)), \(format(hi))\(upperOpen ? ")" : "]")"

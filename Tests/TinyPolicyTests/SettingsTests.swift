@@ -10,7 +10,7 @@ struct SettingsTests {
         let values = Dictionary(uniqueKeysWithValues: trainer.settings.values.map { ($0.key, $0.value) })
         #expect(values == [
             "task": "copy", "num_generations": "8", "prompts_per_iteration": "4", "num_iterations": "1",
-            "learning_rate": "0.05", "optimizer": "adam", "temperature": "1.0", "max_completion_length": "8",
+            "learning_rate": "0.05", "optimizer": "adam", "temperature": "1", "max_completion_length": "8",
             "path": "vectorized", "cross_check": "false", "sampler_precision": "exact", "sampler_temperature": "none",
             "seed": "0",
         ])
@@ -57,7 +57,7 @@ struct SettingsTests {
         #expect(unknown?.message.hasPrefix("unknown setting 'colour'; settings are: task, num_generations") == true)
         #expect(unknown?.message.contains("loss_type") == true)
         let zero = #expect(throws: ConfigError.self) { try trainer.set("temperature", to: "0") }
-        #expect(zero?.message == "temperature must be a number in (0.0, 100.0], not '0'")
+        #expect(zero?.message == "temperature must be a number in (0, 100], not '0'")
         #expect(trainer.settings == TrainingSettings() && trainer.lossConfig.epsilon == 0.2)
         var settings = TrainingSettings()
         settings.numGenerations = 1

@@ -72,7 +72,7 @@ extension TrainingSettings {
         TrainingOption(
             key: "sampler_temperature", summary: "the sampler's own temperature (none = temperature; lesson 08)",
             accepted: "none or a number in (0, 100]", suggestions: ["none"], startsNewRun: false,
-            get: { $0.samplerTemperature.map { "\($0)" } ?? "none" },
+            get: { $0.samplerTemperature.map(\.optionText) ?? "none" },
             apply: { settings, text throws(ConfigError) in
                 if ["none", "off"].contains(text.lowercased()) {
                     settings.samplerTemperature = nil
@@ -94,7 +94,7 @@ extension TrainingSettings {
 
 private func parseNumber(_ key: String, _ text: String, _ lo: Double, _ hi: Double) throws(ConfigError) -> Double {
     guard let x = Double(text), x.isFinite, x > lo, x <= hi else {
-        throw ConfigError("\(key) must be a number in (\(lo), \(hi)], not '\(text)'")
+        throw ConfigError("\(key) must be a number in (\(lo.optionText), \(hi.optionText)], not '\(text)'")
     }
     return x
 }
@@ -111,8 +111,8 @@ private func parseFlag(_ key: String, _ text: String) throws(ConfigError) -> Boo
 private func number(_ key: String, _ summary: String, _ path: WritableKeyPath<TrainingSettings, Double> & Sendable,
                     _ lo: Double, _ hi: Double) -> TrainingOption {
     TrainingOption(
-        key: key, summary: summary, accepted: "a number in (\(lo), \(hi)]", suggestions: [], startsNewRun: false,
-        get: { "\($0[keyPath: path])" },
+        key: key, summary: summary, accepted: "a number in (\(lo.optionText), \(hi.optionText)]", suggestions: [], startsNewRun: false,
+        get: { $0[keyPath: path].optionText },
         apply: { settings, text throws(ConfigError) in settings[keyPath: path] = try parseNumber(key, text, lo, hi) })
 }
 
