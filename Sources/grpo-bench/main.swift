@@ -44,7 +44,10 @@ var report: [(String, JSON)] = [
                         ("seed", .integer(Int(truncatingIfNeeded: options.seed))),
                         ("repeats", .integer(options.repeats)), ("warmup", .integer(options.warmup))])),
 ]
-var table: [String] = []
+/// Report sections are measured in the order that keeps them independent (see below) and
+/// printed in this order.
+var tables: [Options.Section: [String]] = [:]
+var entries: [Options.Section: [(String, JSON)]] = [:]
 let want = options.sections
 
 func megabytes(_ bytes: Int?) -> String {
@@ -100,13 +103,13 @@ struct Row {
         if let torch, completions == options.completions, maxLen == options.maxLen {
             speedup = format(tokensPerSecond / torch.tokensPerSecond, 1) + "x"
         }
-        return pad(path, 22, left: true) + pad("\(completions)x\(maxLen)", 10) + pad("\(validTokens)", 9)
+        return pad(path, 24, left: true) + pad("\(completions)x\(maxLen)", 10) + pad("\(validTokens)", 9)
             + pad(format(timing.median * 1e3, 2), 10) + pad(spread, 17) + pad(format(tokensPerSecond / 1e6, 1), 9)
             + pad(megabytes(timing.peakAddedBytes), 9) + pad(speedup, 9)
     }
 }
 
-let header = pad("path", 22, left: true) + pad("shape", 10) + pad("tokens", 9) + pad("median ms", 10)
+let header = pad("path", 24, left: true) + pad("shape", 10) + pad("tokens", 9) + pad("median ms", 10)
     + pad("min-max ms", 17) + pad("M tok/s", 9) + pad("peak MB", 9) + pad("vs torch", 9)
 
 // PyTorch first, alone, so the two never share the cores.
@@ -136,6 +139,36 @@ if want.contains(.lossGrad), let big {
                     validTokens: big.validTokens, timing: t))
 }
 
+// The full breakdown: validation, advantages and every per-token quantity (what `explain`
+// shows), against loss + gradient alone on the same batch. Measured twice: with glibc's default
+// malloc, which hands the 20 MB of outputs back to the kernel after each call (so every call
+// page-faults them in again), then with freed memory kept, as in a long-running process.
+if want.contains(.breakdown), let big {
+    var fieldsByHeap: [(String, JSON)] = []
+    var table = ["Full breakdown (Vectorized.breakdown: validate, advantages, every per-token quantity)",
+                 header + pad("faults", 8) + pad("ratio", 7)]
+    for warmHeap in [false, true] {
+        if warmHeap && !Memory.keepFreedMemory() { continue }
+        let t = measure(warmup: options.warmup, repeats: options.repeats) {
+            blackHole += (try? Vectorized.breakdown(big.batch, config: bigConfig).loss) ?? .nan
+        }
+        let label = warmHeap ? "breakdown, warm heap" : "breakdown, fresh pages"
+        let row = Row(path: label, completions: big.completions, maxLen: big.maxLen,
+                      validTokens: big.validTokens, timing: t)
+        var fields: [(String, JSON)] = []
+        if case .object(let pairs) = row.json { fields = pairs.filter { $0.0 != "path" } }
+        let ratio = vectorizedLossGrad.map { t.median / $0.median }
+        fields.append(("page_faults_per_run", .number(t.pageFaultsPerRun)))
+        fields.append(("ratio_to_loss_grad", ratio.map { .number($0) } ?? .null))
+        fieldsByHeap.append((warmHeap ? "warm_heap" : "default_malloc", .object(fields)))
+        table.append(row.line(versus: nil) + pad(format(t.pageFaultsPerRun, 0), 8)
+                     + pad(ratio.map { format($0, 2) + "x" } ?? "", 7))
+    }
+    table.append("  ratio: median time over that of loss + gradient alone; faults: minor page faults per call")
+    tables[.breakdown] = table + [""]
+    entries[.breakdown] = [("breakdown", .object(fieldsByHeap))]
+}
+
 // The naive path (scalar autodiff), on its smaller shape: `Naive.breakdown` is its loss + gradient.
 let small = want.contains(.naive) || want.contains(.explain)
     ? SyntheticBatch(completions: options.naiveCompletions, maxLen: options.naiveMaxLen, seed: options.seed) : nil
@@ -148,43 +181,24 @@ if want.contains(.naive), let small {
                     validTokens: small.validTokens, timing: t))
 }
 if !rows.isEmpty {
-    report.append(("loss_grad", .array(rows.map(\.json))))
+    entries[.lossGrad] = [("loss_grad", .array(rows.map(\.json)))]
+    var table: [String] = []
     table.append("Loss + d loss / d logp (\(options.lossType.rawValue), beta \(options.beta), epsilon \(options.epsilon), float64, \(buildConfiguration) build, \(cores) cores)")
     table.append(header)
     if let torch {
-        table.append(pad("torch_bench.py", 22, left: true) + pad("\(options.completions)x\(options.maxLen)", 10)
+        table.append(pad("torch_bench.py", 24, left: true) + pad("\(options.completions)x\(options.maxLen)", 10)
             + pad("\(torch.validTokens)", 9) + pad(format(torch.medianSeconds * 1e3, 2), 10) + pad("", 17)
             + pad(format(torch.tokensPerSecond / 1e6, 1), 9) + pad("", 9) + pad("1.0x", 9))
     }
     table += rows.map { $0.line(versus: torch) }
     if let torch { table.append("  torch: \(torch.engine), median of 10 runs after 3 warm-ups (its own count of valid tokens)") }
-    table.append("")
+    tables[.lossGrad] = table + [""]
 }
 if let torch {
-    report.append(("torch", .object([("engine", .string(torch.engine)), ("completions", .integer(options.completions)),
+    entries[.lossGrad, default: []].append(("torch", .object([("engine", .string(torch.engine)), ("completions", .integer(options.completions)),
                                      ("max_len", .integer(options.maxLen)), ("valid_tokens", .integer(torch.validTokens)),
                                      ("median_seconds", .number(torch.medianSeconds)),
                                      ("tokens_per_second", .number(torch.tokensPerSecond))])))
-}
-
-// The full breakdown: validation, flattening, advantages and every per-token quantity (what
-// `explain` shows), against loss + gradient alone on the same batch.
-if want.contains(.breakdown), let big {
-    let t = measure(warmup: options.warmup, repeats: options.repeats) {
-        blackHole += (try? Vectorized.breakdown(big.batch, config: bigConfig).loss) ?? .nan
-    }
-    let row = Row(path: "vectorized breakdown", completions: big.completions, maxLen: big.maxLen,
-                  validTokens: big.validTokens, timing: t)
-    var fields: [(String, JSON)] = []
-    if case .object(let pairs) = row.json { fields = pairs }
-    let ratio = vectorizedLossGrad.map { t.median / $0.median }
-    fields.append(("ratio_to_loss_grad", ratio.map { .number($0) } ?? .null))
-    report.append(("breakdown", .object(fields)))
-    table.append("Full breakdown (Vectorized.breakdown: validate, flatten, advantages, every per-token quantity)")
-    table.append(header)
-    table.append(row.line(versus: nil))
-    if let ratio { table.append("  \(format(ratio, 2))x the time of loss + gradient alone") }
-    table.append("")
 }
 
 // What `explain` does: both paths' breakdowns of the naive-sized batch, and how far apart they are.
@@ -205,32 +219,34 @@ if want.contains(.explain), let small {
     let totals = zip(naiveTimes, vectorTimes).map { $0 + $1 }
     let worst = totals.max()!, first = totals[0]
     let medianTotal = totals.sorted()[totals.count / 2]
-    report.append(("explain", .object([
+    entries[.explain] = [("explain", .object([
         ("completions", .integer(small.completions)), ("max_len", .integer(small.maxLen)),
         ("valid_tokens", .integer(small.validTokens)), ("build", .string(buildConfiguration)),
         ("first_seconds", .number(first)), ("median_seconds", .number(medianTotal)), ("max_seconds", .number(worst)),
         ("naive_median_seconds", .number(naiveTimes.sorted()[naiveTimes.count / 2])),
         ("vectorized_median_seconds", .number(vectorTimes.sorted()[vectorTimes.count / 2])),
         ("loss_difference", .number(lossDifference)), ("max_grad_difference", .number(maxGradDifference)),
-    ])))
+    ]))]
+    var table: [String] = []
     table.append("explain-sized work: naive + vectorized breakdown of \(small.completions)x\(small.maxLen) (\(small.validTokens) tokens, \(buildConfiguration) build)")
     table.append("  first call \(format(first * 1e3, 1)) ms, median \(format(medianTotal * 1e3, 1)) ms, worst \(format(worst * 1e3, 1)) ms"
         + " (naive \(format(naiveTimes.sorted()[naiveTimes.count / 2] * 1e3, 1)) ms + vectorized \(format(vectorTimes.sorted()[vectorTimes.count / 2] * 1e3, 2)) ms)")
     table.append("  paths agree: |loss difference| \(lossDifference), max |grad difference| \(maxGradDifference)")
-    table.append("")
+    tables[.explain] = table + [""]
 }
 
 // The tiny-policy training figures (Training.swift), when that section exists.
 if want.contains(.training), let section = trainingSection(options) {
-    report.append(("training", section.json))
-    table.append("Training (tiny policy)")
-    table += section.table
-    table.append("")
+    entries[.training] = [("training", section.json)]
+    tables[.training] = ["Training (tiny policy)"] + section.table + [""]
 }
+
+let order: [Options.Section] = [.lossGrad, .breakdown, .explain, .training]
+report += order.flatMap { entries[$0] ?? [] }
 
 if blackHole.isNaN { printError("a loss was NaN") }
 if options.json {
     print(JSON.object(report).text)
 } else {
-    print(table.joined(separator: "\n"), terminator: "")
+    print(order.flatMap { tables[$0] ?? [] }.joined(separator: "\n"), terminator: "")
 }

@@ -83,8 +83,9 @@ struct EveryQuantity: KernelSink {
     var ratio: UnsafeMutableBufferPointer<Double>
     var clippedRatio: UnsafeMutableBufferPointer<Double>
     var branch: UnsafeMutableBufferPointer<ClipBranch>
-    var kl: UnsafeMutableBufferPointer<Double>
-    var keep: UnsafeMutableBufferPointer<Bool>
+    /// nil without reference log-probabilities, and without the entropy mask.
+    var kl: UnsafeMutableBufferPointer<Double>?
+    var keep: UnsafeMutableBufferPointer<Bool>?
     var perTokenLoss: UnsafeMutableBufferPointer<Double>
     var weight: UnsafeMutableBufferPointer<Double>
 
@@ -98,13 +99,11 @@ struct EveryQuantity: KernelSink {
         let isCapped = c.ratio .> kernel.delta
         c.ratio.store(to: ratio.baseAddress.unsafelyUnwrapped, c.start, count: c.count)
         clipped.store(to: clippedRatio.baseAddress.unsafelyUnwrapped, c.start, count: c.count)
-        c.kl.store(to: kl.baseAddress.unsafelyUnwrapped, c.start, count: c.count)
+        if let kl { c.kl.store(to: kl.baseAddress.unsafelyUnwrapped, c.start, count: c.count) }
         c.loss.store(to: perTokenLoss.baseAddress.unsafelyUnwrapped, c.start, count: c.count)
         Lanes(repeating: w).store(to: weight.baseAddress.unsafelyUnwrapped, c.start, count: c.count)
-        for l in 0..<c.count {
-            branch[c.start + l] = Self.branch(clipped: isClipped[l], capped: isCapped[l])
-            keep[c.start + l] = c.keep[l]
-        }
+        for l in 0..<c.count { branch[c.start + l] = Self.branch(clipped: isClipped[l], capped: isCapped[l]) }
+        if let keep { for l in 0..<c.count { keep[c.start + l] = c.keep[l] } }
     }
 
     /// Written as a switch over a number so that the compiler makes it a table lookup, not

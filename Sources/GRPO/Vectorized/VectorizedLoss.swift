@@ -43,6 +43,7 @@ extension Vectorized {
         let hasReference = batch.hasReference, hasEntropy = batch.hasEntropy
 
         // Every output is written exactly once by the kernel, so none is filled with zeros first.
+        // The KL and the entropy mask are only kept (and so only written) when they exist.
         var sums = KernelSums()
         var ratio: [Double] = [], clipped: [Double] = [], branch: [ClipBranch] = [], kl: [Double] = []
         var keep: [Bool] = [], perTokenLoss: [Double] = [], weight: [Double] = []
@@ -50,13 +51,14 @@ extension Vectorized {
             ratio = written(n) { ratio in
                 clipped = written(n) { clipped in
                     branch = written(n) { branch in
-                        kl = written(n) { kl in
-                            keep = written(n) { keep in
+                        kl = written(hasReference ? n : 0) { kl in
+                            keep = written(threshold == nil ? 0 : n) { keep in
                                 perTokenLoss = written(n) { perTokenLoss in
                                     weight = written(n) { weight in
                                         let sink = EveryQuantity(
-                                            ratio: ratio, clippedRatio: clipped, branch: branch, kl: kl,
-                                            keep: keep, perTokenLoss: perTokenLoss, weight: weight)
+                                            ratio: ratio, clippedRatio: clipped, branch: branch,
+                                            kl: hasReference ? kl : nil, keep: threshold == nil ? nil : keep,
+                                            perTokenLoss: perTokenLoss, weight: weight)
                                         sums = withOptional(weights) { weights in
                                             offsets.withUnsafeBufferPointer { offsetBuffer in
                                                 run(CompletionRows(completions: completions, useReference: hasReference,
