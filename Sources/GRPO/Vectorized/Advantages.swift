@@ -4,19 +4,25 @@ import Glibc
 import Darwin
 #endif
 
-/// The vectorized path: the same loss as `Naive`, over the whole batch in a few passes over flat
-/// arrays, with the gradient written out by hand (no autodiff). Each pass maps to lines of TRL's
+/// The vectorized path: the same loss as `Naive`, over the whole batch in one pass over its
+/// tokens, with the gradient written out by hand (no autodiff). Each step maps to lines of TRL's
 /// `GRPOTrainer._compute_loss` (advantages come from its `_generate_and_score_completions`):
 ///
 /// 1. `Vectorized.advantages`: rewards viewed as (B/G, G); mean and std per row; A = (r - mean) / (std + eps)
 /// 2. `Vectorized.entropyThreshold`: `get_high_entropy_mask`, a quantile of the valid entropies
 /// 3. `Vectorized.samplerWeights`: TRL's `importance_sampling_ratio` (vLLM correction), when used
-/// 4. `LossKernel.run` (Kernel.swift), per completion row, fused:
+/// 4. `LossKernel.run` (Kernel.swift), per completion row, four tokens at a time in SIMD lanes:
 ///    `log_ratio = logp - old_logp`, `coef_1 = exp(...)` (or the sequence mean), `coef_2 = clamp(...)`,
 ///    `per_token_loss = -min(coef_1 A, coef_2 A)`, `* entropy_mask`, `+ beta * per_token_kl`,
-///    the `loss_type` reduction, and d loss / d logp by the chain rule.
+///    the `loss_type` reduction, and d loss / d logp by the chain rule. Where TRL runs each line
+///    over the whole (B, T) tensor, writing a new tensor each time, the kernel runs all of them
+///    on four tokens while they are in registers: the batch is read once and the gradient
+///    written once (`Kernel.swift` lists the lines in order).
+/// 5. `VectorizedLoss.swift`: `lossAndGradient` (what training needs) and `breakdown` (every
+///    per-token quantity, for `explain`), both the same kernel; rows split over the cores.
 ///
-/// Lesson 10 walks through the mapping.
+/// `VectorMath` (exp and expm1 as SIMD arithmetic) is what makes step 4 fast; it agrees with
+/// libm to an ulp or two. Lesson 10 walks through the mapping.
 public enum Vectorized {
     /// Group-relative advantages over flat rewards (B = groups * G), one pass per group:
     /// A_i = (r_i - mean_g) / (std + std_epsilon), r_i - mean_g for `scale_rewards=none`, and 0

@@ -43,11 +43,14 @@ public struct FlatBatch: Sendable {
     public init(_ batch: Batch) {
         let n = batch.tokenCount
         var logp: [Double] = [], old: [Double] = [], ref: [Double] = [], entropy: [Double] = [], sampler: [Double] = []
+        let hasRef = batch.hasReference, hasEntropy = batch.hasEntropy, hasSampler = batch.hasSampler
         logp.reserveCapacity(n)
         old.reserveCapacity(n)
+        if hasRef { ref.reserveCapacity(n) }
+        if hasEntropy { entropy.reserveCapacity(n) }
+        if hasSampler { sampler.reserveCapacity(n) }
         var offsets = [0]
         var rewards: [Double] = []
-        let hasRef = batch.hasReference, hasEntropy = batch.hasEntropy, hasSampler = batch.hasSampler
         for c in batch.completions {
             logp += c.logp
             old += c.oldLogp

@@ -8,7 +8,7 @@ import Darwin
 // `@_transparent`, which inlines them before optimization, as the standard library does for its
 // own SIMD operations. `@inline(__always)` is only a request: the SIMD selects expand to many
 // basic blocks, the optimizer then finds the caller too big and leaves calls in the token loop,
-// which costs about 20%. Being inlined changes no result: the arithmetic is the same.
+// which costs about 15%. Being inlined changes no result: the arithmetic is the same.
 
 /// One completion's per-token inputs, wherever they are stored (a `FlatBatch`, or the arrays of
 /// a `Batch`'s completions). `count` tokens; the optional ones are nil when not used.
@@ -18,7 +18,7 @@ struct RowInputs {
     var oldLogp: UnsafeBufferPointer<Double>
     /// nil without reference log-probabilities.
     var refLogp: UnsafeBufferPointer<Double>?
-    /// nil unless the entropy mask is on.
+    /// nil without entropies (they feed the entropy mask and the entropy metric).
     var entropy: UnsafeBufferPointer<Double>?
     /// nil unless the sampler/trainer correction is on.
     var samplerWeight: UnsafeBufferPointer<Double>?

