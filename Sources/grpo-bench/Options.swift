@@ -80,7 +80,7 @@ struct Options {
         func number(_ flag: String, _ range: ClosedRange<Double>) throws(UsageError) -> Double {
             let text = try value(flag)
             guard let x = Double(text), x.isFinite else { throw UsageError("\(flag) expects a number, got '\(text)'") }
-            guard range.contains(x) else { throw UsageError("\(flag) \(x) is out of range \(range.lowerBound)...\(range.upperBound)") }
+            guard range.contains(x) else { throw UsageError("\(flag) \(text) is out of range \(plain(range.lowerBound))...\(plain(range.upperBound))") }
             return x
         }
         while let flag = rest.popFirst() {
@@ -127,15 +127,21 @@ struct Options {
             default: throw UsageError("unknown flag '\(flag)' (see --help)")
             }
         }
-        // 2^28 valid tokens is about 8 GB of inputs and outputs: refuse rather than swap.
-        if o.completions * o.maxLen > 1 << 28 {
-            throw UsageError("--completions \(o.completions) x --max-len \(o.maxLen) is more than 2^28 tokens; choose a smaller batch")
+        // About 100 bytes per token between the batch, its flat copy and the breakdown's outputs:
+        // 2^26 tokens is 6.7 GB. Refuse more rather than swap.
+        if o.completions * o.maxLen > 1 << 26 {
+            throw UsageError("--completions \(o.completions) x --max-len \(o.maxLen) is more than 2^26 (67 million) tokens; choose a smaller batch")
         }
         if o.naiveCompletions * o.naiveMaxLen > 1 << 22 {
             throw UsageError("--naive-completions \(o.naiveCompletions) x --naive-max-len \(o.naiveMaxLen) is more than 2^22 tokens; the naive path would need tens of GB")
         }
         return o
     }
+}
+
+/// 1000000.0 as "1000000", 0.999 as "0.999".
+private func plain(_ x: Double) -> String {
+    x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : "\(x)"
 }
 
 struct UsageError: Error {
