@@ -39,8 +39,11 @@ struct Timing {
 
 /// Runs `body` `warmup` times untimed, then `repeats` times timed. The peak memory is read around
 /// all of it (the first run is the one that allocates what later runs reuse), with the kernel's
-/// high-water mark reset first where Linux allows it (`/proc/self/clear_refs`).
+/// high-water mark reset first where Linux allows it (`/proc/self/clear_refs`). Free heap memory
+/// left by earlier measurements is handed back to the kernel first, so that each measurement
+/// starts from the same state and its peak is its own.
 func measure(warmup: Int, repeats: Int, _ body: () -> Void) -> Timing {
+    Memory.releaseFreeMemory()
     let peakReset = Memory.resetPeak()
     let before = Memory.status("VmRSS")
     for _ in 0..<warmup { body() }
@@ -91,6 +94,13 @@ enum Memory {
         let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
         let trimThreshold: Int32 = -1, mmapThreshold: Int32 = -3  // M_TRIM_THRESHOLD, M_MMAP_THRESHOLD
         return mallopt(trimThreshold, Int32.max) == 1 && mallopt(mmapThreshold, 32 << 20) == 1
+    }
+
+    /// glibc's malloc_trim(0): returns free heap memory to the kernel. No effect off glibc.
+    static func releaseFreeMemory() {
+        typealias MallocTrim = @convention(c) (Int) -> Int32
+        guard let symbol = dlsym(nil, "malloc_trim") else { return }
+        _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
     }
 
     /// Resets VmHWM to the current VmRSS (Linux >= 4.0: write "5" to /proc/self/clear_refs).
