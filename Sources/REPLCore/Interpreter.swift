@@ -44,7 +44,7 @@ public final class Interpreter {
 
     public func execute(_ line: String) -> Reply {
         let words: [String]
-        do { words = try Self.words(line) } catch { return Reply(lines: ["error: " + error.message], isError: true, quit: false) }
+        do { words = try Self.words(line) } catch { return Self.error(error.message) }
         guard let name = words.first else {
             // Enter on an empty line runs a running lesson's next step.
             guard session.lessonProgress != nil else { return Reply(lines: [], isError: false, quit: false) }
@@ -52,27 +52,44 @@ public final class Interpreter {
         }
         guard let command = CommandTable.command(named: name) else {
             let suggestion = Fmt.closest(name, in: CommandTable.names).map { "; did you mean '\($0)'?" } ?? ""
-            return Reply(lines: ["error: unknown command '\(Self.shorten(name))'\(suggestion) (type 'help' for the list)"],
-                         isError: true, quit: false)
+            return Self.error("unknown command '\(Self.shorten(name))'\(suggestion) (type 'help' for the list)")
         }
         if command.name == "quit" { return Reply(lines: [], isError: false, quit: true) }
         if command.name == "next" {
             do {
                 return Reply(lines: try LessonCommands.next(session) { self.execute($0).lines }, isError: false, quit: false)
             } catch {
-                return Reply(lines: ["error: " + error.message], isError: true, quit: false)
+                return Self.error(error.message)
             }
         }
         do {
             return Reply(lines: try command.run(session, Array(words.dropFirst())), isError: false, quit: false)
         } catch {
-            return Reply(lines: ["error: " + error.message], isError: true, quit: false)
+            return Self.error(error.message)
         }
+    }
+
+    /// An error reply: one printable line, however much of the input its message echoes back
+    /// (a quoted newline, an escape sequence, a pasted 100k-character word).
+    static func error(_ message: String) -> Reply {
+        Reply(lines: ["error: " + oneLine(message)], isError: true, quit: false)
+    }
+
+    /// Control characters and line separators become '?'; beyond `limit` characters the middle
+    /// is cut, keeping the start (what was wrong) and the end (what is accepted).
+    static func oneLine(_ text: String, limit: Int = 1000) -> String {
+        var out = String(text.unicodeScalars.map { isControl($0) ? "?" : Character($0) })
+        if out.count > limit { out = String(out.prefix(limit / 2)) + " ... " + String(out.suffix(limit / 2)) }
+        return out
+    }
+
+    static func isControl(_ u: Unicode.Scalar) -> Bool {
+        u.value < 0x20 || (0x7F...0x9F).contains(u.value) || u.value == 0x2028 || u.value == 0x2029
     }
 
     /// Long or control-laden input echoed back in an error stays one short, printable line.
     static func shorten(_ text: String) -> String {
-        let printable = String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) })
+        let printable = String(text.unicodeScalars.map { isControl($0) ? "?" : Character($0) })
         return printable.count > 40 ? String(printable.prefix(40)) + "..." : printable
     }
 }

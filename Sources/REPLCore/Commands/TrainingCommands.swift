@@ -121,6 +121,7 @@ enum TrainingCommands {
         Command("rollout", summary: "theta_old <- theta, sample G completions per prompt, score them (starts an iteration)",
                 term: "o_i ~ pi_old(. | q), r_i = reward(q, o_i)") { session, args throws(CommandError) in
             try Args.none(args, "rollout")
+            try TrainingGuard.check(session.trainer, before: "rollout")
             sync(session)
             let rollout = session.trainer.rollout()
             session.showTrainerBatch(origin: "rollout \(rollout.iteration + 1)")
@@ -129,9 +130,15 @@ enum TrainingCommands {
         Command("step", summary: "one optimizer update on the current batch (samples one first when its mu updates are done)",
                 term: "theta <- theta - lr * d loss / d theta") { session, args throws(CommandError) in
             try Args.none(args, "step")
+            try TrainingGuard.check(session.trainer, before: "step")
+            let saved = session.trainer
             sync(session)
             let sampled = session.trainer.needsRollout
             let trace = session.trainer.innerStep()
+            if let problem = TrainingGuard.problem(session.trainer) {
+                session.trainer = saved
+                throw CommandError(TrainingGuard.undone(trace, problem))
+            }
             session.showTrainerBatch(origin: "rollout \(trace.rollout.iteration + 1), after update \(trace.summary.step + 1)")
             var lines = sampled ? ["(sampled a new group first: rollout \(trace.rollout.iteration + 1))"] : []
             lines += summaryLines(trace.summary, mu: session.trainer.settings.numIterations)
@@ -139,8 +146,13 @@ enum TrainingCommands {
         },
         Command("iterate", summary: "one GRPO iteration: rollout, then num_iterations (mu) updates on that batch") { session, args throws(CommandError) in
             try Args.none(args, "iterate")
-            sync(session)
-            let traces = session.trainer.iteration()
+            try TrainingGuard.check(session.trainer, before: "iterate")
+            var trainer = session.trainer
+            trainer.lossConfig = session.config
+            var traces: [StepTrace] = []
+            let (_, undone) = TrainingGuard.train(&trainer, iterations: 1, shouldStop: { false }, onStep: { traces.append($0) })
+            if let undone, traces.isEmpty { throw CommandError(undone) }
+            session.trainer = trainer
             session.showTrainerBatch(origin: "rollout \(traces.last!.rollout.iteration + 1), after its updates")
             var table = Table(title: "iteration \(traces.last!.rollout.iteration + 1): \(traces.count) update(s)",
                               columns: [.number("step"), .number("inner"), .number("loss"), .number("ratio min"), .number("ratio max"),
@@ -150,35 +162,39 @@ enum TrainingCommands {
                 table.add(["\(s.step + 1)", "\(s.innerStep + 1)", Fmt.num(s.loss), Fmt.num(s.ratioMin), Fmt.num(s.ratioMax),
                            Fmt.num(s.clipRatioRegion), Fmt.num(s.gradientNorm), Fmt.num(s.meanReward)])
             }
-            return table.render()
+            return table.render() + (undone.map { [$0] } ?? [])
         },
         Command("train", syntax: "N", summary: "N iterations with a progress line, then charts of reward, KL, clip fraction, entropy, length",
                 example: "train 50") { session, args throws(CommandError) in
             guard args.count == 1 else { throw CommandError("train takes a number of iterations, e.g. 'train 200'") }
             let n = try Args.integer(args[0], "the number of iterations", 1, 100_000)
-            sync(session)
+            try TrainingGuard.check(session.trainer, before: "train")
             let before = session.trainer.history.count
             var done = 0
             let every = max(1, n / 100)
             // Train a copy: the progress closure must not read the trainer while train() holds it.
             var trainer = session.trainer
+            trainer.lossConfig = session.config
             let mu = trainer.settings.numIterations
-            let steps = trainer.train(iterations: n, shouldStop: session.shouldStop, onStep: { trace in
+            let (steps, undone) = TrainingGuard.train(&trainer, iterations: n, shouldStop: session.shouldStop, onStep: { trace in
                 guard trace.summary.innerStep + 1 == mu else { return }
                 done += 1
                 if done % every == 0 || done == n {
                     session.progress?("train: iteration \(done)/\(n), mean reward \(Fmt.num(trace.summary.meanReward))")
                 }
             })
-            session.trainer = trainer
             session.progress?("")
+            if let undone, steps == 0 { throw CommandError(undone) }
+            session.trainer = trainer
             session.showTrainerBatch(origin: "rollout \(session.trainer.iterationCount), after training")
             let history = session.trainer.history
             let run = Array(history[before...])
             let window = max(1, min(10, run.count / 2))
             func mean(_ xs: ArraySlice<StepSummary>) -> Double { xs.map(\.meanReward).reduce(0, +) / Double(max(xs.count, 1)) }
             var lines: [String] = []
-            if steps < n * mu && session.shouldStop() {
+            if let undone {
+                lines.append("stopped: \(undone)")
+            } else if steps < n * mu && session.shouldStop() {
                 lines.append("stopped at a step boundary: \(steps) update(s) kept")
             }
             let settings = session.trainer.settings

@@ -10,7 +10,10 @@ extension Fmt {
         guard !word.isEmpty else { return nil }
         let limit = max(1, (word.count + 1) / 3)
         var best: (candidate: String, distance: Int)?
+        let length = word.count
         for candidate in candidates {
+            // The distance is at least the difference in length: skip the table for a long paste.
+            if abs(candidate.count - length) > limit { continue }
             let distance = editDistance(word.lowercased(), candidate.lowercased())
             if distance <= limit, distance < best?.distance ?? .max {
                 best = (candidate, distance)
