@@ -18,7 +18,7 @@ enum BatchCommands {
         Command("explain", syntax: "FILE", summary: "load a batch file (the format of 'grpo-repl explain'); its config replaces the loss options",
                 example: "explain lessons/data/example-batch.json", completion: .files) { session, args throws(CommandError) in
             guard args.count == 1 else { throw CommandError("explain takes one FILE (a batch in JSON), e.g. 'explain batch.json'") }
-            let request = ExplainCommand.Request(path: args[0])
+            let request = ExplainCommand.Request(path: ProjectFiles.resolve(args[0], root: session.projectRoot))
             let (config, batch): (GRPOConfig, Batch)
             do throws(InputError) { (config, batch) = try ExplainCommand.load(request) } catch { throw CommandError(error.message) }
             session.config = config

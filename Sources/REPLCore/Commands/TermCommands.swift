@@ -10,11 +10,11 @@ enum TermCommands {
     }
 
     static func tokens(_ session: Session, _ args: [String], command: String, title: String,
-                       columns: [Column]) throws(CommandError) -> [String] {
+                       columns: [Column], headers: [Column: String] = [:]) throws(CommandError) -> [String] {
         let batch = try session.currentBatch()
         let b = try session.breakdown()
         let present = columns.filter { BreakdownView.isAvailable($0, batch, b) }
-        let table = BreakdownView.tokenTable(batch, b, columns: present, title: title)
+        let table = BreakdownView.tokenTable(batch, b, columns: present, title: title, headers: headers)
         return [header(session)] + session.render(table, all: Args.wantsAll(args), command: command)
     }
 
@@ -55,7 +55,8 @@ enum TermCommands {
             let title = "min(ratio*A, clip(ratio, \(Fmt.num(1 - c.epsilon)), \(Fmt.num(1 + c.resolvedEpsilonHigh)))*A)"
                 + (c.delta.map { "   (ratio capped at delta = \(Fmt.num($0)))" } ?? "")
             var lines = try tokens(session, args, command: "clip", title: title,
-                                   columns: [.ratio, .advantage, .unclippedTerm, .clippedRatio, .clippedTerm, .branch])
+                                   columns: [.ratio, .advantage, .unclippedTerm, .clippedRatio, .clippedTerm, .branch],
+                                   headers: c.delta == nil ? [:] : [.unclippedTerm: "min(ratio,delta)*A"])
             lines.append("clipped/capped tokens pass no policy gradient: the min chose a term that does not move with the ratio")
             return lines
         },
@@ -73,7 +74,7 @@ enum TermCommands {
             guard b.kl != nil else { throw CommandError("this batch has no ref_logp, so there is no KL to show") }
             var lines = try tokens(session, args, command: "kl",
                                    title: formula + (c.useBiasCorrectionKL ? "   (times the ratio: use_bias_correction_kl)" : ""),
-                                   columns: [.logp, .refLogp, .kl])
+                                   columns: c.useBiasCorrectionKL ? [.logp, .refLogp, .ratio, .kl] : [.logp, .refLogp, .kl])
             lines.append("mean KL = \(Fmt.num(b.metrics.kl ?? 0)); beta = \(Fmt.num(c.beta))"
                          + (c.beta == 0 ? " (reported, adds nothing to the loss or gradient)" : ""))
             return lines

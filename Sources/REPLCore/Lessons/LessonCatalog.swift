@@ -22,6 +22,7 @@ public struct Lesson: Sendable, Equatable {
         var title = file
         var steps: [Step] = []
         var paragraph: [String] = []
+        var paragraphEnded = false
         var inBlock = false, isREPLBlock = false
         var firstInBlock = true
         for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -49,11 +50,18 @@ public struct Lesson: Sendable, Equatable {
                 firstInBlock = false
                 continue
             }
+            // A paragraph ends at a blank line but stays the context of a block right after it;
+            // the next text line starts a new one, a heading clears it.
             if trimmed.hasPrefix("# "), title == file {
                 title = String(trimmed.dropFirst(2))
-            } else if trimmed.isEmpty || trimmed.hasPrefix("#") {
+            } else if trimmed.hasPrefix("#") {
                 paragraph = []
+                paragraphEnded = false
+            } else if trimmed.isEmpty {
+                paragraphEnded = true
             } else {
+                if paragraphEnded { paragraph = [] }
+                paragraphEnded = false
                 paragraph.append(trimmed)
             }
         }

@@ -16,6 +16,13 @@ public enum ProjectFiles {
         return parts.joined(separator: "/")
     }
 
+    /// `path` as given when it exists (or is absolute); otherwise, for a relative path that exists
+    /// under `root`, that one: so `explain lessons/data/...` works from any directory.
+    public static func resolve(_ path: String, root: String) -> String {
+        guard !path.hasPrefix("/"), access(path, F_OK) != 0, access(root + "/" + path, F_OK) == 0 else { return path }
+        return root + "/" + path
+    }
+
     /// The text of a file under `root`, or nil when it cannot be read.
     public static func text(_ relativePath: String, root: String) -> String? {
         guard let bytes = try? InputFile.read(root + "/" + relativePath) else { return nil }

@@ -85,9 +85,11 @@ public enum BreakdownView {
 
     /// Per-token rows (group, completion within the group, token) with the chosen columns.
     public static func tokenTable(_ batch: Batch, _ b: Breakdown, columns: [TokenColumn], title: String,
-                                  digits: Int = 4) -> Table {
-        var table = Table(title: title, columns: [.number("g"), .number("i"), .number("t")]
-                          + columns.map { $0.isNumber ? .number($0.header) : .text($0.header) })
+                                  headers: [TokenColumn: String] = [:], digits: Int = 4) -> Table {
+        var table = Table(title: title, columns: [.number("g"), .number("i"), .number("t")] + columns.map {
+            let header = headers[$0] ?? $0.header
+            return $0.isNumber ? .number(header) : .text(header)
+        })
         var row = 0
         for (g, group) in batch.groups.enumerated() {
             if g > 0 { table.addGroupBreak() }
