@@ -9,7 +9,13 @@ public struct ConfigError: Error, Equatable, Sendable, CustomStringConvertible {
 /// write it as text. `GRPOConfig.options` is the single table that `--set key=value`, the REPL's
 /// `set`, `show config` and Tab completion all read.
 public struct ConfigOption: Sendable {
+    /// What kind of value the option holds, for writing it as JSON with the right type.
+    public enum Kind: Sendable {
+        case number, optionalNumber, integer, flag, choice
+    }
+
     public let key: String
+    public let kind: Kind
     public let summary: String
     /// The accepted values as shown to a person: choices (`grpo`, `dapo`, ...) or a range.
     public let accepted: String
@@ -115,7 +121,7 @@ private func check(_ key: String, _ x: Double, _ lo: Double, _ hi: Double,
 private func number(_ key: String, _ summary: String, _ path: WritableKeyPath<GRPOConfig, Double> & Sendable,
                     _ lo: Double, _ hi: Double, lowerOpen: Bool = false, upperOpen: Bool = false) -> ConfigOption {
     ConfigOption(
-        key: key, summary: summary,
+        key: key, kind: .number, summary: summary,
         accepted: rangeText(lo, hi, lowerOpen: lowerOpen, upperOpen: upperOpen), suggestions: [],
         get: { format($0[keyPath: path]) },
         apply: { config, text throws(ConfigError) in
@@ -129,7 +135,7 @@ private func optionalNumber(_ key: String, _ summary: String,
                             _ path: WritableKeyPath<GRPOConfig, Double?> & Sendable,
                             _ lo: Double, _ hi: Double, lowerOpen: Bool = false) -> ConfigOption {
     ConfigOption(
-        key: key, summary: summary,
+        key: key, kind: .optionalNumber, summary: summary,
         accepted: "none or " + rangeText(lo, hi, lowerOpen: lowerOpen, upperOpen: false), suggestions: ["none"],
         get: { $0[keyPath: path].map(format) ?? "none" },
         apply: { config, text throws(ConfigError) in
@@ -146,7 +152,7 @@ private func optionalNumber(_ key: String, _ summary: String,
 private func integer(_ key: String, _ summary: String, _ path: WritableKeyPath<GRPOConfig, Int> & Sendable,
                      _ lo: Int, _ hi: Int) -> ConfigOption {
     ConfigOption(
-        key: key, summary: summary, accepted: "a whole number in [\(lo), \(hi)]", suggestions: [],
+        key: key, kind: .integer, summary: summary, accepted: "a whole number in [\(lo), \(hi)]", suggestions: [],
         get: { "\($0[keyPath: path])" },
         apply: { config, text throws(ConfigError) in
             guard let n = Int(text.trimmingWhitespace) else {
@@ -161,7 +167,7 @@ private func integer(_ key: String, _ summary: String, _ path: WritableKeyPath<G
 
 private func flag(_ key: String, _ summary: String, _ path: WritableKeyPath<GRPOConfig, Bool> & Sendable) -> ConfigOption {
     ConfigOption(
-        key: key, summary: summary, accepted: "true or false", suggestions: ["true", "false"],
+        key: key, kind: .flag, summary: summary, accepted: "true or false", suggestions: ["true", "false"],
         get: { $0[keyPath: path] ? "true" : "false" },
         apply: { config, text throws(ConfigError) in
             switch text.trimmingWhitespace.lowercased() {
@@ -177,7 +183,7 @@ private func choice<E: RawRepresentable & CaseIterable & Sendable>(
 ) -> ConfigOption where E.RawValue == String {
     let names = E.allCases.map(\.rawValue)
     return ConfigOption(
-        key: key, summary: summary, accepted: "one of " + names.joined(separator: ", "), suggestions: names,
+        key: key, kind: .choice, summary: summary, accepted: "one of " + names.joined(separator: ", "), suggestions: names,
         get: { $0[keyPath: path].rawValue },
         apply: { config, text throws(ConfigError) in
             guard let value = E(rawValue: text.trimmingWhitespace) else {

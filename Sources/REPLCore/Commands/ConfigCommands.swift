@@ -39,7 +39,7 @@ enum ConfigCommands {
             let after = setting.get(session)
             return [before == after ? "\(key) = \(after) (unchanged)" : "\(key): \(before) -> \(after)"]
         },
-        Command("preset", syntax: "NAME", summary: "load a known set-up's loss options: " + Preset.allCases.map(\.rawValue).joined(separator: ", "),
+        Command("preset", syntax: "NAME", summary: "load a known set-up's loss options (max_completion_length stays): " + Preset.allCases.map(\.rawValue).joined(separator: ", "),
                 example: "preset dapo", completion: .presets) { session, args throws(CommandError) in
             guard args.count == 1 else {
                 return ["presets (each starts from the defaults and changes only what it names):"]
@@ -49,7 +49,11 @@ enum ConfigCommands {
                 throw CommandError("unknown preset '\(args[0])'; presets are \(Preset.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             let before = session.config.settings
-            session.config = preset.config
+            // max_completion_length stays: it is also how long the tiny policy's answers can be.
+            var config = preset.config
+            config.maxCompletionLength = session.config.maxCompletionLength
+            session.config = config
+            session.trainer.lossConfig = config
             let changes = zip(before, session.config.settings).filter { $0.value != $1.value }
                 .map { "  \($0.key): \($0.value) -> \($1.value)" }
             return ["preset \(preset.rawValue): \(preset.summary)"] + (changes.isEmpty ? ["  (no option changed)"] : changes)

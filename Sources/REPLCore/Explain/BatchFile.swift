@@ -140,13 +140,17 @@ public enum BatchFile {
         return .object(JSONObject([("config", configJSON(config)), ("groups", .array(groups))]))
     }
 
-    /// The resolved config as JSON: numbers as numbers, switches as booleans, "none" as null.
+    /// The resolved config as JSON, each value with its type: numbers, booleans, strings, and
+    /// null for an optional number that is off ("none").
     public static func configJSON(_ config: GRPOConfig) -> JSONValue {
-        .object(JSONObject(config.settings.map { key, value in
-            if value == "none" { return (key, .null) }
-            if value == "true" || value == "false" { return (key, .bool(value == "true")) }
-            if let x = Double(value), GRPOConfig.option(named: key)?.suggestions.isEmpty ?? true { return (key, .number(x)) }
-            return (key, .string(value))
+        .object(JSONObject(GRPOConfig.options.map { option in
+            let value = option.get(config)
+            switch option.kind {
+            case .number, .integer: return (option.key, Double(value).map(JSONValue.number) ?? .string(value))
+            case .optionalNumber: return (option.key, value == "none" ? .null : Double(value).map(JSONValue.number) ?? .string(value))
+            case .flag: return (option.key, .bool(value == "true"))
+            case .choice: return (option.key, .string(value))
+            }
         }))
     }
 }

@@ -45,6 +45,7 @@ public final class Session {
     public init(projectRoot: String = ProjectFiles.root) {
         self.projectRoot = projectRoot
         trainer = try! Trainer()  // the defaults are valid by construction (tested)
+        config = trainer.lossConfig
     }
 
     /// Gives the trainer the session's loss options and shows the trainer's current batch:

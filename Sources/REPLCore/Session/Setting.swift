@@ -39,7 +39,9 @@ extension Session {
     static let trainingSettings: [Setting] = TrainingSettings.options.map { option in
         Setting(key: option.key, scope: .training,
                 summary: option.summary + (option.startsNewRun ? " (starts a new run)" : ""),
-                accepted: option.accepted, suggestions: option.suggestions, get: { option.get($0.trainer.settings) },
+                accepted: option.accepted, suggestions: option.suggestions,
+                // max_completion_length is also a loss option: show the one the batch on screen uses.
+                get: { option.key == "max_completion_length" ? "\($0.config.maxCompletionLength)" : option.get($0.trainer.settings) },
                 set: { session, text throws(CommandError) in
                     var trainer = session.trainer
                     trainer.lossConfig = session.config
