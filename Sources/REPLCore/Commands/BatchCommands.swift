@@ -27,6 +27,7 @@ enum BatchCommands {
             return ["batch: \(args[0]), \(batch.groups.count) group(s) x G = \(batch.groupSize), \(batch.tokenCount) tokens",
                     "config: " + ExplainText.changedSettings(config),
                     "loss = \(Fmt.num(b.loss, digits: 10)); 'tokens' shows every quantity, 'compare' checks both paths"]
+                + NonFinite.warnings(b)
         },
         Command("savebatch", syntax: "FILE", summary: "write the current batch and loss options as a batch file (for explain or other libraries)",
                 example: "savebatch /tmp/batch.json", completion: .files) { session, args throws(CommandError) in

@@ -47,16 +47,27 @@ enum SessionFileCommands {
         guard case .object(let top) = json, top["format"] == .string("grpo-swift session") else {
             throw CommandError("\(path): not a grpo-repl session file (no \"format\": \"grpo-swift session\"); batch files load with 'explain'")
         }
-        guard case .number(let version)? = top["version"] else { throw CommandError("\(path): the session file has no version") }
-        guard Int(version) <= SessionFile.currentVersion else {
+        guard let versionValue = top["version"] else { throw CommandError("\(path): the session file has no version") }
+        guard case .number(let version) = versionValue else {
+            throw CommandError("\(path): version: expected a number, found \(versionValue.kind)")
+        }
+        guard version == version.rounded(), version >= 1 else {
+            throw CommandError("\(path): version: must be a whole number from 1, not \(JSONValue.format(version))")
+        }
+        guard version <= Double(SessionFile.currentVersion) else {
             throw CommandError("\(path): written by a newer grpo-repl (session version \(JSONValue.format(version))); this one reads version \(SessionFile.currentVersion)")
         }
+        if let problem = wholeNumberProblem(json, path: "", shown: "") { throw CommandError("\(path): \(problem)") }
         let file: SessionFile
-        do { file = try JSONDecoder().decode(SessionFile.self, from: Data(bytes)) } catch {
+        let data = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Data(bytes.dropFirst(3)) : Data(bytes)
+        do { file = try JSONDecoder().decode(SessionFile.self, from: data) } catch {
             throw CommandError("\(path): \(describe(error))")
         }
         guard file.display.rows >= 1, file.display.rows <= 100_000, let showPath = Session.DisplayPath(rawValue: file.display.showPath) else {
             throw CommandError("\(path): display: rows must be 1...100000 and show_path naive or vectorized")
+        }
+        if let k = file.trainer.optimizer.secondMoment.firstIndex(where: { $0 < 0 }) {
+            throw CommandError("\(path): trainer.optimizer.secondMoment[\(k)]: \(Fmt.num(file.trainer.optimizer.secondMoment[k])) is below 0, and Adam's second moment is a mean of squares")
         }
         // Everything checked: now change the session.
         session.trainer = file.trainer
@@ -68,6 +79,54 @@ enum SessionFileCommands {
         return ["loaded \(path): task \(file.trainer.settings.task), seed \(file.trainer.settings.seed), \(file.trainer.stepCount) step(s)"]
     }
 
+    /// The whole-number fields of a session file and their ranges. They are checked on our own
+    /// parse, before Foundation's decoder (whose error for -1 or 1.5 in a UInt64 names no field)
+    /// and before the trainer counts on them (a step counter at Int.max overflows at the next step).
+    static let wholeNumbers: [String: (range: ClosedRange<Double>, text: String)] = {
+        let counter = (range: 0...Double(1 << 40), text: "0 to 2^40")
+        let size = (range: 0...Double(1 << 20), text: "0 to 2^20")
+        // 2^64 - 1 is 2^64 as a double: the decoder itself refuses the few values in between.
+        let uint64 = (range: 0...18_446_744_073_709_551_615.0, text: "0 to 2^64 - 1")
+        var table: [String: (range: ClosedRange<Double>, text: String)] = [
+            "trainer.settings.seed": uint64, "trainer.rng.state": uint64,
+            "trainer.iteration_count": counter, "trainer.inner_steps_done": counter, "trainer.step_count": counter,
+            "trainer.optimizer.stepCount": counter, "trainer.current_rollout.iteration": counter,
+            "trainer.history[].step": counter, "trainer.history[].iteration": counter, "trainer.history[].innerStep": counter,
+            "trainer.current_rollout.groupSize": size, "trainer.current_rollout.prompts[]": size,
+            "trainer.current_rollout.completions[][]": size, "display.rows": size,
+        ]
+        for key in ["num_generations", "prompts_per_iteration", "num_iterations", "max_completion_length"] {
+            table["trainer.settings." + key] = size
+        }
+        for policy in ["policy", "old_policy", "reference_policy"] {
+            for key in ["vocabularySize", "promptCount", "maxLength"] { table["trainer.\(policy).\(key)"] = size }
+        }
+        return table
+    }()
+
+    /// The first whole-number field out of its range, as "field: what is accepted", or nil.
+    /// `path` names list items "[]" (the table's form), `shown` with their index.
+    static func wholeNumberProblem(_ value: JSONValue, path: String, shown: String) -> String? {
+        switch value {
+        case .object(let object):
+            for (key, item) in object.pairs {
+                let p = path.isEmpty ? key : path + "." + key
+                if let problem = wholeNumberProblem(item, path: p, shown: shown.isEmpty ? key : shown + "." + key) { return problem }
+            }
+        case .array(let items):
+            for (k, item) in items.enumerated() {
+                if let problem = wholeNumberProblem(item, path: path + "[]", shown: shown + "[\(k)]") { return problem }
+            }
+        case .number(let x):
+            if let field = wholeNumbers[path], !(x == x.rounded() && field.range.contains(x)) {
+                return "\(shown): must be a whole number from \(field.text), not \(JSONValue.format(x))"
+            }
+        default:
+            break
+        }
+        return nil
+    }
+
     /// A decoding error as one line: the field path and what was wrong there.
     static func describe(_ error: Error) -> String {
         guard let error = error as? DecodingError else { return "\(error)" }
@@ -76,6 +135,10 @@ enum SessionFileCommands {
         }
         switch error {
         case .keyNotFound(let key, let context): return "\(path(context.codingPath + [key])): missing"
+        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+            // Our parser has read the file, so Foundation's "not valid JSON" means a number that
+            // does not fit its field's type; Foundation does not say which field.
+            return "a number does not fit its field (a fraction, a negative or a too large number where a whole number belongs)"
         case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
             let at = path(context.codingPath)
             return (at.isEmpty ? "" : at + ": ") + context.debugDescription

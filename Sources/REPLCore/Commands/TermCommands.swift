@@ -88,6 +88,7 @@ enum TermCommands {
                                    columns: [.advantage, .ratio, .entropyMask, .samplerWeight, .kl, .perTokenLoss, .weight, .weightedLoss])
             lines.append(BreakdownView.aggregationFormula(c))
             lines.append("loss = \(Fmt.num(b.loss, digits: 10))   (loss = -objective: minimizing it raises the objective)")
+            lines += NonFinite.warnings(b)
             return lines
         },
         Command("grad", syntax: "[all]", summary: "d loss / d logp for every token",
@@ -98,6 +99,7 @@ enum TermCommands {
                                    columns: [.advantage, .ratio, .branch, .weight, .grad])
             let norm = b.gradLogp.values.reduce(0) { $0 + $1 * $1 }.squareRoot()
             lines.append("|d loss / d logp| = \(Fmt.num(norm)); loss = \(Fmt.num(b.loss, digits: 10))")
+            lines += NonFinite.warnings(b)
             return lines
         },
         Command("tokens", syntax: "[all]", summary: "every per-token quantity in one table",

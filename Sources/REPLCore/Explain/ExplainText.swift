@@ -38,18 +38,46 @@ public enum ExplainText {
 }
 
 /// Warnings for a loss that is not a finite number, naming the first token responsible, so an
-/// infinite loss is reported honestly instead of silently printed.
+/// infinite loss is reported honestly instead of silently printed; and for a NaN that a finite
+/// loss would hide: an advantage (rewards beyond what a double's mean and std can hold) or a
+/// gradient (inf * 0 at a token whose ratio overflowed).
 public enum NonFinite {
     public static func warnings(_ b: Breakdown) -> [String] {
-        guard !b.loss.isFinite else { return [] }
-        for row in 0..<b.perTokenLoss.rowCount {
-            for (t, value) in b.perTokenLoss[row].enumerated() where !value.isFinite {
-                let (g, i) = groupAndIndex(row, groupSize: b.advantages.count / max(b.groupMean.count, 1))
-                return ["warning: the loss is \(Fmt.num(b.loss)): group \(g), completion \(i), token \(t) has "
-                        + "L_t = \(Fmt.num(value)) (ratio \(Fmt.num(b.ratio[row, t])), A = \(Fmt.num(b.advantages[row])))"]
-            }
+        var out: [String] = []
+        let groupSize = b.advantages.count / max(b.groupMean.count, 1)
+        // One std per group (with scale_rewards=batch possibly a single one): never index past it.
+        func std(_ g: Int) -> Double { g < b.groupStd.count ? b.groupStd[g] : (b.groupStd.last ?? 0) }
+        func mean(_ g: Int) -> Double { g < b.groupMean.count ? b.groupMean[g] : .nan }
+        if let row = b.advantages.firstIndex(where: { !$0.isFinite }) {
+            let (g, i) = groupAndIndex(row, groupSize: groupSize)
+            out.append("warning: group \(g), completion \(i) has A = \(Fmt.num(b.advantages[row])): the group's rewards give "
+                       + "mean \(Fmt.num(mean(g))) and std \(Fmt.num(std(g))) in doubles")
+        } else if let g = b.groupMean.indices.first(where: { !mean($0).isFinite || !std($0).isFinite }) {
+            out.append("warning: group \(g)'s rewards give mean \(Fmt.num(mean(g))) and std \(Fmt.num(std(g))) "
+                       + "in doubles, so its advantages are not what the formula gives")
         }
-        return ["warning: the loss is \(Fmt.num(b.loss))"]
+        if !b.loss.isFinite {
+            out.append(firstToken(b, b.perTokenLoss, groupSize).map { row, t in
+                let (g, i) = groupAndIndex(row, groupSize: groupSize)
+                return "warning: the loss is \(Fmt.num(b.loss)): group \(g), completion \(i), token \(t) has "
+                    + "L_t = \(Fmt.num(b.perTokenLoss[row, t])) (ratio \(Fmt.num(b.ratio[row, t])), A = \(Fmt.num(b.advantages[row])))"
+            } ?? "warning: the loss is \(Fmt.num(b.loss))")
+        } else if let (row, t) = firstToken(b, b.gradLogp, groupSize) {
+            let (g, i) = groupAndIndex(row, groupSize: groupSize)
+            out.append("warning: d loss / d logp is \(Fmt.num(b.gradLogp[row, t])) at group \(g), completion \(i), token \(t) "
+                       + "(ratio \(Fmt.num(b.ratio[row, t])), A = \(Fmt.num(b.advantages[row])), the min takes the "
+                       + "\(b.branch[row, t].rawValue) term) although the loss is \(Fmt.num(b.loss))")
+        }
+        return out
+    }
+
+    /// The first (row, token) where `values` is not finite.
+    static func firstToken(_ b: Breakdown, _ values: Ragged<Double>, _ groupSize: Int) -> (Int, Int)? {
+        for row in 0..<values.rowCount {
+            let tokens = values[row]
+            if let k = tokens.firstIndex(where: { !$0.isFinite }) { return (row, k - tokens.startIndex) }
+        }
+        return nil
     }
 
     static func groupAndIndex(_ row: Int, groupSize: Int) -> (Int, Int) {

@@ -22,6 +22,8 @@ public struct JSONParser {
 
     public static func parse(_ bytes: [UInt8]) throws(JSONError) -> JSONValue {
         var parser = JSONParser(bytes: bytes)
+        // A UTF-8 byte-order mark, as some Windows editors write, is skipped (RFC 8259 allows it).
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { parser.index = 3 }
         parser.skipSpace()
         let value = try parser.value()
         parser.skipSpace()
