@@ -108,7 +108,7 @@ struct FuzzTests {
             #expect(!reply.lines.isEmpty, "after the fuzz, '\(line)' printed nothing")
         }
         _ = interpreter.execute("example")
-        let loss = interpreter.execute("loss").lines.first { $0.hasPrefix("loss = ") } ?? ""
+        let loss = interpreter.execute("loss").lines.last { $0.hasPrefix("loss = ") } ?? ""
         #expect(loss.hasPrefix("loss = "), "\(loss)")
         let value = Double(loss.dropFirst("loss = ".count).prefix { $0 != " " })
         #expect(value?.isFinite == true, "\(loss)")

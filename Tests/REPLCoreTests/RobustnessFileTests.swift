@@ -240,6 +240,26 @@ struct RobustnessFileTests {
         // /proc cannot hold a file (as root too).
         let r5 = interpreter.execute("save /proc/grpo-test.json")
         #expect(r5.isError && r5.lines[0].hasPrefix("error: /proc/grpo-test.json:"), "\(r5.lines)")
+        // A symbolic link stays a link to the file it names, which gets the new contents.
+        let real = dir.write("real.json", "{}")
+        let link = dir.file("link.json")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: real)
+        #expect(!interpreter.execute("save \(link)").isError)
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: link)) == real)
+        #expect((try String(contentsOfFile: real, encoding: .utf8)).contains("grpo-swift session"))
+        // A device is written in place, never renamed over: 'save /dev/null' once replaced
+        // /dev/null with a regular file when run as root. Tried on a null device of our own.
+        let device = dir.file("null-device")
+        if mknod(device, S_IFCHR | 0o666, dev_t((1 << 8) | 3)) == 0 {  // makedev(1, 3)
+            #expect(!interpreter.execute("save \(device)").isError)
+            #expect(!interpreter.execute("savebatch \(device)").isError)
+            var info = stat()
+            #expect(stat(device, &info) == 0 && info.st_mode & S_IFMT == S_IFCHR, "the device was replaced")
+            try FileManager.default.removeItem(atPath: device)
+        }
+        let r6 = interpreter.execute("savebatch \(dir.path)")
+        #expect(r6.lines == ["error: \(dir.path): is a directory"])
+        #expect(!dir.contents.contains { $0.contains(".tmp-") }, "\(dir.contents)")
         // What was saved loads back to the same run.
         let check = busySession()
         #expect(!check.execute("load \(target)").isError)

@@ -82,7 +82,7 @@ struct RobustnessTrainingTests {
         #expect(kept > 0 && kept < 200)
         #expect(interpreter.session.trainer.policy.parameters.allSatisfy { $0.isFinite })
         // Every command still works on the kept state; a new batch can be stepped on.
-        for line in ["loss", "ratio", "policy", "history", "chart", "save /dev/null", "rollout", "set learning_rate 0.05", "step"] {
+        for line in ["loss", "ratio", "policy", "history", "chart", "rollout", "set learning_rate 0.05", "step"] {
             let r = interpreter.execute(line)
             #expect(!r.isError, "\(line): \(r.lines)")
         }
