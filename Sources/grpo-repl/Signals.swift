@@ -30,6 +30,16 @@ enum Interrupt {
         sigemptyset(&action.sa_mask)
         action.sa_flags = 0 // no SA_RESTART: interrupt blocking reads
         sigaction(SIGINT, &action, nil)
+        unblock(SIGINT)
+    }
+
+    /// A parent may start us with the signal blocked (a test runner's thread does): then the
+    /// handler would never run and Ctrl-C would do nothing.
+    static func unblock(_ signal: Int32) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, signal)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     /// Whether Ctrl-C was pressed since the last `clear()`.
@@ -63,6 +73,7 @@ enum Suspend {
         sigemptyset(&action.sa_mask)
         action.sa_flags = 0
         sigaction(SIGTSTP, &action, nil)
+        Interrupt.unblock(SIGTSTP)
     }
 
     /// Gives SIGTSTP its default action (stop the process) again.

@@ -1,0 +1,180 @@
+import Foundation
+import Testing
+
+/// The built grpo-repl under hostile conditions: a reader that goes away, Ctrl-C during `train`,
+/// bytes that are not UTF-8, endless lines, broken batch files for `explain`.
+@Suite("Robustness: the grpo-repl executable")
+struct RobustnessExecutableTests {
+    /// Runs grpo-repl with `input` bytes on standard input.
+    static func run(_ arguments: [String], input: Data) throws -> Executable.Result {
+        let process = Process()
+        process.executableURL = Executable.url
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["HOME"] = FileManager.default.temporaryDirectory.path
+        process.environment = env
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        let group = DispatchGroup()
+        nonisolated(unsafe) var out = Data(), err = Data()
+        group.enter()
+        DispatchQueue.global().async { out = stdout.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter()
+        DispatchQueue.global().async { err = stderr.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        stdin.fileHandleForWriting.write(input)
+        try stdin.fileHandleForWriting.close()
+        group.wait()
+        process.waitUntilExit()
+        return Executable.Result(stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self),
+                                 status: process.terminationStatus)
+    }
+
+    @Test("output piped to a reader that closes early (grpo-repl --script s.txt | head -1) ends quietly with status 0",
+          arguments: [["--script"], ["explain", "--all"], ["stdin"]])
+    func closedPipe(_ mode: [String]) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("grpo-pipe-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = dir.appendingPathComponent("s.txt").path
+        try Data((Array(repeating: "help", count: 300) + ["train 30", "tokens all"] + Array(repeating: "config", count: 300))
+            .joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: script))
+        let batch = dir.appendingPathComponent("b.json").path
+        let completions = (0..<64).map { _ in #"{"logp": [\#(Array(repeating: "-0.5", count: 64).joined(separator: ", "))]}"# }
+        try Data(#"{"config": {"beta": 0}, "groups": [{"rewards": [\#((0..<64).map { "\($0 % 2)" }.joined(separator: ", "))], "completions": [\#(completions.joined(separator: ", "))]}]}"#.utf8)
+            .write(to: URL(fileURLWithPath: batch))
+
+        let process = Process()
+        process.executableURL = Executable.url
+        switch mode[0] {
+        case "--script": process.arguments = ["--script", script]
+        case "explain": process.arguments = ["explain", batch, "--all"]
+        default: process.arguments = []
+        }
+        var env = ProcessInfo.processInfo.environment
+        env["HOME"] = dir.path
+        process.environment = env
+        let stdout = Pipe(), stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        process.standardInput = mode[0] == "stdin" ? FileHandle(forReadingAtPath: script) : FileHandle.nullDevice
+        try process.run()
+        // Read one line, like `head -1`, then go away.
+        var first = Data()
+        while !first.contains(UInt8(ascii: "\n")) {
+            let chunk = stdout.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            first.append(chunk)
+        }
+        try stdout.fileHandleForReading.close()
+        let err = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(!first.isEmpty)
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0,
+                "\(mode): \(process.terminationReason == .exit ? "exit" : "signal") \(process.terminationStatus)")
+        #expect(err.isEmpty, "\(mode): stderr: \(String(decoding: err.prefix(500), as: UTF8.self))")
+    }
+
+    @Test("Ctrl-C (SIGINT) during train stops at a step boundary, keeps every step, and the script goes on")
+    func interruptTrain() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("grpo-int-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = dir.appendingPathComponent("s.txt").path
+        let saved = dir.appendingPathComponent("after.json").path
+        try Data("train 100000\nhistory 1\nsave \(saved)\n".utf8).write(to: URL(fileURLWithPath: script))
+        let process = Process()
+        process.executableURL = Executable.url
+        process.arguments = ["--script", script]
+        var env = ProcessInfo.processInfo.environment
+        env["HOME"] = dir.path
+        process.environment = env
+        let stdout = Pipe(), stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let group = DispatchGroup()
+        nonisolated(unsafe) var out = Data(), err = Data()
+        group.enter()
+        DispatchQueue.global().async { out = stdout.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter()
+        DispatchQueue.global().async { err = stderr.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        Thread.sleep(forTimeInterval: 1.0)
+        // SIGINT, as Ctrl-C sends. The test runner's thread blocks SIGINT, and the child inherits
+        // that mask: grpo-repl must unblock it (it once did not, and ignored Ctrl-C).
+        process.interrupt()
+        group.wait()
+        process.waitUntilExit()
+        let text = String(decoding: out, as: UTF8.self)
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+        #expect(err.isEmpty, "\(String(decoding: err, as: UTF8.self))")
+        let stopped = text.split(separator: "\n").first { $0.hasPrefix("stopped at a step boundary: ") }
+        let kept = stopped.flatMap { Int($0.dropFirst("stopped at a step boundary: ".count).prefix { $0.isNumber }) }
+        #expect(kept != nil && kept! > 0, "\(text.prefix(400))")
+        if let kept {
+            #expect(text.contains("saved to \(saved): task copy, seed 0, \(kept) step(s)"), "\(text.suffix(300))")
+        }
+    }
+
+    @Test("bytes that are not UTF-8, NUL, escape sequences, a 1 MB line, CR LF, and no final newline: every line answered, exit 0")
+    func hostileStdin() throws {
+        var input = Data()
+        input.append(Data([0xFF, 0xFE, 0x80, 0x0A]))                     // invalid UTF-8
+        input.append(Data("set beta\u{0}0\n".utf8))                        // NUL inside a word
+        input.append(Data("\u{1B}[2J\u{1B}]0;title\u{7}help\n".utf8))       // escape sequences
+        input.append(Data(String(repeating: "x", count: 1_000_000).utf8))  // one 1 MB line
+        input.append(Data("\n".utf8))
+        input.append(Data("example\r\nloss\r\n".utf8))                     // Windows line ends
+        input.append(Data([0xC3, 0x0A]))                                   // a cut multibyte character
+        input.append(Data("set \"unclosed\n".utf8))
+        input.append(Data("rollout".utf8))                                 // no final newline
+        let result = try Self.run([], input: input)
+        #expect(result.status == 0)
+        #expect(result.stderr.isEmpty, "\(result.stderr.prefix(500))")
+        let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        let errors = lines.filter { $0.hasPrefix("error: ") }
+        #expect(errors.count == 6, "\(errors.map { $0.prefix(100) })")
+        #expect(errors.allSatisfy { $0.count <= 1100 })
+        #expect(result.stdout.contains("loss = 0.") && result.stdout.contains("rollout 1:"), "\(result.stdout.suffix(500))")
+    }
+
+    @Test("explain with a broken batch file: exit code 2, nothing on stdout, one line on stderr naming the file and the field")
+    func explainBrokenFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("grpo-explain-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cases: [(String, String)] = [
+            ("", "not valid JSON: line 1, column 1"),
+            (#"{"groups": [{"rewards": [1, 0], "completions": [{"logp": [-1, -2"#, "the document ends inside a list"),
+            (#"{"groups": [{"rewards": [1, "0"], "completions": [{"logp": [-1]}, {"logp": [-1]}]}]}"#, "groups[0].rewards[1]: expected a number"),
+            (#"{"groups": [{"rewards": [1, 0], "completions": [{"logp": [-1, -2], "old_logp": [-1]}, {"logp": [-1]}]}]}"#, "groups[0].completions[0].old_logp: 1 values, but logp has 2"),
+            (#"{"groups": [{"rewards": [1, 0], "completions": [{"logp": [NaN]}, {"logp": [-1]}]}]}"#, "NaN and Infinity are not JSON"),
+            (#"{"groups": [{"rewards": [1e999, 0], "completions": [{"logp": [-1]}, {"logp": [-1]}]}]}"#, "too large for a double"),
+            (#"{"groups": [{"rewards": [1, 0], "completions": [{"logp": [0.1]}, {"logp": [-1]}]}]}"#, "groups[0].completions[0].logp[0]: 0.1 is above 0"),
+            (#"{"config": {"beta": 0, "top_entropy_quantile": 0.5}, "groups": [{"rewards": [1, 0], "completions": [{"logp": [-1], "entropy": [-2]}, {"logp": [-1], "entropy": [1]}]}]}"#, "entropy[0]: -2 is below 0"),
+            (#"{"config": {"beta": 0, "loss_type": "dr_grpo", "max_completion_length": 1}, "groups": [{"rewards": [1, 0], "completions": [{"logp": [-1, -1]}, {"logp": [-1]}]}]}"#, "more than max_completion_length=1"),
+            (#"{"groups": [{"rewards": [1, 0], "rewards": [1, 0], "completions": []}]}"#, #"the key "rewards" appears twice"#),
+            (String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000), "nested deeper than 64 levels"),
+        ]
+        for (k, (text, expected)) in cases.enumerated() {
+            let path = dir.appendingPathComponent("b\(k).json").path
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+            let result = try Executable.run(["explain", path])
+            #expect(result.status == 2, "\(expected): status \(result.status)")
+            #expect(result.stdout.isEmpty)
+            let lines = result.stderr.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].hasPrefix("error: \(path): ") && lines[0].contains(expected), "\(result.stderr)")
+        }
+        // Over the size limit: a sparse file of 100 MB, refused before it is read.
+        let big = dir.appendingPathComponent("big.json").path
+        FileManager.default.createFile(atPath: big, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: big))
+        try handle.truncate(atOffset: 100 << 20)
+        try handle.close()
+        let result = try Executable.run(["explain", big])
+        #expect(result.status == 2 && result.stderr == "error: \(big): 100 MB is larger than the 64 MB this reads\n", "\(result.stderr)")
+    }
+}
