@@ -209,14 +209,14 @@ struct LossKernel {
     }
 
     /// The per-token KL estimate and its derivative with respect to logp, d = ref_logp - logp.
+    /// `expm1OfD` is expm1(d), which only k3 needs (the token pass computes it ahead).
     @_transparent
-    func klTerm(logp: Lanes, ref: Lanes) -> (kl: Lanes, dLogp: Lanes) {
-        let d = ref - logp
+    func klTerm(d: Lanes, expm1OfD: @autoclosure () -> Lanes) -> (kl: Lanes, dLogp: Lanes) {
         switch estimator {
         case .k1: return (-d, Lanes(repeating: 1))
         case .k2: return (d * d * 0.5, -d)
         case .k3:
-            let e = VectorMath.expm1(d)
+            let e = expm1OfD()
             return (e - d, -e)
         }
     }
@@ -245,50 +245,115 @@ struct LossKernel {
         var throughRatio = Lanes(repeating: 0)
     }
 
+    /// Tokens per block of the token pass (a multiple of the lane count).
+    static let blockSize = 64
+
     /// Runs the rows in `rows` (a whole range; ranges can run in parallel).
     func run<Source: RowSource, Sink: KernelSink>(rows: Range<Int>, source: Source, sink: Sink) -> KernelSums {
-        var sums = KernelSums()
-        for i in rows {
-            source.withRow(i) { inputs in
-                let n = inputs.count
-                let scale = rowScale(length: n)
-                var row = Row(inputs: inputs, start: offsets[i], advantage: advantages[i], scale: scale,
-                              weight: scale * batchScale)
-                if sequenceLevel {
-                    sequenceRatio(&row)
-                    for t in stride(from: 0, to: n, by: Lanes.scalarCount) {
-                        sequenceChunk(at: t, count: Swift.min(Lanes.scalarCount, n - t), &row, sink)
+        let chunksPerBlock = Self.blockSize / Lanes.scalarCount
+        return withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 2 * chunksPerBlock) { scratch in
+            scratch.initialize(repeating: Lanes(repeating: 0))
+            let block = Block(ratio: UnsafeMutableBufferPointer(rebasing: scratch[0..<chunksPerBlock]),
+                              expm1: UnsafeMutableBufferPointer(rebasing: scratch[chunksPerBlock...]))
+            var sums = KernelSums()
+            for i in rows {
+                source.withRow(i) { inputs in
+                    let n = inputs.count
+                    let scale = rowScale(length: n)
+                    var row = Row(inputs: inputs, start: offsets[i], advantage: advantages[i], scale: scale,
+                                  weight: scale * batchScale)
+                    if sequenceLevel {
+                        sequenceRatio(&row)
+                        for t in stride(from: 0, to: n, by: Lanes.scalarCount) {
+                            sequenceChunk(at: t, count: Swift.min(Lanes.scalarCount, n - t), &row, sink)
+                        }
+                        finishSequenceRow(row, &sums)
+                    } else {
+                        for start in stride(from: 0, to: n, by: Self.blockSize) {
+                            tokenBlock(start..<Swift.min(n, start + Self.blockSize), block, &row, sink)
+                        }
+                        if Sink.recordsEverything {
+                            sums.clipLow += row.clipLow.laneSum
+                            sums.clipHigh += row.clipHigh.laneSum
+                            sums.clipRegion += row.clipLow.laneSum + row.clipHigh.laneSum
+                            sums.clipUnits += Double(n)
+                        }
                     }
-                    finishSequenceRow(row, &sums)
-                } else {
-                    for t in stride(from: 0, to: n, by: Lanes.scalarCount) {
-                        tokenChunk(at: t, count: Swift.min(Lanes.scalarCount, n - t), &row, sink)
-                    }
+                    sums.loss += row.lossSum.laneSum * scale
                     if Sink.recordsEverything {
-                        sums.clipLow += row.clipLow.laneSum
-                        sums.clipHigh += row.clipHigh.laneSum
-                        sums.clipRegion += row.clipLow.laneSum + row.clipHigh.laneSum
-                        sums.clipUnits += Double(n)
+                        sums.kl += row.klSum.laneSum
+                        sums.entropy += row.entropySum.laneSum
                     }
-                }
-                sums.loss += row.lossSum.laneSum * scale
-                if Sink.recordsEverything {
-                    sums.kl += row.klSum.laneSum
-                    sums.entropy += row.entropySum.laneSum
                 }
             }
+            return sums
         }
-        return sums
     }
 
-    /// Token level: four tokens t ..< t + 4 of the row, each with its own ratio.
-    @_transparent
-    private func tokenChunk<Sink: KernelSink>(at t: Int, count: Int, _ row: inout Row, _ sink: Sink) {
-        let a = row.advantage
-        let logp = load(row.inputs.logp, t, count)
+    /// Scratch for one block: its ratios and expm1(ref - logp), one entry per chunk of four tokens.
+    struct Block {
+        let ratio: UnsafeMutableBufferPointer<Lanes>
+        let expm1: UnsafeMutableBufferPointer<Lanes>
+    }
 
+    /// Token level, one block of a row. The two exps of every token of the block come first, each
+    /// in its own short loop: consecutive chunks are independent there, so the CPU overlaps
+    /// several of them (in one long loop body, each chunk's chain of dependent operations would
+    /// mostly wait on the previous step). The range test of the exps is done once for the block
+    /// (a sum of squares); a block with a huge or NaN argument is redone lane by lane. Then the
+    /// rest of the per-token math, chunk by chunk.
+    @_transparent
+    private func tokenBlock<Sink: KernelSink>(_ tokens: Range<Int>, _ block: Block, _ row: inout Row, _ sink: Sink) {
+        let lanes = Lanes.scalarCount
+        let chunks = 0..<((tokens.count + lanes - 1) / lanes)  // chunk c starts at token tokens.lowerBound + 4c
+        let limit = VectorMath.fastRange * VectorMath.fastRange
         // log_ratio = logp - old_logp;  coef_1 = exp(log_ratio)
-        let r = VectorMath.exp(logp - load(row.inputs.oldLogp, t, count))
+        @_transparent func logRatio(_ c: Int) -> Lanes {
+            let t = tokens.lowerBound + c * lanes, count = Swift.min(lanes, tokens.upperBound - t)
+            return load(row.inputs.logp, t, count) - load(row.inputs.oldLogp, t, count)
+        }
+        var squares = Lanes(repeating: 0)
+        for c in chunks {
+            let x = logRatio(c)
+            squares += x * x
+            block.ratio[c] = VectorMath.expInFastRange(x)
+        }
+        if !(squares.laneSum <= limit) {
+            for c in chunks { block.ratio[c] = VectorMath.exp(logRatio(c)) }
+        }
+        // d = ref - logp, and expm1(d) for the k3 estimator
+        if let ref = row.inputs.refLogp, needsKL(Sink.self), estimator == .k3 {
+            @_transparent func d(_ c: Int) -> Lanes {
+                let t = tokens.lowerBound + c * lanes, count = Swift.min(lanes, tokens.upperBound - t)
+                return load(ref, t, count) - load(row.inputs.logp, t, count)
+            }
+            squares = Lanes(repeating: 0)
+            for c in chunks {
+                let x = d(c)
+                squares += x * x
+                block.expm1[c] = VectorMath.expm1InFastRange(x)
+            }
+            if !(squares.laneSum <= limit) {
+                for c in chunks { block.expm1[c] = VectorMath.expm1(d(c)) }
+            }
+        }
+        for c in chunks {
+            let t = tokens.lowerBound + c * lanes
+            tokenChunk(at: t, count: Swift.min(lanes, tokens.upperBound - t), ratio: block.ratio[c],
+                       expm1: block.expm1[c], &row, sink)
+        }
+    }
+
+    /// Whether the KL has to be computed: it enters the loss, or the breakdown reports it.
+    @_transparent
+    private func needsKL<Sink: KernelSink>(_: Sink.Type) -> Bool { addKL || Sink.recordsEverything }
+
+    /// Token level: four tokens t ..< t + 4 of the row, each with its own ratio r = coef_1.
+    /// `expm1` is exp(ref - logp) - 1 when the k3 KL is needed (anything otherwise).
+    @_transparent
+    private func tokenChunk<Sink: KernelSink>(at t: Int, count: Int, ratio r: Lanes, expm1: Lanes,
+                                              _ row: inout Row, _ sink: Sink) {
+        let a = row.advantage
         // per_token_loss = -min(coef_1 A, coef_2 A); d / d logp = d / d coef_1 * coef_1
         var (loss, dRatio) = policyTerm(ratio: r, advantage: a)
         // * entropy_mask, * importance_sampling_ratio (policy term only)
@@ -297,9 +362,9 @@ struct LossKernel {
 
         // per_token_kl (times coef_1 with the bias correction: d (k r) = dk r + k r)
         var kl = Lanes(repeating: 0)
-        if let ref = row.inputs.refLogp, addKL || Sink.recordsEverything {
+        if let ref = row.inputs.refLogp, needsKL(Sink.self) {
             var dKL: Lanes
-            (kl, dKL) = klTerm(logp: logp, ref: load(ref, t, count))
+            (kl, dKL) = klTerm(d: load(ref, t, count) - load(row.inputs.logp, t, count), expm1OfD: expm1)
             if biasCorrection {
                 kl = kl * r
                 dKL = dKL * r + kl
@@ -351,9 +416,10 @@ struct LossKernel {
         var dLogp = Lanes(repeating: 0)  // the policy term reaches logp only through s
 
         var kl = Lanes(repeating: 0)
-        if let ref = row.inputs.refLogp, addKL || Sink.recordsEverything {
+        if let ref = row.inputs.refLogp, needsKL(Sink.self) {
             var dKL: Lanes
-            (kl, dKL) = klTerm(logp: load(row.inputs.logp, t, count), ref: load(ref, t, count))
+            let d = load(ref, t, count) - load(row.inputs.logp, t, count)
+            (kl, dKL) = klTerm(d: d, expm1OfD: VectorMath.expm1(d))
             if biasCorrection {
                 // d (k s) / d logp_t = dk s here, plus k through s.
                 if addKL { row.throughRatio += padded(beta * kl, valid) }
