@@ -130,19 +130,24 @@ struct EveryQuantity: KernelSink {
 ///
 /// `dmin` sends the gradient to the smaller term, half to each on a tie (torch.minimum).
 ///
-/// For four tokens, `tokenChunk` runs the lines of TRL's `_compute_loss` in order, each one SIMD
-/// statement (selects, no branches), reading each input once and writing the gradient once:
+/// Each row is cut into blocks of 64 tokens, and each block into chunks of four tokens (one SIMD
+/// vector). The lines of TRL's `_compute_loss` run in order, each one SIMD statement (selects,
+/// no branches); the batch is read once and the gradient written once:
 ///
-///     log_ratio = logp - old_logp;  coef_1 = exp(log_ratio)                   (VectorMath.exp)
-///     coef_2 = clamp(coef_1, 1 - eps, 1 + eps_high)                           (clip)
-///     per_token_loss = -min(coef_1 A, coef_2 A)                               (policyTerm)
-///     per_token_loss *= entropy_mask                     only with top_entropy_quantile < 1
-///     per_token_loss *= importance_sampling_ratio        only with sampler log-probs
-///     per_token_kl = exp(ref - logp) - (ref - logp) - 1  (VectorMath.expm1)   only if needed
+///     log_ratio = logp - old_logp;  coef_1 = exp(log_ratio)     tokenBlock, 1st loop (VectorMath)
+///     per_token_kl's exp(ref - logp) - 1                        tokenBlock, 2nd loop, k3 only
+///     coef_2 = clamp(coef_1, 1 - eps, 1 + eps_high)             tokenChunk -> clip
+///     per_token_loss = -min(coef_1 A, coef_2 A)                 tokenChunk -> policyTerm
+///     per_token_loss *= entropy_mask                            only with top_entropy_quantile < 1
+///     per_token_loss *= importance_sampling_ratio               only with sampler log-probs
+///     per_token_kl = exp(ref - logp) - (ref - logp) - 1         tokenChunk -> klTerm
 ///     per_token_loss += beta * per_token_kl
 ///     loss_type reduction: grad = w * d per_token_loss / d logp, and the row's sum of losses
 ///
-/// The options are fixed for the whole batch, so their tests are perfectly predicted branches.
+/// The exps come first for the whole block because they are most of the work: in a loop of
+/// their own the chunks are independent and the CPU overlaps them. The options are fixed for
+/// the whole batch, so their tests are perfectly predicted branches. GSPO (`sequenceChunk`) has
+/// one ratio per row and follows the same lines.
 struct LossKernel {
     let grad: UnsafeMutableBufferPointer<Double>
     /// Where each row's tokens go in the flat outputs (B + 1 offsets), and its advantage.
