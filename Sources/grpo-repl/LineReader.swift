@@ -78,6 +78,12 @@ final class PlainReader: LineReader {
         guard descriptor >= 0 else {
             throw ScriptOpenError(path: path, reason: String(cString: strerror(errno)))
         }
+        // A directory opens, then reads as nothing: say so instead of running no commands.
+        var info = stat()
+        if fstat(descriptor, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+            close(descriptor)
+            throw ScriptOpenError(path: path, reason: "is a directory")
+        }
         self.descriptor = descriptor
         self.ownsDescriptor = true
         self.echo = echo

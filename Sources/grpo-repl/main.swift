@@ -65,7 +65,9 @@ let interpreter = Interpreter(session: session)
 
 if let lessonToRun {
     Interrupt.install()
-    show(interpreter.execute("lesson \(lessonToRun)"))
+    let start = interpreter.execute("lesson \(lessonToRun)")
+    show(start)
+    if start.isError { exit(2) }  // no such lesson
     while session.lessonProgress != nil && !Interrupt.requested {
         show(interpreter.execute("next"))
     }

@@ -141,6 +141,19 @@ struct RobustnessExecutableTests {
         #expect(result.stdout.contains("loss = 0.") && result.stdout.contains("rollout 1:"), "\(result.stdout.suffix(500))")
     }
 
+    @Test("command-line mistakes: exit code 2 and one error line (a directory as --script once ran nothing and exited 0)")
+    func badCommandLines() throws {
+        let dir = FileManager.default.temporaryDirectory.path
+        for (args, expected) in [(["--script", dir], "error: cannot open \(dir): is a directory"),
+                                 (["--script", "/nonexistent/s.txt"], "error: cannot open /nonexistent/s.txt: No such file or directory"),
+                                 (["lesson", "99"], "error: no lesson '99'"), (["lesson", "\u{1B}[2J"], "error: no lesson"),
+                                 (["--scrpit"], "error: unknown argument '--scrpit'"), (["--script"], "error: --script needs a FILE")] {
+            let result = try Self.run(args, input: Data())
+            #expect(result.status == 2, "\(args): status \(result.status)")
+            #expect((result.stdout + result.stderr).contains(expected), "\(args): \(result.stdout) \(result.stderr)")
+        }
+    }
+
     @Test("explain with a broken batch file: exit code 2, nothing on stdout, one line on stderr naming the file and the field")
     func explainBrokenFiles() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("grpo-explain-\(UUID().uuidString)")

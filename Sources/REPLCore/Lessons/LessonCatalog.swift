@@ -73,7 +73,7 @@ public struct Lesson: Sendable, Equatable {
 public enum LessonCatalog {
     /// "01-per-token-loss.md" -> "01"; files not starting with two digits are not lessons.
     static func number(of file: String) -> String? {
-        let digits = file.prefix(while: \.isNumber)
+        let digits = file.prefix { $0.isASCII && $0.isNumber }  // "٠١-x.md" is not a lesson (and Int() could not read it)
         guard digits.count == 2, file.hasSuffix(".md") else { return nil }
         return String(digits)
     }
