@@ -14,7 +14,10 @@ enum TermCommands {
         let batch = try session.currentBatch()
         let b = try session.breakdown()
         let present = columns.filter { BreakdownView.isAvailable($0, batch, b) }
-        let table = BreakdownView.tokenTable(batch, b, columns: present, title: title, headers: headers)
+        // A clip range as narrow as GSPO's (1e-4) needs more digits to be seen.
+        let c = session.config
+        let digits = min(c.epsilon, c.resolvedEpsilonHigh) < 0.01 ? 6 : 4
+        let table = BreakdownView.tokenTable(batch, b, columns: present, title: title, headers: headers, digits: digits)
         return [header(session)] + session.render(table, all: Args.wantsAll(args), command: command)
     }
 
@@ -52,7 +55,7 @@ enum TermCommands {
                 term: "min(r A, clip(r, 1 - eps, 1 + eps_high) A)") { session, args throws(CommandError) in
             try Args.none(args, "clip")
             let c = session.config
-            let title = "min(ratio*A, clip(ratio, \(Fmt.num(1 - c.epsilon)), \(Fmt.num(1 + c.resolvedEpsilonHigh)))*A)"
+            let title = "min(ratio*A, clip(ratio, \(BreakdownView.clipRange(c)))*A)"
                 + (c.delta.map { "   (ratio capped at delta = \(Fmt.num($0)))" } ?? "")
             var lines = try tokens(session, args, command: "clip", title: title,
                                    columns: [.ratio, .advantage, .unclippedTerm, .clippedRatio, .clippedTerm, .branch],
@@ -84,7 +87,7 @@ enum TermCommands {
             try Args.none(args, "loss")
             let c = session.config
             let b = try session.breakdown()
-            var lines = try tokens(session, args, command: "loss", title: BreakdownView.lossFormula(c),
+            var lines = try tokens(session, args, command: "loss", title: BreakdownView.lossFormula(c, samplerWeighted: b.samplerWeight != nil),
                                    columns: [.advantage, .ratio, .entropyMask, .samplerWeight, .kl, .perTokenLoss, .weight, .weightedLoss])
             lines.append(BreakdownView.aggregationFormula(c))
             lines.append("loss = \(Fmt.num(b.loss, digits: 10))   (loss = -objective: minimizing it raises the objective)")
@@ -107,7 +110,7 @@ enum TermCommands {
             try Args.none(args, "tokens")
             let batch = try session.currentBatch()
             let b = try session.breakdown()
-            return try tokens(session, args, command: "tokens", title: BreakdownView.lossFormula(session.config),
+            return try tokens(session, args, command: "tokens", title: BreakdownView.lossFormula(session.config, samplerWeighted: b.samplerWeight != nil),
                               columns: BreakdownView.allColumns(batch, b))
         },
         Command("metrics", summary: "the numbers TRL logs for this batch: clip fractions, KL, zero-std groups",

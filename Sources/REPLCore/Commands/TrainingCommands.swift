@@ -12,7 +12,9 @@ enum TrainingCommands {
         let task = session.trainer.task
         let b = try session.breakdown()
         var lines = ["rollout \(rollout.iteration + 1): \(rollout.prompts.count) prompt(s) x G = \(rollout.groupSize), "
-                     + "sampled by theta_old at temperature \(Fmt.num(rollout.temperature))"
+                     + "sampled by theta_old at temperature "
+                     + (session.trainer.settings.samplerTemperature.map { "\(Fmt.num($0)) (the sampler's; scored at \(Fmt.num(rollout.temperature)))" }
+                        ?? Fmt.num(rollout.temperature))
                      + (session.trainer.settings.hasSamplerMismatch ? " (through the mismatched sampler, lesson 08)" : "")]
         var table = Table(columns: [.number("g"), .number("i"), .text("completion"), .number("|o_i|"), .number("reward"), .number("A_i")])
         for (k, q) in rollout.prompts.enumerated() {
@@ -74,7 +76,8 @@ enum TrainingCommands {
             ("grad", "|d loss / d theta|", shown.map(\.gradientNorm)),
         ]
         var lines: [String] = []
-        for entry in series where which.contains(entry.key) {
+        for key in which {
+            guard let entry = series.first(where: { $0.key == key }) else { continue }
             if !lines.isEmpty { lines.append("") }
             lines += Chart.render(title: "\(entry.title) per step", series: [(entry.key, entry.values)],
                                   width: 60, height: 7, unicode: session.unicode, firstStep: first)

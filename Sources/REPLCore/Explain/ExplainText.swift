@@ -14,7 +14,7 @@ public enum ExplainText {
         lines.append("")
         lines += BreakdownView.advantageTable(batch, naive).render()
         lines.append("")
-        let title = BreakdownView.lossFormula(config)
+        let title = BreakdownView.lossFormula(config, samplerWeighted: naive.samplerWeight != nil)
         let tokens = BreakdownView.tokenTable(batch, naive, columns: BreakdownView.allColumns(batch, naive), title: title)
         lines += tokens.render(maxRows: showAll ? nil : rowLimit) { "... \($0) more tokens (add --all to see every token)" }
         lines.append("")

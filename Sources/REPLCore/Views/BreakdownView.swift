@@ -136,11 +136,19 @@ public enum BreakdownView {
     }
 
     /// The formula of the per-token loss under this config, as one line.
-    public static func lossFormula(_ c: GRPOConfig) -> String {
+    /// The clip range's ends, exactly (GSPO's 1.0004 must not print as 1).
+    public static func clipRange(_ c: GRPOConfig) -> String {
+        "\((1 - c.epsilon).optionText), \((1 + c.resolvedEpsilonHigh).optionText)"
+    }
+
+    /// The formula of the per-token loss under this config, as one line; `samplerWeighted` when
+    /// the batch's policy terms carry the sampler/trainer correction.
+    public static func lossFormula(_ c: GRPOConfig, samplerWeighted: Bool = false) -> String {
         let ratio = c.importanceSamplingLevel == .sequence ? "s_i" : "r_t"
         let first = c.delta.map { "min(\(ratio), \(Fmt.num($0))) A" } ?? "\(ratio) A"
-        var formula = "L_t = -min(\(first), clip(\(ratio), \(Fmt.num(1 - c.epsilon)), \(Fmt.num(1 + c.resolvedEpsilonHigh))) A)"
+        var formula = "L_t = -min(\(first), clip(\(ratio), \(clipRange(c))) A)"
         if c.topEntropyQuantile < 1 { formula += " * kept" }
+        if samplerWeighted { formula += " * IS weight" }
         if c.beta != 0 { formula += " + \(Fmt.num(c.beta)) * \(c.klEstimator.rawValue)\(c.useBiasCorrectionKL ? " * \(ratio)" : "")" }
         return formula
     }
