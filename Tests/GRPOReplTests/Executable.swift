@@ -46,12 +46,18 @@ struct Executable {
                       status: process.terminationStatus)
     }
 
-    /// A file in a fresh temporary directory with `text` in it.
+    /// A file with `text` in it, in one temporary directory per test process that is removed
+    /// when the process exits.
     static func temporaryFile(_ name: String, _ text: String) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("grpo-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let url = dir.appendingPathComponent(name)
+        let url = scratch.appendingPathComponent("\(UUID().uuidString)-\(name)")
         try Data(text.utf8).write(to: url)
         return url.path
     }
+
+    static let scratch: URL = {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("grpo-tests-\(getpid())")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(at: Executable.scratch) }
+        return dir
+    }()
 }

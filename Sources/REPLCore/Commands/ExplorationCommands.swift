@@ -108,8 +108,9 @@ enum ExplorationCommands {
         let parts = text.split(separator: ",", omittingEmptySubsequences: false)
         var values: [Double] = []
         for part in parts {
-            guard let x = Double(String(part).trimmingWhitespace), x.isFinite, x > 0 else {
-                throw CommandError("\(name) must be probabilities above 0 separated by commas, such as 0.7,0.2,0.1; not '\(Interpreter.shorten(text))'")
+            // Each entry is read like deadgroups' P: 0.25, 1/4 or 25%.
+            guard let x = try? probability(String(part).trimmingWhitespace), x > 0 else {
+                throw CommandError("\(name) must be probabilities above 0 separated by commas, such as 0.7,0.2,0.1 or 1/2,1/4,25%; not '\(Interpreter.shorten(text))'")
             }
             values.append(x)
         }
