@@ -9,7 +9,11 @@ extension Naive {
     public static func mean(_ xs: [Double]) -> Double {
         var total = 0.0
         for x in xs { total += x }
-        return total / Double(xs.count)
+        if total.isFinite { return total / Double(xs.count) }
+        // The sum overflowed (rewards near 1e308): add up the shares x_k / n instead.
+        var m = 0.0
+        for x in xs { m += x / Double(xs.count) }
+        return m
     }
 
     /// std(x) = sqrt( sum_k (x_k - mean)^2 / d ), with d = n - 1 for the sample estimator (every
@@ -19,7 +23,23 @@ extension Naive {
         var squares = 0.0
         for x in xs { squares += (x - m) * (x - m) }
         let divisor = estimator == .sample ? Double(xs.count - 1) : Double(xs.count)
-        return sqrt(squares / divisor)
+        if squares.isFinite { return sqrt(squares / divisor) }
+        // The squares overflowed: measure the deviations in units of the largest one, halved so
+        // that x - mean itself cannot overflow.
+        var largest = 0.0
+        for x in xs { largest = max(largest, abs(x / 2 - m / 2)) }
+        var scaled = 0.0
+        for x in xs {
+            let u = (x / 2 - m / 2) / largest
+            scaled += u * u
+        }
+        return 2 * largest * sqrt(scaled / divisor)
+    }
+
+    /// (r - m) / (s + eps), halving everything when r - m overflows (rewards near 1e308).
+    static func standardized(_ r: Double, mean m: Double, std s: Double, epsilon: Double) -> Double {
+        let difference = r - m
+        return difference.isFinite ? difference / (s + epsilon) : (r / 2 - m / 2) / (s / 2 + epsilon / 2)
     }
 
     /// Group-relative advantage, one number per completion, the same for all its tokens:
@@ -50,7 +70,7 @@ extension Naive {
                 } else if config.scaleRewards == .none {
                     a.append(r - m)
                 } else {
-                    a.append((r - m) / (s + config.stdEpsilon))
+                    a.append(standardized(r, mean: m, std: s, epsilon: config.stdEpsilon))
                 }
             }
             advantages.append(a)

@@ -20,8 +20,10 @@ extension Naive {
         if let delta = config.delta {
             capped = Scalar.clamp(ratio, min: -Double.infinity, max: delta)
         }
-        let unclippedTerm = capped * advantage
-        let clippedTerm = clipped * advantage
+        // With A = 0 both terms are 0 whatever the ratio, even one that overflowed to inf
+        // (inf * 0 would be NaN).
+        let unclippedTerm = advantage == 0 ? Scalar(0) : capped * advantage
+        let clippedTerm = advantage == 0 ? Scalar(0) : clipped * advantage
         let objective = Scalar.minimum(unclippedTerm, clippedTerm)
 
         let branch: ClipBranch

@@ -63,7 +63,11 @@ extension Naive {
                 var tokenLoss = policyLoss
                 if let ref = c.refLogp {
                     var penalty = klPenalty(logp: logp[i][t], refLogp: ref[t], estimator: config.klEstimator)
-                    if config.useBiasCorrectionKL { penalty = penalty * r }
+                    if config.useBiasCorrectionKL {
+                        // KL * r, except that a KL of exactly 0 with a ratio that overflowed to
+                        // inf is taken as 0 (inf * 0 would be NaN).
+                        penalty = penalty.value == 0 && !r.value.isFinite ? Scalar(0) : penalty * r
+                    }
                     kl![i, t] = penalty.value
                     if config.beta != 0 { tokenLoss = tokenLoss + penalty * config.beta }
                 }

@@ -46,7 +46,9 @@ public final class Scalar {
         }
         for node in order { node.grad = 0 }
         grad = 1
-        for node in order.reversed() {
+        for node in order.reversed() where node.grad != 0 {
+            // A node that receives no gradient passes none on, even through an infinite local
+            // derivative (exp of an overflowed log-ratio): 0 * inf would be NaN, the math says 0.
             for (input, local) in node.inputs {
                 input.grad += node.grad * local
             }
