@@ -100,3 +100,57 @@ struct VectorizedKernelTests {
         }
     }
 }
+
+/// Where the numbers leave the range of a double: the vectorized path gives what the naive one
+/// gives (finite values to 1e-12, the same inf, NaN where the naive path has NaN).
+@Suite("Vectorized path at numeric extremes")
+struct VectorizedExtremeTests {
+    static func batch(_ rewards: [Double], _ logp: [[Double]], old: [[Double]]? = nil, ref: [[Double]]? = nil) -> Batch {
+        Batch(groups: [Group(completions: rewards.indices.map {
+            Completion(reward: rewards[$0], logp: logp[$0], oldLogp: old?[$0], refLogp: ref?[$0])
+        })])
+    }
+
+    func same(_ a: [Double], _ b: [Double], _ what: String) {
+        #expect(a.count == b.count, "\(what)")
+        for (x, y) in zip(a, b) {
+            let agree = x == y || (x.isNaN && y.isNaN) || (x.isFinite && y.isFinite && close(x, y, relative: 1e-12, absolute: 1e-300))
+            #expect(agree, "\(what): naive \(x) vs vectorized \(y)")
+        }
+    }
+
+    @Test("overflowed ratios, A = 0, zero KL at an infinite ratio, rewards near 1e308", arguments: 0..<12)
+    func extremes(_ k: Int) throws {
+        var config = GRPOConfig()
+        config.beta = 0
+        let cases: [(Batch, (inout GRPOConfig) -> Void)] = [
+            (Self.batch([1, 0], [[-0.1], [-0.5]], old: [[-1000.1], [-0.5]]), { _ in }),                   // clipped, ratio inf
+            (Self.batch([1, 0], [[-0.5], [-0.1]], old: [[-0.5], [-1000.1]]), { _ in }),                   // unclipped, loss inf
+            (Self.batch([1, 0], [[-0.5], [-0.1]], old: [[-0.5], [-1000.1]]), { $0.delta = 3 }),           // capped at delta
+            (Self.batch([1, 1], [[-0.1], [-0.5]], old: [[-1000.1], [-0.5]]), { _ in }),                   // A = 0, ratio inf
+            (Self.batch([1, 0], [[-0.1, -0.1], [-0.5]], old: [[-1000.1, -1000.1], [-0.5]]),
+             { $0.importanceSamplingLevel = .sequence }),
+            (Self.batch([1, 1], [[-0.1, -0.1], [-0.5]], old: [[-1000.1, -1000.1], [-0.5]]),
+             { $0.importanceSamplingLevel = .sequence }),
+            (Self.batch([1, 0], [[-0.1], [-0.5]], old: [[-1000.1], [-0.5]], ref: [[-0.1], [-0.5]]),       // KL 0 at ratio inf
+             { $0.beta = 0.04; $0.useBiasCorrectionKL = true }),
+            (Self.batch([1, 0], [[-0.1], [-0.5]], old: [[-1000.1], [-0.5]], ref: [[-0.1], [-0.5]]),
+             { $0.beta = 0.04; $0.useBiasCorrectionKL = true; $0.klEstimator = .k1 }),
+            (Self.batch([1, 0], [[-1000], [-0.1]], ref: [[0], [-1000]]), { $0.beta = 0.04 }),             // k3 = inf
+            (Self.batch([1e308, 1e308, -1e308], [[-1], [-1], [-1]]), { _ in }),                           // sum overflows
+            (Self.batch([1e308, -1e308], [[-1], [-1]]), { _ in }),                                        // squares overflow
+            (Self.batch([1e308, -1e308], [[-1], [-1]]), { $0.scaleRewards = .batch }),
+        ]
+        let (batch, edit) = cases[k]
+        edit(&config)
+        let n = try Naive.breakdown(batch, config: config), v = try Vectorized.breakdown(batch, config: config)
+        same([n.loss], [v.loss], "case \(k) loss")
+        same(n.advantages, v.advantages, "case \(k) advantages")
+        same(n.groupMean + n.groupStd, v.groupMean + v.groupStd, "case \(k) mean and std")
+        same(n.ratio.values, v.ratio.values, "case \(k) ratio")
+        same(n.perTokenLoss.values, v.perTokenLoss.values, "case \(k) per-token loss")
+        same(n.gradLogp.values, v.gradLogp.values, "case \(k) grad")
+        same(n.kl?.values ?? [], v.kl?.values ?? [], "case \(k) kl")
+        #expect(n.branch.values == v.branch.values, "case \(k) branch")
+    }
+}

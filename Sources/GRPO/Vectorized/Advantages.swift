@@ -27,31 +27,30 @@ public enum Vectorized {
     /// Group-relative advantages over flat rewards (B = groups * G), one pass per group:
     /// A_i = (r_i - mean_g) / (std + std_epsilon), r_i - mean_g for `scale_rewards=none`, and 0
     /// for a group whose own std is 0. Returns the advantages and, per group, the mean and the std
-    /// (the batch std for `batch`).
+    /// (the batch std for `batch`). The mean, std and quotient are `Naive`'s own (a handful of
+    /// numbers per group, nothing to vectorize), so rewards near 1e308, whose sum or squares
+    /// overflow, get the same care on both paths.
     public static func advantages(rewards: [Double], groupSize g: Int, config: GRPOConfig)
         -> (advantages: [Double], mean: [Double], std: [Double])
     {
         let groups = rewards.count / g
-        let denominator = { (n: Int) in Double(config.stdEstimator == .sample ? n - 1 : n) }
-        var batchStd = 0.0
-        if config.scaleRewards == .batch {
-            let m = rewards.reduce(0, +) / Double(rewards.count)
-            let squares = rewards.reduce(0) { $0 + ($1 - m) * ($1 - m) }
-            batchStd = sqrt(squares / denominator(rewards.count))
-        }
+        let batchStd = config.scaleRewards == .batch ? Naive.std(rewards, estimator: config.stdEstimator) : 0
         var advantages = [Double](repeating: 0, count: rewards.count)
         var means = [Double](repeating: 0, count: groups)
         var stds = [Double](repeating: 0, count: groups)
         for k in 0..<groups {
-            let row = rewards[(k * g)..<(k * g + g)]
-            let m = row.reduce(0, +) / Double(g)
-            let spread = sqrt(row.reduce(0) { $0 + ($1 - m) * ($1 - m) } / denominator(g))
+            let rows = (k * g)..<(k * g + g)
+            let row = Array(rewards[rows])
+            let m = Naive.mean(row)
+            let spread = Naive.std(row, estimator: config.stdEstimator)
             let s = config.scaleRewards == .batch ? batchStd : spread
             means[k] = m
             stds[k] = s
             if Naive.isZeroStd(spread) { continue }  // all rewards equal: A stays 0
-            for i in row.indices {
-                advantages[i] = config.scaleRewards == .none ? rewards[i] - m : (rewards[i] - m) / (s + config.stdEpsilon)
+            for i in rows {
+                advantages[i] = config.scaleRewards == .none
+                    ? rewards[i] - m
+                    : Naive.standardized(rewards[i], mean: m, std: s, epsilon: config.stdEpsilon)
             }
         }
         return (advantages, means, stds)

@@ -198,9 +198,12 @@ struct LossKernel {
     }
 
     /// The policy term -min(c1 A, c2 A) at ratios r, and its derivative with respect to r.
+    /// With A = 0 both terms are 0 whatever the ratio, even one that overflowed to inf (where
+    /// inf * 0 would be NaN), as in `Naive.clippedSurrogate`.
     @_transparent
     func policyTerm(ratio r: Lanes, advantage a: Double) -> (loss: Lanes, dRatio: Lanes) {
         let zero = Lanes(repeating: 0), one = Lanes(repeating: 1)
+        if a == 0 { return (zero, zero) }
         let c1 = Lanes.minimum(r, Lanes(repeating: delta))  // coef_1, capped at delta
         let c2 = clip(r)                                     // coef_2
         let unclipped = c1 * a, clipped = c2 * a
@@ -363,7 +366,7 @@ struct LossKernel {
         var (loss, dRatio) = policyTerm(ratio: r, advantage: a)
         // * entropy_mask, * importance_sampling_ratio (policy term only)
         let keep = maskAndWeigh(&loss, &dRatio, row.inputs, t, count)
-        var dLogp = dRatio * r
+        var dLogp = Self.chain(dRatio, r)
 
         // per_token_kl (times coef_1 with the bias correction: d (k r) = dk r + k r)
         var kl = Lanes(repeating: 0)
@@ -371,8 +374,9 @@ struct LossKernel {
             var dKL: Lanes
             (kl, dKL) = klTerm(d: load(ref, t, count) - load(row.inputs.logp, t, count), expm1OfD: expm1)
             if biasCorrection {
-                kl = kl * r
-                dKL = dKL * r + kl
+                let dropped = Self.zeroKLAtInfiniteRatio(kl, r)
+                kl = (kl * r).replacing(with: 0, where: dropped)
+                dKL = (dKL * r + kl).replacing(with: 0, where: dropped)
             }
             // per_token_loss += beta * per_token_kl
             if addKL {
@@ -428,8 +432,9 @@ struct LossKernel {
             if biasCorrection {
                 // d (k s) / d logp_t = dk s here, plus k through s.
                 if addKL { row.throughRatio += padded(beta * kl, valid) }
-                kl = kl * s
-                dKL = dKL * s
+                let dropped = Self.zeroKLAtInfiniteRatio(kl, s)
+                kl = (kl * s).replacing(with: 0, where: dropped)
+                dKL = (dKL * s).replacing(with: 0, where: dropped)
             }
             if addKL {
                 loss += beta * kl
@@ -448,7 +453,9 @@ struct LossKernel {
     /// s / |o_i|), and counts the row's clip metrics (one unit per completion).
     private func finishSequenceRow(_ row: Row, _ sums: inout KernelSums) {
         let n = row.inputs.count
-        let shared = row.weight * row.throughRatio.laneSum * row.s / Double(Swift.max(n, 1))
+        let throughRatio = row.throughRatio.laneSum
+        // Nothing sent back through s passes nothing on, even when s overflowed to inf.
+        let shared = throughRatio == 0 ? 0 : row.weight * throughRatio * row.s / Double(Swift.max(n, 1))
         for j in row.start..<(row.start + n) { grad[j] += shared }
         if row.s < lowerBound && row.advantage < 0 { sums.clipLow += 1; sums.clipRegion += 1 }
         if row.s > upperBound && row.advantage > 0 { sums.clipHigh += 1; sums.clipRegion += 1 }
@@ -488,6 +495,21 @@ struct LossKernel {
     private func load(_ buffer: UnsafeBufferPointer<Double>, _ t: Int, _ count: Int) -> Lanes {
         // Token t exists, so the buffer is not empty and has a base address.
         Lanes.load(buffer.baseAddress.unsafelyUnwrapped, t, count: count)
+    }
+
+    /// upstream * local, but 0 where upstream is 0 even if local is inf: a node that receives no
+    /// gradient passes none on (as `Scalar.backward` does; 0 * inf would be NaN). The local
+    /// derivative of the ratio is the ratio, which overflows to inf for log-ratios above 709.
+    @_transparent
+    static func chain(_ upstream: Lanes, _ local: Lanes) -> Lanes {
+        (upstream * local).replacing(with: 0, where: upstream .== 0)
+    }
+
+    /// Bias correction: a KL of exactly 0 times a ratio that overflowed to inf is taken as 0,
+    /// with no gradient, as in `Naive.breakdown` (inf * 0 would be NaN).
+    @_transparent
+    static func zeroKLAtInfiniteRatio(_ kl: Lanes, _ r: Lanes) -> LaneMask {
+        (kl .== 0) .& (r .== .infinity)
     }
 
     /// The lanes below `count` (for a row's last, partial chunk).
