@@ -18,7 +18,7 @@ let package = Package(
         // GNU readline, as a system library (Debian: libreadline-dev; GPL-3).
         .systemLibrary(name: "CReadline", providers: [.apt(["libreadline-dev"])]),
         .executableTarget(name: "grpo-repl", dependencies: ["REPLCore", "CReadline"]),
-        .executableTarget(name: "grpo-bench", dependencies: ["GRPO", "TinyPolicy"]),
+        .executableTarget(name: "grpo-bench", dependencies: ["GRPO", "TinyPolicy", "REPLCore"]),
         .testTarget(name: "GRPOTests", dependencies: ["GRPO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TinyPolicyTests", dependencies: ["TinyPolicy"]),
         .testTarget(name: "REPLCoreTests", dependencies: ["REPLCore"]),

@@ -1,4 +1,5 @@
 import GRPO
+import TinyPolicy
 
 /// What `grpo-bench` was asked to do. Every flag is validated here; a bad one stops the run with
 /// one line on stderr (see `main.swift`).
@@ -22,7 +23,10 @@ struct Options {
     var sections: Set<Section> = Set(Section.allCases)
     /// Optional side-by-side run of `torch_bench.py` with this Python (a venv outside the repo).
     var torchPython: String? = nil
-    var torchScript = "../shared/reference/torch_bench.py"
+    var torchScript = "bench/torch_bench.py"
+    /// The training run of the tiny policy: which loss path drives it, and how many iterations.
+    var trainingPath = LossPath.vectorized
+    var trainingIterations = 500
 
     enum Section: String, CaseIterable {
         case lossGrad = "loss_grad", naive, breakdown, explain, training
@@ -56,8 +60,10 @@ struct Options {
           --naive-repeats N      timed runs of the naive path (default 5)
           --only LIST            comma-separated sections: loss_grad,naive,breakdown,explain,training
           --torch PYTHON         also run torch_bench.py with this Python, same shapes, first
-          --torch-script PATH    where torch_bench.py is (default ../shared/reference/torch_bench.py)
-          --json                 print one JSON object instead of the table
+          --torch-script PATH    where torch_bench.py is (default bench/torch_bench.py)
+          --path NAME            loss path of the training run: vectorized or naive (default vectorized)
+          --iterations N         iterations of the training run (default 500)
+          --json                 print one JSONValue object instead of the table
           -h, --help             this text
         """
 
@@ -122,6 +128,11 @@ struct Options {
                 o.sections = chosen
             case "--torch": o.torchPython = try value(flag)
             case "--torch-script": o.torchScript = try value(flag)
+            case "--path":
+                let text = try value(flag)
+                guard let path = LossPath(rawValue: text) else { throw UsageError("--path must be vectorized or naive, got '\(text)'") }
+                o.trainingPath = path
+            case "--iterations": o.trainingIterations = try integer(flag, 1...1_000_000)
             case "--json": o.json = true
             case "-h", "--help": throw UsageError(usage, isHelp: true)
             default: throw UsageError("unknown flag '\(flag)' (see --help)")

@@ -33,7 +33,7 @@ func runTorchBench(python: String, script: String, options o: Options) throws(To
     }
     let status = pclose(pipe)
     let lastLine = output.split(separator: "\n").last.map(String.init) ?? ""
-    guard status == 0, let fields = JSON.parseFlatObject(lastLine),
+    guard status == 0, let fields = flatFields(lastLine),
           let tokens = fields["valid_tokens"].flatMap({ Int($0) }),
           let median = fields["median_seconds"].flatMap({ Double($0) }) else {
         throw .failed("'\(python) \(script)' failed (status \(status)); is torch installed in that Python?")

@@ -6,6 +6,7 @@ import Glibc
 import Darwin
 #endif
 import GRPO
+import REPLCore
 
 #if DEBUG
 let buildConfiguration = "debug"
@@ -36,19 +37,19 @@ do {
 }
 
 let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-var report: [(String, JSON)] = [
+var report: [(String, JSONValue)] = [
     ("build", .string(buildConfiguration)),
     ("cores", .integer(cores)),
-    ("config", .object([("loss_type", .string(options.lossType.rawValue)), ("beta", .number(options.beta)),
+    ("config", .fields([("loss_type", .string(options.lossType.rawValue)), ("beta", .number(options.beta)),
                         ("epsilon", .number(options.epsilon)), ("kl_estimator", .string("k3")),
                         ("seed", .integer(Int(truncatingIfNeeded: options.seed))),
                         ("repeats", .integer(options.repeats)), ("warmup", .integer(options.warmup))])),
 ]
-/// Each section's table lines and JSON entries, printed in a fixed order at the end (the
+/// Each section's table lines and JSONValue entries, printed in a fixed order at the end (the
 /// measurements run in another: the breakdown before the naive path, whose many small objects
 /// would otherwise leave the heap warm for it).
 var tables: [Options.Section: [String]] = [:]
-var entries: [Options.Section: [(String, JSON)]] = [:]
+var entries: [Options.Section: [(String, JSONValue)]] = [:]
 let want = options.sections
 
 func megabytes(_ bytes: Int?) -> String {
@@ -77,7 +78,7 @@ func pad(_ s: String, _ width: Int, left: Bool = false) -> String {
     return left ? s + fill : fill + s
 }
 
-/// One measured path: the JSON entry and one table row.
+/// One measured path: the JSONValue entry and one table row.
 struct Row {
     let path: String
     let completions: Int
@@ -87,8 +88,8 @@ struct Row {
 
     var tokensPerSecond: Double { Double(validTokens) / timing.median }
 
-    var json: JSON {
-        .object([
+    var json: JSONValue {
+        .fields([
             ("path", .string(path)), ("completions", .integer(completions)), ("max_len", .integer(maxLen)),
             ("valid_tokens", .integer(validTokens)), ("repeats", .integer(timing.seconds.count)),
             ("median_seconds", .number(timing.median)), ("min_seconds", .number(timing.min)),
@@ -145,7 +146,7 @@ if want.contains(.lossGrad), let big {
 // malloc, which hands the 20 MB of outputs back to the kernel after each call (so every call
 // page-faults them in again), then with freed memory kept, as in a long-running process.
 if want.contains(.breakdown), let big {
-    var fieldsByHeap: [(String, JSON)] = []
+    var fieldsByHeap: [(String, JSONValue)] = []
     var table = ["Full breakdown (Vectorized.breakdown: validate, advantages, every per-token quantity)",
                  header + pad("faults", 8) + pad("ratio", 7)]
     for warmHeap in [false, true] {
@@ -156,18 +157,18 @@ if want.contains(.breakdown), let big {
         let label = warmHeap ? "breakdown, warm heap" : "breakdown, fresh pages"
         let row = Row(path: label, completions: big.completions, maxLen: big.maxLen,
                       validTokens: big.validTokens, timing: t)
-        var fields: [(String, JSON)] = []
-        if case .object(let pairs) = row.json { fields = pairs.filter { $0.0 != "path" } }
+        var fields: [(String, JSONValue)] = []
+        if case .object(let object) = row.json { fields = object.pairs.filter { $0.0 != "path" } }
         let ratio = vectorizedLossGrad.map { t.median / $0.median }
         fields.append(("page_faults_per_run", .number(t.pageFaultsPerRun)))
         fields.append(("ratio_to_loss_grad", ratio.map { .number($0) } ?? .null))
-        fieldsByHeap.append((warmHeap ? "warm_heap" : "default_malloc", .object(fields)))
+        fieldsByHeap.append((warmHeap ? "warm_heap" : "default_malloc", .fields(fields)))
         table.append(row.line(versus: nil) + pad(format(t.pageFaultsPerRun, 0), 8)
                      + pad(ratio.map { format($0, 2) + "x" } ?? "", 7))
     }
     table.append("  ratio: median time over that of loss + gradient alone; faults: minor page faults per call")
     tables[.breakdown] = table + [""]
-    entries[.breakdown] = [("breakdown", .object(fieldsByHeap))]
+    entries[.breakdown] = [("breakdown", .fields(fieldsByHeap))]
 }
 
 // The naive path (scalar autodiff), on its smaller shape: `Naive.breakdown` is its loss + gradient.
@@ -196,7 +197,7 @@ if !rows.isEmpty {
     tables[.lossGrad] = table + [""]
 }
 if let torch {
-    entries[.lossGrad, default: []].append(("torch", .object([("engine", .string(torch.engine)), ("completions", .integer(options.completions)),
+    entries[.lossGrad, default: []].append(("torch", .fields([("engine", .string(torch.engine)), ("completions", .integer(options.completions)),
                                      ("max_len", .integer(options.maxLen)), ("valid_tokens", .integer(torch.validTokens)),
                                      ("median_seconds", .number(torch.medianSeconds)),
                                      ("tokens_per_second", .number(torch.tokensPerSecond))])))
@@ -220,7 +221,7 @@ if want.contains(.explain), let small {
     let totals = zip(naiveTimes, vectorTimes).map { $0 + $1 }
     let worst = totals.max()!, first = totals[0]
     let medianTotal = totals.sorted()[totals.count / 2]
-    entries[.explain] = [("explain", .object([
+    entries[.explain] = [("explain", .fields([
         ("completions", .integer(small.completions)), ("max_len", .integer(small.maxLen)),
         ("valid_tokens", .integer(small.validTokens)), ("build", .string(buildConfiguration)),
         ("first_seconds", .number(first)), ("median_seconds", .number(medianTotal)), ("max_seconds", .number(worst)),
@@ -247,7 +248,7 @@ report += order.flatMap { entries[$0] ?? [] }
 
 if blackHole.isNaN { printError("a loss was NaN") }
 if options.json {
-    print(JSON.object(report).text)
+    print(JSONValue.fields(report).rendered())
 } else {
     print(order.flatMap { tables[$0] ?? [] }.joined(separator: "\n"), terminator: "")
 }
