@@ -31,7 +31,7 @@ enum HelpCommands {
                 lines.append("")
                 lines.append(section.title + ":")
                 let width = section.commands.map(\.usage.count).max() ?? 0
-                for c in section.commands { lines.append("  " + c.usage.padding(toLength: width) + "  " + c.summary) }
+                for c in section.commands { lines += hanging("  " + c.usage.padding(toLength: width) + "  ", c.summary) }
             }
             return lines
         }
@@ -39,11 +39,17 @@ enum HelpCommands {
             let suggestion = Fmt.closest(name, in: CommandTable.names).map { "; did you mean '\($0)'?" } ?? ""
             throw CommandError("no command '\(name)'\(suggestion)")
         }
-        var lines = ["\(c.usage)", "  \(c.summary)"]
+        var lines = ["\(c.usage)"] + hanging("  ", c.summary)
         if let term = c.term { lines.append("  shows: \(term)") }
         if !c.aliases.isEmpty { lines.append("  also: \(c.aliases.joined(separator: ", "))") }
         lines.append("  example: \(c.example)")
         return lines
+    }
+
+    /// `prefix` then `text` wrapped to the line width, its further lines indented under the text.
+    static func hanging(_ prefix: String, _ text: String) -> [String] {
+        let body = Fmt.wrap(text, width: Fmt.lineWidth - prefix.count)
+        return [prefix + body[0]] + body.dropFirst().map { String(repeating: " ", count: prefix.count) + $0 }
     }
 
     static let all: [Command] = [

@@ -1,0 +1,27 @@
+extension Fmt {
+    /// The widest line the REPL's prose (help, notes under tables) is wrapped to.
+    public static let lineWidth = 150
+
+    /// Splits `text` at spaces into lines of at most `width` characters (a single longer word
+    /// stays whole on its own line); every line after the first starts with `indent`. Text that
+    /// fits is returned as it is.
+    ///
+    ///     Fmt.wrap("a b c d", width: 5, indent: "  ")  // ["a b c", "  d"]
+    public static func wrap(_ text: String, width: Int = lineWidth, indent: String = "") -> [String] {
+        guard text.count > width else { return [text] }
+        var lines: [String] = []
+        var line = ""
+        for word in text.split(separator: " ", omittingEmptySubsequences: true) {
+            if line.isEmpty {
+                line = String(word)
+            } else if line.count + 1 + word.count <= width {
+                line += " " + word
+            } else {
+                lines.append(line)
+                line = indent + word
+            }
+        }
+        if !line.isEmpty || lines.isEmpty { lines.append(line) }
+        return lines
+    }
+}
