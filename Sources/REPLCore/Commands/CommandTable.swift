@@ -37,7 +37,7 @@ enum HelpCommands {
         }
         guard let c = CommandTable.command(named: name) else {
             let suggestion = Fmt.closest(name, in: CommandTable.names).map { "; did you mean '\($0)'?" } ?? ""
-            throw CommandError("no command '\(name)'\(suggestion)")
+            throw CommandError("no command '\(Interpreter.shorten(name))'\(suggestion) (type 'help' for the list)")
         }
         var lines = ["\(c.usage)"] + hanging("  ", c.summary)
         if let term = c.term { lines.append("  shows: \(term)") }

@@ -41,6 +41,9 @@ enum ConfigCommands {
         },
         Command("preset", syntax: "NAME", summary: "load a known set-up's loss options (max_completion_length stays): " + Preset.allCases.map(\.rawValue).joined(separator: ", "),
                 example: "preset dapo", completion: .presets) { session, args throws(CommandError) in
+            guard args.count <= 1 else {
+                throw CommandError("preset takes one name: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")), not '\(Interpreter.shorten(args.joined(separator: " ")))'")
+            }
             guard args.count == 1 else {
                 return ["presets (each starts from the defaults and changes only what it names):"]
                     + Preset.allCases.map { "  \($0.rawValue.padding(toLength: 13)) \($0.summary)" }
