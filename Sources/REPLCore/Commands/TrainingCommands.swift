@@ -90,11 +90,14 @@ enum TrainingCommands {
 
     static let all: [Command] = [
         Command("tasks", summary: "the tiny policy's tasks and what each shows") { session, _ throws(CommandError) in
-            var table = Table(columns: [.text(""), .text("task"), .text("what it is"), .text("what it shows")])
+            // What each task shows goes under what it is: side by side they were 200 columns wide.
+            var table = Table(columns: [.text(""), .text("task"), .text("what it is, then what it shows")])
             for task in TaskCatalog.all {
-                table.add([task.name == session.trainer.settings.task ? "*" : "", task.name, task.summary, task.shows])
+                table.addGroupBreak()
+                table.add([task.name == session.trainer.settings.task ? "*" : "", task.name, task.summary])
+                table.add(["", "", "shows " + task.shows])
             }
-            return table.render() + ["'task NAME' switches (a new run); 'task' shows the current one's prompts"]
+            return table.render() + ["* the current task; 'task NAME' switches (a new run); 'task' shows the current one's prompts"]
         },
         Command("task", syntax: "[NAME]", summary: "show the current task and its prompts, or switch task (a new run)",
                 example: "task", completion: .tasks) { session, args throws(CommandError) in
