@@ -28,8 +28,16 @@ public enum Completer {
         guard let command = CommandTable.command(named: first) else { return [] }
         let argumentIndex = previous.count - 1
         switch command.completion {
-        case .none, .files: return []
-        case .words(let words): return argumentIndex == 0 ? words + ["all"] : ["all"]
+        case .files: return []
+        case .none: return argumentIndex == 0 && command.syntax.contains("[all]") ? ["all"] : []
+        case .words(let words):
+            // `chart reward length`, `average reward kl`: a NAME... syntax takes several words, each once;
+            // after `last`, `from`, `to` or `window` comes a number.
+            let typed = previous.dropFirst()
+            if let last = typed.last, ["last", "from", "to", "window"].contains(last) { return [] }
+            var offered = argumentIndex == 0 || command.syntax.contains("...") ? words.filter { !typed.contains($0) } : []
+            if command.syntax.contains("[all]"), !typed.contains("all") { offered.append("all") }
+            return offered
         case .commands: return argumentIndex == 0 ? CommandTable.names : []
         case .presets: return argumentIndex == 0 ? Preset.allCases.map(\.rawValue) : []
         case .terms: return argumentIndex == 0 ? SourceCommand.terms.map(\.term) : []
