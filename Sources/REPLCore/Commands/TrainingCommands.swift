@@ -8,7 +8,7 @@ enum TrainingCommands {
         session.trainer.lossConfig = session.config
     }
 
-    static func rolloutLines(_ session: Session, _ rollout: Rollout) throws(CommandError) -> [String] {
+    static func rolloutLines(_ session: Session, _ rollout: Rollout, all: Bool) throws(CommandError) -> [String] {
         let task = session.trainer.task
         let b = try session.breakdown()
         var lines = ["rollout \(rollout.iteration + 1): \(rollout.prompts.count) prompt(s) x G = \(rollout.groupSize), "
@@ -26,7 +26,10 @@ enum TrainingCommands {
                            Fmt.num(rollout.rewards[row]), Fmt.num(b.advantages[row])])
             }
         }
-        lines += session.render(table, all: false, command: "rollout")
+        // 'rollout all' samples anew, so the note does not promise the rows of this batch.
+        lines += table.render(maxRows: all ? nil : session.rowLimit) {
+            "... \($0) more rows ('rollout all' shows every row of the next rollout; 'set rows N' cuts tables at N rows)"
+        }
         let mean = rollout.rewards.reduce(0, +) / Double(rollout.rewards.count)
         lines.append("mean reward \(Fmt.num(mean)); \(Fmt.num(b.metrics.fracRewardZeroStd * 100, digits: 3))% of groups have all rewards equal")
         lines.append("next: 'advantages', 'logprobs', 'loss', 'grad' on this batch; 'step' makes one update")
@@ -124,14 +127,14 @@ enum TrainingCommands {
             session.clearBatchIfFromTrainer()
             return ["new run: task \(settings.task), seed \(settings.seed); 'rollout' samples the first group"]
         },
-        Command("rollout", summary: "theta_old <- theta, sample G completions per prompt, score them (starts an iteration)",
+        Command("rollout", syntax: "[all]", summary: "theta_old <- theta, sample G completions per prompt, score them (starts an iteration)",
                 term: "o_i ~ pi_old(. | q), r_i = reward(q, o_i)") { session, args throws(CommandError) in
             try Args.none(args, "rollout")
             try TrainingGuard.check(session.trainer, before: "rollout")
             sync(session)
             let rollout = session.trainer.rollout()
             session.showTrainerBatch(origin: "rollout \(rollout.iteration + 1)")
-            return try rolloutLines(session, rollout)
+            return try rolloutLines(session, rollout, all: Args.wantsAll(args))
         },
         Command("step", summary: "one optimizer update on the current batch (samples one first when its mu updates are done)",
                 term: "theta <- theta - lr * d loss / d theta") { session, args throws(CommandError) in
