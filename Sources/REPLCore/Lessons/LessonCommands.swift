@@ -28,9 +28,24 @@ enum LessonCommands {
     static func list(_ session: Session) -> [String] {
         let lessons = LessonCatalog.all(root: session.projectRoot)
         guard !lessons.isEmpty else { return ["no lessons found under \(session.projectRoot)/lessons"] }
+        let numberWidth = lessons.map(\.number.count).max() ?? 0
+        let titleWidth = lessons.map { heading($0).count }.max() ?? 0
         return ["lessons (type 'lesson N'):"] + lessons.map {
-            "  " + $0.number.padding(toLength: 3) + $0.title + "  (\($0.steps.count) steps)"
+            "  " + String(repeating: " ", count: numberWidth - $0.number.count) + $0.number + "  "
+                + heading($0).padding(toLength: titleWidth) + "  (\($0.steps.count) steps)"
         }
+    }
+
+    /// The title without the file's own "01 · " (printed beside the lesson number it repeated).
+    static func heading(_ lesson: Lesson) -> String {
+        let title = lesson.title
+        let digits = title.prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, Int(digits) == Int(lesson.number) else { return title }
+        let rest = title.dropFirst(digits.count)
+        for separator in [" · ", " - ", ". ", " "] where rest.hasPrefix(separator) {
+            return String(rest.dropFirst(separator.count))
+        }
+        return title
     }
 
     /// Dispatched by the interpreter itself (it runs other commands); this entry gives it help and completion.
@@ -53,7 +68,7 @@ enum LessonCommands {
                 throw CommandError("no lesson '\(args[0])'; lessons are \(numbers.isEmpty ? "not found" : numbers.joined(separator: ", "))")
             }
             session.lessonProgress = Session.LessonProgress(lesson: lesson, next: 0)
-            return ["lesson \(lesson.number): \(lesson.title)  (lessons/\(lesson.file), \(lesson.steps.count) steps)",
+            return ["lesson \(lesson.number): \(heading(lesson))  (lessons/\(lesson.file), \(lesson.steps.count) steps)",
                     "Enter runs the next step; other commands work in between; 'lesson stop' leaves the lesson"]
                 + announce(session)
         },
