@@ -53,7 +53,19 @@ enum CompareCommands {
         return session.render(table, all: all, command: "compare loss_type all") + [
             "grpo: 1/(B |o_i|), a short completion's tokens weigh more;  dapo/bnpo: 1/N, every token the same;  "
                 + "dr_grpo: 1/(B L), L = \(L)",
-        ] + zip(types, breakdowns).map { "loss (\($0.rawValue)) = \(Fmt.num($1.loss, digits: 8))" }
+        ] + lossLines(zip(types, breakdowns).map { ("loss (\($0.rawValue))", $1.loss) })
+    }
+
+    /// "label = value" lines with the = signs and the values' decimal points lined up, the values
+    /// to the digits of the 'loss' command.
+    static func lossLines(_ entries: [(label: String, loss: Double)]) -> [String] {
+        let width = entries.map(\.label.count).max() ?? 0
+        let values = Fmt.alignDecimal(entries.map { Fmt.num($0.loss, digits: 10) })
+        return zip(entries, values).map { entry, value in
+            var line = Substring(entry.label.padding(toLength: width) + " = " + value)
+            while line.last == " " { line.removeLast() }
+            return String(line)
+        }
     }
 
     static func presets(_ session: Session) throws(CommandError) -> [String] {
