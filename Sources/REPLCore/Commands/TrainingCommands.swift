@@ -247,17 +247,26 @@ enum TrainingCommands {
             }
             return table.render()
         },
-        Command("policy", syntax: "[PROMPT]", summary: "the policy's most likely answer per prompt, or one prompt's learned table",
+        Command("policy", syntax: "[PROMPT]", summary: "the policy's most likely answer per prompt, or the two logit tables behind one prompt's answers",
                 example: "policy 0") { session, args throws(CommandError) in
             let trainer = session.trainer
             let task = trainer.task
             let policy = trainer.policy
             if let a = args.first {
                 let q = try Args.integer(a, "the prompt number", 0, task.prompts.count - 1)
-                var table = Table(title: "theta for prompt \(q) \"\(task.prompts[q])\": logit table by position (plus a table by previous token)",
-                                  columns: [.number("position")] + task.tokens.map { .number($0) })
-                for (t, row) in policy.promptPositionTable(prompt: q).enumerated() { table.add(["\(t)"] + row.map { Fmt.num($0) }) }
-                return table.render()
+                // A logit is the sum of two tables' entries: this prompt's row for the position, and the
+                // row for the previous token (shared by every prompt). Both are shown.
+                var byPosition = Table(title: "this prompt's table: one row per position, one column per next token",
+                                       columns: [.number("position \\ next")] + task.tokens.map { .number($0) })
+                for (t, row) in policy.promptPositionTable(prompt: q).enumerated() { byPosition.add(["\(t)"] + row.map { Fmt.num($0) }) }
+                var byPrevious = Table(title: "the table shared by every prompt: one row per previous token (start: position 0)",
+                                       columns: [.text("previous \\ next")] + task.tokens.map { .number($0) })
+                let previous = policy.previousTable
+                byPrevious.add(["start"] + previous[policy.startRow].map { Fmt.num($0) })
+                // No row for <eos>: nothing is generated after it.
+                for v in task.tokens.indices where v != task.endToken { byPrevious.add([task.tokens[v]] + previous[v].map { Fmt.num($0) }) }
+                return ["theta for prompt \(q) \"\(task.prompts[q])\": logit(next | position, previous) = this prompt's [position][next] + shared [previous][next]"]
+                    + byPosition.render() + [""] + byPrevious.render()
             }
             var table = Table(title: "most likely completion under theta (greedy), per prompt",
                               columns: [.number("prompt"), .text("text"), .text("greedy answer"), .number("probability"), .number("reward")])
