@@ -123,6 +123,11 @@ enum ExperimentCommands {
         let sorted = entropies.flatMap { $0 }.map { Double(Float($0)) }.sorted()
         let n = sorted.count
         guard n > 0 else { return ["this batch has no tokens"] }
+        // The loss computes no threshold at 1 (as TRL): every token keeps its policy term.
+        guard rho < 1 else {
+            return ["rho = 1 is top_entropy_quantile off (its default): the loss computes no threshold, all \(n) tokens of the batch keep their policy term",
+                    "'forking 0.2' works out the threshold that keeps the top 20% of this batch's token entropies"]
+        }
         let threshold = Naive.entropyThreshold(entropies: entropies, topQuantile: rho)
         let position = (1 - rho) * Double(n - 1)
         let below = Int(position.rounded(.down)), above = min(below + 1, n - 1)
