@@ -56,7 +56,7 @@ enum TrainingCommands {
     static func next(_ session: Session) -> String {
         let t = session.trainer
         return t.needsRollout
-            ? "next: this batch's \(t.settings.numIterations) update(s) are done; 'step' samples a new group first"
+            ? "next: this batch's \(t.settings.numIterations) update(s) are done; 'step' samples a new batch first"
             : "next: the same batch, rescored by the updated theta: 'ratio' shows theta drifting from theta_old; 'step' updates again"
     }
 
@@ -125,7 +125,7 @@ enum TrainingCommands {
                 throw CommandError(error.message)
             }
             session.clearBatchIfFromTrainer()
-            return ["new run: task \(settings.task), seed \(settings.seed); 'rollout' samples the first group"]
+            return ["new run: task \(settings.task), seed \(settings.seed); 'rollout' samples the first batch"]
         },
         Command("rollout", syntax: "[all]", summary: "theta_old <- theta, sample G completions per prompt, score them (starts an iteration)",
                 term: "o_i ~ pi_old(. | q), r_i = reward(q, o_i)") { session, args throws(CommandError) in
@@ -149,7 +149,7 @@ enum TrainingCommands {
                 throw CommandError(TrainingGuard.undone(trace, problem))
             }
             session.showTrainerBatch(origin: "rollout \(trace.rollout.iteration + 1), after update \(trace.summary.step + 1)")
-            var lines = sampled ? ["(sampled a new group first: rollout \(trace.rollout.iteration + 1))"] : []
+            var lines = sampled ? ["(sampled a new batch first: rollout \(trace.rollout.iteration + 1))"] : []
             lines += summaryLines(trace.summary, mu: session.trainer.settings.numIterations)
             return lines + [next(session)]
         },
