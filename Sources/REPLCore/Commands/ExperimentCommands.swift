@@ -65,7 +65,7 @@ enum ExperimentCommands {
         }
         if names.isEmpty { names = ["reward", "length", "length_correct", "length_wrong", "clip"] }
         let history = session.trainer.history
-        guard !history.isEmpty else { return ["no training steps yet: 'train N' makes some"] }
+        guard !history.isEmpty else { return [TrainingCommands.noSteps] }
         let last = min(to ?? history.count, history.count)
         guard from <= last else { throw CommandError("from \(from) is after the last step (\(last))") }
         let window = Array(history[(from - 1)..<last])
@@ -90,7 +90,7 @@ enum ExperimentCommands {
         guard let level = Double(args[1]), level.isFinite else { throw CommandError("the level must be a number, not '\(args[1])'") }
         let width = args.count == 4 ? try Args.integer(args[3], "window", 1, 10_000) : 10
         let history = session.trainer.history
-        guard !history.isEmpty else { return ["no training steps yet: 'train N' makes some"] }
+        guard !history.isEmpty else { return [TrainingCommands.noSteps] }
         var best = -Double.infinity
         for end in history.indices {
             let values = history[max(0, end - width + 1)...end].compactMap { value($0, name) }.filter(\.isFinite)

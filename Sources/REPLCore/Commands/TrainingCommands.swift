@@ -53,6 +53,9 @@ enum TrainingCommands {
         return ["step \(s.step + 1): iteration \(s.iteration + 1), inner update \(s.innerStep + 1) of \(mu)"] + table.render()
     }
 
+    /// What the run-history commands (chart, history, average, reach) say before any step.
+    static let noSteps = "no training steps yet: 'step', 'iterate' or 'train N' make some"
+
     static func next(_ session: Session) -> String {
         let t = session.trainer
         return t.needsRollout
@@ -63,7 +66,7 @@ enum TrainingCommands {
     /// Charts of the run so far: reward, KL, clip fraction, entropy and mean length per step.
     static func charts(_ session: Session, which: [String], last: Int?) -> [String] {
         let history = session.trainer.history
-        guard !history.isEmpty else { return ["no training steps yet: 'step', 'iterate' or 'train N' make some"] }
+        guard !history.isEmpty else { return [noSteps] }
         let shown = last.map { Array(history.suffix($0)) } ?? history
         let first = (shown.first?.step ?? 0) + 1
         let series: [(key: String, title: String, values: [Double])] = [
@@ -236,9 +239,10 @@ enum TrainingCommands {
             return charts(session, which: which.isEmpty ? defaultCharts : which, last: last)
         },
         Command("history", syntax: "[N]", summary: "the last N steps' numbers (default 10)", example: "history 5") { session, args throws(CommandError) in
-            let n = try args.first.map { (a: String) throws(CommandError) -> Int in try Args.integer(a, "N", 1, 10_000_000) } ?? 10
+            guard args.count <= 1 else { throw CommandError("history takes at most one number of steps, e.g. 'history 20'") }
+            let n = try args.first.map { (a: String) throws(CommandError) -> Int in try Args.integer(a, "the number of steps", 1, 10_000_000) } ?? 10
             let shown = session.trainer.history.suffix(n)
-            guard !shown.isEmpty else { return ["no training steps yet"] }
+            guard !shown.isEmpty else { return [noSteps] }
             var table = Table(columns: [.number("step"), .number("iter"), .number("inner"), .number("loss"), .number("reward"),
                                         .number("kl"), .number("clip"), .number("entropy"), .number("length"), .number("|grad|")])
             for s in shown {
