@@ -54,15 +54,21 @@ extension Session {
 
     static let displaySettings: [Setting] = [
         Setting(key: "rows", scope: .display, summary: "rows a table shows before it is cut (type 'CMD all' for every row)",
-                accepted: "a whole number from 1 to 100000", suggestions: ["20", "40", "100"],
+                accepted: "a whole number in [1, 100000]", suggestions: ["20", "40", "100"],
                 get: { "\($0.rowLimit)" },
-                set: { session, text throws(CommandError) in session.rowLimit = try Args.integer(text, "rows", 1, 100_000) }),
+                set: { session, text throws(CommandError) in
+                    // Worded like the loss and training options beside it in 'config'.
+                    guard let n = Int(text), (1...100_000).contains(n) else {
+                        throw CommandError("rows must be a whole number in [1, 100000], not '\(Interpreter.shorten(text))'")
+                    }
+                    session.rowLimit = n
+                }),
         Setting(key: "show_path", scope: .display, summary: "which path's numbers the term commands print",
-                accepted: "naive or vectorized", suggestions: Session.DisplayPath.allCases.map(\.rawValue),
+                accepted: "one of naive, vectorized", suggestions: Session.DisplayPath.allCases.map(\.rawValue),
                 get: { $0.displayPath.rawValue },
                 set: { session, text throws(CommandError) in
                     guard let path = Session.DisplayPath(rawValue: text) else {
-                        throw CommandError("show_path must be naive or vectorized, not '\(text)'")
+                        throw CommandError("show_path must be one of naive, vectorized, not '\(Interpreter.shorten(text))'")
                     }
                     session.displayPath = path
                 }),
