@@ -29,7 +29,11 @@ enum ConfigCommands {
         Command("set", syntax: "key=value", summary: "change one option (loss, training or display); invalid values change nothing",
                 example: "set loss_type=dapo", completion: .options) { session, args throws(CommandError) in
             if args.isEmpty { return configLines(session) }
-            let (key, value) = try keyValue(args)
+            // 'set beta': a known key without a value says what it accepts and what it is now.
+            if args.count == 1, !args[0].contains("="), let setting = session.setting(named: args[0]) {
+                throw CommandError("set \(setting.key) needs a value: \(setting.accepted) (now \(setting.get(session)))")
+            }
+            let (key, value) = args.count == 1 && !args[0].contains("=") ? (args[0], "") : try keyValue(args)
             guard let setting = session.setting(named: key) else {
                 let suggestion = Fmt.closest(key, in: session.settings.map(\.key)).map { "; did you mean '\($0)'?" } ?? ""
                 throw CommandError("unknown option '\(key)'\(suggestion) ('config' lists every option)")
