@@ -238,8 +238,8 @@ enum ExperimentCommands {
         var kinks = [1 - config.epsilon, 1 + config.resolvedEpsilonHigh]
         if let delta = config.delta { kinks.append(delta) }
         let nearKink = { (r: Double) in kinks.contains { abs(r - $0) < 1e-4 } }
-        var table = Table(title: "d loss / d logp_t three ways: (loss(logp_t + h) - loss(logp_t - h)) / 2h with h = 1e-6, "
-                          + "the naive path (Scalar autodiff), the vectorized path (written by hand)",
+        var table = Table(title: "d loss / d logp_t three ways: finite diff = (loss(logp_t + h) - loss(logp_t - h)) / 2h, h = 1e-6; "
+                          + "naive = Scalar autodiff; vectorized = by hand",
                           columns: [.number("g"), .number("i"), .number("t"), .number("ratio"), .number("finite diff"),
                                     .number("naive"), .number("vectorized")])
         var worstNaive = 0.0, worstVectorized = 0.0, skipped = 0, row = 0, checked = 0
