@@ -56,7 +56,9 @@ enum ExplorationCommands {
             if b.branch.values.contains(where: { $0 != .unclipped }) { why.append("some tokens are clipped (lesson 04)") }
             if b.config.beta != 0, b.kl != nil { why.append("beta = \(Fmt.num(b.config.beta)) adds the KL term's gradient (lesson 05)") }
             if b.entropyMask != nil || b.samplerWeight != nil { why.append("tokens are masked or weighed (lessons 08, 09)") }
-            lines.append("the gradients differ: " + (why.isEmpty ? "see the columns" : why.joined(separator: "; ")))
+            // One reason a line: together they ran past 150 columns.
+            lines += why.count <= 1 ? ["the gradients differ: " + (why.first ?? "see the columns")]
+                                    : ["the gradients differ:"] + why.map { "  " + $0 }
         }
         return lines
     }
