@@ -55,7 +55,10 @@ public enum ExplainCommand {
             case "-h", "--help":
                 throw InputError(usage)
             default:
-                if arg.hasPrefix("-") && arg.count > 1 { throw InputError("unknown option '\(arg)'; \(usage)") }
+                if arg.hasPrefix("-") && arg.count > 1 {
+                    let suggestion = Fmt.closest(arg, in: ["--json", "--all", "--preset", "--set", "--help"]).map { " (did you mean '\($0)'?)" } ?? ""
+                    throw InputError("unknown option '\(arg)'\(suggestion); \(usage)")
+                }
                 if path != nil { throw InputError("explain takes one FILE, got '\(path!)' and '\(arg)'; \(usage)") }
                 path = arg
             }
