@@ -18,7 +18,15 @@ enum ConfigCommands {
             let entries = session.settings.filter { $0.scope == scope }
             if entries.isEmpty { continue }
             var table = Table(title: "\(scope.rawValue) options", columns: [.text("key"), .text("value"), .text("accepts")])
-            for s in entries { table.add([s.key, s.get(session), s.accepted]) }
+            for s in entries {
+                var accepted = s.accepted
+                // After 'explain', the batch file's length (e.g. 512) is shown, outside the tiny policy's range.
+                let own = session.trainer.settings.maxCompletionLength
+                if s.key == "max_completion_length", session.config.maxCompletionLength != own {
+                    accepted += "; this value is the batch file's: rollout, step and train use the tiny policy's \(own)"
+                }
+                table.add([s.key, s.get(session), accepted])
+            }
             if !lines.isEmpty { lines.append("") }
             lines += table.render()
         }
