@@ -88,6 +88,13 @@ enum TrainingCommands {
             lines += Chart.render(title: "\(entry.title) per step", series: [(entry.key, entry.values)],
                                   width: 60, height: 7, unicode: session.unicode, firstStep: first)
         }
+        // More steps than points: Chart draws bucket means but labels the axis with single steps,
+        // so a spike's value can sit above every drawn point.
+        let points = session.unicode ? 120 : 60
+        if shown.count > points, !lines.isEmpty {
+            lines.append("(\(shown.count) steps on \(points) points: each point is the mean of its steps; "
+                         + "the axis runs from the lowest to the highest single step)")
+        }
         return lines
     }
 
