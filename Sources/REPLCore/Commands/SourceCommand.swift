@@ -40,8 +40,18 @@ enum SourceCommand {
     static let all: [Command] = [
         Command("source", syntax: "TERM", summary: "print the naive path's Swift code for a term: " + terms.map(\.term).joined(separator: ", "),
                 example: "source clip", completion: .terms) { session, args throws(CommandError) in
+            let names = terms.map(\.term)
             guard args.count == 1, let entry = terms.first(where: { $0.term == args[0] }) else {
-                throw CommandError("source takes one term: \(terms.map(\.term).joined(separator: ", "))")
+                // Name what was typed, and the closest term when there is one ('source clp').
+                if args.count == 1 {
+                    let typed = Interpreter.shorten(args[0])
+                    if let close = Fmt.closest(args[0], in: names) {
+                        throw CommandError("no term '\(typed)'; did you mean '\(close)'? ('help source' lists the terms)")
+                    }
+                    throw CommandError("no term '\(typed)'; source takes one of \(names.joined(separator: ", "))")
+                }
+                let got = args.isEmpty ? "" : ", not '\(Interpreter.shorten(args.joined(separator: " ")))'"
+                throw CommandError("source takes one term\(got): \(names.joined(separator: ", "))")
             }
             let path = "Sources/GRPO/Naive/\(entry.file)"
             guard let text = ProjectFiles.text(path, root: session.projectRoot) else {
