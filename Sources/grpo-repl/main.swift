@@ -8,9 +8,9 @@ import REPLCore
 ///     grpo-repl explain FILE ...     explain a batch file and exit (see `ExplainCommand`)
 ///     grpo-repl lesson N             run lesson N's steps without waiting, and exit
 let usage = """
-    usage: grpo-repl [--script FILE]
+    usage: grpo-repl [--script FILE]      the REPL; with a FILE (or 'grpo-repl < FILE') it runs its commands, echoed
            grpo-repl explain FILE [--json] [--all] [--preset NAME] [--set key=value ...]
-           grpo-repl lesson N
+           grpo-repl lesson N             run lesson N's steps at once
     """
 
 var arguments = Array(CommandLine.arguments.dropFirst())
