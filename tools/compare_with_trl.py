@@ -226,7 +226,10 @@ def run_trl(batch, cfg, out_dir):
             mask[i, :len(c["logp"])] = 1
         trainer = make_trainer(args)
         logp = padded("logp").requires_grad_(True)
-        entropies = padded("entropy") if "entropy" in rows[0] else torch.zeros(b, t_max, dtype=torch.float64)
+        # A model's entropies are float32; rounding ours to float32 makes TRL's mask (float64
+        # entropies >= a float32 threshold) the float32 comparison grpo-swift makes.
+        entropies = (padded("entropy").float().double() if "entropy" in rows[0]
+                     else torch.zeros(b, t_max, dtype=torch.float64))
 
         def per_token_logps_and_entropies(model, input_ids, attention_mask, logits_to_keep, **kwargs):
             assert logits_to_keep == t_max and kwargs.get("compute_entropy")

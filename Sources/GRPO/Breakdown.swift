@@ -45,7 +45,8 @@ public enum ClipBranch: String, Sendable, Equatable {
 public struct Metrics: Sendable, Equatable {
     /// Share of valid tokens with ratio < 1 - epsilon and A < 0 (TRL `clip_ratio/low_mean`).
     public var clipRatioLow: Double
-    /// Share with ratio > 1 + epsilon_high and A > 0 (TRL `clip_ratio/high_mean`).
+    /// Share with ratio > 1 + epsilon_high and A > 0 (TRL `clip_ratio/high_mean`; as TRL, the
+    /// ratio capped at `delta` when that is set).
     public var clipRatioHigh: Double
     /// Share with either (TRL `clip_ratio/region_mean`).
     public var clipRatioRegion: Double

@@ -129,7 +129,9 @@ extension Naive {
                 ? [c.length > 0 ? ratio[i, 0] : 1] : Array(ratio[i])
             for r in ratios {
                 let isLow = r < low && advantage[i] < 0
-                let isHigh = r > high && advantage[i] > 0
+                // TRL tests the ratio after capping it at delta (so with delta <= 1 + eps_high
+                // nothing counts as high-clipped).
+                let isHigh = min(r, config.delta ?? .infinity) > high && advantage[i] > 0
                 if isLow { lowCount += 1 }
                 if isHigh { highCount += 1 }
                 if isLow || isHigh { regionCount += 1 }

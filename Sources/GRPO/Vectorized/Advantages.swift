@@ -62,11 +62,7 @@ public enum Vectorized {
         guard !entropy.isEmpty else { return 0 }
         var values = entropy.map { Float($0) }
         values.sort()
-        let position = (1 - rho) * Double(values.count - 1)
-        let below = Int(position.rounded(.down))
-        let above = Swift.min(below + 1, values.count - 1)
-        let fraction = Float(position - Double(below))
-        return Double(values[below] + fraction * (values[above] - values[below]))
+        return Double(Naive.torchQuantile(sorted: values, Float(1 - rho)))
     }
 
     /// The sampler/trainer correction weight of every token (see `Naive.samplerWeights`), one

@@ -156,6 +156,9 @@ struct LossKernel {
     let lowerBound: Double   // 1 - epsilon
     let upperBound: Double   // 1 + epsilon_high
     let delta: Double        // +inf when two-sided clipping is off
+    /// `clip_ratio/high_mean` counts ratios above this: 1 + epsilon_high, or +inf when delta caps
+    /// the ratio at or below it (TRL tests the capped ratio).
+    let highClipBound: Double
     let beta: Double
     let addKL: Bool          // ref given and beta != 0
     let biasCorrection: Bool
@@ -174,12 +177,14 @@ struct LossKernel {
         lowerBound = 1 - config.epsilon
         upperBound = 1 + config.resolvedEpsilonHigh
         delta = config.delta ?? .infinity
+        highClipBound = delta > upperBound ? upperBound : .infinity
         beta = config.beta
         addKL = hasReference && config.beta != 0
         biasCorrection = config.useBiasCorrectionKL
         estimator = config.klEstimator
         sequenceLevel = config.importanceSamplingLevel == .sequence
-        self.entropyThreshold = entropyThreshold
+        // Entropies are compared in float32 (`Naive.entropyMask`): as doubles, against the cut.
+        self.entropyThreshold = entropyThreshold.map(Naive.float32Cut)
         lossType = config.lossType
         let completionCount = offsets.count - 1, tokenCount = offsets[completionCount]
         switch config.lossType {
@@ -394,7 +399,7 @@ struct LossKernel {
             // Clip metrics: the ratio left the range on the side the advantage pushes towards.
             let one = Lanes(repeating: 1), zero = Lanes(repeating: 0)
             if a < 0 { row.clipLow += padded(zero.replacing(with: one, where: r .< lowerBound), valid) }
-            if a > 0 { row.clipHigh += padded(zero.replacing(with: one, where: r .> upperBound), valid) }
+            if a > 0 { row.clipHigh += padded(zero.replacing(with: one, where: r .> highClipBound), valid) }
             record(&row, kl: kl, t, count, valid)
         }
         sink.store(Chunk(start: j, count: count, ratio: r, loss: loss, kl: kl, keep: keep),
@@ -458,7 +463,7 @@ struct LossKernel {
         let shared = throughRatio == 0 ? 0 : row.weight * throughRatio * row.s / Double(Swift.max(n, 1))
         for j in row.start..<(row.start + n) { grad[j] += shared }
         if row.s < lowerBound && row.advantage < 0 { sums.clipLow += 1; sums.clipRegion += 1 }
-        if row.s > upperBound && row.advantage > 0 { sums.clipHigh += 1; sums.clipRegion += 1 }
+        if row.s > highClipBound && row.advantage > 0 { sums.clipHigh += 1; sums.clipRegion += 1 }
         sums.clipUnits += 1
     }
 
