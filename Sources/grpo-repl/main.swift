@@ -39,7 +39,7 @@ while let arg = arguments.first {
         emit(usage)
         exit(0)
     default:
-        emitError("error: unknown argument '\(arg)'\n" + usage)
+        emitError("error: unknown argument '\(arg)'; 'grpo-repl --help' shows the usage")
         exit(2)
     }
 }

@@ -115,7 +115,7 @@ struct RobustnessExecutableTests {
         let kept = stopped.flatMap { Int($0.dropFirst("stopped at a step boundary: ".count).prefix { $0.isNumber }) }
         #expect(kept != nil && kept! > 0, "\(text.prefix(400))")
         if let kept {
-            #expect(text.contains("saved to \(saved): task copy, seed 0, \(kept) step(s)"), "\(text.suffix(300))")
+            #expect(text.contains("wrote \(saved): task copy, seed 0, \(kept) step(s)"), "\(text.suffix(300))")
         }
     }
 

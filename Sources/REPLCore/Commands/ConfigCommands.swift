@@ -33,6 +33,21 @@ enum ConfigCommands {
         return lines
     }
 
+    /// Names a learner may know from papers, verl or other code, and the option each one is here.
+    static let otherNames: [String: String] = [
+        "lr": "the learning rate is 'learning_rate'",
+        "mu": "mu (inner updates per batch) is 'num_iterations'",
+        "G": "G (completions per prompt) is 'num_generations'",
+        "eps": "the clip width is 'epsilon' (and 'epsilon_high')",
+        "clip_ratio": "verl's clip_ratio is 'epsilon'",
+        "clip_ratio_low": "verl's clip_ratio_low is 'epsilon'",
+        "clip_ratio_high": "verl's clip_ratio_high is 'epsilon_high'",
+        "clip_ratio_c": "verl's dual-clip clip_ratio_c is 'delta'",
+        "kl_coef": "the KL weight is 'beta'",
+        "loss_agg_mode": "verl's loss_agg_mode is 'loss_type' (lesson 11 maps the names)",
+        "rho": "rho (the share of forking tokens kept) is 'top_entropy_quantile'",
+    ]
+
     static let all: [Command] = [
         Command("set", syntax: "key=value", summary: "change one option (loss, training or display); invalid values change nothing",
                 example: "set loss_type=dapo", completion: .options) { session, args throws(CommandError) in
@@ -43,7 +58,8 @@ enum ConfigCommands {
             }
             let (key, value) = args.count == 1 && !args[0].contains("=") ? (args[0], "") : try keyValue(args)
             guard let setting = session.setting(named: key) else {
-                let suggestion = Fmt.closest(key, in: session.settings.map(\.key)).map { "; did you mean '\($0)'?" } ?? ""
+                let suggestion = otherNames[key].map { "; \($0)" }
+                    ?? Fmt.closest(key, in: session.settings.map(\.key)).map { "; did you mean '\($0)'?" } ?? ""
                 throw CommandError("unknown option '\(key)'\(suggestion) ('config' lists every option)")
             }
             let before = setting.get(session)

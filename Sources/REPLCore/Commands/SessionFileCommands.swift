@@ -35,7 +35,7 @@ enum SessionFileCommands {
         do throws(InputError) { try AtomicFile.write(String(decoding: data, as: UTF8.self) + "\n", to: path) } catch {
             throw CommandError(error.message)
         }
-        return ["saved to \(path): task \(trainer.settings.task), seed \(trainer.settings.seed), \(trainer.stepCount) step(s)"]
+        return ["wrote \(path): task \(trainer.settings.task), seed \(trainer.settings.seed), \(trainer.stepCount) step(s)"]
     }
 
     static func load(_ session: Session, from path: String) throws(CommandError) -> [String] {

@@ -37,7 +37,7 @@ enum TrainingCommands {
     }
 
     static func summaryLines(_ s: StepSummary, mu: Int) -> [String] {
-        var table = Table(columns: [.text("quantity"), .number("value"), .text("")])
+        var table = Table(columns: [.text("quantity"), .number("value"), .text("note")])
         table.add(["loss", Fmt.num(s.loss), "on the batch before the update"])
         table.add(["|d loss / d theta|", Fmt.num(s.gradientNorm), ""])
         table.add(["|theta change|", Fmt.num(s.parameterChange), "the size of this update"])
@@ -251,7 +251,7 @@ enum TrainingCommands {
             let shown = session.trainer.history.suffix(n)
             guard !shown.isEmpty else { return [noSteps] }
             var table = Table(columns: [.number("step"), .number("iter"), .number("inner"), .number("loss"), .number("reward"),
-                                        .number("kl"), .number("clip"), .number("entropy"), .number("length"), .number("|grad|")])
+                                        .number("kl"), .number("clip region"), .number("entropy"), .number("length"), .number("|grad|")])
             for s in shown {
                 table.add(["\(s.step + 1)", "\(s.iteration + 1)", "\(s.innerStep + 1)", Fmt.num(s.loss), Fmt.num(s.meanReward),
                            Fmt.num(s.kl), Fmt.num(s.clipRatioRegion), Fmt.num(s.entropy), Fmt.num(s.meanLength), Fmt.num(s.gradientNorm)])

@@ -170,7 +170,7 @@ public enum BreakdownView {
             ("kl", m.kl.map { Fmt.num($0) } ?? "- (no ref_logp)"),
             ("frac_reward_zero_std", Fmt.num(m.fracRewardZeroStd)),
         ]
-        if let e = m.entropy { pairs.append(("entropy", Fmt.num(e))) }
+        pairs.append(("entropy", m.entropy.map { Fmt.num($0) } ?? "- (no entropy given)"))
         let width = pairs.map(\.0.count).max()!
         return pairs.map { $0.0.padding(toLength: width) + "  " + $0.1 }
     }
