@@ -25,8 +25,12 @@ struct ReadlineHistory {
         }
     }
 
-    /// Adds `line` unless it is blank or repeats the previous entry, and appends it to the file.
-    mutating func add(_ line: String) {
+    /// Adds `line` (without the trailing space Tab completion leaves) unless it is blank or
+    /// repeats the previous entry, and appends it to the file.
+    mutating func add(_ typed: String) {
+        var trimmed = Substring(typed)
+        while trimmed.last?.isWhitespace == true { trimmed.removeLast() }
+        let line = String(trimmed)
         guard line.contains(where: { !$0.isWhitespace }), line != previous else { return }
         add_history(line)
         guard let path else { return }
