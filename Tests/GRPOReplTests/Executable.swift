@@ -7,6 +7,7 @@ struct Executable {
         var stdout: String
         var stderr: String
         var status: Int32
+        var reason: Process.TerminationReason = .exit
     }
 
     static var url: URL {
@@ -20,6 +21,14 @@ struct Executable {
     }
 
     static func run(_ arguments: [String], input: String = "", environment: [String: String] = [:]) throws -> Result {
+        try run(arguments, bytes: Data(input.utf8), environment: environment)
+    }
+
+    /// Runs grpo-repl with `bytes` on standard input (none: /dev/null), reading both outputs to
+    /// the end while it runs so a large output cannot block it; `whileRunning` may act on the
+    /// process meanwhile (e.g. interrupt it, as Ctrl-C does).
+    static func run(_ arguments: [String], bytes: Data?, environment: [String: String] = [:],
+                    whileRunning: ((Process) -> Void)? = nil) throws -> Result {
         let process = Process()
         process.executableURL = url
         process.arguments = arguments
@@ -28,22 +37,25 @@ struct Executable {
         for (k, v) in environment { env[k] = v }
         process.environment = env
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
+        process.standardInput = bytes == nil ? FileHandle.nullDevice : stdin
         process.standardOutput = stdout
         process.standardError = stderr
         try process.run()
-        stdin.fileHandleForWriting.write(Data(input.utf8))
-        try stdin.fileHandleForWriting.close()
-        // Read both pipes to the end before waiting, so a large output cannot block the child.
         let group = DispatchGroup()
         nonisolated(unsafe) var out = Data(), err = Data()
         group.enter()
         DispatchQueue.global().async { out = stdout.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        err = stderr.fileHandleForReading.readDataToEndOfFile()
+        group.enter()
+        DispatchQueue.global().async { err = stderr.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        if let bytes {
+            stdin.fileHandleForWriting.write(bytes)
+            try stdin.fileHandleForWriting.close()
+        }
+        whileRunning?(process)
         group.wait()
         process.waitUntilExit()
         return Result(stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self),
-                      status: process.terminationStatus)
+                      status: process.terminationStatus, reason: process.terminationReason)
     }
 
     /// A file with `text` in it, in one temporary directory per test process that is removed

@@ -7,29 +7,7 @@ import Testing
 struct RobustnessExecutableTests {
     /// Runs grpo-repl with `input` bytes on standard input.
     static func run(_ arguments: [String], input: Data) throws -> Executable.Result {
-        let process = Process()
-        process.executableURL = Executable.url
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env["HOME"] = FileManager.default.temporaryDirectory.path
-        process.environment = env
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        let group = DispatchGroup()
-        nonisolated(unsafe) var out = Data(), err = Data()
-        group.enter()
-        DispatchQueue.global().async { out = stdout.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        group.enter()
-        DispatchQueue.global().async { err = stderr.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        stdin.fileHandleForWriting.write(input)
-        try stdin.fileHandleForWriting.close()
-        group.wait()
-        process.waitUntilExit()
-        return Executable.Result(stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self),
-                                 status: process.terminationStatus)
+        try Executable.run(arguments, bytes: input)
     }
 
     @Test("output piped to a reader that closes early (grpo-repl --script s.txt | head -1) ends quietly with status 0",
@@ -85,32 +63,15 @@ struct RobustnessExecutableTests {
         let script = dir.appendingPathComponent("s.txt").path
         let saved = dir.appendingPathComponent("after.json").path
         try Data("train 100000\nhistory 1\nsave \(saved)\n".utf8).write(to: URL(fileURLWithPath: script))
-        let process = Process()
-        process.executableURL = Executable.url
-        process.arguments = ["--script", script]
-        var env = ProcessInfo.processInfo.environment
-        env["HOME"] = dir.path
-        process.environment = env
-        let stdout = Pipe(), stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let group = DispatchGroup()
-        nonisolated(unsafe) var out = Data(), err = Data()
-        group.enter()
-        DispatchQueue.global().async { out = stdout.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        group.enter()
-        DispatchQueue.global().async { err = stderr.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        Thread.sleep(forTimeInterval: 1.0)
-        // SIGINT, as Ctrl-C sends. The test runner's thread blocks SIGINT, and the child inherits
-        // that mask: grpo-repl must unblock it (it once did not, and ignored Ctrl-C).
-        process.interrupt()
-        group.wait()
-        process.waitUntilExit()
-        let text = String(decoding: out, as: UTF8.self)
-        #expect(process.terminationReason == .exit && process.terminationStatus == 0)
-        #expect(err.isEmpty, "\(String(decoding: err, as: UTF8.self))")
+        // SIGINT, as Ctrl-C sends, a second into the run. The test runner's thread blocks SIGINT,
+        // and the child inherits that mask: grpo-repl must unblock it (it once did not, and ignored Ctrl-C).
+        let result = try Executable.run(["--script", script], bytes: nil, environment: ["HOME": dir.path]) { process in
+            Thread.sleep(forTimeInterval: 1.0)
+            process.interrupt()
+        }
+        let text = result.stdout
+        #expect(result.reason == .exit && result.status == 0)
+        #expect(result.stderr.isEmpty, "\(result.stderr)")
         let stopped = text.split(separator: "\n").first { $0.hasPrefix("stopped at a step boundary: ") }
         let kept = stopped.flatMap { Int($0.dropFirst("stopped at a step boundary: ".count).prefix { $0.isNumber }) }
         #expect(kept != nil && kept! > 0, "\(text.prefix(400))")
