@@ -23,6 +23,6 @@ let package = Package(
         .testTarget(name: "TinyPolicyTests", dependencies: ["TinyPolicy"]),
         .testTarget(name: "REPLCoreTests", dependencies: ["REPLCore"]),
         // Drives the built grpo-repl executable through pipes.
-        .testTarget(name: "GRPOReplTests", dependencies: ["grpo-repl"]),
+        .testTarget(name: "GRPOReplTests", dependencies: ["grpo-repl"], exclude: ["Transcripts"]),
     ]
 )

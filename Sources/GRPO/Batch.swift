@@ -70,6 +70,13 @@ extension Batch {
     /// finite numbers, reference log-probs when beta != 0, entropies when top_entropy_quantile < 1,
     /// and lengths within max_completion_length for dr_grpo.
     public func validate(for config: GRPOConfig) throws(BatchError) {
+        try validateShape(for: config)
+        try validateTokenValues()
+    }
+
+    /// Everything `validate` checks except that the per-token values are finite: one look at each
+    /// completion, not at each token. `Vectorized.breakdown` checks the values in its own pass.
+    func validateShape(for config: GRPOConfig) throws(BatchError) {
         guard !groups.isEmpty else { throw BatchError("the batch has no groups") }
         let g = groupSize
         for (gi, group) in groups.enumerated() {
@@ -83,11 +90,9 @@ extension Batch {
             for (ci, c) in group.completions.enumerated() {
                 let here = "\(at), completion \(ci)"
                 guard c.reward.isFinite else { throw BatchError("\(here): reward is \(c.reward), not a finite number") }
-                try checkTokens(c.logp, "logp", length: c.length, at: here)
-                try checkTokens(c.oldLogp, "old_logp", length: c.length, at: here)
-                if let ref = c.refLogp { try checkTokens(ref, "ref_logp", length: c.length, at: here) }
-                if let entropy = c.entropy { try checkTokens(entropy, "entropy", length: c.length, at: here) }
-                if let sampler = c.samplerLogp { try checkTokens(sampler, "sampler_logp", length: c.length, at: here) }
+                for (field, values) in c.tokenFields where values.count != c.length {
+                    throw BatchError("\(here): \(field.rawValue) has \(values.count) values but logp has \(c.length)")
+                }
                 if config.lossType == .drGRPO && c.length > config.maxCompletionLength {
                     throw BatchError("\(here) has \(c.length) tokens, more than max_completion_length=\(config.maxCompletionLength) that dr_grpo divides by")
                 }
@@ -109,12 +114,33 @@ extension Batch {
         }
     }
 
-    private func checkTokens(_ values: [Double], _ field: String, length: Int, at place: String) throws(BatchError) {
-        guard values.count == length else {
-            throw BatchError("\(place): \(field) has \(values.count) values but logp has \(length)")
+    /// Throws at the first per-token value of `fields` that is not a finite number, naming its
+    /// group, completion, field and token.
+    func validateTokenValues(_ fields: Set<TokenField> = Set(TokenField.allCases)) throws(BatchError) {
+        for (gi, group) in groups.enumerated() {
+            for (ci, c) in group.completions.enumerated() {
+                for (field, values) in c.tokenFields where fields.contains(field) {
+                    if let t = values.firstIndex(where: { !$0.isFinite }) {
+                        throw BatchError("group \(gi), completion \(ci): \(field.rawValue)[\(t)] is \(values[t]), not a finite number")
+                    }
+                }
+            }
         }
-        if let t = values.firstIndex(where: { !$0.isFinite }) {
-            throw BatchError("\(place): \(field)[\(t)] is \(values[t]), not a finite number")
-        }
+    }
+}
+
+/// A completion's per-token arrays, named as in a batch file.
+enum TokenField: String, CaseIterable {
+    case logp, oldLogp = "old_logp", refLogp = "ref_logp", entropy, samplerLogp = "sampler_logp"
+}
+
+extension Completion {
+    /// The per-token arrays it carries, in the order `validate` checks them.
+    var tokenFields: [(TokenField, [Double])] {
+        var fields: [(TokenField, [Double])] = [(.logp, logp), (.oldLogp, oldLogp)]
+        if let refLogp { fields.append((.refLogp, refLogp)) }
+        if let entropy { fields.append((.entropy, entropy)) }
+        if let samplerLogp { fields.append((.samplerLogp, samplerLogp)) }
+        return fields
     }
 }

@@ -26,6 +26,10 @@ public struct Ragged<Element: Sendable>: Sendable {
         set { values[offsets[row] + token] = newValue }
     }
     public var rows: [[Element]] { (0..<rowCount).map { Array(self[$0]) } }
+    /// The same rows with `transform` applied to every value.
+    public func map<T>(_ transform: (Element) -> T) -> Ragged<T> {
+        Ragged<T>(values: values.map(transform), offsets: offsets)
+    }
 }
 
 extension Ragged: Equatable where Element: Equatable {}
@@ -81,8 +85,6 @@ public struct Breakdown: Sendable {
     public var advantages: [Double]
     /// r_t = pi_theta / pi_old (for `sequence` level, the completion's ratio at every token).
     public var ratio: Ragged<Double>
-    /// clip(r_t, 1 - epsilon, 1 + epsilon_high).
-    public var clippedRatio: Ragged<Double>
     public var branch: Ragged<ClipBranch>
     /// Per-token KL to the reference (times the ratio with bias correction); `nil` without ref_logp.
     public var kl: Ragged<Double>?
@@ -92,10 +94,15 @@ public struct Breakdown: Sendable {
     public var samplerWeight: Ragged<Double>?
     /// L_t = -min(r A, clip(r) A) [* entropy mask] [* sampler weight] + beta * KL_t  (loss = -objective).
     public var perTokenLoss: Ragged<Double>
-    /// w_t, the token's weight in the aggregate: loss = sum_t w_t * L_t. Set by `loss_type`.
-    public var weight: Ragged<Double>
+    /// w_i, the weight of each of completion i's tokens in the aggregate:
+    /// loss = sum_i w_i sum_t L_{i,t}. Set by `loss_type`, the same at every token of a row.
+    public var weight: [Double]
     /// d loss / d logp_t.
     public var gradLogp: Ragged<Double>
     public var loss: Double
     public var metrics: Metrics
+
+    /// clip(r_t, 1 - epsilon, 1 + epsilon_high): a function of `ratio`, so computed when read
+    /// rather than stored (the naive path builds it as `Naive.clippedRatio` inside the surrogate).
+    public var clippedRatio: Ragged<Double> { ratio.map(config.clip) }
 }

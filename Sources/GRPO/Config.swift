@@ -106,4 +106,7 @@ public struct GRPOConfig: Sendable, Equatable {
 
     /// The upper clip width actually used: `epsilonHigh`, or `epsilon` when it is not set.
     public var resolvedEpsilonHigh: Double { epsilonHigh ?? epsilon }
+
+    /// clip(r, 1 - epsilon, 1 + epsilon_high): TRL's `coef_2` for a ratio r (lesson 04).
+    public func clip(_ r: Double) -> Double { Swift.min(Swift.max(r, 1 - epsilon), 1 + resolvedEpsilonHigh) }
 }

@@ -72,7 +72,8 @@ struct PropertyTests {
             config.maxCompletionLength = 8
             for lossType in GRPOConfig.LossType.allCases {
                 config.lossType = lossType
-                let w = try Vectorized.breakdown(batch, config: config).weight.values.reduce(0, +)
+                let rowWeights = try Vectorized.breakdown(batch, config: config).weight
+                let w = zip(rowWeights, batch.completions).reduce(0) { $0 + $1.0 * Double($1.1.length) }  // sum over tokens
                 let emptyRows = batch.completions.filter { $0.length == 0 }.count
                 switch lossType {
                 case .grpo:

@@ -38,4 +38,58 @@ struct ValidationTests {
         #expect(b.kl == nil && b.metrics.kl == nil)
         #expect(b.gradLogp.rowCount == 2 && b.gradLogp[0].isEmpty)
     }
+
+    /// `Vectorized.breakdown` checks the per-token values as its kernel reads them, not in a pass
+    /// of their own: whatever field or token holds the inf or NaN, it must throw what `validate`
+    /// throws, for every option that changes what the kernel reads.
+    @Test("the breakdown's fused check of the values throws what validate throws", arguments: [1, 2, 3])
+    func fusedCheck(seed: UInt64) {
+        var rng = SeededGenerator(seed: seed)
+        for _ in 0..<300 {
+            var config = randomConfig(&rng)
+            config.maxCompletionLength = 100
+            var batch = randomBatch(&rng, maxLength: 9, sampler: rng.integer(0, 1) == 0)
+            let positions = batch.groups.indices.flatMap { g in
+                batch.groups[g].completions.indices.flatMap { c in
+                    batch.groups[g].completions[c].tokenFields.flatMap { field, values in values.indices.map { (g, c, field, $0) } }
+                }
+            }
+            guard !positions.isEmpty else { continue }
+            // One or two bad values: the message names the first, as validate reads them.
+            for _ in 0..<rng.integer(1, 2) {
+                let (g, c, field, t) = positions[rng.integer(0, positions.count - 1)]
+                let bad = [Double.nan, .infinity, -.infinity][rng.integer(0, 2)]
+                switch field {
+                case .logp: batch.groups[g].completions[c].logp[t] = bad
+                case .oldLogp: batch.groups[g].completions[c].oldLogp[t] = bad
+                case .refLogp: batch.groups[g].completions[c].refLogp![t] = bad
+                case .entropy: batch.groups[g].completions[c].entropy![t] = bad
+                case .samplerLogp: batch.groups[g].completions[c].samplerLogp![t] = bad
+                }
+            }
+            let expected = error(batch, config)
+            #expect(expected?.contains("not a finite number") == true)
+            do {
+                _ = try Vectorized.breakdown(batch, config: config)
+                Issue.record("no error; validate says \(expected ?? "nothing")")
+            } catch {
+                #expect(error.message == expected)
+            }
+        }
+    }
+
+    @Test("a bad value in the last row of a batch split over the cores is found")
+    func fusedCheckInParallel() {
+        var rng = SeededGenerator(seed: 9)
+        var batch = randomBatch(&rng, groups: 16, groupSize: 8, maxLength: 300, sampler: false)
+        #expect(batch.tokenCount >= Vectorized.parallelThreshold)
+        let last = batch.groups[15].completions.lastIndex { $0.length > 0 }!
+        batch.groups[15].completions[last].oldLogp[0] = -.infinity
+        do {
+            _ = try Vectorized.breakdown(batch, config: GRPOConfig())
+            Issue.record("no error")
+        } catch {
+            #expect(error.message == "group 15, completion \(last): old_logp[0] is -inf, not a finite number")
+        }
+    }
 }

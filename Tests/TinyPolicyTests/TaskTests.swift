@@ -100,8 +100,8 @@ struct TaskTests {
         let lengths = a.rollout.completions.map(\.count)
         let (weightsGRPO, weightsDAPO) = (a.breakdown.weight, b.breakdown.weight)
         for i in lengths.indices {
-            #expect(weightsGRPO[i].allSatisfy { abs($0 - 1 / Double(32 * lengths[i])) < 1e-15 })
-            #expect(weightsDAPO[i].allSatisfy { abs($0 - 1 / Double(lengths.reduce(0, +))) < 1e-15 })
+            #expect(abs(weightsGRPO[i] - 1 / Double(32 * lengths[i])) < 1e-15)
+            #expect(abs(weightsDAPO[i] - 1 / Double(lengths.reduce(0, +))) < 1e-15)
         }
     }
 

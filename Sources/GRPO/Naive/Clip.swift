@@ -13,7 +13,7 @@ extension Naive {
     /// The min picks the more pessimistic term: when A > 0 the ratio cannot profit from rising
     /// above 1 + eps_high, when A < 0 from falling below 1 - eps. Lesson 04.
     public static func clippedSurrogate(ratio: Scalar, advantage: Double, config: GRPOConfig)
-        -> (objective: Scalar, clipped: Scalar, branch: ClipBranch)
+        -> (objective: Scalar, branch: ClipBranch)
     {
         let clipped = clippedRatio(ratio, config: config)
         var capped = ratio
@@ -34,6 +34,6 @@ extension Naive {
         } else {
             branch = .unclipped
         }
-        return (objective, clipped, branch)
+        return (objective, branch)
     }
 }

@@ -32,13 +32,11 @@ extension Naive {
         }
 
         var ratio = Ragged(repeating: 0.0, lengths: lengths)
-        var clipped = Ragged(repeating: 0.0, lengths: lengths)
         var branch = Ragged(repeating: ClipBranch.unclipped, lengths: lengths)
         var kl: Ragged<Double>? = batch.hasReference ? Ragged(repeating: 0.0, lengths: lengths) : nil
         var mask: Ragged<Bool>? = threshold == nil ? nil : Ragged(repeating: true, lengths: lengths)
         let correctSampler = batch.usesSamplerCorrection(config)
         var samplerWeight: Ragged<Double>? = correctSampler ? Ragged(repeating: 1.0, lengths: lengths) : nil
-        var weight = Ragged(repeating: 0.0, lengths: lengths)
         var perTokenLossValue = Ragged(repeating: 0.0, lengths: lengths)
         var perTokenLoss: [[Scalar]] = []
 
@@ -72,11 +70,8 @@ extension Naive {
                     if config.beta != 0 { tokenLoss = tokenLoss + penalty * config.beta }
                 }
                 ratio[i, t] = r.value
-                clipped[i, t] = surrogate.clipped.value
                 branch[i, t] = surrogate.branch
                 perTokenLossValue[i, t] = tokenLoss.value
-                weight[i, t] = tokenWeight(length: c.length, completionCount: completionCount,
-                                           tokenCount: tokenCount, config: config)
                 row.append(tokenLoss)
             }
             perTokenLoss.append(row)
@@ -108,8 +103,10 @@ extension Naive {
         return Breakdown(
             config: config, groupMean: groupMean,
             groupStd: groupStd,
-            advantages: advantage, ratio: ratio, clippedRatio: clipped, branch: branch, kl: kl,
-            entropyMask: mask, samplerWeight: samplerWeight, perTokenLoss: perTokenLossValue, weight: weight, gradLogp: grad,
+            advantages: advantage, ratio: ratio, branch: branch, kl: kl,
+            entropyMask: mask, samplerWeight: samplerWeight, perTokenLoss: perTokenLossValue,
+            weight: lengths.map { tokenWeight(length: $0, completionCount: completionCount, tokenCount: tokenCount, config: config) },
+            gradLogp: grad,
             loss: loss.value, metrics: metrics)
     }
 

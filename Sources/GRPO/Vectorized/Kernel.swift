@@ -39,11 +39,15 @@ struct KernelSums {
     var clipUnits = 0.0
     var kl = 0.0
     var entropy = 0.0
+    /// Breakdown only: the sum of x - x over every input value read, so exactly 0 when all of
+    /// them are finite and NaN after any inf or NaN. The breakdown checks its inputs this way,
+    /// as it reads them, instead of in a pass of its own.
+    var inputProbe = 0.0
 
     static func + (x: KernelSums, y: KernelSums) -> KernelSums {
         KernelSums(loss: x.loss + y.loss, clipLow: x.clipLow + y.clipLow, clipHigh: x.clipHigh + y.clipHigh,
                    clipRegion: x.clipRegion + y.clipRegion, clipUnits: x.clipUnits + y.clipUnits,
-                   kl: x.kl + y.kl, entropy: x.entropy + y.entropy)
+                   kl: x.kl + y.kl, entropy: x.entropy + y.entropy, inputProbe: x.inputProbe + y.inputProbe)
     }
 }
 
@@ -68,40 +72,37 @@ protocol KernelSink {
     /// not enter the loss, and the clip, KL and entropy metrics are summed.
     static var recordsEverything: Bool { get }
     /// Stores one finished chunk.
-    func store(_ chunk: Chunk, advantage: Double, weight: Double, kernel: LossKernel)
+    func store(_ chunk: Chunk, advantage: Double, kernel: LossKernel)
 }
 
 /// Loss + gradient: nothing to store.
 struct GradientOnly: KernelSink {
     static var recordsEverything: Bool { false }
     @_transparent
-    func store(_ chunk: Chunk, advantage: Double, weight: Double, kernel: LossKernel) {}
+    func store(_ chunk: Chunk, advantage: Double, kernel: LossKernel) {}
 }
 
-/// The full breakdown: every per-token quantity, each array written once.
+/// The full breakdown: every per-token quantity, each array written once. (The clipped ratio
+/// is a function of the ratio and the weight is one per row, so neither is stored per token.)
 struct EveryQuantity: KernelSink {
     var ratio: UnsafeMutableBufferPointer<Double>
-    var clippedRatio: UnsafeMutableBufferPointer<Double>
     var branch: UnsafeMutableBufferPointer<ClipBranch>
     /// nil without reference log-probabilities, and without the entropy mask.
     var kl: UnsafeMutableBufferPointer<Double>?
     var keep: UnsafeMutableBufferPointer<Bool>?
     var perTokenLoss: UnsafeMutableBufferPointer<Double>
-    var weight: UnsafeMutableBufferPointer<Double>
 
     static var recordsEverything: Bool { true }
 
     @_transparent
-    func store(_ c: Chunk, advantage a: Double, weight w: Double, kernel: LossKernel) {
+    func store(_ c: Chunk, advantage a: Double, kernel: LossKernel) {
         let clipped = kernel.clip(c.ratio)
         // The branch the min took: the same comparisons as `policyTerm`.
         let isClipped = clipped * a .< Lanes.minimum(c.ratio, Lanes(repeating: kernel.delta)) * a
         let isCapped = c.ratio .> kernel.delta
         c.ratio.store(to: ratio.baseAddress.unsafelyUnwrapped, c.start, count: c.count)
-        clipped.store(to: clippedRatio.baseAddress.unsafelyUnwrapped, c.start, count: c.count)
         if let kl { c.kl.store(to: kl.baseAddress.unsafelyUnwrapped, c.start, count: c.count) }
         c.loss.store(to: perTokenLoss.baseAddress.unsafelyUnwrapped, c.start, count: c.count)
-        Lanes(repeating: w).store(to: weight.baseAddress.unsafelyUnwrapped, c.start, count: c.count)
         for l in 0..<c.count { branch[c.start + l] = Self.branch(clipped: isClipped[l], capped: isCapped[l]) }
         if let keep { for l in 0..<c.count { keep[c.start + l] = c.keep[l] } }
     }
@@ -186,11 +187,16 @@ struct LossKernel {
         // Entropies are compared in float32 (`Naive.entropyMask`): as doubles, against the cut.
         self.entropyThreshold = entropyThreshold.map(Naive.float32Cut)
         lossType = config.lossType
-        let completionCount = offsets.count - 1, tokenCount = offsets[completionCount]
+        let completionCount = offsets.count - 1
+        batchScale = Self.batchScale(completions: completionCount, tokens: offsets[completionCount], config)
+    }
+
+    /// 1/B (grpo), 1/N (bnpo, dapo), 1/(B L) (dr_grpo): the factor `KernelSums.loss` is missing.
+    static func batchScale(completions: Int, tokens: Int, _ config: GRPOConfig) -> Double {
         switch config.lossType {
-        case .grpo: batchScale = 1 / Double(completionCount)
-        case .bnpo, .dapo: batchScale = 1 / Double(max(tokenCount, 1))
-        case .drGRPO: batchScale = 1 / (Double(completionCount) * Double(config.maxCompletionLength))
+        case .grpo: 1 / Double(completions)
+        case .bnpo, .dapo: 1 / Double(Swift.max(tokens, 1))
+        case .drGRPO: 1 / (Double(completions) * Double(config.maxCompletionLength))
         }
     }
 
@@ -236,7 +242,12 @@ struct LossKernel {
 
     /// Row scale: 1/|o_i| for grpo (the per-sequence token mean), 1 otherwise.
     @_transparent
-    func rowScale(length n: Int) -> Double { lossType == .grpo ? 1 / Double(Swift.max(n, 1)) : 1 }
+    func rowScale(length n: Int) -> Double { Self.rowScale(length: n, lossType) }
+
+    @_transparent
+    static func rowScale(length n: Int, _ lossType: GRPOConfig.LossType) -> Double {
+        lossType == .grpo ? 1 / Double(Swift.max(n, 1)) : 1
+    }
 
     // MARK: Rows
 
@@ -250,9 +261,9 @@ struct LossKernel {
         let scale: Double, weight: Double
         /// sum_t L_t so far, one partial sum per lane (added in a fixed order at the end).
         var lossSum = Lanes(repeating: 0)
-        /// Breakdown only: clip counts, KL and entropy sums, per lane.
+        /// Breakdown only: clip counts, KL and entropy sums, and the input probe, per lane.
         var clipLow = Lanes(repeating: 0), clipHigh = Lanes(repeating: 0)
-        var klSum = Lanes(repeating: 0), entropySum = Lanes(repeating: 0)
+        var klSum = Lanes(repeating: 0), entropySum = Lanes(repeating: 0), probe = Lanes(repeating: 0)
         // GSPO only: the row's ratio s, its policy term, and sum_t d L_t / d s so far.
         var s = 1.0, policyLoss = 0.0, dPolicy = 0.0
         var throughRatio = Lanes(repeating: 0)
@@ -296,6 +307,7 @@ struct LossKernel {
                     if Sink.recordsEverything {
                         sums.kl += row.klSum.laneSum
                         sums.entropy += row.entropySum.laneSum
+                        sums.inputProbe += row.probe.laneSum
                     }
                 }
             }
@@ -403,7 +415,7 @@ struct LossKernel {
             record(&row, kl: kl, t, count, valid)
         }
         sink.store(Chunk(start: j, count: count, ratio: r, loss: loss, kl: kl, keep: keep),
-                   advantage: a, weight: row.weight, kernel: self)
+                   advantage: a, kernel: self)
     }
 
     /// GSPO: s = exp(mean_t(logp_t - old_logp_t)) for the row, and the policy term at s.
@@ -451,7 +463,7 @@ struct LossKernel {
         row.lossSum += padded(loss, valid)
         if Sink.recordsEverything { record(&row, kl: kl, t, count, valid) }
         sink.store(Chunk(start: j, count: count, ratio: s, loss: loss, kl: kl, keep: keep),
-                   advantage: row.advantage, weight: row.weight, kernel: self)
+                   advantage: row.advantage, kernel: self)
     }
 
     /// Sends what the row's tokens passed through s back to each token (d s / d logp_t =
@@ -489,12 +501,24 @@ struct LossKernel {
         return keep
     }
 
-    /// The breakdown's KL and entropy sums.
+    /// The breakdown's KL and entropy sums, and its probe of the inputs at tokens t ..< t + count
+    /// (x - x is 0 for every finite x; missing lanes load as 0).
     @_transparent
     private func record(_ row: inout Row, kl: Lanes, _ t: Int, _ count: Int, _ valid: LaneMask?) {
         row.klSum += padded(kl, valid)
-        if let entropy = row.inputs.entropy { row.entropySum += load(entropy, t, count) }  // missing lanes load as 0
+        var probe = Self.zeroIfFinite(load(row.inputs.logp, t, count)) + Self.zeroIfFinite(load(row.inputs.oldLogp, t, count))
+        if let ref = row.inputs.refLogp { probe += Self.zeroIfFinite(load(ref, t, count)) }
+        if let entropy = row.inputs.entropy {
+            let e = load(entropy, t, count)
+            row.entropySum += e
+            probe += Self.zeroIfFinite(e)
+        }
+        row.probe += probe
     }
+
+    /// x - x: 0 where x is finite, NaN where it is inf or NaN.
+    @_transparent
+    static func zeroIfFinite(_ x: Lanes) -> Lanes { x - x }
 
     @_transparent
     private func load(_ buffer: UnsafeBufferPointer<Double>, _ t: Int, _ count: Int) -> Lanes {

@@ -22,14 +22,20 @@ extension Vectorized {
                     threshold: threshold, grad: grad, sink: GradientOnly())
             }
         }
-        return sums.loss * batchScale(completions: flat.completionCount, tokens: flat.tokenCount, config)
+        return sums.loss * LossKernel.batchScale(completions: flat.completionCount, tokens: flat.tokenCount, config)
     }
 
     /// Every intermediate quantity, computed in the same fused pass as `lossAndGradient` (the
     /// same kernel, so the loss and gradient are bit for bit the same), reading the batch's
-    /// arrays in place.
+    /// arrays in place. Throws what `Batch.validate(for:)` would: the shape is checked first, the
+    /// values as the kernel reads them (`KernelSums.inputProbe`), so the batch is read only once.
     public static func breakdown(_ batch: Batch, config: GRPOConfig) throws(BatchError) -> Breakdown {
-        try batch.validate(for: config)
+        try batch.validateShape(for: config)
+        // The kernel reads the weights made from sampler log-probs, not the log-probs themselves.
+        var inputsFinite = true
+        if batch.hasSampler {
+            do { try batch.validateTokenValues([.samplerLogp]) } catch { inputsFinite = false }
+        }
         let completions = batch.completions
         var offsets = [0]
         offsets.reserveCapacity(completions.count + 1)
@@ -45,29 +51,23 @@ extension Vectorized {
         // Every output is written exactly once by the kernel, so none is filled with zeros first.
         // The KL and the entropy mask are only kept (and so only written) when they exist.
         var sums = KernelSums()
-        var ratio: [Double] = [], clipped: [Double] = [], branch: [ClipBranch] = [], kl: [Double] = []
-        var keep: [Bool] = [], perTokenLoss: [Double] = [], weight: [Double] = []
+        var ratio: [Double] = [], branch: [ClipBranch] = [], kl: [Double] = []
+        var keep: [Bool] = [], perTokenLoss: [Double] = []
         let grad: [Double] = written(n) { grad in
             ratio = written(n) { ratio in
-                clipped = written(n) { clipped in
-                    branch = written(n) { branch in
-                        kl = written(hasReference ? n : 0) { kl in
-                            keep = written(threshold == nil ? 0 : n) { keep in
-                                perTokenLoss = written(n) { perTokenLoss in
-                                    weight = written(n) { weight in
-                                        let sink = EveryQuantity(
-                                            ratio: ratio, clippedRatio: clipped, branch: branch,
-                                            kl: hasReference ? kl : nil, keep: threshold == nil ? nil : keep,
-                                            perTokenLoss: perTokenLoss, weight: weight)
-                                        sums = withOptional(weights) { weights in
-                                            offsets.withUnsafeBufferPointer { offsetBuffer in
-                                                run(CompletionRows(completions: completions, useReference: hasReference,
-                                                                   useEntropy: hasEntropy, samplerWeight: weights,
-                                                                   offsets: offsetBuffer),
-                                                    offsets: offsets, advantages: advantages, config: config,
-                                                    hasReference: hasReference, threshold: threshold, grad: grad, sink: sink)
-                                            }
-                                        }
+                branch = written(n) { branch in
+                    kl = written(hasReference ? n : 0) { kl in
+                        keep = written(threshold == nil ? 0 : n) { keep in
+                            perTokenLoss = written(n) { perTokenLoss in
+                                let sink = EveryQuantity(ratio: ratio, branch: branch, kl: hasReference ? kl : nil,
+                                                         keep: threshold == nil ? nil : keep, perTokenLoss: perTokenLoss)
+                                sums = withOptional(weights) { weights in
+                                    offsets.withUnsafeBufferPointer { offsetBuffer in
+                                        run(CompletionRows(completions: completions, useReference: hasReference,
+                                                           useEntropy: hasEntropy, samplerWeight: weights,
+                                                           offsets: offsetBuffer),
+                                            offsets: offsets, advantages: advantages, config: config,
+                                            hasReference: hasReference, threshold: threshold, grad: grad, sink: sink)
                                     }
                                 }
                             }
@@ -76,6 +76,9 @@ extension Vectorized {
                 }
             }
         }
+        // Some input was inf or NaN: find the first one and name it, as `validate` does.
+        if !inputsFinite || sums.inputProbe != 0 { try batch.validateTokenValues() }
+
         let tokens = Double(max(n, 1))
         let metrics = Metrics(
             clipRatioLow: sums.clipLow / max(sums.clipUnits, 1),
@@ -84,27 +87,18 @@ extension Vectorized {
             kl: hasReference ? sums.kl / tokens : nil,
             fracRewardZeroStd: Double(stds.filter(Naive.isZeroStd).count) / Double(stds.count),
             entropy: hasEntropy ? sums.entropy / tokens : nil)
+        let scale = LossKernel.batchScale(completions: completions.count, tokens: n, config)
         return Breakdown(
             config: config, groupMean: means, groupStd: stds, advantages: advantages,
             ratio: Ragged(values: ratio, offsets: offsets),
-            clippedRatio: Ragged(values: clipped, offsets: offsets),
             branch: Ragged(values: branch, offsets: offsets),
             kl: hasReference ? Ragged(values: kl, offsets: offsets) : nil,
             entropyMask: threshold == nil ? nil : Ragged(values: keep, offsets: offsets),
             samplerWeight: weights.map { Ragged(values: $0, offsets: offsets) },
             perTokenLoss: Ragged(values: perTokenLoss, offsets: offsets),
-            weight: Ragged(values: weight, offsets: offsets),
+            weight: completions.map { LossKernel.rowScale(length: $0.length, config.lossType) * scale },
             gradLogp: Ragged(values: grad, offsets: offsets),
-            loss: sums.loss * batchScale(completions: completions.count, tokens: n, config), metrics: metrics)
-    }
-
-    /// 1/B (grpo), 1/N (bnpo, dapo), 1/(B L) (dr_grpo): the factor `KernelSums.loss` is missing.
-    private static func batchScale(completions: Int, tokens: Int, _ config: GRPOConfig) -> Double {
-        switch config.lossType {
-        case .grpo: 1 / Double(completions)
-        case .bnpo, .dapo: 1 / Double(max(tokens, 1))
-        case .drGRPO: 1 / (Double(completions) * Double(config.maxCompletionLength))
-        }
+            loss: sums.loss * scale, metrics: metrics)
     }
 
     /// Batches with fewer tokens than this run on one thread: below it, waking a second thread

@@ -13,14 +13,13 @@ enum CompareCommands {
         row("loss", [n.loss], [v.loss])
         row("advantages", n.advantages, v.advantages)
         row("ratio", n.ratio.values, v.ratio.values)
-        row("clipped ratio", n.clippedRatio.values, v.clippedRatio.values)
         if let a = n.kl, let b = v.kl { row("kl", a.values, b.values) }
         row("per-token loss", n.perTokenLoss.values, v.perTokenLoss.values)
-        row("weight", n.weight.values, v.weight.values)
+        row("weight", n.weight, v.weight)
         row("d loss / d logp", n.gradLogp.values, v.gradLogp.values)
         let branches = zip(n.branch.values, v.branch.values).filter { $0 != $1 }.count
         return table.render() + ["branch of the min: \(branches == 0 ? "the same at every token" : "\(branches) tokens differ")",
-                                 "largest difference: \(Fmt.num(ExplainJSON.maxAbsDiff(n, v), digits: 2))"]
+                                 "largest difference: \(Fmt.num(n.maxDifference(from: v), digits: 2))"]
     }
 
     static func lossTypes(_ session: Session, all: Bool) throws(CommandError) -> [String] {
@@ -44,7 +43,7 @@ enum CompareCommands {
             for (i, c) in group.completions.enumerated() {
                 for t in 0..<c.length {
                     table.add(["\(g)", "\(i)", "\(t)", "\(c.length)", Fmt.num(breakdowns[0].advantages[row])]
-                              + breakdowns.map { Fmt.num($0.weight[row, t]) } + breakdowns.map { Fmt.num($0.gradLogp[row, t]) })
+                              + breakdowns.map { Fmt.num($0.weight[row]) } + breakdowns.map { Fmt.num($0.gradLogp[row, t]) })
                 }
                 row += 1
             }

@@ -308,7 +308,7 @@ enum ExperimentCommands {
         let rowSums = (0..<b.perTokenLoss.rowCount).map { i in
             b.perTokenLoss[i].indices.reduce(0.0) { sum, j in
                 let a = b.advantages[i]
-                var term = -min(min(b.ratio.values[j], delta) * a, b.clippedRatio.values[j] * a)
+                var term = -min(min(b.ratio.values[j], delta) * a, config.clip(b.ratio.values[j]) * a)
                 if let keep = b.entropyMask, !keep.values[j] { term = 0 }
                 if let w = b.samplerWeight { term = w.values[j] == 0 ? 0 : term * w.values[j] }
                 return sum + term

@@ -31,7 +31,7 @@ enum ExplorationCommands {
             for (i, c) in group.completions.enumerated() {
                 let a = b.advantages[row]
                 for t in 0..<c.length {
-                    let w = b.weight[row, t]
+                    let w = b.weight[row]
                     let gradLp = -w * a
                     lossLp += -w * c.logp[t] * a
                     largest = max(largest, abs(gradLp - b.gradLogp[row, t]))

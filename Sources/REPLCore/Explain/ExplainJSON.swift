@@ -13,7 +13,7 @@ public enum ExplainJSON {
         .object(JSONObject([
             ("config", BatchFile.configJSON(config)),
             ("paths", .object(JSONObject([("naive", path(naive)), ("vectorized", path(vectorized))]))),
-            ("max_abs_diff", .number(maxAbsDiff(naive, vectorized))),
+            ("max_abs_diff", .number(naive.maxDifference(from: vectorized))),
         ]))
     }
 
@@ -41,35 +41,12 @@ public enum ExplainJSON {
             ("branch", rows(b.branch) { .string($0.rawValue) }),
             ("kl", b.kl.map { rows($0, JSONValue.number) } ?? .null),
             ("per_token_loss", rows(b.perTokenLoss, JSONValue.number)),
-            ("weight", rows(b.weight, JSONValue.number)),
+            ("weight", numbers(b.weight)),
             ("grad_logp", rows(b.gradLogp, JSONValue.number)),
             ("metrics", .object(metrics)),
         ])
         if let mask = b.entropyMask { p["entropy_mask"] = rows(mask) { .bool($0) } }
         if let w = b.samplerWeight { p["sampler_weight"] = rows(w, JSONValue.number) }
         return .object(p)
-    }
-
-    /// The largest |naive - vectorized| over every number both produce (equal infinities and
-    /// two NaNs count as agreeing).
-    public static func maxAbsDiff(_ a: Breakdown, _ b: Breakdown) -> Double {
-        var worst = 0.0
-        func see(_ x: [Double], _ y: [Double]) {
-            for (u, v) in zip(x, y) where !(u == v || (u.isNaN && v.isNaN)) {
-                worst = max(worst, abs(u - v).isNaN ? .infinity : abs(u - v))
-            }
-        }
-        see([a.loss], [b.loss])
-        see(a.advantages, b.advantages)
-        see(a.ratio.values, b.ratio.values)
-        see(a.clippedRatio.values, b.clippedRatio.values)
-        see(a.kl?.values ?? [], b.kl?.values ?? [])
-        see(a.perTokenLoss.values, b.perTokenLoss.values)
-        see(a.weight.values, b.weight.values)
-        see(a.gradLogp.values, b.gradLogp.values)
-        let (m, n) = (a.metrics, b.metrics)
-        see([m.clipRatioLow, m.clipRatioHigh, m.clipRatioRegion, m.fracRewardZeroStd, m.kl ?? 0],
-            [n.clipRatioLow, n.clipRatioHigh, n.clipRatioRegion, n.fracRewardZeroStd, n.kl ?? 0])
-        return worst
     }
 }

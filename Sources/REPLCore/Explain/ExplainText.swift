@@ -23,7 +23,7 @@ public enum ExplainText {
         lines.append("")
         lines += BreakdownView.metricLines(naive.metrics)
         lines.append("")
-        let diff = ExplainJSON.maxAbsDiff(naive, vectorized)
+        let diff = naive.maxDifference(from: vectorized)
         lines.append("naive vs vectorized: largest |difference| over every quantity = \(Fmt.num(diff, digits: 2))"
                      + (diff <= 1e-9 * max(1, abs(naive.loss)) ? " (they agree)" : " (they DISAGREE: please report this batch)"))
         return lines.joined(separator: "\n")

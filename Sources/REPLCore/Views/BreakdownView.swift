@@ -44,15 +44,15 @@ public enum BreakdownView {
             case .advantage: .number(b.advantages[row])
             case .ratio: .number(b.ratio[row, t])
             case .unclippedTerm: .number(min(b.ratio[row, t], b.config.delta ?? .infinity) * b.advantages[row])
-            case .clippedRatio: .number(b.clippedRatio[row, t])
-            case .clippedTerm: .number(b.clippedRatio[row, t] * b.advantages[row])
+            case .clippedRatio: .number(b.config.clip(b.ratio[row, t]))
+            case .clippedTerm: .number(b.config.clip(b.ratio[row, t]) * b.advantages[row])
             case .branch: .text(b.branch[row, t].rawValue)
             case .entropyMask: b.entropyMask.map { .text($0[row, t] ? "yes" : "no") }
             case .samplerWeight: b.samplerWeight.map { .number($0[row, t]) }
             case .kl: b.kl.map { .number($0[row, t]) }
             case .perTokenLoss: .number(b.perTokenLoss[row, t])
-            case .weight: .number(b.weight[row, t])
-            case .weightedLoss: .number(b.weight[row, t] * b.perTokenLoss[row, t])
+            case .weight: .number(b.weight[row])
+            case .weightedLoss: .number(b.weight[row] * b.perTokenLoss[row, t])
             case .grad: .number(b.gradLogp[row, t])
             }
         }
