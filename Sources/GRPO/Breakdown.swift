@@ -85,7 +85,6 @@ public struct Breakdown: Sendable {
     public var advantages: [Double]
     /// r_t = pi_theta / pi_old (for `sequence` level, the completion's ratio at every token).
     public var ratio: Ragged<Double>
-    public var branch: Ragged<ClipBranch>
     /// Per-token KL to the reference (times the ratio with bias correction); `nil` without ref_logp.
     public var kl: Ragged<Double>?
     /// Which tokens keep the policy term under `top_entropy_quantile`; `nil` when it is 1.
@@ -105,4 +104,19 @@ public struct Breakdown: Sendable {
     /// clip(r_t, 1 - epsilon, 1 + epsilon_high): a function of `ratio`, so computed when read
     /// rather than stored (the naive path builds it as `Naive.clippedRatio` inside the surrogate).
     public var clippedRatio: Ragged<Double> { ratio.map(config.clip) }
+
+    /// Which term the min took at each token (`Naive.clipBranch`): like the clipped ratio, a
+    /// function of the ratio and the advantage, computed when read. `branch(row:token:)` reads one.
+    public var branch: Ragged<ClipBranch> {
+        var values: [ClipBranch] = []
+        values.reserveCapacity(ratio.values.count)
+        for row in 0..<ratio.rowCount {
+            for r in ratio[row] { values.append(Naive.clipBranch(ratio: r, advantage: advantages[row], config: config)) }
+        }
+        return Ragged(values: values, offsets: ratio.offsets)
+    }
+
+    public func branch(row: Int, token: Int) -> ClipBranch {
+        Naive.clipBranch(ratio: ratio[row, token], advantage: advantages[row], config: config)
+    }
 }

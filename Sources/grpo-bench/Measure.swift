@@ -13,27 +13,43 @@ func now() -> Double {
 
 /// Wall times of repeated runs, and the resident memory the runs added.
 struct Timing {
-    /// Sorted, in seconds.
+    /// In the order they ran, in seconds.
     let seconds: [Double]
+    private let sorted: [Double]
     /// Peak resident set during the runs minus the resident set before them, in bytes; nil
     /// where /proc/self/status is not readable.
     let peakAddedBytes: Int?
     /// Minor page faults per timed run: memory the kernel had to map and zero for us.
     let pageFaultsPerRun: Double
 
-    var median: Double {
-        let n = seconds.count
-        return n % 2 == 1 ? seconds[n / 2] : (seconds[n / 2 - 1] + seconds[n / 2]) / 2
+    init(seconds: [Double], peakAddedBytes: Int?, pageFaultsPerRun: Double) {
+        self.seconds = seconds
+        sorted = seconds.sorted()
+        self.peakAddedBytes = peakAddedBytes
+        self.pageFaultsPerRun = pageFaultsPerRun
     }
-    var min: Double { seconds.first! }
-    var max: Double { seconds.last! }
+
+    var median: Double { Self.median(sorted) }
+    var min: Double { sorted.first! }
+    var max: Double { sorted.last! }
     /// Interquartile range (linear interpolation between the order statistics).
     var iqr: (Double, Double) { (quantile(0.25), quantile(0.75)) }
 
     func quantile(_ q: Double) -> Double {
-        let position = q * Double(seconds.count - 1)
-        let below = Int(position.rounded(.down)), above = Swift.min(below + 1, seconds.count - 1)
-        return seconds[below] + (position - Double(below)) * (seconds[above] - seconds[below])
+        let position = q * Double(sorted.count - 1)
+        let below = Int(position.rounded(.down)), above = Swift.min(below + 1, sorted.count - 1)
+        return sorted[below] + (position - Double(below)) * (sorted[above] - sorted[below])
+    }
+
+    /// The median over rounds of this run's time over `other`'s in the same round (both from
+    /// one `measureInTurn`): a ratio that the machine's drift from round to round cancels out of.
+    func pairedRatio(to other: Timing) -> Double {
+        Self.median(zip(seconds, other.seconds).map { $0 / $1 }.sorted())
+    }
+
+    private static func median(_ sorted: [Double]) -> Double {
+        let n = sorted.count
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
     }
 }
 
@@ -43,22 +59,33 @@ struct Timing {
 /// left by earlier measurements is handed back to the kernel first, so that each measurement
 /// starts from the same state and its peak is its own.
 func measure(warmup: Int, repeats: Int, _ body: () -> Void) -> Timing {
+    withoutActuallyEscaping(body) { measureInTurn(warmup: warmup, repeats: repeats, [$0])[0] }
+}
+
+/// The same for several bodies run in turn (one run of each per round), so that each sees the
+/// same state of a noisy machine; their time ratios are best taken round by round (`pairedRatio`).
+/// Page faults are counted per body; the peak memory is that of all of them together.
+func measureInTurn(warmup: Int, repeats: Int, _ bodies: [() -> Void]) -> [Timing] {
     Memory.releaseFreeMemory()
     let peakReset = Memory.resetPeak()
     let before = Memory.status("VmRSS")
-    for _ in 0..<warmup { body() }
-    var times: [Double] = []
-    times.reserveCapacity(repeats)
-    let faultsBefore = Memory.minorFaults()
+    for _ in 0..<warmup { for body in bodies { body() } }
+    var times = [[Double]](repeating: [], count: bodies.count)
+    var faults = [Int](repeating: 0, count: bodies.count)
     for _ in 0..<repeats {
-        let start = now()
-        body()
-        times.append(now() - start)
+        for (k, body) in bodies.enumerated() {
+            let faultsBefore = Memory.minorFaults()
+            let start = now()
+            body()
+            times[k].append(now() - start)
+            faults[k] += Memory.minorFaults() - faultsBefore
+        }
     }
-    let faults = Double(Memory.minorFaults() - faultsBefore) / Double(repeats)
     var added: Int? = nil
     if peakReset, let before, let peak = Memory.status("VmHWM") { added = Swift.max(0, peak - before) }
-    return Timing(seconds: times.sorted(), peakAddedBytes: added, pageFaultsPerRun: faults)
+    return bodies.indices.map { k in
+        Timing(seconds: times[k], peakAddedBytes: added, pageFaultsPerRun: Double(faults[k]) / Double(repeats))
+    }
 }
 
 enum Memory {

@@ -12,9 +12,7 @@ extension Naive {
     /// with r replaced by min(r, delta) in the first term when `delta` is set (two-sided clipping).
     /// The min picks the more pessimistic term: when A > 0 the ratio cannot profit from rising
     /// above 1 + eps_high, when A < 0 from falling below 1 - eps. Lesson 04.
-    public static func clippedSurrogate(ratio: Scalar, advantage: Double, config: GRPOConfig)
-        -> (objective: Scalar, branch: ClipBranch)
-    {
+    public static func clippedSurrogate(ratio: Scalar, advantage: Double, config: GRPOConfig) -> Scalar {
         let clipped = clippedRatio(ratio, config: config)
         var capped = ratio
         if let delta = config.delta {
@@ -24,16 +22,17 @@ extension Naive {
         // (inf * 0 would be NaN).
         let unclippedTerm = advantage == 0 ? Scalar(0) : capped * advantage
         let clippedTerm = advantage == 0 ? Scalar(0) : clipped * advantage
-        let objective = Scalar.minimum(unclippedTerm, clippedTerm)
+        return Scalar.minimum(unclippedTerm, clippedTerm)
+    }
 
-        let branch: ClipBranch
-        if clippedTerm.value < unclippedTerm.value {
-            branch = .clipped
-        } else if let delta = config.delta, ratio.value > delta {
-            branch = .capped
-        } else {
-            branch = .unclipped
-        }
-        return (objective, branch)
+    /// Which term the min of `clippedSurrogate` takes at ratio r: `.clipped` when clip(r) A is
+    /// strictly smaller (no gradient through r), else `.capped` when r > delta (no gradient
+    /// either), else `.unclipped`. A function of r, A and the clip options, so a `Breakdown`
+    /// computes it when read. Lesson 04.
+    public static func clipBranch(ratio r: Double, advantage a: Double, config: GRPOConfig) -> ClipBranch {
+        let delta = config.delta ?? .infinity
+        // With A = 0 both terms are 0 (and inf * 0 would be NaN): nothing is clipped.
+        if a != 0 && config.clip(r) * a < Swift.min(r, delta) * a { return .clipped }
+        return r > delta ? .capped : .unclipped
     }
 }

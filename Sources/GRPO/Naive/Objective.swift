@@ -32,7 +32,6 @@ extension Naive {
         }
 
         var ratio = Ragged(repeating: 0.0, lengths: lengths)
-        var branch = Ragged(repeating: ClipBranch.unclipped, lengths: lengths)
         var kl: Ragged<Double>? = batch.hasReference ? Ragged(repeating: 0.0, lengths: lengths) : nil
         var mask: Ragged<Bool>? = threshold == nil ? nil : Ragged(repeating: true, lengths: lengths)
         let correctSampler = batch.usesSamplerCorrection(config)
@@ -48,8 +47,7 @@ extension Naive {
             var row: [Scalar] = []
             for t in 0..<c.length {
                 let r = sequenceRatio ?? tokenRatio(logp: logp[i][t], oldLogp: c.oldLogp[t])
-                let surrogate = clippedSurrogate(ratio: r, advantage: advantage[i], config: config)
-                var policyLoss = -surrogate.objective
+                var policyLoss = -clippedSurrogate(ratio: r, advantage: advantage[i], config: config)
                 if let threshold, !entropyMask(entropy: c.entropy![t], threshold: threshold) {
                     policyLoss = Scalar(0)  // selected away, not multiplied by 0
                     mask![i, t] = false
@@ -70,7 +68,6 @@ extension Naive {
                     if config.beta != 0 { tokenLoss = tokenLoss + penalty * config.beta }
                 }
                 ratio[i, t] = r.value
-                branch[i, t] = surrogate.branch
                 perTokenLossValue[i, t] = tokenLoss.value
                 row.append(tokenLoss)
             }
@@ -103,7 +100,7 @@ extension Naive {
         return Breakdown(
             config: config, groupMean: groupMean,
             groupStd: groupStd,
-            advantages: advantage, ratio: ratio, branch: branch, kl: kl,
+            advantages: advantage, ratio: ratio, kl: kl,
             entropyMask: mask, samplerWeight: samplerWeight, perTokenLoss: perTokenLossValue,
             weight: lengths.map { tokenWeight(length: $0, completionCount: completionCount, tokenCount: tokenCount, config: config) },
             gradLogp: grad,

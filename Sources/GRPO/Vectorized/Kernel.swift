@@ -72,21 +72,21 @@ protocol KernelSink {
     /// not enter the loss, and the clip, KL and entropy metrics are summed.
     static var recordsEverything: Bool { get }
     /// Stores one finished chunk.
-    func store(_ chunk: Chunk, advantage: Double, kernel: LossKernel)
+    func store(_ chunk: Chunk)
 }
 
 /// Loss + gradient: nothing to store.
 struct GradientOnly: KernelSink {
     static var recordsEverything: Bool { false }
     @_transparent
-    func store(_ chunk: Chunk, advantage: Double, kernel: LossKernel) {}
+    func store(_ chunk: Chunk) {}
 }
 
 /// The full breakdown: every per-token quantity, each array written once. (The clipped ratio
-/// is a function of the ratio and the weight is one per row, so neither is stored per token.)
+/// and the branch of the min are functions of the ratio and the advantage, and the weight is one
+/// per row, so none of them is stored per token.)
 struct EveryQuantity: KernelSink {
     var ratio: UnsafeMutableBufferPointer<Double>
-    var branch: UnsafeMutableBufferPointer<ClipBranch>
     /// nil without reference log-probabilities, and without the entropy mask.
     var kl: UnsafeMutableBufferPointer<Double>?
     var keep: UnsafeMutableBufferPointer<Bool>?
@@ -95,31 +95,15 @@ struct EveryQuantity: KernelSink {
     static var recordsEverything: Bool { true }
 
     @_transparent
-    func store(_ c: Chunk, advantage a: Double, kernel: LossKernel) {
-        let clipped = kernel.clip(c.ratio)
-        // The branch the min took: the same comparisons as `policyTerm`.
-        let isClipped = clipped * a .< Lanes.minimum(c.ratio, Lanes(repeating: kernel.delta)) * a
-        let isCapped = c.ratio .> kernel.delta
+    func store(_ c: Chunk) {
         c.ratio.store(to: ratio.baseAddress.unsafelyUnwrapped, c.start, count: c.count)
         if let kl { c.kl.store(to: kl.baseAddress.unsafelyUnwrapped, c.start, count: c.count) }
         c.loss.store(to: perTokenLoss.baseAddress.unsafelyUnwrapped, c.start, count: c.count)
-        for l in 0..<c.count { branch[c.start + l] = Self.branch(clipped: isClipped[l], capped: isCapped[l]) }
         if let keep { for l in 0..<c.count { keep[c.start + l] = c.keep[l] } }
-    }
-
-    /// Written as a switch over a number so that the compiler makes it a table lookup, not
-    /// branches (which the random clipping of real data would mispredict).
-    @_transparent
-    static func branch(clipped: Bool, capped: Bool) -> ClipBranch {
-        switch (clipped ? 1 : 0) | (capped ? 2 : 0) {
-        case 0: .unclipped
-        case 2: .capped
-        default: .clipped
-        }
     }
 }
 
-/// The fused per-token pass: everything from `log_ratio` to d loss / d logp, row by row, four
+// The fused per-token pass: everything from `log_ratio` to d loss / d logp, row by row, four
 /// tokens at a time in SIMD lanes. The math is that of `Naive.breakdown`; the gradient is the
 /// chain rule written out:
 ///
@@ -414,8 +398,7 @@ struct LossKernel {
             if a > 0 { row.clipHigh += padded(zero.replacing(with: one, where: r .> highClipBound), valid) }
             record(&row, kl: kl, t, count, valid)
         }
-        sink.store(Chunk(start: j, count: count, ratio: r, loss: loss, kl: kl, keep: keep),
-                   advantage: a, kernel: self)
+        sink.store(Chunk(start: j, count: count, ratio: r, loss: loss, kl: kl, keep: keep))
     }
 
     /// GSPO: s = exp(mean_t(logp_t - old_logp_t)) for the row, and the policy term at s.
@@ -462,8 +445,7 @@ struct LossKernel {
         (row.weight * dLogp).store(to: grad.baseAddress.unsafelyUnwrapped, j, count: count)
         row.lossSum += padded(loss, valid)
         if Sink.recordsEverything { record(&row, kl: kl, t, count, valid) }
-        sink.store(Chunk(start: j, count: count, ratio: s, loss: loss, kl: kl, keep: keep),
-                   advantage: row.advantage, kernel: self)
+        sink.store(Chunk(start: j, count: count, ratio: s, loss: loss, kl: kl, keep: keep))
     }
 
     /// Sends what the row's tokens passed through s back to each token (d s / d logp_t =

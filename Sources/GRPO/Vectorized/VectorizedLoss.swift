@@ -51,24 +51,21 @@ extension Vectorized {
         // Every output is written exactly once by the kernel, so none is filled with zeros first.
         // The KL and the entropy mask are only kept (and so only written) when they exist.
         var sums = KernelSums()
-        var ratio: [Double] = [], branch: [ClipBranch] = [], kl: [Double] = []
-        var keep: [Bool] = [], perTokenLoss: [Double] = []
+        var ratio: [Double] = [], kl: [Double] = [], keep: [Bool] = [], perTokenLoss: [Double] = []
         let grad: [Double] = written(n) { grad in
             ratio = written(n) { ratio in
-                branch = written(n) { branch in
-                    kl = written(hasReference ? n : 0) { kl in
-                        keep = written(threshold == nil ? 0 : n) { keep in
-                            perTokenLoss = written(n) { perTokenLoss in
-                                let sink = EveryQuantity(ratio: ratio, branch: branch, kl: hasReference ? kl : nil,
-                                                         keep: threshold == nil ? nil : keep, perTokenLoss: perTokenLoss)
-                                sums = withOptional(weights) { weights in
-                                    offsets.withUnsafeBufferPointer { offsetBuffer in
-                                        run(CompletionRows(completions: completions, useReference: hasReference,
-                                                           useEntropy: hasEntropy, samplerWeight: weights,
-                                                           offsets: offsetBuffer),
-                                            offsets: offsets, advantages: advantages, config: config,
-                                            hasReference: hasReference, threshold: threshold, grad: grad, sink: sink)
-                                    }
+                kl = written(hasReference ? n : 0) { kl in
+                    keep = written(threshold == nil ? 0 : n) { keep in
+                        perTokenLoss = written(n) { perTokenLoss in
+                            let sink = EveryQuantity(ratio: ratio, kl: hasReference ? kl : nil,
+                                                     keep: threshold == nil ? nil : keep, perTokenLoss: perTokenLoss)
+                            sums = withOptional(weights) { weights in
+                                offsets.withUnsafeBufferPointer { offsetBuffer in
+                                    run(CompletionRows(completions: completions, useReference: hasReference,
+                                                       useEntropy: hasEntropy, samplerWeight: weights,
+                                                       offsets: offsetBuffer),
+                                        offsets: offsets, advantages: advantages, config: config,
+                                        hasReference: hasReference, threshold: threshold, grad: grad, sink: sink)
                                 }
                             }
                         }
@@ -91,7 +88,6 @@ extension Vectorized {
         return Breakdown(
             config: config, groupMean: means, groupStd: stds, advantages: advantages,
             ratio: Ragged(values: ratio, offsets: offsets),
-            branch: Ragged(values: branch, offsets: offsets),
             kl: hasReference ? Ragged(values: kl, offsets: offsets) : nil,
             entropyMask: threshold == nil ? nil : Ragged(values: keep, offsets: offsets),
             samplerWeight: weights.map { Ragged(values: $0, offsets: offsets) },

@@ -333,8 +333,8 @@ enum ExperimentCommands {
         var row = 0
         for c in batch.completions {
             for t in 0..<c.length {
-                if b.branch[row, t] == .clipped { clipped += 1 }
-                if b.branch[row, t] == .capped && b.advantages[row] < 0 { dual += 1 }
+                if b.branch(row: row, token: t) == .clipped { clipped += 1 }
+                if b.branch(row: row, token: t) == .capped && b.advantages[row] < 0 { dual += 1 }
                 logRatio += c.oldLogp[t] - c.logp[t]
             }
             row += 1

@@ -66,7 +66,7 @@ public enum NonFinite {
             let (g, i) = groupAndIndex(row, groupSize: groupSize)
             out.append("warning: d loss / d logp is \(Fmt.num(b.gradLogp[row, t])) at group \(g), completion \(i), token \(t) "
                        + "(ratio \(Fmt.num(b.ratio[row, t])), A = \(Fmt.num(b.advantages[row])), the min takes the "
-                       + "\(b.branch[row, t].rawValue) term) although the loss is \(Fmt.num(b.loss))")
+                       + "\(b.branch(row: row, token: t).rawValue) term) although the loss is \(Fmt.num(b.loss))")
         }
         return out
     }

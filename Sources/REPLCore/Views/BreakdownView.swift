@@ -46,7 +46,7 @@ public enum BreakdownView {
             case .unclippedTerm: .number(min(b.ratio[row, t], b.config.delta ?? .infinity) * b.advantages[row])
             case .clippedRatio: .number(b.config.clip(b.ratio[row, t]))
             case .clippedTerm: .number(b.config.clip(b.ratio[row, t]) * b.advantages[row])
-            case .branch: .text(b.branch[row, t].rawValue)
+            case .branch: .text(b.branch(row: row, token: t).rawValue)
             case .entropyMask: b.entropyMask.map { .text($0[row, t] ? "yes" : "no") }
             case .samplerWeight: b.samplerWeight.map { .number($0[row, t]) }
             case .kl: b.kl.map { .number($0[row, t]) }
