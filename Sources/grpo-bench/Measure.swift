@@ -123,6 +123,13 @@ enum Memory {
         return mallopt(trimThreshold, Int32.max) == 1 && mallopt(mmapThreshold, 32 << 20) == 1
     }
 
+    /// Makes glibc's malloc merge the small blocks freed since its last large request (it defers
+    /// that work to the next request of 1 KB or more), by making one.
+    static func mergeFreedChunks() {
+        // Through the Swift runtime: the optimizer would delete a bare malloc/free pair.
+        UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 16).deallocate()
+    }
+
     /// glibc's malloc_trim(0): returns free heap memory to the kernel. No effect off glibc.
     static func releaseFreeMemory() {
         typealias MallocTrim = @convention(c) (Int) -> Int32
