@@ -4,12 +4,17 @@ import Testing
 
 @Suite("Batch files")
 struct BatchFileTests {
-    func decode(_ text: String) throws(InputError) -> (GRPOConfig, Batch) {
+    func contents(_ text: String) throws(InputError) -> BatchFile.Contents {
         let json: JSONValue
         do { json = try JSONParser.parse(text) } catch { throw InputError("bad test JSON: \(error)") }
-        let (config, batch) = try BatchFile.decode(json, name: "b.json", base: GRPOConfig())
-        do { try batch.validate(for: config) } catch { throw InputError("b.json: \(error.message)") }
-        return (config, batch)
+        let contents = try BatchFile.decode(json, name: "b.json", base: GRPOConfig())
+        do { try contents.batch.validate(for: contents.config) } catch { throw InputError("b.json: \(error.message)") }
+        return contents
+    }
+
+    func decode(_ text: String) throws(InputError) -> (GRPOConfig, Batch) {
+        let c = try contents(text)
+        return (c.config, c.batch)
     }
 
     func message(_ text: String) -> String? {
@@ -30,7 +35,7 @@ struct BatchFileTests {
     @Test("each malformed field gets a message naming the file and the field")
     func errors() {
         #expect(message(#"[1]"#) == #"b.json: expected an object with "groups", found a list"#)
-        #expect(message(#"{"groups": [], "extra": 1}"#) == #"b.json: unknown key "extra" at the top level; expected "config" and "groups""#)
+        #expect(message(#"{"groups": [], "extra": 1}"#) == #"b.json: unknown key "extra" at the top level; expected "config", "groups" and "logged""#)
         #expect(message(#"{"config": {"lr": 1}, "groups": []}"#)?.hasPrefix(#"b.json: config: unknown option "lr"; options are loss_type"#) == true)
         #expect(message(#"{"config": {"loss_type": "ppo"}, "groups": []}"#) == "b.json: config: loss_type must be one of grpo, bnpo, dapo, dr_grpo, not 'ppo'")
         #expect(message(#"{"groups": [{"rewards": [1, 0], "completions": [{"logp": [-1]}]}]}"#)
@@ -71,5 +76,45 @@ struct BatchFileTests {
         }
         #expect(throws: InputError.self) { try ExplainCommand.parse([]) }
         #expect(throws: InputError.self) { try ExplainCommand.parse(["a.json", "b.json"]) }
+    }
+
+    /// Two completions of one token each, on-policy, beta 0, scale_rewards none: A = r - mean =
+    /// +0.5, -0.5; every ratio is 1, so nothing is clipped and the grpo loss is
+    /// -(1/2)(0.5 * 1 + (-0.5) * 1) = 0.
+    let loggedBatch = #"{"config": {"beta": 0, "scale_rewards": "none"}, "groups": [{"rewards": [1, 0], "completions": [{"logp": [-0.5]}, {"logp": [-2]}]}], "logged": LOGGED}"#
+
+    func withLogged(_ logged: String) -> String { loggedBatch.replacingOccurrences(of: "LOGGED", with: logged) }
+
+    @Test("logged numbers: read in file order, compared with ours, bad keys named")
+    func logged() throws {
+        let c = try contents(withLogged(#"{"source": "TRL 1.16.0, step 1", "loss": 1e-9, "clip_ratio/region_mean": 0.25, "kl": 0}"#))
+        let logged = try #require(c.logged)
+        #expect(logged.source == "TRL 1.16.0, step 1")
+        #expect(logged.entries.map(\.name) == ["loss", "clip_ratio/region_mean", "kl"])
+        let b = try Vectorized.breakdown(c.batch, config: c.config)
+        #expect(b.loss == 0 && b.metrics.clipRatioRegion == 0 && b.metrics.kl == nil)
+        let lines = logged.lines(b)
+        #expect(lines[0] == "logged by TRL 1.16.0, step 1 vs ours")
+        // loss: |1e-9 - 0| is within the 1e-8 floor; region: 0.25 vs 0 differs; kl: we have none (beta 0, no ref_logp).
+        #expect(lines.contains { $0.hasPrefix("loss") && !$0.contains("DIFFERS") })
+        #expect(lines.contains { $0.hasPrefix("clip_ratio/region_mean") && $0.contains("DIFFERS") })
+        #expect(lines.contains { $0.hasPrefix("kl") && $0.contains("not in this batch") })
+        #expect(lines.last == "clip_ratio/region_mean, kl differ: check that the file's config has every option the run used")
+        let json = logged.json(b).rendered(pretty: false)
+        #expect(json.contains(#""loss":{"logged":1e-09,"ours":0,"difference":1e-09,"agrees":true}"#))
+
+        let agreeing = try contents(withLogged(#"{"loss": 0, "clip_ratio/low_mean": 0}"#))
+        #expect(agreeing.logged!.lines(b).last == "every logged number agrees with ours (to 1e-5 relative, the precision of float32 logs)")
+
+        #expect(message(withLogged(#"{"los": 1}"#))?.hasPrefix(#"b.json: logged: unknown key "los"; logged numbers are source, loss, kl"#) == true)
+        #expect(message(withLogged(#"{"loss": "1"}"#)) == "b.json: logged.loss: expected a number, found a string")
+        #expect(message(withLogged(#"[1]"#)) == "b.json: logged: expected an object, found a list")
+    }
+
+    @Test("float32 logs agree within 1e-5 relative, not beyond")
+    func agreement() {
+        #expect(LoggedNumbers.agree(0.123456789, Double(Float(0.123456789))))
+        #expect(!LoggedNumbers.agree(0.1234, 0.1235))
+        #expect(LoggedNumbers.agree(0, 5e-9) && !LoggedNumbers.agree(0, 2e-8))
     }
 }

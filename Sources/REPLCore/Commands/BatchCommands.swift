@@ -19,15 +19,16 @@ enum BatchCommands {
                 example: "explain lessons/data/example-batch.json", completion: .files) { session, args throws(CommandError) in
             guard args.count == 1 else { throw CommandError("explain takes one FILE (a batch in JSON), e.g. 'explain batch.json'") }
             let request = ExplainCommand.Request(path: ProjectFiles.resolve(args[0], root: session.projectRoot))
-            let (config, batch): (GRPOConfig, Batch)
-            do throws(InputError) { (config, batch) = try ExplainCommand.load(request) } catch { throw CommandError(error.message) }
-            session.config = config
+            let contents: BatchFile.Contents
+            do throws(InputError) { contents = try ExplainCommand.load(request) } catch { throw CommandError(error.message) }
+            let batch = contents.batch
+            session.config = contents.config
             session.show(batch, origin: "file \(args[0])")
             let b = try session.breakdown()
             return ["batch: \(args[0]), \(batch.groups.count) group(s) x G = \(batch.groupSize), \(batch.tokenCount) tokens",
-                    "config: " + ExplainText.changedSettings(config),
+                    "config: " + ExplainText.changedSettings(contents.config),
                     "loss = \(Fmt.num(b.loss, digits: 10)); 'tokens' shows every quantity, 'compare' checks both paths"]
-                + NonFinite.warnings(b)
+                + NonFinite.warnings(b) + (contents.logged.map { [""] + $0.lines(b) } ?? [])
         },
         Command("savebatch", syntax: "FILE", summary: "write the current batch and loss options as a batch file (for explain or other libraries)",
                 example: "savebatch /tmp/batch.json", completion: .files) { session, args throws(CommandError) in

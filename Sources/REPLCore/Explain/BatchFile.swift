@@ -11,16 +11,24 @@ import GRPO
 /// Every config key is optional (`GRPOConfig.options` names them); `old_logp` defaults to
 /// `logp` (on-policy); `ref_logp` may be left out only when beta is 0; `entropy` is needed only
 /// for `top_entropy_quantile` < 1; `sampler_logp` turns on the sampler correction (lesson 08).
+/// An optional top-level `logged` holds what a library logged for the batch (`LoggedNumbers`).
 public enum BatchFile {
+    /// What a batch file holds.
+    public struct Contents: Sendable {
+        public var config: GRPOConfig
+        public var batch: Batch
+        public var logged: LoggedNumbers?
+    }
+
     static let completionKeys = ["logp", "old_logp", "ref_logp", "entropy", "sampler_logp"]
 
-    /// Decodes `json` into the config (the file's keys applied over `base`) and the batch. The
-    /// caller validates the batch (`Batch.validate(for:)`) once the config is final.
-    /// Messages start with `name` and the field's path.
-    public static func decode(_ json: JSONValue, name: String, base: GRPOConfig) throws(InputError) -> (GRPOConfig, Batch) {
+    /// Decodes `json` into the config (the file's keys applied over `base`), the batch and the
+    /// logged numbers. The caller validates the batch (`Batch.validate(for:)`) once the config is
+    /// final. Messages start with `name` and the field's path.
+    public static func decode(_ json: JSONValue, name: String, base: GRPOConfig) throws(InputError) -> Contents {
         guard case .object(let top) = json else { throw InputError("\(name): expected an object with \"groups\", found \(json.kind)") }
-        for key in top.keys where key != "config" && key != "groups" {
-            throw InputError("\(name): unknown key \"\(key)\" at the top level; expected \"config\" and \"groups\"")
+        for key in top.keys where !["config", "groups", "logged"].contains(key) {
+            throw InputError("\(name): unknown key \"\(key)\" at the top level; expected \"config\", \"groups\" and \"logged\"")
         }
         var config = base
         if let configValue = top["config"] {
@@ -38,7 +46,8 @@ public enum BatchFile {
         for (g, value) in groupValues.enumerated() {
             groups.append(try group(value, at: "\(name): groups[\(g)]"))
         }
-        return (config, Batch(groups: groups))
+        let logged = try top["logged"].map { value throws(InputError) in try LoggedNumbers.decode(value, at: "\(name): logged") }
+        return Contents(config: config, batch: Batch(groups: groups), logged: logged)
     }
 
     /// A config value as the text `GRPOConfig.set` reads: null means "none".

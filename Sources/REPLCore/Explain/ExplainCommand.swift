@@ -70,22 +70,23 @@ public enum ExplainCommand {
     }
 
     /// Loads the request's file and config: the same steps the REPL's `explain` uses.
-    public static func load(_ request: Request) throws(InputError) -> (GRPOConfig, Batch) {
+    public static func load(_ request: Request) throws(InputError) -> BatchFile.Contents {
         let bytes = try InputFile.read(request.path)
         let json: JSONValue
         do { json = try JSONParser.parse(bytes) } catch { throw InputError("\(request.path): not valid JSON: \(error)") }
-        var (config, batch) = try BatchFile.decode(json, name: request.path, base: (request.preset ?? .deepseekmath).config)
+        var contents = try BatchFile.decode(json, name: request.path, base: (request.preset ?? .deepseekmath).config)
         for (key, value) in request.sets {
-            do { try config.set(key, to: value) } catch { throw InputError("--set \(key)=\(value): \(error.message)") }
+            do { try contents.config.set(key, to: value) } catch { throw InputError("--set \(key)=\(value): \(error.message)") }
         }
-        do { try batch.validate(for: config) } catch { throw InputError("\(request.path): \(error.message)") }
-        return (config, batch)
+        do { try contents.batch.validate(for: contents.config) } catch { throw InputError("\(request.path): \(error.message)") }
+        return contents
     }
 
     public static func run(_ arguments: [String]) -> Outcome {
         do throws(InputError) {
             let request = try parse(arguments)
-            let (config, batch) = try load(request)
+            let contents = try load(request)
+            let (config, batch) = (contents.config, contents.batch)
             let naive: Breakdown, vectorized: Breakdown
             do {
                 naive = try Naive.breakdown(batch, config: config)
@@ -93,11 +94,11 @@ public enum ExplainCommand {
             } catch { throw InputError("\(request.path): \(error.message)") }
             let warnings = NonFinite.warnings(naive)
             if request.json {
-                let doc = ExplainJSON.document(config: config, naive: naive, vectorized: vectorized)
+                let doc = ExplainJSON.document(config: config, naive: naive, vectorized: vectorized, logged: contents.logged)
                 return Outcome(output: doc.rendered(pretty: true), errors: warnings, status: 0)
             }
             let text = ExplainText.render(config: config, batch: batch, naive: naive, vectorized: vectorized,
-                                          showAll: request.showAll)
+                                          logged: contents.logged, showAll: request.showAll)
             return Outcome(output: text, errors: warnings, status: 0)
         } catch {
             return Outcome(output: "", errors: ["error: " + error.message], status: 2)

@@ -9,12 +9,15 @@ import GRPO
 /// and `metrics`; plus `branch`, `weight`, `group_mean`, `group_std`, and `entropy_mask` /
 /// `sampler_weight` when those are on. Non-finite numbers are written as null.
 public enum ExplainJSON {
-    public static func document(config: GRPOConfig, naive: Breakdown, vectorized: Breakdown) -> JSONValue {
-        .object(JSONObject([
+    public static func document(config: GRPOConfig, naive: Breakdown, vectorized: Breakdown,
+                                logged: LoggedNumbers? = nil) -> JSONValue {
+        var document = JSONObject([
             ("config", BatchFile.configJSON(config)),
             ("paths", .object(JSONObject([("naive", path(naive)), ("vectorized", path(vectorized))]))),
             ("max_abs_diff", .number(naive.maxDifference(from: vectorized))),
-        ]))
+        ])
+        if let logged { document["logged"] = logged.json(naive) }
+        return .object(document)
     }
 
     static func numbers(_ xs: [Double]) -> JSONValue { .array(xs.map(JSONValue.number)) }

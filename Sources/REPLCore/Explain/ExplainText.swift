@@ -7,7 +7,7 @@ public enum ExplainText {
     public static let rowLimit = 60
 
     public static func render(config: GRPOConfig, batch: Batch, naive: Breakdown, vectorized: Breakdown,
-                              showAll: Bool) -> String {
+                              logged: LoggedNumbers? = nil, showAll: Bool) -> String {
         var lines: [String] = []
         lines.append("batch: \(batch.groups.count) group(s) x G = \(batch.groupSize), \(batch.tokenCount) tokens")
         lines.append("config: " + changedSettings(config))
@@ -26,6 +26,10 @@ public enum ExplainText {
         let diff = naive.maxDifference(from: vectorized)
         lines.append("naive vs vectorized: largest |difference| over every quantity = \(Fmt.num(diff, digits: 2))"
                      + (diff <= 1e-9 * max(1, abs(naive.loss)) ? " (they agree)" : " (they DISAGREE: please report this batch)"))
+        if let logged {
+            lines.append("")
+            lines += logged.lines(naive)
+        }
         return lines.joined(separator: "\n")
     }
 
