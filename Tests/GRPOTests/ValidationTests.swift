@@ -49,6 +49,9 @@ struct ValidationTests {
             var config = randomConfig(&rng)
             config.maxCompletionLength = 100
             var batch = randomBatch(&rng, maxLength: 9, sampler: rng.integer(0, 1) == 0)
+            if config.topEntropyQuantile == 1 && rng.integer(0, 2) == 0 {
+                batch.groups[0].completions[0].entropy = nil  // entropies on only some completions
+            }
             let positions = batch.groups.indices.flatMap { g in
                 batch.groups[g].completions.indices.flatMap { c in
                     batch.groups[g].completions[c].tokenFields.flatMap { field, values in values.indices.map { (g, c, field, $0) } }

@@ -31,11 +31,11 @@ extension Vectorized {
     /// values as the kernel reads them (`KernelSums.inputProbe`), so the batch is read only once.
     public static func breakdown(_ batch: Batch, config: GRPOConfig) throws(BatchError) -> Breakdown {
         try batch.validateShape(for: config)
-        // The kernel reads the weights made from sampler log-probs, not the log-probs themselves.
+        let hasReference = batch.hasReference, hasEntropy = batch.hasEntropy
+        // The kernel checks what it reads. It does not read sampler log-probs (only the weights
+        // made from them), nor entropies that only some completions carry: check those here.
         var inputsFinite = true
-        if batch.hasSampler {
-            do { try batch.validateTokenValues([.samplerLogp]) } catch { inputsFinite = false }
-        }
+        do { try batch.validateTokenValues(hasEntropy ? [.samplerLogp] : [.samplerLogp, .entropy]) } catch { inputsFinite = false }
         let completions = batch.completions
         var offsets = [0]
         offsets.reserveCapacity(completions.count + 1)
@@ -46,7 +46,6 @@ extension Vectorized {
         let threshold = config.topEntropyQuantile < 1
             ? entropyThreshold(completions.flatMap { $0.entropy! }, topQuantile: config.topEntropyQuantile) : nil
         let weights = batch.usesSamplerCorrection(config) ? samplerWeights(completions, offsets: offsets, config: config) : nil
-        let hasReference = batch.hasReference, hasEntropy = batch.hasEntropy
 
         // Every output is written exactly once by the kernel, so none is filled with zeros first.
         // The KL and the entropy mask are only kept (and so only written) when they exist.
