@@ -20,8 +20,8 @@ extension Breakdown {
         compare(weight, other.weight)
         compare(gradLogp.values, other.gradLogp.values)
         let (m, n) = (metrics, other.metrics)
-        compare([m.clipRatioLow, m.clipRatioHigh, m.clipRatioRegion, m.fracRewardZeroStd, m.kl ?? 0, m.entropy ?? 0],
-                [n.clipRatioLow, n.clipRatioHigh, n.clipRatioRegion, n.fracRewardZeroStd, n.kl ?? 0, n.entropy ?? 0])
+        compare([m.clipRatioLow, m.clipRatioHigh, m.clipRatioRegion, m.fracRewardZeroStd ?? 0, m.kl ?? 0, m.entropy ?? 0],
+                [n.clipRatioLow, n.clipRatioHigh, n.clipRatioRegion, n.fracRewardZeroStd ?? 0, n.kl ?? 0, n.entropy ?? 0])
         return largest
     }
 }

@@ -14,16 +14,24 @@ public struct Completion: Sendable, Equatable {
     /// log-probs under the sampler that really generated the completion (an inference engine whose
     /// numbers differ slightly from pi_old's); `nil` when pi_old sampled it itself. Lesson 08.
     public var samplerLogp: [Double]?
+    /// A_i as a trainer already computed it, when the batch is a minibatch dumped from a run whose
+    /// advantages were computed over a larger batch (TRL shuffles a generation batch's rows and
+    /// spreads a prompt's G completions over steps and GPUs, so a minibatch seldom holds whole
+    /// groups). When every completion has one, the group-relative step is skipped, rewards are
+    /// ignored and groups are only containers. Lesson 11.
+    public var advantage: Double?
 
     /// `oldLogp` defaults to `logp` (on-policy: every ratio is exactly 1).
     public init(reward: Double, logp: [Double], oldLogp: [Double]? = nil,
-                refLogp: [Double]? = nil, entropy: [Double]? = nil, samplerLogp: [Double]? = nil) {
+                refLogp: [Double]? = nil, entropy: [Double]? = nil, samplerLogp: [Double]? = nil,
+                advantage: Double? = nil) {
         self.reward = reward
         self.logp = logp
         self.oldLogp = oldLogp ?? logp
         self.refLogp = refLogp
         self.entropy = entropy
         self.samplerLogp = samplerLogp
+        self.advantage = advantage
     }
 
     /// |o_i|, the number of tokens (may be 0).
@@ -52,6 +60,10 @@ public struct Batch: Sendable, Equatable {
     public var hasReference: Bool { !groups.isEmpty && groups.allSatisfy { $0.completions.allSatisfy { $0.refLogp != nil } } }
     public var hasEntropy: Bool { !groups.isEmpty && groups.allSatisfy { $0.completions.allSatisfy { $0.entropy != nil } } }
     public var hasSampler: Bool { !groups.isEmpty && groups.allSatisfy { $0.completions.allSatisfy { $0.samplerLogp != nil } } }
+    /// True when every completion carries its advantage (`Completion.advantage`).
+    public var hasGivenAdvantages: Bool {
+        !groups.isEmpty && groups.allSatisfy { $0.completions.allSatisfy { $0.advantage != nil } }
+    }
     /// True when the policy terms are weighed by the sampler/trainer correction.
     public func usesSamplerCorrection(_ config: GRPOConfig) -> Bool {
         config.vllmImportanceSamplingCorrection && hasSampler
@@ -66,9 +78,10 @@ public struct BatchError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 extension Batch {
-    /// Checks what the loss needs: G >= 2 and equal in every group, per-token arrays of one length,
-    /// finite numbers, reference log-probs when beta != 0, entropies when top_entropy_quantile < 1,
-    /// and lengths within max_completion_length for dr_grpo.
+    /// Checks what the loss needs: G >= 2 and equal in every group (G >= 1 when the advantages
+    /// are given), per-token arrays of one length, finite numbers, reference log-probs when
+    /// beta != 0, entropies when top_entropy_quantile < 1, and lengths within
+    /// max_completion_length for dr_grpo.
     public func validate(for config: GRPOConfig) throws(BatchError) {
         try validateShape(for: config)
         try validateTokenValues()
@@ -79,17 +92,27 @@ extension Batch {
     func validateShape(for config: GRPOConfig) throws(BatchError) {
         guard !groups.isEmpty else { throw BatchError("the batch has no groups") }
         let g = groupSize
+        let advantageCount = completions.filter { $0.advantage != nil }.count
+        if advantageCount != 0 && advantageCount != completionCount {
+            throw BatchError("advantage is given for \(advantageCount) of \(completionCount) completions; give it for all or none")
+        }
+        let givenAdvantages = advantageCount != 0
         for (gi, group) in groups.enumerated() {
             let at = "group \(gi)"
-            guard group.completions.count >= 2 else {
-                throw BatchError("\(at) has \(group.completions.count) completion(s); GRPO needs G >= 2")
+            guard !group.completions.isEmpty else { throw BatchError("\(at) has no completions") }
+            guard givenAdvantages || group.completions.count >= 2 else {
+                throw BatchError("\(at) has \(group.completions.count) completion(s); GRPO needs G >= 2 (or give each completion's advantage)")
             }
             guard group.completions.count == g else {
                 throw BatchError("\(at) has \(group.completions.count) completions but group 0 has \(g); all groups need the same G")
             }
             for (ci, c) in group.completions.enumerated() {
                 let here = "\(at), completion \(ci)"
-                guard c.reward.isFinite else { throw BatchError("\(here): reward is \(c.reward), not a finite number") }
+                if let a = c.advantage {
+                    guard a.isFinite else { throw BatchError("\(here): advantage is \(a), not a finite number") }
+                } else {
+                    guard c.reward.isFinite else { throw BatchError("\(here): reward is \(c.reward), not a finite number") }
+                }
                 for (field, values) in c.tokenFields where values.count != c.length {
                     throw BatchError("\(here): \(field.rawValue) has \(values.count) values but logp has \(c.length)")
                 }

@@ -56,13 +56,14 @@ public struct Metrics: Sendable, Equatable {
     public var clipRatioRegion: Double
     /// Token mean of the per-token KL (bias-corrected when that is on); `nil` without ref_logp.
     public var kl: Double?
-    /// Share of groups whose rewards are all equal (std 0): their advantages are all 0.
-    public var fracRewardZeroStd: Double
+    /// Share of groups whose rewards are all equal (std 0): their advantages are all 0. `nil`
+    /// when the batch gives its advantages instead of rewards.
+    public var fracRewardZeroStd: Double?
     /// Token mean of the entropies, when given.
     public var entropy: Double?
 
     public init(clipRatioLow: Double, clipRatioHigh: Double, clipRatioRegion: Double, kl: Double?,
-                fracRewardZeroStd: Double, entropy: Double?) {
+                fracRewardZeroStd: Double?, entropy: Double?) {
         self.clipRatioLow = clipRatioLow
         self.clipRatioHigh = clipRatioHigh
         self.clipRatioRegion = clipRatioRegion
@@ -76,12 +77,15 @@ public struct Metrics: Sendable, Equatable {
 /// check that the two agree. Rows of the ragged quantities are completions, group after group.
 public struct Breakdown: Sendable {
     public var config: GRPOConfig
-    /// mean of each group's rewards.
+    /// G, the completions per group: row i is completion i % G of group i / G.
+    public var groupSize: Int
+    /// mean of each group's rewards (empty when the batch gives its advantages).
     public var groupMean: [Double]
     /// The std of each group's rewards (the batch std for `scale_rewards=batch`), before
     /// `std_epsilon` is added. With `scale_rewards=none` it is reported but divides nothing.
+    /// Empty when the batch gives its advantages.
     public var groupStd: [Double]
-    /// A_i, one per completion (broadcast to its tokens).
+    /// A_i, one per completion (broadcast to its tokens): from the rewards, or as given.
     public var advantages: [Double]
     /// r_t = pi_theta / pi_old (for `sequence` level, the completion's ratio at every token).
     public var ratio: Ragged<Double>

@@ -36,8 +36,8 @@ struct AgreementTests {
         expectAgree(n.weight, v.weight, "\(label) weight")
         expectAgree(n.gradLogp.values, v.gradLogp.values, "\(label) grad")
         let nm = n.metrics, vm = v.metrics
-        expectAgree([nm.clipRatioLow, nm.clipRatioHigh, nm.clipRatioRegion, nm.fracRewardZeroStd, nm.kl ?? 0, nm.entropy ?? 0],
-                    [vm.clipRatioLow, vm.clipRatioHigh, vm.clipRatioRegion, vm.fracRewardZeroStd, vm.kl ?? 0, vm.entropy ?? 0],
+        expectAgree([nm.clipRatioLow, nm.clipRatioHigh, nm.clipRatioRegion, nm.fracRewardZeroStd ?? -1, nm.kl ?? 0, nm.entropy ?? 0],
+                    [vm.clipRatioLow, vm.clipRatioHigh, vm.clipRatioRegion, vm.fracRewardZeroStd ?? -1, vm.kl ?? 0, vm.entropy ?? 0],
                     "\(label) metrics")
     }
 
@@ -49,6 +49,37 @@ struct AgreementTests {
             let batch = randomBatch(&rng, reference: reference, entropy: true, logRatioScale: nil)
             let config = randomConfig(&rng, reference: reference)
             try compare(batch, config, "batch \(k)")
+        }
+    }
+
+    @Test("given advantages: both paths agree, and giving the ones the rewards make changes nothing")
+    func givenAdvantages() throws {
+        var rng = SeededGenerator(seed: 77)
+        for k in 0..<200 {
+            let reference = rng.integer(0, 3) != 0
+            var batch = randomBatch(&rng, reference: reference)
+            let config = randomConfig(&rng, reference: reference)
+            // The advantages the batch's rewards give, written into the completions.
+            let fromRewards = try Vectorized.breakdown(batch, config: config)
+            var given = batch
+            var row = 0
+            for g in given.groups.indices {
+                for i in given.groups[g].completions.indices {
+                    given.groups[g].completions[i].advantage = fromRewards.advantages[row]
+                    given.groups[g].completions[i].reward = .nan  // ignored when advantages are given
+                    row += 1
+                }
+            }
+            let v = try Vectorized.breakdown(given, config: config)
+            #expect(v.loss == fromRewards.loss && v.gradLogp == fromRewards.gradLogp, "batch \(k): same loss and gradient")
+            #expect(v.groupMean.isEmpty && v.groupStd.isEmpty && v.metrics.fracRewardZeroStd == nil)
+            try compare(given, config, "given batch \(k)")
+            // Arbitrary advantages, and groups of one completion: the group-relative step is gone.
+            for g in batch.groups.indices {
+                batch.groups[g].completions = [batch.groups[g].completions[0]]
+                batch.groups[g].completions[0].advantage = rng.normal()
+            }
+            try compare(batch, config, "one-completion groups \(k)")
         }
     }
 

@@ -11,7 +11,7 @@ struct ValidationTests {
     func messages() {
         let ok = Completion(reward: 1, logp: [-1], refLogp: [-1])
         #expect(error(Batch(groups: [])) == "the batch has no groups")
-        #expect(error(Batch(groups: [Group(completions: [ok])])) == "group 0 has 1 completion(s); GRPO needs G >= 2")
+        #expect(error(Batch(groups: [Group(completions: [ok])])) == "group 0 has 1 completion(s); GRPO needs G >= 2 (or give each completion's advantage)")
         #expect(error(Batch(groups: [Group(completions: [ok, ok]), Group(completions: [ok, ok, ok])]))
                 == "group 1 has 3 completions but group 0 has 2; all groups need the same G")
         let ragged = Completion(reward: 1, logp: [-1, -2], oldLogp: [-1], refLogp: [-1, -1])
@@ -27,6 +27,20 @@ struct ValidationTests {
         drGRPO.maxCompletionLength = 1
         #expect(error(Batch(groups: [Group(completions: [ok, Completion(reward: 0, logp: [-1, -1], refLogp: [-1, -1])])]), drGRPO)
                 == "group 0, completion 1 has 2 tokens, more than max_completion_length=1 that dr_grpo divides by")
+    }
+
+    @Test("given advantages: all or none, finite, and then G = 1 is fine")
+    func givenAdvantages() {
+        let a = Completion(reward: 0, logp: [-1], refLogp: [-1], advantage: 0.5)
+        let b = Completion(reward: 0, logp: [-2], refLogp: [-1])
+        #expect(error(Batch(groups: [Group(completions: [a]), Group(completions: [a])])) == nil)
+        #expect(error(Batch(groups: [Group(completions: [a, b])]))
+                == "advantage is given for 1 of 2 completions; give it for all or none")
+        var nan = a
+        nan.advantage = .nan
+        #expect(error(Batch(groups: [Group(completions: [a, nan])])) == "group 0, completion 1: advantage is nan, not a finite number")
+        #expect(error(Batch(groups: [Group(completions: [b])])) == "group 0 has 1 completion(s); GRPO needs G >= 2 (or give each completion's advantage)")
+        #expect(error(Batch(groups: [Group(completions: [])])) == "group 0 has no completions")
     }
 
     @Test("empty completions and beta = 0 without ref_logp are fine")

@@ -39,7 +39,7 @@ struct BatchFileTests {
         #expect(message(#"{"config": {"lr": 1}, "groups": []}"#)?.hasPrefix(#"b.json: config: unknown option "lr"; options are loss_type"#) == true)
         #expect(message(#"{"config": {"loss_type": "ppo"}, "groups": []}"#) == "b.json: config: loss_type must be one of grpo, bnpo, dapo, dr_grpo, not 'ppo'")
         #expect(message(#"{"groups": [{"rewards": [1, 0], "completions": [{"logp": [-1]}]}]}"#)
-                == "b.json: groups[0]: 2 rewards but 1 completions; give one reward per completion")
+                == "b.json: groups[0]: 2 rewards but 1 completions; give one per completion")
         #expect(message(#"{"groups": [{"rewards": [1, "x"], "completions": [{"logp": [-1]}, {"logp": [-1]}]}]}"#)
                 == "b.json: groups[0].rewards[1]: expected a number, found a string")
         #expect(message(#"{"groups": [{"rewards": [1, 0], "completions": [{"logp": [-1, 0.5]}, {"logp": [-1]}]}]}"#)
@@ -49,10 +49,26 @@ struct BatchFileTests {
         #expect(message(#"{"groups": [{"rewards": [1, 0], "completions": [{"logp": [-1], "logprobs": [-1]}, {"logp": [-1]}]}]}"#)
                 == #"b.json: groups[0].completions[0]: unknown key "logprobs"; a completion has logp, old_logp, ref_logp, entropy, sampler_logp"#)
         #expect(message(#"{"groups": [{"rewards": [1], "completions": [{"logp": [-1]}]}]}"#)
-                == "b.json: group 0 has 1 completion(s); GRPO needs G >= 2")
+                == "b.json: group 0 has 1 completion(s); GRPO needs G >= 2 (or give each completion's advantage)")
         // The default beta is 0.04, which needs ref_logp.
         #expect(message(#"{"groups": [{"rewards": [1, 0], "completions": [{"logp": [-1]}, {"logp": [-1]}]}]}"#)
                 == "b.json: beta is 0.04 but no completion has ref_logp; give ref_logp or set beta=0")
+    }
+
+    @Test("a group may give advantages instead of rewards; encode writes them back")
+    func advantages() throws {
+        let text = #"{"config": {"beta": 0}, "groups": [{"advantages": [0.5, -1.5, 2], "completions": [{"logp": [-1]}, {"logp": [-2, -3]}, {"logp": []}]}]}"#
+        let (config, batch) = try decode(text)
+        #expect(batch.hasGivenAdvantages && batch.completions.map(\.advantage) == [0.5, -1.5, 2])
+        #expect(try Vectorized.breakdown(batch, config: config).advantages == [0.5, -1.5, 2])
+        let (_, again) = try decode(BatchFile.encode(batch, config: config).rendered(pretty: false))
+        #expect(again == batch)
+        #expect(message(#"{"config": {"beta": 0}, "groups": [{"rewards": [1], "advantages": [1], "completions": [{"logp": [-1]}]}]}"#)
+                == #"b.json: groups[0]: give "rewards" or "advantages", not both"#)
+        #expect(message(#"{"config": {"beta": 0}, "groups": [{"completions": [{"logp": [-1]}]}]}"#)
+                == #"b.json: groups[0]: missing "rewards" (or "advantages")"#)
+        #expect(message(#"{"config": {"beta": 0}, "groups": [{"advantages": [1], "completions": [{"logp": [-1]}]}, {"rewards": [1], "completions": [{"logp": [-1]}]}]}"#)
+                == "b.json: advantage is given for 1 of 2 completions; give it for all or none")
     }
 
     @Test("encode then decode gives the same batch and config")
@@ -99,12 +115,13 @@ struct BatchFileTests {
         #expect(lines.contains { $0.hasPrefix("loss") && !$0.contains("DIFFERS") })
         #expect(lines.contains { $0.hasPrefix("clip_ratio/region_mean") && $0.contains("DIFFERS") })
         #expect(lines.contains { $0.hasPrefix("kl") && $0.contains("not in this batch") })
-        #expect(lines.last == "clip_ratio/region_mean, kl differ: check that the file's config has every option the run used")
+        #expect(lines.last == "clip_ratio/region_mean differs: check that the file's config has every option the run used; "
+                + "this batch has no kl (no ref_logp, entropy or rewards for it)")
         let json = logged.json(b).rendered(pretty: false)
         #expect(json.contains(#""loss":{"logged":1e-09,"ours":0,"difference":1e-09,"agrees":true}"#))
 
         let agreeing = try contents(withLogged(#"{"loss": 0, "clip_ratio/low_mean": 0}"#))
-        #expect(agreeing.logged!.lines(b).last == "every logged number agrees with ours (to 1e-5 relative, the precision of float32 logs)")
+        #expect(agreeing.logged!.lines(b).last == "every logged number we have agrees with ours (to 1e-5 relative, the precision of float32 logs)")
 
         #expect(message(withLogged(#"{"los": 1}"#))?.hasPrefix(#"b.json: logged: unknown key "los"; logged numbers are source, loss, kl"#) == true)
         #expect(message(withLogged(#"{"loss": "1"}"#)) == "b.json: logged.loss: expected a number, found a string")

@@ -298,7 +298,7 @@ enum BadBatches {
         (#"{"groups": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}"#, "nested deeper than 64 levels"),
         (#"{"config": {"beta": 0}, "groups": []}"#, "the batch has no groups"),
         (#"{"config": {"beta": 0}, "groups": [{"rewards": [1], "completions": [{"logp": [-1]}]}]}"#, "group 0 has 1 completion(s); GRPO needs G >= 2"),
-        (#"{"config": {"beta": 0}, "groups": [{"rewards": [], "completions": []}]}"#, "group 0 has 0 completion(s)"),
+        (#"{"config": {"beta": 0}, "groups": [{"rewards": [], "completions": []}]}"#, "group 0 has no completions"),
         (#"{"config": {"beta": 0}, "groups": [\#(ok), {"rewards": [1, 0, 1], "completions": [{"logp": [-1]}, {"logp": [-1]}, {"logp": [-1]}]}]}"#, "group 1"),
         (#"{"config": {"beta": 0.04}, "groups": [\#(ok)]}"#, "beta is 0.04 but no completion has ref_logp"),
         (#"{"config": {"beta": [1]}, "groups": []}"#, "config: beta must be"),

@@ -14,9 +14,15 @@ extension Naive {
         let completionCount = completions.count
         let tokenCount = batch.tokenCount
 
-        // A_i, one per completion.
-        let (groupAdvantages, groupMean, groupStd) = advantages(rewards: batch.groups.map(\.rewards), config: config)
-        let advantage = groupAdvantages.flatMap { $0 }
+        // A_i, one per completion: group-relative, or as the batch gives them (no groups, no stds).
+        let advantage: [Double], groupMean: [Double], groupStd: [Double]
+        if batch.hasGivenAdvantages {
+            (advantage, groupMean, groupStd) = (completions.map { $0.advantage! }, [], [])
+        } else {
+            let groupAdvantages: [[Double]]
+            (groupAdvantages, groupMean, groupStd) = advantages(rewards: batch.groups.map(\.rewards), config: config)
+            advantage = groupAdvantages.flatMap { $0 }
+        }
 
         // The leaves we differentiate with respect to: logp of every token.
         var logp: [[Scalar]] = []
@@ -98,7 +104,7 @@ extension Naive {
         let metrics = naiveMetrics(batch: batch, config: config, advantage: advantage, ratio: ratio, kl: kl,
                                    groupStd: groupStd)
         return Breakdown(
-            config: config, groupMean: groupMean,
+            config: config, groupSize: batch.groupSize, groupMean: groupMean,
             groupStd: groupStd,
             advantages: advantage, ratio: ratio, kl: kl,
             entropyMask: mask, samplerWeight: samplerWeight, perTokenLoss: perTokenLossValue,
@@ -139,7 +145,7 @@ extension Naive {
         }
         units = max(units, 1)
         // With scale_rewards=batch every entry of groupStd is the batch std, as TRL tests it.
-        let zeroStdShare = Double(groupStd.filter { isZeroStd($0) }.count) / Double(groupStd.count)
+        let zeroStdShare = groupStd.isEmpty ? nil : Double(groupStd.filter { isZeroStd($0) }.count) / Double(groupStd.count)
         return Metrics(
             clipRatioLow: lowCount / units, clipRatioHigh: highCount / units,
             clipRatioRegion: regionCount / units,

@@ -41,8 +41,9 @@ extension Vectorized {
         offsets.reserveCapacity(completions.count + 1)
         for c in completions { offsets.append(offsets[offsets.count - 1] + c.length) }
         let n = offsets[completions.count]
-        let rewards = completions.map(\.reward)
-        let (advantages, means, stds) = Vectorized.advantages(rewards: rewards, groupSize: batch.groupSize, config: config)
+        let (advantages, means, stds) = batch.hasGivenAdvantages
+            ? (completions.map { $0.advantage! }, [], [])
+            : Vectorized.advantages(rewards: completions.map(\.reward), groupSize: batch.groupSize, config: config)
         let threshold = config.topEntropyQuantile < 1
             ? entropyThreshold(completions.flatMap { $0.entropy! }, topQuantile: config.topEntropyQuantile) : nil
         let weights = batch.usesSamplerCorrection(config) ? samplerWeights(completions, offsets: offsets, config: config) : nil
@@ -81,11 +82,11 @@ extension Vectorized {
             clipRatioHigh: sums.clipHigh / max(sums.clipUnits, 1),
             clipRatioRegion: sums.clipRegion / max(sums.clipUnits, 1),
             kl: hasReference ? sums.kl / tokens : nil,
-            fracRewardZeroStd: Double(stds.filter(Naive.isZeroStd).count) / Double(stds.count),
+            fracRewardZeroStd: stds.isEmpty ? nil : Double(stds.filter(Naive.isZeroStd).count) / Double(stds.count),
             entropy: hasEntropy ? sums.entropy / tokens : nil)
         let scale = LossKernel.batchScale(completions: completions.count, tokens: n, config)
         return Breakdown(
-            config: config, groupMean: means, groupStd: stds, advantages: advantages,
+            config: config, groupSize: batch.groupSize, groupMean: means, groupStd: stds, advantages: advantages,
             ratio: Ragged(values: ratio, offsets: offsets),
             kl: hasReference ? Ragged(values: kl, offsets: offsets) : nil,
             entropyMask: threshold == nil ? nil : Ragged(values: keep, offsets: offsets),

@@ -31,7 +31,7 @@ enum TrainingCommands {
             "... \($0) more rows ('rollout all' shows every row of the next rollout; 'set rows N' cuts tables at N rows)"
         }
         let mean = rollout.rewards.reduce(0, +) / Double(rollout.rewards.count)
-        lines.append("mean reward \(Fmt.num(mean)); \(Fmt.num(b.metrics.fracRewardZeroStd * 100, digits: 3))% of groups have all rewards equal")
+        lines.append("mean reward \(Fmt.num(mean)); \(Fmt.num((b.metrics.fracRewardZeroStd ?? 0) * 100, digits: 3))% of groups have all rewards equal")
         lines.append("next: 'advantages', 'logprobs', 'loss', 'grad' on this batch; 'step' makes one update")
         return lines
     }

@@ -11,6 +11,8 @@ import GRPO
 /// Every config key is optional (`GRPOConfig.options` names them); `old_logp` defaults to
 /// `logp` (on-policy); `ref_logp` may be left out only when beta is 0; `entropy` is needed only
 /// for `top_entropy_quantile` < 1; `sampler_logp` turns on the sampler correction (lesson 08).
+/// A group may give `advantages` instead of `rewards` (a minibatch dumped from a trainer, whose
+/// advantages were computed over a larger batch: `Completion.advantage`); then every group must.
 /// An optional top-level `logged` holds what a library logged for the batch (`LoggedNumbers`).
 public enum BatchFile {
     /// What a batch file holds.
@@ -63,21 +65,30 @@ public enum BatchFile {
 
     private static func group(_ value: JSONValue, at path: String) throws(InputError) -> Group {
         guard case .object(let object) = value else { throw InputError("\(path): expected an object, found \(value.kind)") }
-        for key in object.keys where key != "rewards" && key != "completions" {
-            throw InputError("\(path): unknown key \"\(key)\"; a group has \"rewards\" and \"completions\"")
+        for key in object.keys where !["rewards", "advantages", "completions"].contains(key) {
+            throw InputError("\(path): unknown key \"\(key)\"; a group has \"rewards\" (or \"advantages\") and \"completions\"")
         }
-        guard let rewardsValue = object["rewards"] else { throw InputError("\(path): missing \"rewards\"") }
+        // Rewards, or advantages already computed by a trainer: one number per completion either way.
+        let key: String, perCompletionValue: JSONValue
+        switch (object["rewards"], object["advantages"]) {
+        case (let value?, nil): (key, perCompletionValue) = ("rewards", value)
+        case (nil, let value?): (key, perCompletionValue) = ("advantages", value)
+        case (_?, _?): throw InputError("\(path): give \"rewards\" or \"advantages\", not both")
+        case (nil, nil): throw InputError("\(path): missing \"rewards\" (or \"advantages\")")
+        }
         guard let completionsValue = object["completions"] else { throw InputError("\(path): missing \"completions\"") }
-        let rewards = try numbers(rewardsValue, at: "\(path).rewards")
+        let values = try numbers(perCompletionValue, at: "\(path).\(key)")
         guard case .array(let items) = completionsValue else {
             throw InputError("\(path).completions: expected a list, found \(completionsValue.kind)")
         }
-        guard items.count == rewards.count else {
-            throw InputError("\(path): \(rewards.count) rewards but \(items.count) completions; give one reward per completion")
+        guard items.count == values.count else {
+            throw InputError("\(path): \(values.count) \(key) but \(items.count) completions; give one per completion")
         }
         var completions: [Completion] = []
         for (i, item) in items.enumerated() {
-            completions.append(try completion(item, reward: rewards[i], at: "\(path).completions[\(i)]"))
+            var c = try completion(item, reward: key == "rewards" ? values[i] : 0, at: "\(path).completions[\(i)]")
+            if key == "advantages" { c.advantage = values[i] }
+            completions.append(c)
         }
         return Group(completions: completions)
     }
@@ -143,8 +154,10 @@ public enum BatchFile {
                 if let v = c.samplerLogp { o["sampler_logp"] = .array(v.map(JSONValue.number)) }
                 return .object(o)
             }
-            return .object(JSONObject([("rewards", .array(group.rewards.map(JSONValue.number))),
-                                       ("completions", .array(completions))]))
+            let given = group.completions.compactMap(\.advantage)
+            let perCompletion: (String, JSONValue) = given.count == group.completions.count && !given.isEmpty
+                ? ("advantages", .array(given.map(JSONValue.number))) : ("rewards", .array(group.rewards.map(JSONValue.number)))
+            return .object(JSONObject([perCompletion, ("completions", .array(completions))]))
         }
         return .object(JSONObject([("config", configJSON(config)), ("groups", .array(groups))]))
     }

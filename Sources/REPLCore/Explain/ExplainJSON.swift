@@ -31,7 +31,7 @@ public enum ExplainJSON {
         var metrics = JSONObject([
             ("clip_ratio_low", .number(m.clipRatioLow)), ("clip_ratio_high", .number(m.clipRatioHigh)),
             ("clip_ratio_region", .number(m.clipRatioRegion)), ("kl", m.kl.map(JSONValue.number) ?? .null),
-            ("frac_reward_zero_std", .number(m.fracRewardZeroStd)),
+            ("frac_reward_zero_std", m.fracRewardZeroStd.map(JSONValue.number) ?? .null),
         ])
         if let e = m.entropy { metrics["entropy"] = .number(e) }
         var p = JSONObject([

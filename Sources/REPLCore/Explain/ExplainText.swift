@@ -48,7 +48,7 @@ public enum ExplainText {
 public enum NonFinite {
     public static func warnings(_ b: Breakdown) -> [String] {
         var out: [String] = []
-        let groupSize = b.advantages.count / max(b.groupMean.count, 1)
+        let groupSize = b.groupSize
         // One std per group (with scale_rewards=batch possibly a single one): never index past it.
         func std(_ g: Int) -> Double { g < b.groupStd.count ? b.groupStd[g] : (b.groupStd.last ?? 0) }
         func mean(_ g: Int) -> Double { g < b.groupMean.count ? b.groupMean[g] : .nan }

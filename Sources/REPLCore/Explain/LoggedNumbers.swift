@@ -65,11 +65,11 @@ public struct LoggedNumbers: Sendable, Equatable {
     public func lines(_ b: Breakdown) -> [String] {
         var table = Table(title: "logged by \(source ?? "the library") vs ours",
                           columns: [.text("quantity"), .number("logged"), .number("ours"), .number("|difference|"), .text("")])
-        var differing: [String] = []
+        var differing: [String] = [], missing: [String] = []
         for entry in entries {
             guard let ours = Self.ours(entry.name, b) else {
                 table.add([entry.name, Fmt.num(entry.value, digits: 10), "-", "", "not in this batch"])
-                differing.append(entry.name)
+                missing.append(entry.name)
                 continue
             }
             let agrees = Self.agree(entry.value, ours)
@@ -77,9 +77,12 @@ public struct LoggedNumbers: Sendable, Equatable {
             table.add([entry.name, Fmt.num(entry.value, digits: 10), Fmt.num(ours, digits: 10),
                        Fmt.num(abs(entry.value - ours), digits: 2), agrees ? "" : "DIFFERS"])
         }
-        let verdict = differing.isEmpty
-            ? "every logged number agrees with ours (to 1e-5 relative, the precision of float32 logs)"
-            : "\(differing.joined(separator: ", ")) differ: check that the file's config has every option the run used"
+        var verdict = differing.isEmpty
+            ? "every logged number we have agrees with ours (to 1e-5 relative, the precision of float32 logs)"
+            : "\(differing.joined(separator: ", ")) \(differing.count == 1 ? "differs" : "differ"): check that the file's config has every option the run used"
+        if !missing.isEmpty {
+            verdict += "; this batch has no \(missing.joined(separator: ", ")) (no ref_logp, entropy or rewards for it)"
+        }
         return table.render() + [verdict]
     }
 

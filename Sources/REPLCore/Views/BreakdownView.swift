@@ -111,9 +111,23 @@ public enum BreakdownView {
         return table
     }
 
-    /// One row per completion: reward, the group's mean and std, the advantage, and its length.
+    /// One row per completion: reward, the group's mean and std, the advantage, and its length
+    /// (or, when the batch gives its advantages, just those).
     public static func advantageTable(_ batch: Batch, _ b: Breakdown, digits: Int = 4) -> Table {
         let c = b.config
+        if batch.hasGivenAdvantages {
+            var table = Table(title: "A_i as given in the batch (computed by the trainer; no group-relative step here)",
+                              columns: [.number("g"), .number("i"), .number("A_i"), .number("|o_i|")])
+            var row = 0
+            for (g, group) in batch.groups.enumerated() {
+                if g > 0 { table.addGroupBreak() }
+                for (i, completion) in group.completions.enumerated() {
+                    table.add(["\(g)", "\(i)", Fmt.num(b.advantages[row], digits: digits), "\(completion.length)"])
+                    row += 1
+                }
+            }
+            return table
+        }
         let formula: String
         switch c.scaleRewards {
         case .none: formula = "A_i = r_i - mean(group)   (scale_rewards=none: no division)"
@@ -168,7 +182,7 @@ public enum BreakdownView {
             ("clip_ratio/low_mean", Fmt.num(m.clipRatioLow)), ("clip_ratio/high_mean", Fmt.num(m.clipRatioHigh)),
             ("clip_ratio/region_mean", Fmt.num(m.clipRatioRegion)),
             ("kl", m.kl.map { Fmt.num($0) } ?? "- (no ref_logp)"),
-            ("frac_reward_zero_std", Fmt.num(m.fracRewardZeroStd)),
+            ("frac_reward_zero_std", m.fracRewardZeroStd.map { Fmt.num($0) } ?? "- (advantages given, no rewards)"),
         ]
         pairs.append(("entropy", m.entropy.map { Fmt.num($0) } ?? "- (no entropy given)"))
         let width = pairs.map(\.0.count).max()!

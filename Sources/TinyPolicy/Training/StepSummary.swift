@@ -62,7 +62,7 @@ extension StepSummary {
         let weights = breakdown.samplerWeight?.values
         self.init(
             step: step, iteration: iteration, innerStep: innerStep, loss: breakdown.loss,
-            meanReward: mean(rollout.rewards), fracRewardZeroStd: metrics.fracRewardZeroStd,
+            meanReward: mean(rollout.rewards), fracRewardZeroStd: metrics.fracRewardZeroStd ?? 0,  // a rollout always has rewards
             gradientNorm: norm(gradient), parameterChange: norm(change),
             clipRatioLow: metrics.clipRatioLow, clipRatioHigh: metrics.clipRatioHigh,
             clipRatioRegion: metrics.clipRatioRegion, kl: metrics.kl ?? 0, entropy: metrics.entropy ?? 0,
