@@ -21,9 +21,9 @@ completions, so TRL computes old_per_token_logps at generation time: step 1 is o
 (ratio 1), step 2 is off-policy (the model took one optimizer step in between).
 
 Precision. torch's default dtype is set to float64 before anything is built, so the model is
-float64 and so are TRL's reward tensor and advantages (TRL allocates them in the default dtype;
-with float32 advantages a group's advantages would sum to ~1e-8, not 0, and the file could not
-reproduce them). But TRL 1.16 computes log-probs and entropies with its fused LM head
+float64 and so are TRL's reward tensor and advantages (TRL allocates them in the default dtype).
+The file gives the advantages as they are, so their precision only decides how close a group's
+sum is to 0 (~1e-17 here, ~1e-8 in float32). But TRL 1.16 computes log-probs and entropies with its fused LM head
 (trl/kernels/chunked_logprob.py), which accumulates in float32 whatever the model's dtype: the
 log-probs, entropies, old and reference log-probs are float32, and so are the token-level ratio
 exp(logp - old_logp) and the KL that TRL computes from them. The file holds those float32 values
@@ -51,8 +51,8 @@ The batch file (see lessons/11-reading-library-output.md, "Dumping a batch from 
     prompt are not consecutive there; each row is tagged with its index at generation time and
     the file puts them back in order (every loss and metric is a sum or mean over rows, so the
     order does not change any number);
-  - "rewards": TRL's advantages, with "scale_rewards": "none" in the config, so that subtracting
-    each group's mean (~1e-17 in float64) leaves them as they are;
+  - "advantages": TRL's advantages, given as they are (a group gives "advantages" instead of
+    "rewards", so grpo-swift skips the group-relative step and uses them);
   - per completion, its valid tokens only: logp, old_logp, ref_logp (beta != 0), entropy;
   - "config": the run's TRL options under our names (ours are TRL's GRPOConfig names);
   - "logged": TRL's numbers for that step, from the run itself.
@@ -283,7 +283,6 @@ def our_config(trainer):
         "delta": a.delta, "beta": a.beta, "use_bias_correction_kl": a.use_bias_correction_kl,
         "importance_sampling_level": a.importance_sampling_level,
         "max_completion_length": a.max_completion_length, "top_entropy_quantile": a.top_entropy_quantile,
-        "scale_rewards": "none",  # "rewards" below are TRL's advantages already
     }
 
 
@@ -346,7 +345,7 @@ def batch_document(name, trainer, record):
             if record["entropy"] is not None:
                 c["entropy"] = valid(record["entropy"], i)
             completions.append(c)
-        groups.append({"rewards": [float(record["advantages"][i]) for i in rows], "completions": completions})
+        groups.append({"advantages": [float(record["advantages"][i]) for i in rows], "completions": completions})
 
     logged = {"source": "TRL %s GRPOTrainer.train(), run %s, step %d" % (trl.__version__, name, record["step"]),
               "loss": record["loss"]}
@@ -362,7 +361,7 @@ def write_batch(path, doc):
     """JSON, one completion a line, so a reader can scan it; floats as Python's repr (exact)."""
     out = ['{"config": %s,' % json.dumps(doc["config"]), ' "logged": %s,' % json.dumps(doc["logged"]), ' "groups": [']
     for gi, group in enumerate(doc["groups"]):
-        out.append('  {"rewards": %s,' % json.dumps(group["rewards"]))
+        out.append('  {"advantages": %s,' % json.dumps(group["advantages"]))
         out.append('   "completions": [')
         for ci, c in enumerate(group["completions"]):
             last = ci == len(group["completions"]) - 1

@@ -1,0 +1,38 @@
+import GRPO
+import Testing
+@testable import REPLCore
+
+/// Golden values from a real TRL run: `examples/trl-run/` holds ten steps of TRL 1.16.0's
+/// `GRPOTrainer.train()` on a tiny model (made by `tools/trl_run_dump.py`), each with the loss and
+/// metrics TRL logged for it. Both of our paths must reproduce every logged number from the same
+/// per-token inputs, to TRL's float32 rounding.
+@Suite("Batches from a real TRL run")
+struct TRLRunTests {
+    static let files = ProjectFiles.list("examples/trl-run", root: ProjectFiles.root).filter { $0.hasSuffix(".json") }
+
+    @Test("ten steps: grpo with KL, dapo, dr_grpo, GSPO, entropy mask; two steps each")
+    func coverage() {
+        #expect(Self.files.count == 10, "found \(Self.files)")
+        for run in ["grpo-beta0.04", "dapo-beta0-epsilon_high0.28", "dr_grpo", "gspo", "top_entropy_quantile0.5"] {
+            #expect(Self.files.contains { $0.hasSuffix("\(run)-step2.json") }, "\(run)")
+        }
+    }
+
+    @Test("explain reproduces the loss and metrics TRL logged", arguments: files)
+    func reproduces(file: String) throws {
+        let request = ExplainCommand.Request(path: ProjectFiles.resolve("examples/trl-run/" + file, root: ProjectFiles.root))
+        let contents = try ExplainCommand.load(request)
+        let logged = try #require(contents.logged, "\(file) has its logged numbers")
+        #expect(contents.batch.hasGivenAdvantages, "\(file) gives TRL's advantages")
+        #expect(logged.entries.contains { $0.name == "loss" } && logged.entries.count >= 5)
+        for b in [try Naive.breakdown(contents.batch, config: contents.config),
+                  try Vectorized.breakdown(contents.batch, config: contents.config)] {
+            for entry in logged.entries {
+                let ours = try #require(LoggedNumbers.ours(entry.name, b), "\(file): \(entry.name)")
+                // TRL computes log-probs, ratios and KL in float32: 4e-9 on the loss here.
+                #expect(abs(ours - entry.value) <= 1e-8 + 1e-6 * abs(entry.value),
+                        "\(file) \(entry.name): TRL \(entry.value), ours \(ours)")
+            }
+        }
+    }
+}
