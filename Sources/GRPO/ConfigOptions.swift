@@ -61,7 +61,9 @@ extension GRPOConfig {
         number("beta", "weight of the KL penalty", \.beta, 0, 1e6),
         flag("use_bias_correction_kl", "multiply the per-token KL by the importance ratio",
              \.useBiasCorrectionKL),
-        choice("scale_rewards", "which std divides the centred rewards (lesson 02)", \.scaleRewards),
+        // TRL's GRPOConfig still reads the old booleans: True is "group", False is "none".
+        choice("scale_rewards", "which std divides the centred rewards (lesson 02)", \.scaleRewards,
+               aliases: ["true": "group", "false": "none"]),
         choice("importance_sampling_level", "ratio per token, or one per completion (GSPO)",
                \.importanceSamplingLevel),
         integer("max_completion_length", "the constant divisor of dr_grpo", \.maxCompletionLength,
@@ -178,15 +180,20 @@ private func flag(_ key: String, _ summary: String, _ path: WritableKeyPath<GRPO
         })
 }
 
+/// `aliases` are other words for some values (another library's spelling), accepted when set.
 private func choice<E: RawRepresentable & CaseIterable & Sendable>(
-    _ key: String, _ summary: String, _ path: WritableKeyPath<GRPOConfig, E> & Sendable
+    _ key: String, _ summary: String, _ path: WritableKeyPath<GRPOConfig, E> & Sendable, aliases: [String: String] = [:]
 ) -> ConfigOption where E.RawValue == String {
     let names = E.allCases.map(\.rawValue)
+    let also = aliases.sorted { $0.key > $1.key }.map { "\($0.key) = \($0.value)" }
     return ConfigOption(
-        key: key, kind: .choice, summary: summary, accepted: "one of " + names.joined(separator: ", "), suggestions: names,
+        key: key, kind: .choice, summary: summary,
+        accepted: "one of " + names.joined(separator: ", ") + (also.isEmpty ? "" : " (" + also.joined(separator: ", ") + ")"),
+        suggestions: names,
         get: { $0[keyPath: path].rawValue },
         apply: { config, text throws(ConfigError) in
-            guard let value = E(rawValue: text.trimmingWhitespace) else {
+            let word = text.trimmingWhitespace
+            guard let value = E(rawValue: aliases[word] ?? word) else {
                 throw ConfigError("\(key) must be one of \(names.joined(separator: ", ")), not '\(text)'")
             }
             config[keyPath: path] = value

@@ -71,6 +71,29 @@ struct BatchFileTests {
                 == "b.json: advantage is given for 1 of 2 completions; give it for all or none")
     }
 
+    @Test("scale_rewards true/false read as TRL reads them; a value explain refuses is named before saving")
+    func tolerantAndHonest() throws {
+        let (config, _) = try decode(#"{"config": {"beta": 0, "scale_rewards": false}, "groups": [{"rewards": [1, 0], "completions": [{"logp": [-1]}, {"logp": [-1]}]}]}"#)
+        #expect(config.scaleRewards == .none)
+        let (grouped, _) = try decode(#"{"config": {"beta": 0, "scale_rewards": true}, "groups": [{"rewards": [1, 0], "completions": [{"logp": [-1]}, {"logp": [-1]}]}]}"#)
+        #expect(grouped.scaleRewards == .group)
+        #expect(BatchFile.unreadableValue(ExampleBatches.trl) == "group 0, completion 1: logp[1] is 0.5, above 0 (not a log-probability)")
+        #expect(BatchFile.unreadableValue(ExampleBatches.standard) == nil)
+        #expect(message(#"{"config": {"kl_coef": 0}, "groups": []}"#) == #"b.json: config: unknown option "kl_coef"; the KL weight is 'beta'"#)
+    }
+
+    @Test("without the naive path (a big batch) explain shows the vectorized path's numbers and says why")
+    func vectorizedOnly() throws {
+        let (config, batch) = try decode(good)
+        let v = try Vectorized.breakdown(batch, config: config)
+        let text = ExplainText.render(config: config, batch: batch, naive: nil, vectorized: v, showAll: false)
+        #expect(text.contains("loss = \(Fmt.num(v.loss, digits: 10))"))
+        #expect(text.contains("vectorized path only: 2 tokens is more than the naive path's \(ExplainCommand.naiveTokenLimit)"))
+        guard case .object(let doc) = ExplainJSON.document(config: config, naive: nil, vectorized: v),
+              case .object(let paths)? = doc["paths"] else { Issue.record("not an object"); return }
+        #expect(paths.keys == ["vectorized"] && doc["max_abs_diff"] == .null)
+    }
+
     @Test("encode then decode gives the same batch and config")
     func roundTrip() throws {
         let (config, batch) = try decode(good)
@@ -90,6 +113,14 @@ struct BatchFileTests {
         #expect(throws: InputError("--set takes key=value (e.g. --set beta=0), not 'beta'")) {
             try ExplainCommand.parse(["b.json", "--set", "beta"])
         }
+        #expect(try ExplainCommand.parse(["b.json", "--check"]).check)
+        #expect(try ExplainCommand.parse(["b.json", "--naive"]).forceNaive)
+        let help = ExplainCommand.run(["b.json", "--help"])
+        #expect(help.status == 0 && help.errors.isEmpty && help.output.hasPrefix(ExplainCommand.usage))
+        #expect(ExplainCommand.unknownOptionHint("kl_coef") == "the KL weight is 'beta'")
+        #expect(ExplainCommand.unknownOptionHint("BETA") == "did you mean 'beta'?")
+        #expect(ExplainCommand.unknownOptionHint("lr") == nil, "learning_rate is a training setting, not in a batch file")
+        #expect(ExplainCommand.unknownOptionHint("beta") == nil)
         #expect(throws: InputError.self) { try ExplainCommand.parse([]) }
         #expect(throws: InputError.self) { try ExplainCommand.parse(["a.json", "b.json"]) }
     }
@@ -121,17 +152,34 @@ struct BatchFileTests {
         #expect(json.contains(#""loss":{"logged":1e-09,"ours":0,"difference":1e-09,"agrees":true}"#))
 
         let agreeing = try contents(withLogged(#"{"loss": 0, "clip_ratio/low_mean": 0}"#))
-        #expect(agreeing.logged!.lines(b).last == "every logged number we have agrees with ours (to 1e-5 relative, the precision of float32 logs)")
+        #expect(agreeing.logged!.lines(b).last == "every logged number we have agrees with ours (to 1e-5 relative, the precision of float32 logs, or to the digits logged)")
 
-        #expect(message(withLogged(#"{"los": 1}"#))?.hasPrefix(#"b.json: logged: unknown key "los"; logged numbers are source, loss, kl"#) == true)
+        // Keys we do not compute (a whole log line pasted in) are listed, not compared.
+        let pasted = try #require(try contents(withLogged(#"{"los": 1, "reward": 0.5, "loss": 0}"#)).logged)
+        #expect(pasted.ignored == ["los", "reward"] && pasted.entries.map(\.name) == ["loss"])
+        #expect(pasted.lines(b).last == "not compared (we do not compute them): los, reward")
+        let empty = try #require(try contents(withLogged(#"{"source": "x"}"#)).logged)
+        #expect(empty.lines(b) == ["logged by x vs ours: nothing to compare; logged numbers we compute are loss, kl, entropy, "
+                                   + "clip_ratio/low_mean, clip_ratio/high_mean, clip_ratio/region_mean, frac_reward_zero_std"])
         #expect(message(withLogged(#"{"loss": "1"}"#)) == "b.json: logged.loss: expected a number, found a string")
         #expect(message(withLogged(#"[1]"#)) == "b.json: logged: expected an object, found a list")
     }
 
-    @Test("float32 logs agree within 1e-5 relative, not beyond")
+    @Test("float32 logs agree within 1e-5 relative; a rounded log within half its last digit")
     func agreement() {
-        #expect(LoggedNumbers.agree(0.123456789, Double(Float(0.123456789))))
-        #expect(!LoggedNumbers.agree(0.1234, 0.1235))
-        #expect(LoggedNumbers.agree(0, 5e-9) && !LoggedNumbers.agree(0, 2e-8))
+        #expect(LoggedNumbers.verdict(0.123456789, Double(Float(0.123456789))) == .agrees)
+        #expect(LoggedNumbers.verdict(0, 5e-9) == .agrees && LoggedNumbers.verdict(0, 2e-8) == .differs)
+        // A console's 4 digits: -0.08803 is -0.08802908274 rounded. |d| = 9.2e-7 is above 1e-5
+        // relative (8.9e-7) but within half the last digit logged (0.5e-5).
+        #expect(LoggedNumbers.verdict(-0.08803, -0.08802908274) == .agreesToDigits(4))
+        #expect(LoggedNumbers.verdict(-0.088, -0.08802908274) == .agreesToDigits(2))
+        #expect(LoggedNumbers.verdict(-0.089, -0.08802908274) == .differs)  // |d| 9.7e-4 > 5e-4
+        #expect(LoggedNumbers.verdict(0.1234, 0.1235) == .differs)           // |d| 1e-4 > 5e-5
+        #expect(LoggedNumbers.verdict(1, 1.1) == .differs)                   // a whole number: no rounding assumed
+        #expect(LoggedNumbers.verdict(0.5, nil) == .missing)
+        #expect(LoggedNumbers.writtenPrecision(1.5e-05)! == (2, 1e-6))
+        #expect(LoggedNumbers.writtenPrecision(-0.088)! == (2, 0.001))
+        #expect(LoggedNumbers.writtenPrecision(100.25)! == (5, 0.01))
+        #expect(LoggedNumbers.writtenPrecision(3) == nil)
     }
 }

@@ -35,4 +35,14 @@ struct TRLRunTests {
             }
         }
     }
+
+    @Test("explain --check passes on them, and fails (exit 1) when an option differs from the run's")
+    func check() {
+        let file = ProjectFiles.resolve("examples/trl-run/grpo-beta0.04-step2.json", root: ProjectFiles.root)
+        #expect(ExplainCommand.run([file, "--check"]).status == 0)
+        let changed = ExplainCommand.run([file, "--check", "--set", "beta=0"])
+        #expect(changed.status == 1 && changed.errors.last == "check failed: a logged number differs from ours")
+        let preset = ExplainCommand.run([file, "--preset", "trl"])
+        #expect(preset.output.contains("config: preset trl + loss_type=grpo"))
+    }
 }

@@ -37,6 +37,7 @@ enum BatchCommands {
             let text = BatchFile.encode(batch, config: session.config).rendered(pretty: true) + "\n"
             do throws(InputError) { try AtomicFile.write(text, to: args[0]) } catch { throw CommandError(error.message) }
             return ["wrote \(args[0]): \(batch.completionCount) completions, \(batch.tokenCount) tokens"]
+                + (BatchFile.unreadableValue(batch).map { ["note: \($0), so 'explain' will refuse this file"] } ?? [])
         },
     ]
 }

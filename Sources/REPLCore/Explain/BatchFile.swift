@@ -36,6 +36,9 @@ public enum BatchFile {
         if let configValue = top["config"] {
             guard case .object(let object) = configValue else { throw InputError("\(name): config: expected an object, found \(configValue.kind)") }
             for (key, value) in object.pairs {
+                if let hint = ExplainCommand.unknownOptionHint(key) {
+                    throw InputError("\(name): config: unknown option \"\(key)\"; \(hint)")
+                }
                 guard GRPOConfig.option(named: key) != nil else {
                     throw InputError("\(name): config: unknown option \"\(key)\"; options are \(GRPOConfig.options.map(\.key).joined(separator: ", "))")
                 }
@@ -139,6 +142,26 @@ public enum BatchFile {
             throw InputError("\(path)[\(k)]: \(JSONValue.format(values[k])) is below 0, and an entropy is >= 0")
         }
         return values
+    }
+
+    /// The first value `decode` would refuse (a log-probability above 0, a negative entropy),
+    /// described; nil when the batch reads back. `example trl`'s synthetic golden inputs have one.
+    public static func unreadableValue(_ batch: Batch) -> String? {
+        for (g, group) in batch.groups.enumerated() {
+            for (i, c) in group.completions.enumerated() {
+                let logProbabilities = [("logp", c.logp), ("old_logp", c.oldLogp), ("ref_logp", c.refLogp ?? []),
+                                        ("sampler_logp", c.samplerLogp ?? [])]
+                for (field, values) in logProbabilities {
+                    if let t = values.firstIndex(where: { $0 > 0 }) {
+                        return "group \(g), completion \(i): \(field)[\(t)] is \(JSONValue.format(values[t])), above 0 (not a log-probability)"
+                    }
+                }
+                if let entropy = c.entropy, let t = entropy.firstIndex(where: { $0 < 0 }) {
+                    return "group \(g), completion \(i): entropy[\(t)] is \(JSONValue.format(entropy[t])), below 0"
+                }
+            }
+        }
+        return nil
     }
 
     /// The batch (and config) as a batch file, so a batch from the tiny policy can be saved and

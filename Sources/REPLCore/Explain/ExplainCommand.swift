@@ -1,25 +1,49 @@
 import GRPO
 
-/// `grpo-repl explain FILE [--json] [--all] [--preset NAME] [--set key=value ...]`: reads a batch
-/// file, computes both paths, and prints every quantity (a per-group, per-token table, or JSON).
-/// The config is the preset (default `deepseekmath`), then the file's `config`, then each `--set`.
+/// `grpo-repl explain FILE [--json] [--all] [--check] [--preset NAME] [--set key=value ...]`: reads
+/// a batch file, computes both paths, and prints every quantity (a per-group, per-token table, or
+/// JSON). The config is the preset (default `deepseekmath`), then the file's `config`, then each
+/// `--set`.
 public enum ExplainCommand {
-    public static let usage = "usage: grpo-repl explain FILE [--json] [--all] [--preset NAME] [--set key=value ...]"
+    public static let usage = "usage: grpo-repl explain FILE [--json] [--all] [--check] [--naive] [--preset NAME] [--set key=value ...]"
+
+    /// Batches with more tokens than this skip the naive path unless `--naive` asks for it: it is
+    /// the readable specification, about a thousand times slower than the kernel (some 5 us and
+    /// a few hundred bytes per token in a release build).
+    public static let naiveTokenLimit = 100_000
+
+    /// What `explain --help` prints.
+    public static let help = [
+        usage,
+        "  --json         every quantity of both paths, as JSON",
+        "  --all          every token (the table stops at \(ExplainText.rowLimit) rows otherwise)",
+        "  --check        exit 1 if a number the file logged differs from ours, or the two paths disagree",
+        "  --naive        run the naive path too on a batch of more than \(naiveTokenLimit) tokens (slow)",
+        "  --preset NAME  the options the file's config starts from: " + Preset.allCases.map(\.rawValue).joined(separator: ", ")
+            + " (default deepseekmath)",
+        "  --set k=v      change one option after the file's config (repeatable)",
+        "The batch file (groups of completions with rewards or advantages, per-token log-probs, an",
+        "optional config and the numbers a trainer logged): README.md, section 'explain'; lesson 11.",
+    ].joined(separator: "\n")
 
     public struct Request: Equatable, Sendable {
         public var path: String
         public var json = false
         public var showAll = false
+        public var check = false
+        public var forceNaive = false
         public var preset: Preset? = nil
         public var sets: [(key: String, value: String)] = []
 
         public static func == (a: Request, b: Request) -> Bool {
-            a.path == b.path && a.json == b.json && a.showAll == b.showAll && a.preset == b.preset
+            a.path == b.path && a.json == b.json && a.showAll == b.showAll && a.check == b.check && a.forceNaive == b.forceNaive
+                && a.preset == b.preset
                 && a.sets.map(\.key) == b.sets.map(\.key) && a.sets.map(\.value) == b.sets.map(\.value)
         }
     }
 
-    /// What `explain` prints and its exit status: 0, or 2 for input it cannot use.
+    /// What `explain` prints and its exit status: 0; 1 when `--check` finds a difference; 2 for
+    /// input it cannot use.
     public struct Outcome: Sendable {
         public var output: String
         public var errors: [String]
@@ -40,6 +64,8 @@ public enum ExplainCommand {
             switch arg {
             case "--json": request.json = true
             case "--all": request.showAll = true
+            case "--check": request.check = true
+            case "--naive": request.forceNaive = true
             case "--preset":
                 let name = try value(after: arg)
                 guard let preset = Preset(rawValue: name) else {
@@ -52,11 +78,9 @@ public enum ExplainCommand {
                     throw InputError("--set takes key=value (e.g. --set beta=0), not '\(pair)'")
                 }
                 request.sets.append((String(pair[..<eq]), String(pair[pair.index(after: eq)...])))
-            case "-h", "--help":
-                throw InputError(usage)
             default:
                 if arg.hasPrefix("-") && arg.count > 1 {
-                    let suggestion = Fmt.closest(arg, in: ["--json", "--all", "--preset", "--set", "--help"]).map { " (did you mean '\($0)'?)" } ?? ""
+                    let suggestion = Fmt.closest(arg, in: ["--json", "--all", "--check", "--naive", "--preset", "--set", "--help"]).map { " (did you mean '\($0)'?)" } ?? ""
                     throw InputError("unknown option '\(arg)'\(suggestion); \(usage)")
                 }
                 if path != nil { throw InputError("explain takes one FILE, got '\(path!)' and '\(arg)'; \(usage)") }
@@ -76,30 +100,53 @@ public enum ExplainCommand {
         do { json = try JSONParser.parse(bytes) } catch { throw InputError("\(request.path): not valid JSON: \(error)") }
         var contents = try BatchFile.decode(json, name: request.path, base: (request.preset ?? .deepseekmath).config)
         for (key, value) in request.sets {
+            if let hint = unknownOptionHint(key) { throw InputError("--set \(key)=\(value): unknown option '\(key)'; \(hint)") }
             do { try contents.config.set(key, to: value) } catch { throw InputError("--set \(key)=\(value): \(error.message)") }
         }
         do { try contents.batch.validate(for: contents.config) } catch { throw InputError("\(request.path): \(error.message)") }
         return contents
     }
 
+    /// For a key that is not an option: what the user probably meant (another library's name for
+    /// one of ours, or a near spelling); nil for a known option or when nothing is close.
+    static func unknownOptionHint(_ key: String) -> String? {
+        guard GRPOConfig.option(named: key) == nil else { return nil }
+        // The REPL's hints name training settings too; a batch file has loss options only.
+        if let hint = ConfigCommands.otherNames[key], GRPOConfig.options.contains(where: { hint.contains("'\($0.key)'") }) {
+            return hint
+        }
+        return Fmt.closest(key, in: GRPOConfig.options.map(\.key)).map { "did you mean '\($0)'?" }
+    }
+
     public static func run(_ arguments: [String]) -> Outcome {
+        if arguments.contains("--help") || arguments.contains("-h") { return Outcome(output: help, errors: [], status: 0) }
         do throws(InputError) {
             let request = try parse(arguments)
             let contents = try load(request)
             let (config, batch) = (contents.config, contents.batch)
-            let naive: Breakdown, vectorized: Breakdown
+            let naive: Breakdown?, vectorized: Breakdown
             do {
-                naive = try Naive.breakdown(batch, config: config)
+                let runNaive = request.forceNaive || batch.tokenCount <= naiveTokenLimit
+                naive = runNaive ? try Naive.breakdown(batch, config: config) : nil
                 vectorized = try Vectorized.breakdown(batch, config: config)
             } catch { throw InputError("\(request.path): \(error.message)") }
-            let warnings = NonFinite.warnings(naive)
-            if request.json {
-                let doc = ExplainJSON.document(config: config, naive: naive, vectorized: vectorized, logged: contents.logged)
-                return Outcome(output: doc.rendered(pretty: true), errors: warnings, status: 0)
+            let shown = naive ?? vectorized
+            var errors = NonFinite.warnings(shown)
+            var status: Int32 = 0
+            if request.check {
+                var failed: [String] = []
+                if contents.logged?.hasDifferences(shown) == true { failed.append("a logged number differs from ours") }
+                if let naive, !ExplainText.pathsAgree(naive, vectorized) { failed.append("the naive and vectorized paths disagree") }
+                if !failed.isEmpty {
+                    errors.append("check failed: " + failed.joined(separator: "; "))
+                    status = 1
+                }
             }
-            let text = ExplainText.render(config: config, batch: batch, naive: naive, vectorized: vectorized,
-                                          logged: contents.logged, showAll: request.showAll)
-            return Outcome(output: text, errors: warnings, status: 0)
+            let output = request.json
+                ? ExplainJSON.document(config: config, naive: naive, vectorized: vectorized, logged: contents.logged).rendered(pretty: true)
+                : ExplainText.render(config: config, batch: batch, naive: naive, vectorized: vectorized,
+                                     logged: contents.logged, showAll: request.showAll, preset: request.preset ?? .deepseekmath)
+            return Outcome(output: output, errors: errors, status: status)
         } catch {
             return Outcome(output: "", errors: ["error: " + error.message], status: 2)
         }

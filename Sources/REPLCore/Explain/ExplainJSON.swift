@@ -9,14 +9,18 @@ import GRPO
 /// and `metrics`; plus `branch`, `weight`, `group_mean`, `group_std`, and `entropy_mask` /
 /// `sampler_weight` when those are on. Non-finite numbers are written as null.
 public enum ExplainJSON {
-    public static func document(config: GRPOConfig, naive: Breakdown, vectorized: Breakdown,
+    /// Without the naive path (a big batch), `paths` has only `vectorized` and `max_abs_diff` is null.
+    public static func document(config: GRPOConfig, naive: Breakdown?, vectorized: Breakdown,
                                 logged: LoggedNumbers? = nil) -> JSONValue {
+        var paths = JSONObject()
+        if let naive { paths["naive"] = path(naive) }
+        paths["vectorized"] = path(vectorized)
         var document = JSONObject([
             ("config", BatchFile.configJSON(config)),
-            ("paths", .object(JSONObject([("naive", path(naive)), ("vectorized", path(vectorized))]))),
-            ("max_abs_diff", .number(naive.maxDifference(from: vectorized))),
+            ("paths", .object(paths)),
+            ("max_abs_diff", naive.map { .number($0.maxDifference(from: vectorized)) } ?? .null),
         ])
-        if let logged { document["logged"] = logged.json(naive) }
+        if let logged { document["logged"] = logged.json(naive ?? vectorized) }
         return .object(document)
     }
 

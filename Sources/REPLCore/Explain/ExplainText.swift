@@ -6,38 +6,53 @@ public enum ExplainText {
     /// Tables longer than this show their first rows and a note, unless `showAll`.
     public static let rowLimit = 60
 
-    public static func render(config: GRPOConfig, batch: Batch, naive: Breakdown, vectorized: Breakdown,
-                              logged: LoggedNumbers? = nil, showAll: Bool) -> String {
+    /// The tables show the naive path's numbers; without it (a big batch), the vectorized path's.
+    public static func render(config: GRPOConfig, batch: Batch, naive: Breakdown?, vectorized: Breakdown,
+                              logged: LoggedNumbers? = nil, showAll: Bool, preset: Preset = .deepseekmath) -> String {
+        let shown = naive ?? vectorized
         var lines: [String] = []
         lines.append("batch: \(batch.groups.count) group(s) x G = \(batch.groupSize), \(batch.tokenCount) tokens")
-        lines.append("config: " + changedSettings(config))
+        lines.append("config: " + changedSettings(config, from: preset))
         lines.append("")
-        lines += BreakdownView.advantageTable(batch, naive).render()
+        lines += BreakdownView.advantageTable(batch, shown).render()
         lines.append("")
-        let title = BreakdownView.lossFormula(config, samplerWeighted: naive.samplerWeight != nil)
-        let tokens = BreakdownView.tokenTable(batch, naive, columns: BreakdownView.allColumns(batch, naive), title: title)
+        let title = BreakdownView.lossFormula(config, samplerWeighted: shown.samplerWeight != nil)
+        let tokens = BreakdownView.tokenTable(batch, shown, columns: BreakdownView.allColumns(batch, shown), title: title,
+                                              maxRows: showAll ? nil : rowLimit)
         lines += tokens.render(maxRows: showAll ? nil : rowLimit) { "... \($0) more tokens (add --all to see every token)" }
         lines.append("")
         lines.append(BreakdownView.aggregationFormula(config))
-        lines.append("loss = \(Fmt.num(naive.loss, digits: 10))")
+        lines.append("loss = \(Fmt.num(shown.loss, digits: 10))")
         lines.append("")
-        lines += BreakdownView.metricLines(naive.metrics)
+        lines += BreakdownView.metricLines(shown.metrics)
         lines.append("")
-        let diff = naive.maxDifference(from: vectorized)
-        lines.append("naive vs vectorized: largest |difference| over every quantity = \(Fmt.num(diff, digits: 2))"
-                     + (diff <= 1e-9 * max(1, abs(naive.loss)) ? " (they agree)" : " (they DISAGREE: please report this batch)"))
+        if let naive {
+            let diff = naive.maxDifference(from: vectorized)
+            lines.append("naive vs vectorized: largest |difference| over every quantity = \(Fmt.num(diff, digits: 2))"
+                         + (pathsAgree(naive, vectorized) ? " (they agree)" : " (they DISAGREE: please report this batch)"))
+        } else {
+            lines.append("vectorized path only: \(batch.tokenCount) tokens is more than the naive path's "
+                         + "\(ExplainCommand.naiveTokenLimit) (it is the readable specification, slow on purpose); --naive runs it too")
+        }
         if let logged {
             lines.append("")
-            lines += logged.lines(naive)
+            lines += logged.lines(shown)
         }
         return lines.joined(separator: "\n")
     }
 
-    /// The options that differ from the defaults, or "defaults (deepseekmath)".
-    static func changedSettings(_ config: GRPOConfig) -> String {
-        let defaults = Dictionary(uniqueKeysWithValues: GRPOConfig().settings.map { ($0.key, $0.value) })
-        let changed = config.settings.filter { defaults[$0.key] != $0.value }.map { "\($0.key)=\($0.value)" }
-        return changed.isEmpty ? "defaults (deepseekmath)" : changed.joined(separator: " ")
+    /// The two paths agree to rounding: every quantity within 1e-9 of the loss's size.
+    static func pathsAgree(_ naive: Breakdown, _ vectorized: Breakdown) -> Bool {
+        naive.maxDifference(from: vectorized) <= 1e-9 * max(1, abs(naive.loss))
+    }
+
+    /// The options that differ from the preset's (the defaults unless another preset was named):
+    /// "defaults (deepseekmath)", "loss_type=dapo beta=0", "preset trl + loss_type=grpo".
+    static func changedSettings(_ config: GRPOConfig, from preset: Preset = .deepseekmath) -> String {
+        let base = Dictionary(uniqueKeysWithValues: preset.config.settings.map { ($0.key, $0.value) })
+        let changed = config.settings.filter { base[$0.key] != $0.value }.map { "\($0.key)=\($0.value)" }
+        if preset == .deepseekmath { return changed.isEmpty ? "defaults (deepseekmath)" : changed.joined(separator: " ") }
+        return "preset \(preset.rawValue)" + (changed.isEmpty ? "" : " + " + changed.joined(separator: " "))
     }
 }
 

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import GRPO
 
 /// What a library logged for a batch, kept in the batch file next to it so that `explain` can
@@ -16,8 +21,11 @@ public struct LoggedNumbers: Sendable, Equatable {
 
     /// Where the numbers come from (library, version, run, step), as the file says.
     public var source: String?
-    /// In the file's order.
+    /// The numbers we also compute, in the file's order.
     public var entries: [Entry]
+    /// Other keys of the file's `logged` object (a whole log line pasted in: `reward`,
+    /// `grad_norm`, ...): kept to say they were not compared.
+    public var ignored: [String] = []
 
     /// The names a file may log, and how each is read from a breakdown.
     static let known: [(name: String, ours: @Sendable (Breakdown) -> Double?)] = [
@@ -30,10 +38,46 @@ public struct LoggedNumbers: Sendable, Equatable {
         ("frac_reward_zero_std", { $0.metrics.fracRewardZeroStd }),
     ]
 
+    /// How a logged number compares with ours.
+    enum Verdict: Equatable {
+        case agrees
+        /// Within the rounding of the digits the number was logged with (e.g. a console's -0.088).
+        case agreesToDigits(Int)
+        case differs
+        /// We have no such number for this batch (kl without ref_logp, ...).
+        case missing
+    }
+
     /// Logged numbers are often float32 (TRL logs its metrics in float32): a difference within
-    /// 1e-5 of the larger value, or 1e-8 outright, counts as agreeing.
+    /// 1e-5 of the larger value, or 1e-8 outright, counts as agreeing; so does one within half a
+    /// unit of the last digit the number was written with (a log rounded to 4 digits).
+    static func verdict(_ logged: Double, _ ours: Double?) -> Verdict {
+        guard let ours else { return .missing }
+        let difference = abs(logged - ours)
+        if difference <= 1e-5 * max(abs(logged), abs(ours)) + 1e-8 { return .agrees }
+        if let (digits, unit) = writtenPrecision(logged), difference <= unit / 2 { return .agreesToDigits(digits) }
+        return .differs
+    }
+
     static func agree(_ logged: Double, _ ours: Double) -> Bool {
-        abs(logged - ours) <= 1e-5 * max(abs(logged), abs(ours)) + 1e-8
+        switch verdict(logged, ours) {
+        case .agrees, .agreesToDigits: true
+        case .differs, .missing: false
+        }
+    }
+
+    /// The significant digits of a number's shortest decimal form and the value of its last one
+    /// (-0.088: 2 digits, 0.001); nil for whole numbers, whose precision cannot be told (0 may
+    /// be exact or a rounded 0.0000).
+    static func writtenPrecision(_ x: Double) -> (digits: Int, unit: Double)? {
+        guard x.isFinite, x != x.rounded() else { return nil }
+        let text = "\(abs(x))"  // Swift prints the shortest form that reads back as x
+        let parts = text.split(separator: "e")
+        let mantissa = parts[0], exponent = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
+        let fraction = mantissa.split(separator: ".", omittingEmptySubsequences: false)
+        let decimals = fraction.count > 1 ? fraction[1].count : 0
+        let digits = mantissa.filter(\.isNumber).drop { $0 == "0" }.count
+        return (max(digits, 1), pow(10, Double(exponent - decimals)))
     }
 
     /// Reads the file's `logged` object; `at` names it in messages.
@@ -47,8 +91,8 @@ public struct LoggedNumbers: Sendable, Equatable {
                 continue
             }
             guard known.contains(where: { $0.name == key }) else {
-                throw InputError("\(path): unknown key \"\(key)\"; logged numbers are source, "
-                                 + known.map(\.name).joined(separator: ", "))
+                logged.ignored.append(key)
+                continue
             }
             guard case .number(let x) = item else { throw InputError("\(path).\(key): expected a number, found \(item.kind)") }
             logged.entries.append(Entry(name: key, value: x))
@@ -63,27 +107,39 @@ public struct LoggedNumbers: Sendable, Equatable {
 
     /// A table of logged vs ours and a one-line verdict.
     public func lines(_ b: Breakdown) -> [String] {
-        var table = Table(title: "logged by \(source ?? "the library") vs ours",
+        let title = "logged by \(source ?? "the library") vs ours"
+        let notCompared = ignored.isEmpty ? [] : ["not compared (we do not compute them): \(ignored.joined(separator: ", "))"]
+        guard !entries.isEmpty else {
+            return [title + ": nothing to compare; logged numbers we compute are " + Self.known.map(\.name).joined(separator: ", ")]
+                + notCompared
+        }
+        var table = Table(title: title,
                           columns: [.text("quantity"), .number("logged"), .number("ours"), .number("|difference|"), .text("")])
         var differing: [String] = [], missing: [String] = []
         for entry in entries {
-            guard let ours = Self.ours(entry.name, b) else {
-                table.add([entry.name, Fmt.num(entry.value, digits: 10), "-", "", "not in this batch"])
-                missing.append(entry.name)
-                continue
+            let ours = Self.ours(entry.name, b)
+            let note: String
+            switch Self.verdict(entry.value, ours) {
+            case .agrees: note = ""
+            case .agreesToDigits(let digits): note = "(to the \(digits) digit\(digits == 1 ? "" : "s") logged)"
+            case .differs: note = "DIFFERS"; differing.append(entry.name)
+            case .missing: note = "not in this batch"; missing.append(entry.name)
             }
-            let agrees = Self.agree(entry.value, ours)
-            if !agrees { differing.append(entry.name) }
-            table.add([entry.name, Fmt.num(entry.value, digits: 10), Fmt.num(ours, digits: 10),
-                       Fmt.num(abs(entry.value - ours), digits: 2), agrees ? "" : "DIFFERS"])
+            table.add([entry.name, Fmt.num(entry.value, digits: 10), ours.map { Fmt.num($0, digits: 10) } ?? "-",
+                       ours.map { Fmt.num(abs(entry.value - $0), digits: 2) } ?? "", note])
         }
         var verdict = differing.isEmpty
-            ? "every logged number we have agrees with ours (to 1e-5 relative, the precision of float32 logs)"
+            ? "every logged number we have agrees with ours (to 1e-5 relative, the precision of float32 logs, or to the digits logged)"
             : "\(differing.joined(separator: ", ")) \(differing.count == 1 ? "differs" : "differ"): check that the file's config has every option the run used"
         if !missing.isEmpty {
             verdict += "; this batch has no \(missing.joined(separator: ", ")) (no ref_logp, entropy or rewards for it)"
         }
-        return table.render() + [verdict]
+        return table.render() + [verdict] + notCompared
+    }
+
+    /// True when some logged number differs from ours (`explain --check` exits 1 then).
+    public func hasDifferences(_ b: Breakdown) -> Bool {
+        entries.contains { Self.verdict($0.value, Self.ours($0.name, b)) == .differs }
     }
 
     /// For `explain --json`: per name the logged value, ours and the difference.
@@ -98,6 +154,7 @@ public struct LoggedNumbers: Sendable, Equatable {
                 ("agrees", .bool(ours.map { Self.agree(entry.value, $0) } ?? false)),
             ]))
         }
-        return .object(JSONObject([("source", source.map(JSONValue.string) ?? .null), ("values", .object(values))]))
+        return .object(JSONObject([("source", source.map(JSONValue.string) ?? .null), ("values", .object(values)),
+                                   ("not_compared", .array(ignored.map(JSONValue.string)))]))
     }
 }

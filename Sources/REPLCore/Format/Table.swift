@@ -50,17 +50,25 @@ public struct Table: Sendable {
     public var title: String
     public var columns: [Column]
     private var entries: [Entry] = []
+    /// Rows counted but never made (`addOmittedRows`): they only show in the "more rows" note.
+    private var omitted = 0
 
     public init(title: String = "", columns: [Column]) {
         self.title = title
         self.columns = columns
     }
 
-    /// The number of rows added (group breaks do not count).
+    /// The number of rows added, omitted ones included (group breaks do not count).
     public var rowCount: Int {
-        entries.reduce(0) { count, entry in
+        entries.reduce(omitted) { count, entry in
             if case .row = entry { count + 1 } else { count }
         }
+    }
+
+    /// Counts `n` rows that will not be shown, without formatting their cells (a table of a
+    /// big batch that stops after its first rows).
+    public mutating func addOmittedRows(_ n: Int) {
+        omitted += n
     }
 
     /// Appends a row. Missing trailing cells are empty; more cells than columns is a bug.

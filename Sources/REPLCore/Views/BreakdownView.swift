@@ -84,8 +84,10 @@ public enum BreakdownView {
     }
 
     /// Per-token rows (group, completion within the group, token) with the chosen columns.
+    /// With `maxRows`, rows past it are only counted (`Table.addOmittedRows`): a table of a big
+    /// batch formats the rows it shows, not every token.
     public static func tokenTable(_ batch: Batch, _ b: Breakdown, columns: [TokenColumn], title: String,
-                                  headers: [TokenColumn: String] = [:], digits: Int = 4) -> Table {
+                                  headers: [TokenColumn: String] = [:], digits: Int = 4, maxRows: Int? = nil) -> Table {
         var table = Table(title: title, columns: [.number("g"), .number("i"), .number("t")] + columns.map {
             let header = headers[$0] ?? $0.header
             return $0.isNumber ? .number(header) : .text(header)
@@ -94,6 +96,11 @@ public enum BreakdownView {
         for (g, group) in batch.groups.enumerated() {
             if g > 0 { table.addGroupBreak() }
             for (i, c) in group.completions.enumerated() {
+                if let maxRows, table.rowCount >= maxRows {
+                    table.addOmittedRows(max(c.length, 1))  // an empty completion has a row of its own
+                    row += 1
+                    continue
+                }
                 if c.length == 0 { table.add(["\(g)", "\(i)", "-", "(empty completion)"]) }
                 for t in 0..<c.length {
                     let cells = columns.map { column -> String in
