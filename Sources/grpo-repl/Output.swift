@@ -13,6 +13,14 @@ func emitError(_ text: String) {
     Output.write(text + "\n", to: STDERR_FILENO)
 }
 
+/// The terminal's width in columns, or nil when standard output is not a terminal (or it does
+/// not say).
+func terminalColumns() -> Int? {
+    var size = winsize()
+    guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+    return Int(size.ws_col)
+}
+
 /// Unbuffered writes with `write(2)`, so that output interleaves correctly with readline's
 /// and with standard error.
 enum Output {

@@ -66,8 +66,19 @@ enum ReadlineCallbacks {
         }
         let prefix = String(cString: text)
         readlineState?.pendingMatches = state.completions(line, characters(start), characters(rl_point))
-            .filter { $0.hasPrefix(prefix) }
+            .filter { $0.hasPrefix(prefix) }.sorted(by: inNaturalOrder)
         return rl_completion_matches(text) { _, _ in ReadlineCallbacks.nextMatch() }
+    }
+
+    /// Whole numbers by value (lesson 2 before lesson 10), then words in alphabetical order.
+    /// Readline lists the matches in this order (`rl_sort_completion_matches` is off).
+    static func inNaturalOrder(_ a: String, _ b: String) -> Bool {
+        switch (UInt64(a), UInt64(b)) {
+        case let (x?, y?): return x < y
+        case (_?, nil): return true
+        case (nil, _?): return false
+        case (nil, nil): return a < b
+        }
     }
 
     /// The generator for `rl_completion_matches`: one malloc'ed match per call, then NULL.

@@ -44,6 +44,8 @@ final class ReadlineReader: LineReader {
         // `=` ends a word too, so that `set loss_type=<Tab>` completes the value.
         rl_completer_word_break_characters = Self.cString(" \t\n=")
         rl_attempted_completion_function = { ReadlineCallbacks.attemptCompletion($0, $1, $2) }
+        // Matches are listed as `attemptCompletion` orders them: lesson numbers by value.
+        rl_sort_completion_matches = 0
         rl_initialize() // reads ~/.inputrc and sets up the terminal streams
         history = ReadlineHistory(path: historyFile, limit: historyLimit)
     }

@@ -4,11 +4,13 @@ import REPLCore
 /// grpo-repl: the GRPO loss, term by term, at a prompt.
 ///
 ///     grpo-repl                      interactive (GNU readline on a terminal; plain reads otherwise)
-///     grpo-repl --script FILE        run the commands in FILE, echoing each as `grpo> command`
+///     grpo-repl --script FILE        run the commands in FILE, echoing each as `grpo> command`;
+///                                    exit status 1 if any of them failed
 ///     grpo-repl explain FILE ...     explain a batch file and exit (see `ExplainCommand`)
 ///     grpo-repl lesson N             run lesson N's steps without waiting, and exit
 let usage = """
-    usage: grpo-repl [--script FILE]      the REPL; with a FILE (or 'grpo-repl < FILE') it runs its commands, echoed
+    usage: grpo-repl                      the REPL ('grpo-repl < FILE' runs FILE's commands, echoed)
+           grpo-repl --script FILE        run FILE's commands, echoed; exit status 1 if any of them failed
            grpo-repl explain FILE [--json] [--all] [--preset NAME] [--set key=value ...]
            grpo-repl lesson N             run lesson N's steps at once
     """
@@ -28,11 +30,14 @@ while let arg = arguments.first {
     arguments.removeFirst()
     switch arg {
     case "--script":
-        guard let path = arguments.first else { emitError("error: --script needs a FILE\n" + usage); exit(2) }
+        guard let path = arguments.first else { emitError("error: --script needs a FILE; 'grpo-repl --help' shows the usage"); exit(2) }
         script = path
         arguments.removeFirst()
     case "lesson":
-        guard let n = arguments.first else { emitError("error: lesson needs a number\n" + usage); exit(2) }
+        guard let n = arguments.first else {
+            emitError("error: lesson needs a number, e.g. 'grpo-repl lesson 1'; 'grpo-repl --help' shows the usage")
+            exit(2)
+        }
         lessonToRun = n
         arguments.removeFirst()
     case "-h", "--help":
@@ -66,8 +71,11 @@ let interpreter = Interpreter(session: session)
 if let lessonToRun {
     Interrupt.install()
     let start = interpreter.execute("lesson \(lessonToRun)")
+    if start.isError {  // no such lesson
+        for line in start.lines { emitError(line) }
+        exit(2)
+    }
     show(start)
-    if start.isError { exit(2) }  // no such lesson
     while session.lessonProgress != nil && !Interrupt.requested {
         show(interpreter.execute("next"))
     }
@@ -91,13 +99,18 @@ if onTerminal {
 }
 
 let prompt = onTerminal ? session.style.bold("grpo> ") : "grpo> "
+/// True once a command answered with an error: a `--script` then exits with status 1.
+var anyFailed = false
 loop: while true {
     switch reader.readLine(prompt: session.lessonProgress == nil ? prompt : "lesson> ") {
     case .line(let line):
         Interrupt.clear()
+        // Read each time: the window may have been resized since the last command.
+        if onTerminal { session.lineWidth = min(terminalColumns() ?? Fmt.lineWidth, Fmt.lineWidth) }
         let reply = interpreter.execute(line.trimmingWhitespace)
         if Interrupt.requested && onTerminal { emit("") }
         show(reply)
+        anyFailed = anyFailed || reply.isError
         if reply.quit { break loop }
     case .interrupted:
         continue
@@ -106,4 +119,4 @@ loop: while true {
         break loop
     }
 }
-exit(0)
+exit(script != nil && anyFailed ? 1 : 0)

@@ -18,6 +18,13 @@ struct CommandTableTests {
         }
     }
 
+    @Test("help shows both forms of set, and quit's example under its alias")
+    func helpForms() {
+        let interpreter = fresh()
+        #expect(interpreter.execute("help set").lines.first == "set key=value | key value")
+        #expect(interpreter.execute("help exit").lines.last == "  example: quit")
+    }
+
     @Test("every command's example runs without an error (after a batch and a few steps exist)")
     func examplesRun() {
         let interpreter = fresh()
@@ -50,6 +57,8 @@ struct CommandTableTests {
         #expect(complete("help tr") == ["train"])
         #expect(complete("compare l") == ["loss_type"])
         #expect(complete("lesson ").contains("1"))
+        #expect(complete("config tr") == ["training"])
+        #expect(complete("show be") == ["beta"])
         #expect(complete("nonsense ") == [])
         #expect(Completer.wantsFiles(line: "explain ", wordStart: 8))
         #expect(!Completer.wantsFiles(line: "set ", wordStart: 4))

@@ -56,9 +56,17 @@ public struct Command: Sendable {
 
 /// Helpers for reading a command's words.
 enum Args {
+    /// Refuses any argument, for a command that takes none.
     static func none(_ args: [String], _ command: String) throws(CommandError) {
+        if let extra = args.first {
+            throw CommandError("\(command) takes no argument, got '\(Interpreter.shorten(extra))'; see 'help \(command)'")
+        }
+    }
+
+    /// Refuses anything but `all`, for a command whose syntax is `[all]`.
+    static func onlyAll(_ args: [String], _ command: String) throws(CommandError) {
         if let extra = args.first(where: { $0 != "all" }) {
-            throw CommandError("\(command) takes no argument here, got '\(extra)'; see 'help \(command)'")
+            throw CommandError("\(command) takes nothing or 'all' (every row), not '\(Interpreter.shorten(extra))'")
         }
     }
 

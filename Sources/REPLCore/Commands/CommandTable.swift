@@ -24,14 +24,14 @@ public enum CommandTable {
 }
 
 enum HelpCommands {
-    static func help(_ name: String?) throws(CommandError) -> [String] {
+    static func help(_ name: String?, width: Int) throws(CommandError) -> [String] {
         guard let name else {
             var lines = ["commands (type 'help COMMAND' for its syntax and an example):"]
             for section in CommandTable.sections where !section.commands.isEmpty {
                 lines.append("")
                 lines.append(section.title + ":")
-                let width = section.commands.map(\.usage.count).max() ?? 0
-                for c in section.commands { lines += hanging("  " + c.usage.padding(toLength: width) + "  ", c.summary) }
+                let usageWidth = section.commands.map(\.usage.count).max() ?? 0
+                for c in section.commands { lines += hanging("  " + c.usage.padding(toLength: usageWidth) + "  ", c.summary, width: width) }
             }
             return lines
         }
@@ -39,25 +39,26 @@ enum HelpCommands {
             let suggestion = Fmt.closest(name, in: CommandTable.names).map { "; did you mean '\($0)'?" } ?? ""
             throw CommandError("no command '\(Interpreter.shorten(name))'\(suggestion) (type 'help' for the list)")
         }
-        var lines = ["\(c.usage)"] + hanging("  ", c.summary)
+        var lines = ["\(c.usage)"] + hanging("  ", c.summary, width: width)
         if let term = c.term { lines.append("  shows: \(term)") }
         if !c.aliases.isEmpty { lines.append("  also: \(c.aliases.joined(separator: ", "))") }
         lines.append("  example: \(c.example)")
         return lines
     }
 
-    /// `prefix` then `text` wrapped to the line width, its further lines indented under the text.
-    static func hanging(_ prefix: String, _ text: String) -> [String] {
-        let body = Fmt.wrap(text, width: Fmt.lineWidth - prefix.count)
+    /// `prefix` then `text` wrapped to `width` columns (the text keeps at least 30 columns), its
+    /// further lines indented under the text.
+    static func hanging(_ prefix: String, _ text: String, width: Int) -> [String] {
+        let body = Fmt.wrap(text, width: max(30, width - prefix.count))
         return [prefix + body[0]] + body.dropFirst().map { String(repeating: " ", count: prefix.count) + $0 }
     }
 
     static let all: [Command] = [
         Command("help", syntax: "[COMMAND]", summary: "list the commands, or show one with its syntax and an example",
-                example: "help clip", completion: .commands) { _, args throws(CommandError) in
+                example: "help clip", completion: .commands) { session, args throws(CommandError) in
             guard args.count <= 1 else { throw CommandError("help takes at most one command name") }
-            return try help(args.first)
+            return try help(args.first, width: session.lineWidth)
         },
-        Command("quit", aliases: ["exit"], summary: "leave (Ctrl-D does the same)", example: "help quit") { _, _ throws(CommandError) in [] },
+        Command("quit", aliases: ["exit"], summary: "leave (Ctrl-D does the same)", example: "quit") { _, _ throws(CommandError) in [] },
     ]
 }

@@ -2,31 +2,48 @@ import GRPO
 
 /// Options: `set`, `preset`, `config`.
 enum ConfigCommands {
-    /// Splits "key=value" or ["key", "value"] into a pair.
+    /// Splits "key=value", "key value", "key = value", "key =value" or "key= value" into a pair.
     static func keyValue(_ args: [String]) throws(CommandError) -> (String, String) {
         if args.count == 1, let eq = args[0].firstIndex(of: "="), eq != args[0].startIndex {
             return (String(args[0][..<eq]), String(args[0][args[0].index(after: eq)...]))
         }
+        if args.count == 2, args[1].hasPrefix("=") { return (args[0], String(args[1].dropFirst())) }
+        if args.count == 2, args[0].count > 1, args[0].hasSuffix("=") { return (String(args[0].dropLast()), args[1]) }
         if args.count == 2 { return (args[0], args[1]) }
         if args.count == 3, args[1] == "=" { return (args[0], args[2]) }
         throw CommandError("set takes key=value or key value (e.g. 'set beta=0'); 'config' lists the keys")
     }
 
-    static func configLines(_ session: Session) -> [String] {
+    /// Sets `setting` to `value` and says what changed: "key: before -> after", noting a new run
+    /// and the steps it discarded, or "key = value (unchanged)".
+    static func change(_ setting: Setting, to value: String, in session: Session) throws(CommandError) -> String {
+        let before = setting.get(session)
+        let run = (settings: session.trainer.settings, steps: session.trainer.stepCount)
+        try setting.set(session, value)
+        let after = setting.get(session)
+        guard before != after else { return "\(setting.key) = \(after) (unchanged)" }
+        // max_completion_length shows the batch file's value after 'explain': setting the tiny
+        // policy's own value back changes what is shown, not the run.
+        guard setting.startsNewRun, session.trainer.settings != run.settings else { return "\(setting.key): \(before) -> \(after)" }
+        return "\(setting.key): \(before) -> \(after) (starts a new run" + (run.steps > 0 ? ": \(run.steps) step(s) discarded)" : ")")
+    }
+
+    /// What `setting` accepts, as `config` shows it.
+    static func accepted(_ setting: Setting, _ session: Session) -> String {
+        // After 'explain', the batch file's length (e.g. 512) is shown, outside the tiny policy's range.
+        let own = session.trainer.settings.maxCompletionLength
+        guard setting.key == "max_completion_length", session.config.maxCompletionLength != own else { return setting.accepted }
+        return setting.accepted + "; this value is the batch file's: rollout, step and train use the tiny policy's \(own)"
+    }
+
+    /// The tables of `config`: one per kind of option in `scopes`.
+    static func configLines(_ session: Session, scopes: [Setting.Scope] = Setting.Scope.allCases) -> [String] {
         var lines: [String] = []
-        for scope in [Setting.Scope.loss, .training, .display] {
+        for scope in scopes {
             let entries = session.settings.filter { $0.scope == scope }
             if entries.isEmpty { continue }
             var table = Table(title: "\(scope.rawValue) options", columns: [.text("key"), .text("value"), .text("accepts")])
-            for s in entries {
-                var accepted = s.accepted
-                // After 'explain', the batch file's length (e.g. 512) is shown, outside the tiny policy's range.
-                let own = session.trainer.settings.maxCompletionLength
-                if s.key == "max_completion_length", session.config.maxCompletionLength != own {
-                    accepted += "; this value is the batch file's: rollout, step and train use the tiny policy's \(own)"
-                }
-                table.add([s.key, s.get(session), accepted])
-            }
+            for s in entries { table.add([s.key, s.get(session), accepted(s, session)]) }
             if !lines.isEmpty { lines.append("") }
             lines += table.render()
         }
@@ -38,18 +55,40 @@ enum ConfigCommands {
         "lr": "the learning rate is 'learning_rate'",
         "mu": "mu (inner updates per batch) is 'num_iterations'",
         "G": "G (completions per prompt) is 'num_generations'",
-        "eps": "the clip width is 'epsilon' (and 'epsilon_high')",
+        "eps": "the clip width is 'epsilon'; 'epsilon_high' sets the upper side on its own",
         "clip_ratio": "verl's clip_ratio is 'epsilon'",
         "clip_ratio_low": "verl's clip_ratio_low is 'epsilon'",
         "clip_ratio_high": "verl's clip_ratio_high is 'epsilon_high'",
         "clip_ratio_c": "verl's dual-clip clip_ratio_c is 'delta'",
         "kl_coef": "the KL weight is 'beta'",
-        "loss_agg_mode": "verl's loss_agg_mode is 'loss_type' (lesson 11 maps the names)",
+        "kl_loss_coef": "verl's kl_loss_coef (the KL weight) is 'beta'",
+        "clip_range": "the clip width is 'epsilon'; 'epsilon_high' sets the upper side on its own",
+        "cliprange": "the clip width is 'epsilon'; 'epsilon_high' sets the upper side on its own",
+        "loss_agg_mode": "verl's loss_agg_mode is 'loss_type', with the names mapped in lesson 11",
         "rho": "rho (the share of forking tokens kept) is 'top_entropy_quantile'",
     ]
 
+    /// The error for a key no setting has, with the name it has here when the learner used
+    /// another library's, or the closest key.
+    static func unknownOption(_ key: String, _ session: Session) -> CommandError {
+        let suggestion = otherNames[key].map { "; \($0)" }
+            ?? Fmt.closest(key, in: session.settings.map(\.key)).map { "; did you mean '\($0)'?" } ?? ""
+        return CommandError("unknown option '\(Interpreter.shorten(key))'\(suggestion) ('config' lists every option)")
+    }
+
+    /// What Tab offers after `config`: the kinds of option, then every key.
+    static let configWords = Setting.Scope.allCases.map(\.rawValue)
+        + (Session.lossSettings + Session.trainingSettings + Session.displaySettings).map(\.key)
+
+    /// One option as `config KEY` shows it: its value, what it is, and what it accepts.
+    static func optionLines(_ setting: Setting, _ session: Session) -> [String] {
+        ["\(setting.key) = \(setting.get(session))   \(setting.scope.rawValue) option: \(setting.summary)",
+         "  accepts \(accepted(setting, session)); 'set \(setting.key) VALUE' changes it"]
+    }
+
     static let all: [Command] = [
-        Command("set", syntax: "key=value", summary: "change one option (loss, training or display); invalid values change nothing",
+        Command("set", syntax: "key=value | key value",
+                summary: "change one option (loss, training or display): 'set beta=0' or 'set beta 0'; invalid values change nothing",
                 example: "set loss_type=dapo", completion: .options) { session, args throws(CommandError) in
             if args.isEmpty { return configLines(session) }
             // 'set beta': a known key without a value says what it accepts and what it is now.
@@ -57,15 +96,8 @@ enum ConfigCommands {
                 throw CommandError("set \(setting.key) needs a value: \(setting.accepted) (now \(setting.get(session)))")
             }
             let (key, value) = args.count == 1 && !args[0].contains("=") ? (args[0], "") : try keyValue(args)
-            guard let setting = session.setting(named: key) else {
-                let suggestion = otherNames[key].map { "; \($0)" }
-                    ?? Fmt.closest(key, in: session.settings.map(\.key)).map { "; did you mean '\($0)'?" } ?? ""
-                throw CommandError("unknown option '\(key)'\(suggestion) ('config' lists every option)")
-            }
-            let before = setting.get(session)
-            try setting.set(session, value)
-            let after = setting.get(session)
-            return [before == after ? "\(key) = \(after) (unchanged)" : "\(key): \(before) -> \(after)"]
+            guard let setting = session.setting(named: key) else { throw unknownOption(key, session) }
+            return [try change(setting, to: value, in: session)]
         },
         Command("preset", syntax: "NAME", summary: "load a known set-up's loss options (max_completion_length stays): " + Preset.allCases.map(\.rawValue).joined(separator: ", "),
                 example: "preset dapo", completion: .presets) { session, args throws(CommandError) in
@@ -89,9 +121,16 @@ enum ConfigCommands {
                 .map { "  \($0.key): \($0.value) -> \($1.value)" }
             return ["preset \(preset.rawValue): \(preset.summary)"] + (changes.isEmpty ? ["  (no option changed)"] : changes)
         },
-        Command("config", aliases: ["show"], summary: "every option with its value and what it accepts") { session, args throws(CommandError) in
-            if let extra = args.first, extra != "config" { throw CommandError("config takes no argument, got '\(extra)'") }
-            return configLines(session)
+        Command("config", aliases: ["show"], syntax: "[KEY|KIND]",
+                summary: "every option with its value and what it accepts; or one option (KEY), or one kind: loss, training, display",
+                example: "config beta", completion: .words(configWords)) { session, args throws(CommandError) in
+            guard args.count <= 1 else {
+                throw CommandError("config (or show) takes at most one option name or kind (loss, training, display), e.g. 'config beta'")
+            }
+            guard let name = args.first, name != "config" else { return configLines(session) }
+            if let scope = Setting.Scope(rawValue: name) { return configLines(session, scopes: [scope]) }
+            guard let setting = session.setting(named: name) else { throw unknownOption(name, session) }
+            return optionLines(setting, session)
         },
     ]
 }

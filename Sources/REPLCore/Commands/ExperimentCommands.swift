@@ -64,10 +64,11 @@ enum ExperimentCommands {
             k += 1
         }
         if names.isEmpty { names = ["reward", "length", "length_correct", "length_wrong", "clip"] }
+        if let to, from > to { throw CommandError("from \(from) is after to \(to): 'from A to B' needs A <= B") }
         let history = session.trainer.history
         guard !history.isEmpty else { return [TrainingCommands.noSteps] }
         let last = min(to ?? history.count, history.count)
-        guard from <= last else { throw CommandError("from \(from) is after the last step (\(last))") }
+        guard from <= last else { throw CommandError("from \(from) is after the last step (\(history.count))") }
         let window = Array(history[(from - 1)..<last])
         let rollouts = Set(window.map(\.iteration)).count
         var table = Table(columns: [.text("series"), .number("mean over the steps"), .number("steps with a value")])
@@ -230,7 +231,7 @@ enum ExperimentCommands {
     }
 
     static func gradcheck(_ session: Session, _ args: [String]) throws(CommandError) -> [String] {
-        try Args.none(args, "gradcheck")
+        try Args.onlyAll(args, "gradcheck")
         let batch = try session.currentBatch()
         let config = session.config
         let (naive, vectorized) = try session.bothBreakdowns()

@@ -16,7 +16,7 @@ enum ExplorationCommands {
     // MARK: surrogate
 
     static func surrogate(_ session: Session, _ args: [String]) throws(CommandError) -> [String] {
-        try Args.none(args, "surrogate")
+        try Args.onlyAll(args, "surrogate")
         let batch = try session.currentBatch()
         let b = try session.breakdown()
         var table = Table(title: "log-prob surrogate: loss_lp = -sum_t w_t logp_t A_i   (its gradient: -w_t A_i)",

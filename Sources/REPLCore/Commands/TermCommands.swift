@@ -25,7 +25,7 @@ enum TermCommands {
         Command("advantages", aliases: ["adv"], syntax: "[all]",
                 summary: "group-relative advantages: each reward against its group's mean and std",
                 term: "A_i = (r_i - mean(group)) / (std + eps)") { session, args throws(CommandError) in
-            try Args.none(args, "advantages")
+            try Args.onlyAll(args, "advantages")
             let batch = try session.currentBatch()
             let b = try session.breakdown()
             var lines = [header(session)] + session.render(BreakdownView.advantageTable(batch, b), all: Args.wantsAll(args), command: "advantages")
@@ -38,14 +38,14 @@ enum TermCommands {
         Command("logprobs", aliases: ["logp"], syntax: "[all]",
                 summary: "log-probabilities of each token under theta, theta_old and theta_ref, side by side",
                 term: "log pi_theta(o_t), log pi_old(o_t), log pi_ref(o_t)") { session, args throws(CommandError) in
-            try Args.none(args, "logprobs")
+            try Args.onlyAll(args, "logprobs")
             return try tokens(session, args, command: "logprobs",
                               title: "logp = log pi_theta (trained)   old_logp = log pi_old (sampled it)   ref_logp = log pi_ref (KL anchor)",
                               columns: [.logp, .oldLogp, .refLogp, .samplerLogp, .entropy])
         },
         Command("ratio", syntax: "[all]", summary: "the importance ratio of every token",
                 term: "r_t = pi_theta / pi_old = exp(logp - old_logp)") { session, args throws(CommandError) in
-            try Args.none(args, "ratio")
+            try Args.onlyAll(args, "ratio")
             let sequence = session.config.importanceSamplingLevel == .sequence
             let title = sequence ? "s_i = exp(mean_t(logp - old_logp)): one ratio per completion (GSPO), shown at each token"
                                  : "r_t = pi_theta / pi_old = exp(logp - old_logp)"
@@ -53,7 +53,7 @@ enum TermCommands {
         },
         Command("clip", syntax: "[all]", summary: "the clipped ratio and which term the min takes",
                 term: "min(r A, clip(r, 1 - eps, 1 + eps_high) A)") { session, args throws(CommandError) in
-            try Args.none(args, "clip")
+            try Args.onlyAll(args, "clip")
             let c = session.config
             let title = "min(ratio*A, clip(ratio, \(BreakdownView.clipRange(c)))*A)"
                 + (c.delta.map { "   (ratio capped at delta = \(Fmt.num($0)))" } ?? "")
@@ -65,7 +65,7 @@ enum TermCommands {
         },
         Command("kl", syntax: "[all]", summary: "the per-token KL estimate to the reference policy",
                 term: "k3 = exp(ref - logp) - (ref - logp) - 1") { session, args throws(CommandError) in
-            try Args.none(args, "kl")
+            try Args.onlyAll(args, "kl")
             let c = session.config
             let formula: String
             switch c.klEstimator {
@@ -84,7 +84,7 @@ enum TermCommands {
         },
         Command("loss", syntax: "[all]", summary: "per-token loss, each token's weight under loss_type, and the loss",
                 term: "loss = sum_t w_t L_t") { session, args throws(CommandError) in
-            try Args.none(args, "loss")
+            try Args.onlyAll(args, "loss")
             let c = session.config
             let b = try session.breakdown()
             var lines = try tokens(session, args, command: "loss", title: BreakdownView.lossFormula(c, samplerWeighted: b.samplerWeight != nil),
@@ -96,7 +96,7 @@ enum TermCommands {
         },
         Command("grad", syntax: "[all]", summary: "d loss / d logp for every token",
                 term: "d loss / d logp_t") { session, args throws(CommandError) in
-            try Args.none(args, "grad")
+            try Args.onlyAll(args, "grad")
             let b = try session.breakdown()
             var lines = try tokens(session, args, command: "grad", title: "d loss / d logp_t   (negative: training raises this token's log-prob)",
                                    columns: [.advantage, .ratio, .branch, .weight, .grad])
@@ -107,7 +107,7 @@ enum TermCommands {
         },
         Command("tokens", syntax: "[all]", summary: "every per-token quantity in one table",
                 term: "all of the above") { session, args throws(CommandError) in
-            try Args.none(args, "tokens")
+            try Args.onlyAll(args, "tokens")
             let batch = try session.currentBatch()
             let b = try session.breakdown()
             return try tokens(session, args, command: "tokens", title: BreakdownView.lossFormula(session.config, samplerWeighted: b.samplerWeight != nil),

@@ -102,7 +102,8 @@ enum TrainingCommands {
     static let defaultCharts = ["reward", "kl", "clip", "entropy", "length"]
 
     static let all: [Command] = [
-        Command("tasks", summary: "the tiny policy's tasks and what each shows") { session, _ throws(CommandError) in
+        Command("tasks", summary: "the tiny policy's tasks and what each shows") { session, args throws(CommandError) in
+            try Args.none(args, "tasks")
             // What each task shows goes under what it is: side by side they were 200 columns wide.
             var table = Table(columns: [.text(""), .text("task"), .text("what it is, then what it shows")])
             for task in TaskCatalog.all {
@@ -114,15 +115,16 @@ enum TrainingCommands {
         },
         Command("task", syntax: "[NAME]", summary: "show the current task and its prompts, or switch task (a new run)",
                 example: "task", completion: .tasks) { session, args throws(CommandError) in
+            var lines: [String] = []
             if let name = args.first {
                 guard args.count == 1 else { throw CommandError("task takes one name: \(TaskCatalog.names.joined(separator: ", "))") }
                 guard let setting = session.setting(named: "task") else { throw CommandError("no task setting") }
-                try setting.set(session, name)
+                lines.append(try ConfigCommands.change(setting, to: name, in: session))
             }
             let task = session.trainer.task
             var table = Table(title: "task \(task.name): \(task.summary)", columns: [.number("prompt"), .text("text"), .text("correct answer")])
             for (q, p) in task.prompts.enumerated() { table.add(["\(q)", p, task.render(task.solution(prompt: q))]) }
-            return table.render() + ["tokens: \(task.tokens.joined(separator: " ")); \(task.shows)"]
+            return lines + table.render() + ["tokens: \(task.tokens.joined(separator: " ")); \(task.shows)"]
         },
         Command("new", syntax: "[SEED]", summary: "a new run: theta = theta_old = theta_ref = uniform, same settings (and seed)",
                 example: "new 7") { session, args throws(CommandError) in
@@ -139,7 +141,7 @@ enum TrainingCommands {
         },
         Command("rollout", syntax: "[all]", summary: "theta_old <- theta, sample G completions per prompt, score them (starts an iteration)",
                 term: "o_i ~ pi_old(. | q), r_i = reward(q, o_i)") { session, args throws(CommandError) in
-            try Args.none(args, "rollout")
+            try Args.onlyAll(args, "rollout")
             try TrainingGuard.check(session.trainer, before: "rollout")
             sync(session)
             let rollout = session.trainer.rollout()
@@ -158,7 +160,7 @@ enum TrainingCommands {
                 session.trainer = saved
                 throw CommandError(TrainingGuard.undone(trace, problem))
             }
-            session.showTrainerBatch(origin: "rollout \(trace.rollout.iteration + 1), after update \(trace.summary.step + 1)")
+            session.showTrainerBatch(origin: "rollout \(trace.rollout.iteration + 1), rescored after step \(trace.summary.step + 1)")
             var lines = sampled ? ["(sampled a new batch first: rollout \(trace.rollout.iteration + 1))"] : []
             lines += summaryLines(trace.summary, mu: session.trainer.settings.numIterations)
             return lines + [next(session)]

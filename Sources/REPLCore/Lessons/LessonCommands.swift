@@ -1,12 +1,31 @@
 /// `lessons`, `lesson N`, `next`: step through a lesson's REPL blocks, one command per Enter.
+/// A lesson runs in a fresh session (the numbers it quotes are a fresh session's); the learner's
+/// own session is set aside and comes back when the lesson ends or is stopped.
 enum LessonCommands {
+    /// Starts `lesson` in a fresh session. The learner's session is set aside, unless another
+    /// lesson was running: then the session set aside for it stays the one to come back.
+    static func start(_ lesson: Lesson, in session: Session) {
+        let yours = session.lessonProgress?.setAside ?? session.workspace
+        session.workspace = session.freshWorkspace
+        session.lessonProgress = Session.LessonProgress(lesson: lesson, next: 0, setAside: yours)
+    }
+
+    /// Ends the running lesson and puts the learner's session back; returns the line saying so.
+    static func finish(_ session: Session) -> String {
+        if let progress = session.lessonProgress { session.workspace = progress.setAside }
+        session.lessonProgress = nil
+        let t = session.trainer
+        let batch = session.batch == nil ? "no batch" : "batch: \(session.batchOrigin)"
+        return "back to your session: task \(t.settings.task), seed \(t.settings.seed), \(t.stepCount) step(s), \(batch)"
+    }
+
     /// The prompt for the step the learner is on, or the end of the lesson.
     static func announce(_ session: Session) -> [String] {
         guard let progress = session.lessonProgress else { return [] }
         let lesson = progress.lesson
         guard progress.next < lesson.steps.count else {
-            session.lessonProgress = nil
-            return ["", "end of lesson \(lesson.number). 'lessons' lists the others; lessons/\(lesson.file) has the full text."]
+            return ["", "end of lesson \(lesson.number). 'lessons' lists the others; lessons/\(lesson.file) has the full text.",
+                    finish(session)]
         }
         let step = lesson.steps[progress.next]
         var lines: [String] = []
@@ -54,21 +73,24 @@ enum LessonCommands {
     }
 
     static let all: [Command] = [
-        Command("lessons", summary: "list the lessons") { session, _ throws(CommandError) in list(session) },
+        Command("lessons", summary: "list the lessons") { session, args throws(CommandError) in
+            try Args.none(args, "lessons")
+            return list(session)
+        },
         Command("lesson", syntax: "N|stop", summary: "step through lesson N: Enter runs each of its commands",
                 example: "lesson 1", completion: .lessons) { session, args throws(CommandError) in
             guard args.count == 1 else { throw CommandError("lesson takes a number (type 'lessons' for the list) or 'stop'") }
             if args[0] == "stop" {
                 guard session.lessonProgress != nil else { throw CommandError("no lesson is running") }
-                session.lessonProgress = nil
-                return ["lesson stopped"]
+                return ["lesson stopped; " + finish(session)]
             }
             guard let lesson = LessonCatalog.lesson(args[0], root: session.projectRoot) else {
                 let numbers = LessonCatalog.numbers(root: session.projectRoot)
                 throw CommandError("no lesson '\(args[0])'; lessons are \(numbers.isEmpty ? "not found" : numbers.joined(separator: ", "))")
             }
-            session.lessonProgress = Session.LessonProgress(lesson: lesson, next: 0)
+            start(lesson, in: session)
             return ["lesson \(lesson.number): \(heading(lesson))  (lessons/\(lesson.file), \(lesson.steps.count) steps)",
+                    "it runs in a fresh session (default options, no run); yours comes back when it ends or at 'lesson stop'",
                     "Enter runs the next step; other commands work in between; 'lesson stop' leaves the lesson"]
                 + announce(session)
         },

@@ -17,6 +17,9 @@ public final class Session {
     }
     public var style = Style(enabled: false)
     public var unicode = true
+    /// The widest line `help` wraps its prose to: the terminal's width when the front end knows
+    /// it, at most `Fmt.lineWidth`.
+    public var lineWidth = Fmt.lineWidth
     /// Tables longer than this are cut, with a note; `all` after a command shows every row.
     public var rowLimit = 40
     /// Where the lessons and the naive path's sources are found (the repository's root).
@@ -31,12 +34,26 @@ public final class Session {
 
     private var breakdownCache: Breakdown?
 
-    /// The lesson being stepped through and the index of its next step.
+    /// The lesson being stepped through, the index of its next step, and the learner's own
+    /// session, set aside while the lesson runs in a fresh one.
     public struct LessonProgress: Sendable {
         public var lesson: Lesson
         public var next: Int
+        var setAside: Workspace
     }
     public var lessonProgress: LessonProgress?
+
+    /// What a lesson sets aside and puts back: the options, the run and the batch on screen (not
+    /// how output is drawn, nor the lesson itself).
+    struct Workspace: Sendable {
+        var config: GRPOConfig
+        var trainer: Trainer
+        var batch: Batch?
+        var batchOrigin: String
+        var batchIsTrainers: Bool
+        var displayPath: DisplayPath
+        var rowLimit: Int
+    }
 
     public enum DisplayPath: String, Sendable, CaseIterable {
         case naive, vectorized
@@ -47,6 +64,27 @@ public final class Session {
         trainer = try! Trainer()  // the defaults are valid by construction (tested)
         config = trainer.lossConfig
     }
+
+    /// The session's options, run and batch, to set aside and put back whole.
+    var workspace: Workspace {
+        get {
+            Workspace(config: config, trainer: trainer, batch: batch, batchOrigin: batchOrigin,
+                      batchIsTrainers: batchIsTrainers, displayPath: displayPath, rowLimit: rowLimit)
+        }
+        set {
+            config = newValue.config
+            trainer = newValue.trainer
+            batch = newValue.batch
+            batchOrigin = newValue.batchOrigin
+            batchIsTrainers = newValue.batchIsTrainers
+            displayPath = newValue.displayPath
+            rowLimit = newValue.rowLimit
+            breakdownCache = nil
+        }
+    }
+
+    /// A new session's workspace: the default options and display settings, no run, no batch.
+    var freshWorkspace: Workspace { Session(projectRoot: projectRoot).workspace }
 
     /// Gives the trainer the session's loss options and shows the trainer's current batch:
     /// what `rollout`, `step` and `train` call after they change the policy.

@@ -4,7 +4,7 @@ import TinyPolicy
 /// A `set`-table entry: the loss options (`GRPOConfig.options`), the training options, and the
 /// REPL's own display options, all read and written as text with one validation path.
 public struct Setting: Sendable {
-    public enum Scope: String, Sendable {
+    public enum Scope: String, Sendable, CaseIterable {
         case loss, training, display
     }
 
@@ -13,6 +13,8 @@ public struct Setting: Sendable {
     public let summary: String
     public let accepted: String
     public let suggestions: [String]
+    /// True when a new value starts a new run (`task`, `max_completion_length`, `seed`).
+    public var startsNewRun = false
     let get: @Sendable (Session) -> String
     let set: @Sendable (Session, String) throws(CommandError) -> Void
 }
@@ -35,20 +37,24 @@ extension Session {
     }
 
     /// The tiny policy's training options; changing `task`, `max_completion_length` or `seed`
-    /// starts a new run.
+    /// starts a new run. A value equal to the current one changes nothing (the run stays).
     static let trainingSettings: [Setting] = TrainingSettings.options.map { option in
         Setting(key: option.key, scope: .training,
                 summary: option.summary + (option.startsNewRun ? " (starts a new run)" : ""),
-                accepted: option.accepted, suggestions: option.suggestions,
+                accepted: option.accepted, suggestions: option.suggestions, startsNewRun: option.startsNewRun,
                 // max_completion_length is also a loss option: show the one the batch on screen uses.
                 get: { option.key == "max_completion_length" ? "\($0.config.maxCompletionLength)" : option.get($0.trainer.settings) },
                 set: { session, text throws(CommandError) in
-                    var trainer = session.trainer
-                    trainer.lossConfig = session.config
-                    do throws(ConfigError) { try trainer.set(option.key, to: text) } catch { throw CommandError(error.message) }
-                    session.trainer = trainer
-                    if option.key == "max_completion_length" { session.config.maxCompletionLength = trainer.settings.maxCompletionLength }
-                    if option.startsNewRun { session.clearBatchIfFromTrainer() }
+                    var settings = session.trainer.settings
+                    do throws(ConfigError) { try settings.set(option.key, to: text) } catch { throw CommandError(error.message) }
+                    if settings != session.trainer.settings {
+                        var trainer = session.trainer
+                        trainer.lossConfig = session.config
+                        do throws(ConfigError) { try trainer.set(option.key, to: text) } catch { throw CommandError(error.message) }
+                        session.trainer = trainer
+                        if option.startsNewRun { session.clearBatchIfFromTrainer() }
+                    }
+                    if option.key == "max_completion_length" { session.config.maxCompletionLength = settings.maxCompletionLength }
                 })
     }
 

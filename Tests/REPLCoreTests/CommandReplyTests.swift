@@ -1,0 +1,110 @@
+import Testing
+@testable import REPLCore
+
+/// What commands answer: a setting that starts a new run says so and keeps the run when its value
+/// does not change; errors name what was typed and what is accepted.
+@Suite("Command replies")
+struct CommandReplyTests {
+    /// A session with a run of three steps (seed 0).
+    func withThreeSteps() -> Interpreter {
+        let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        for line in ["new", "step", "step", "step"] { #expect(!interpreter.execute(line).isError, "\(line)") }
+        return interpreter
+    }
+
+    @Test("setting a new-run option to its current value keeps the run", arguments: ["set seed=0", "set seed 0", "set max_completion_length 8", "set task copy"])
+    func unchangedKeepsRun(line: String) {
+        let interpreter = withThreeSteps()
+        let policy = interpreter.session.trainer.policy.parameters
+        let key = line.split(separator: " ")[1].split(separator: "=")[0]
+        #expect(interpreter.execute(line).lines.first?.hasPrefix("\(key) = ") == true)
+        #expect(interpreter.execute(line).lines.first?.hasSuffix(" (unchanged)") == true)
+        #expect(interpreter.session.trainer.stepCount == 3 && interpreter.session.trainer.policy.parameters == policy)
+        #expect(interpreter.session.batch != nil)
+        let next = interpreter.execute("step").lines.first { $0.hasPrefix("step ") }
+        #expect(next?.hasPrefix("step 4:") == true, "\(String(describing: next))")
+    }
+
+    @Test("a changed new-run option says it started a new run and how many steps it discarded")
+    func changedSaysNewRun() {
+        let interpreter = withThreeSteps()
+        #expect(interpreter.execute("set seed 1").lines == ["seed: 0 -> 1 (starts a new run: 3 step(s) discarded)"])
+        #expect(interpreter.session.trainer.stepCount == 0)
+        #expect(interpreter.execute("set max_completion_length 6").lines == ["max_completion_length: 8 -> 6 (starts a new run)"])
+        _ = interpreter.execute("step")
+        #expect(interpreter.execute("task sum").lines.first == "task: copy -> sum (starts a new run: 1 step(s) discarded)")
+        #expect(interpreter.execute("task sum").lines.first == "task = sum (unchanged)")
+        // Other training options keep the run.
+        _ = interpreter.execute("step")
+        #expect(interpreter.execute("set learning_rate 0.1").lines == ["learning_rate: 0.05 -> 0.1"])
+        #expect(interpreter.session.trainer.stepCount == 1)
+    }
+
+    @Test("after 'explain', setting max_completion_length back to the tiny policy's own value keeps the run")
+    func maxCompletionLengthAfterExplain() {
+        let interpreter = withThreeSteps()
+        #expect(!interpreter.execute("explain lessons/data/11-trl-dump.json").isError)
+        let shown = interpreter.session.config.maxCompletionLength
+        #expect(shown != 8)
+        #expect(interpreter.execute("set max_completion_length 8").lines == ["max_completion_length: \(shown) -> 8"])
+        #expect(interpreter.session.trainer.stepCount == 3)
+    }
+
+    @Test("errors name what was typed and what is accepted")
+    func errorMessages() {
+        let interpreter = withThreeSteps()
+        #expect(interpreter.execute("average reward from 10 to 1").lines == ["error: from 10 is after to 1: 'from A to B' needs A <= B"])
+        #expect(interpreter.execute("average reward from 10").lines == ["error: from 10 is after the last step (3)"])
+        #expect(interpreter.execute("rollout al").lines == ["error: rollout takes nothing or 'all' (every row), not 'al'"])
+        #expect(interpreter.execute("step all").lines == ["error: step takes no argument, got 'all'; see 'help step'"])
+        #expect(interpreter.execute("tasks x").lines == ["error: tasks takes no argument, got 'x'; see 'help tasks'"])
+        #expect(interpreter.execute("show x y").lines.first?.hasPrefix("error: config (or show) takes at most one") == true)
+        #expect(interpreter.execute("show betta").lines == ["error: unknown option 'betta'; did you mean 'beta'? ('config' lists every option)"])
+        #expect(interpreter.session.trainer.stepCount == 3)
+    }
+
+    @Test("hints for other libraries' option names, each one parenthesis group")
+    func otherNames() {
+        let interpreter = withThreeSteps()
+        for (key, target) in [("kl_coef", "'beta'"), ("kl_loss_coef", "'beta'"), ("clip_range", "'epsilon'"), ("loss_agg_mode", "'loss_type'")] {
+            let line = interpreter.execute("set \(key) 1").lines[0]
+            #expect(line.hasPrefix("error: unknown option '\(key)'; ") && line.contains(target), "\(line)")
+            #expect(!line.contains(") ("), "\(line)")
+        }
+    }
+
+    @Test("'show KEY' and 'config KEY' print one option; 'show KIND' one table")
+    func showOne() {
+        let interpreter = withThreeSteps()
+        let beta = interpreter.execute("show beta")
+        #expect(!beta.isError && beta.lines.first?.hasPrefix("beta = 0.04   loss option: ") == true, "\(beta.lines)")
+        #expect(interpreter.execute("config beta").lines == beta.lines)
+        let training = interpreter.execute("show training").lines
+        #expect(training.first == "training options" && training.contains { $0.hasPrefix("seed ") })
+        #expect(!training.contains { $0.hasPrefix("beta ") })
+        #expect(interpreter.execute("show config").lines == interpreter.execute("config").lines)
+    }
+
+    @Test("set accepts a space on either side of '='", arguments: ["set beta =0.1", "set beta= 0.1", "set beta = 0.1", "set beta=0.1", "set beta 0.1"])
+    func spacesAroundEquals(line: String) {
+        let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        #expect(interpreter.execute(line).lines == ["beta: 0.04 -> 0.1"])
+    }
+
+    @Test("the batch a step leaves on screen is named by its step number")
+    func rescoredAfterStep() {
+        let interpreter = withThreeSteps()
+        #expect(interpreter.execute("ratio").lines.first == "batch: rollout 3, rescored after step 3  (naive path)")
+    }
+
+    @Test("help wraps to the session's line width")
+    func helpWidth() {
+        let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        let wide = interpreter.execute("help").lines
+        #expect(wide.contains { $0.count > 80 })
+        interpreter.session.lineWidth = 80
+        for line in interpreter.execute("help").lines + interpreter.execute("help chart").lines {
+            #expect(line.count <= 80, "\(line)")
+        }
+    }
+}

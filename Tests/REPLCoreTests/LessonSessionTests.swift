@@ -1,0 +1,76 @@
+import Testing
+@testable import REPLCore
+
+/// A lesson runs in a fresh session of its own, whatever the learner did before, and the
+/// learner's session comes back when it ends or is stopped.
+@Suite("Lessons in a used session")
+struct LessonSessionTests {
+    func fresh() -> Interpreter { Interpreter(session: Session(projectRoot: ProjectFiles.root)) }
+
+    /// Runs lesson `number` with Enter to its end, checking every `# expect:` line; returns the
+    /// lines of its last reply (the end of the lesson).
+    func runLesson(_ number: String, in interpreter: Interpreter) -> [String] {
+        let lesson = LessonCatalog.lesson(number, root: ProjectFiles.root)!
+        let start = interpreter.execute("lesson \(number)")
+        #expect(!start.isError, "lesson \(number): \(start.lines)")
+        var last: [String] = []
+        for (k, step) in lesson.steps.enumerated() {
+            let reply = interpreter.execute("")
+            let output = reply.lines.joined(separator: "\n")
+            #expect(reply.lines.first == "grpo> \(step.command)")
+            for expected in step.expectations {
+                #expect(output.contains(expected), "lesson \(number) step \(k + 1) '\(step.command)': expected '\(expected)' in:\n\(output)")
+            }
+            last = reply.lines
+        }
+        #expect(interpreter.session.lessonProgress == nil, "lesson \(number) did not end after its steps")
+        return last
+    }
+
+    @Test("lessons 1, 2, 3 one after another in a used session print every number they quote, then the session is back")
+    func lessonsInARow() {
+        let interpreter = fresh()
+        for line in ["new 7", "set rows 4", "set num_generations 16", "step", "step", "step", "set beta 0.1"] {
+            #expect(!interpreter.execute(line).isError, "\(line)")
+        }
+        let session = interpreter.session
+        let policy = session.trainer.policy.parameters
+        for number in ["1", "2", "3"] {
+            let end = runLesson(number, in: interpreter)
+            #expect(end.last == "back to your session: task copy, seed 7, 3 step(s), batch: rollout 3, rescored after step 3")
+            #expect(session.trainer.stepCount == 3 && session.trainer.settings.numGenerations == 16)
+            #expect(session.trainer.policy.parameters == policy)
+            #expect(session.rowLimit == 4 && session.config.beta == 0.1)
+        }
+        #expect(interpreter.execute("history 1").lines.last?.hasPrefix("   3") == true)
+        #expect(!interpreter.execute("step").isError)
+        #expect(session.trainer.stepCount == 4)
+    }
+
+    @Test("a lesson starts from the defaults: no run, no batch, default options, and says so")
+    func startsFresh() {
+        let interpreter = fresh()
+        for line in ["example", "set loss_type dapo", "set rows 3", "step"] { _ = interpreter.execute(line) }
+        let start = interpreter.execute("lesson 3")
+        #expect(start.lines.contains("it runs in a fresh session (default options, no run); yours comes back when it ends or at 'lesson stop'"))
+        let session = interpreter.session
+        #expect(session.batch == nil && session.trainer.stepCount == 0 && session.trainer.currentRollout == nil)
+        #expect(session.config == Session(projectRoot: ProjectFiles.root).config && session.rowLimit == 40)
+    }
+
+    @Test("'lesson stop' and a second 'lesson N' bring back the session from before the first lesson")
+    func stopAndSwitch() {
+        let interpreter = fresh()
+        _ = interpreter.execute("example trl")
+        _ = interpreter.execute("set epsilon 0.3")
+        _ = interpreter.execute("lesson 1")
+        _ = interpreter.execute("")
+        _ = interpreter.execute("lesson 2")  // a lesson started inside a lesson: still the first session to come back
+        _ = interpreter.execute("")
+        _ = interpreter.execute("set epsilon 0.1")
+        let stop = interpreter.execute("lesson stop")
+        #expect(stop.lines == ["lesson stopped; back to your session: task copy, seed 0, 0 step(s), batch: example trl"])
+        #expect(interpreter.session.config.epsilon == 0.3 && interpreter.session.lessonProgress == nil)
+        #expect(interpreter.execute("lesson stop").lines == ["error: no lesson is running"])
+    }
+}
