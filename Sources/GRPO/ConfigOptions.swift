@@ -92,7 +92,7 @@ extension GRPOConfig {
 // MARK: - Builders for the option table
 
 private func parseNumber(_ key: String, _ text: String) throws(ConfigError) -> Double {
-    guard let x = Double(text.trimmingWhitespace), x.isFinite else {
+    guard let x = Double(decimalText: text.trimmingWhitespace), x.isFinite else {
         throw ConfigError("\(key) must be a finite number, not '\(text)'")
     }
     return x
@@ -101,6 +101,14 @@ private func parseNumber(_ key: String, _ text: String) throws(ConfigError) -> D
 private func format(_ x: Double) -> String { x.optionText }
 
 extension Double {
+    /// A number written in decimal ("0.2", "-3", "1e-06"): Swift's own reader also takes hex
+    /// ("0x10"), "nan" and "inf", which no option value should be.
+    public init?(decimalText text: String) {
+        guard !text.isEmpty, text.allSatisfy({ $0.isASCII && ($0.isNumber || "+-.eE".contains($0)) }),
+              let x = Double(text) else { return nil }
+        self = x
+    }
+
     /// The number as an option value is written: 1 (not 1.0), 0.28, 1e-06; round-trips exactly.
     public var optionText: String {
         self == rounded() && abs(self) < 1e15 ? String(Int64(self)) : "\(self)"
@@ -172,11 +180,8 @@ private func flag(_ key: String, _ summary: String, _ path: WritableKeyPath<GRPO
         key: key, kind: .flag, summary: summary, accepted: "true or false", suggestions: ["true", "false"],
         get: { $0[keyPath: path] ? "true" : "false" },
         apply: { config, text throws(ConfigError) in
-            switch text.trimmingWhitespace.lowercased() {
-            case "true", "yes", "on", "1": config[keyPath: path] = true
-            case "false", "no", "off", "0": config[keyPath: path] = false
-            default: throw ConfigError("\(key) must be true or false, not '\(text)'")
-            }
+            guard let value = Bool(optionText: text) else { throw ConfigError("\(key) must be true or false, not '\(text)'") }
+            config[keyPath: path] = value
         })
 }
 
@@ -198,6 +203,17 @@ private func choice<E: RawRepresentable & CaseIterable & Sendable>(
             }
             config[keyPath: path] = value
         })
+}
+
+extension Bool {
+    /// "true" or "false", in any case, as `accepted` says: nothing else.
+    public init?(optionText text: String) {
+        switch text.trimmingWhitespace.lowercased() {
+        case "true": self = true
+        case "false": self = false
+        default: return nil
+        }
+    }
 }
 
 extension String {

@@ -41,7 +41,7 @@ public enum Completer {
         case .commands: return argumentIndex == 0 ? CommandTable.names : []
         case .presets: return argumentIndex == 0 ? Preset.allCases.map(\.rawValue) : []
         case .terms: return argumentIndex == 0 ? SourceCommand.terms.map(\.term) : []
-        case .lessons: return argumentIndex == 0 ? LessonCatalog.numbers(root: session.projectRoot) : []
+        case .lessons: return argumentIndex == 0 ? LessonCatalog.numbers(root: session.projectRoot) + ["stop"] : []
         case .tasks: return argumentIndex == 0 ? session.taskNames : []
         case .options:
             if argumentIndex == 0 { return session.settings.map(\.key) }

@@ -54,6 +54,9 @@ public final class Interpreter {
             let suggestion = Fmt.closest(name, in: CommandTable.names).map { "; did you mean '\($0)'?" } ?? ""
             return Self.error("unknown command '\(Self.shorten(name))'\(suggestion) (type 'help' for the list)")
         }
+        if command.name == "quit" || command.name == "next", words.count > 1 {
+            return Self.error("\(name) takes no argument, not '\(Self.shorten(words.dropFirst().joined(separator: " ")))'")
+        }
         if command.name == "quit" { return Reply(lines: [], isError: false, quit: true) }
         if command.name == "next" {
             do {

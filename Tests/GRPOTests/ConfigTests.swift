@@ -52,4 +52,12 @@ struct ConfigTests {
         for (key, value) in c.settings { try copy.set(key, to: value) }
         #expect(copy == c)
     }
+
+    @Test("option values are decimal numbers and true/false, nothing Swift's readers also take")
+    func optionText() {
+        #expect(Double(decimalText: "1e-06") == 1e-6 && Double(decimalText: "-3") == -3 && Double(decimalText: ".5") == 0.5)
+        for text in ["0x10", "0x1p-2", "nan", "inf", "-infinity", "", "1_000", "１"] { #expect(Double(decimalText: text) == nil, "\(text)") }
+        #expect(Bool(optionText: " True ") == true && Bool(optionText: "false") == false)
+        for text in ["yes", "no", "on", "off", "1", "0"] { #expect(Bool(optionText: text) == nil, "\(text)") }
+    }
 }

@@ -107,4 +107,19 @@ struct CommandReplyTests {
             #expect(line.count <= 80, "\(line)")
         }
     }
+
+    @Test("values are read as written: decimal numbers, true or false; quit and next take no argument; Tab offers 'lesson stop'")
+    func strictValues() {
+        let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        let hex = interpreter.execute("set learning_rate=0x10")
+        #expect(hex.isError && hex.lines == ["error: learning_rate must be a number in (0, 100], not '0x10'"])
+        #expect(interpreter.execute("set epsilon=nan").isError && interpreter.execute("set epsilon=inf").isError)
+        #expect(interpreter.execute("set cross_check=yes").lines == ["error: cross_check must be true or false, not 'yes'"])
+        #expect(interpreter.execute("set use_bias_correction_kl=1").isError)
+        #expect(!interpreter.execute("set use_bias_correction_kl=TRUE").isError)
+        let quit = interpreter.execute("quit now")
+        #expect(quit.isError && !quit.quit && quit.lines == ["error: quit takes no argument, not 'now'"])
+        #expect(interpreter.execute("quit").quit)
+        #expect(Completer.candidates(line: "lesson ", wordStart: 7, session: interpreter.session).contains("stop"))
+    }
 }

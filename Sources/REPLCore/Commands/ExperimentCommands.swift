@@ -88,7 +88,7 @@ enum ExperimentCommands {
             throw CommandError("reach takes a series and a level, e.g. 'reach reward 0.9' (optionally 'window N')")
         }
         let name = try seriesName(args[0])
-        guard let level = Double(args[1]), level.isFinite else { throw CommandError("the level must be a number, not '\(args[1])'") }
+        guard let level = Double(decimalText: args[1]), level.isFinite else { throw CommandError("the level must be a number, not '\(args[1])'") }
         let width = args.count == 4 ? try Args.integer(args[3], "window", 1, 10_000) : 10
         let history = session.trainer.history
         guard !history.isEmpty else { return [TrainingCommands.noSteps] }
@@ -115,7 +115,7 @@ enum ExperimentCommands {
         guard args.count <= 1 else { throw CommandError("forking takes at most one number, the share of tokens to keep (e.g. 0.2)") }
         var rho = session.config.topEntropyQuantile
         if let word = args.first {
-            guard let x = Double(word), x >= 0, x <= 1 else { throw CommandError("the share to keep must be a number in [0, 1], not '\(word)'") }
+            guard let x = Double(decimalText: word), x >= 0, x <= 1 else { throw CommandError("the share to keep must be a number in [0, 1], not '\(word)'") }
             rho = x
         }
         let batch = try session.currentBatch()

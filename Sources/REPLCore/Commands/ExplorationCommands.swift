@@ -69,12 +69,12 @@ enum ExplorationCommands {
     static func probability(_ text: String) throws(CommandError) -> Double {
         let value: Double?
         if let slash = text.firstIndex(of: "/") {
-            let num = Double(text[..<slash]), den = Double(text[text.index(after: slash)...])
-            value = (num != nil && den != nil && den! != 0) ? num! / den! : nil
+            let num = Double(decimalText: String(text[..<slash])), den = Double(decimalText: String(text[text.index(after: slash)...]))
+            if let num, let den, den != 0 { value = num / den } else { value = nil }
         } else if text.hasSuffix("%") {
-            value = Double(text.dropLast()).map { $0 / 100 }
+            value = Double(decimalText: String(text.dropLast())).map { $0 / 100 }
         } else {
-            value = Double(text)
+            value = Double(decimalText: text)
         }
         guard let p = value, p.isFinite, p >= 0, p <= 1 else {
             throw CommandError("the success probability must be a number in [0, 1] such as 0.5, 1/81 or 25%, not '\(Interpreter.shorten(text))'")

@@ -93,18 +93,15 @@ extension TrainingSettings {
 // MARK: - Builders for the table
 
 private func parseNumber(_ key: String, _ text: String, _ lo: Double, _ hi: Double) throws(ConfigError) -> Double {
-    guard let x = Double(text), x.isFinite, x > lo, x <= hi else {
+    guard let x = Double(decimalText: text), x.isFinite, x > lo, x <= hi else {
         throw ConfigError("\(key) must be a number in (\(lo.optionText), \(hi.optionText)], not '\(text)'")
     }
     return x
 }
 
 private func parseFlag(_ key: String, _ text: String) throws(ConfigError) -> Bool {
-    switch text.lowercased() {
-    case "true", "yes", "on", "1": return true
-    case "false", "no", "off", "0": return false
-    default: throw ConfigError("\(key) must be true or false, not '\(text)'")
-    }
+    guard let value = Bool(optionText: text) else { throw ConfigError("\(key) must be true or false, not '\(text)'") }
+    return value
 }
 
 /// A number in (lo, hi].
