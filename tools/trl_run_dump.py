@@ -20,6 +20,14 @@ CPU, no vLLM. With num_iterations 2 the trainer generates once and optimizes twi
 completions, so TRL computes old_per_token_logps at generation time: step 1 is on-policy
 (ratio 1), step 2 is off-policy (the model took one optimizer step in between).
 
+One run, dapo-accumulation, is where TRL's loss scaling shows: TRL's default loss (dapo, beta 0)
+with gradient_accumulation_steps 2 and steps_per_generation 2 (per_device_train_batch_size 6).
+The same 12-row generation batch is shuffled and cut into 2 calls of 6 rows, so a prompt's G rows
+are split between calls; an optimizer step is 2 calls (accumulated), and num_iterations 2 replays
+both calls for step 2: 4 calls, one file each (-call1..4). TRL's returned loss is then scaled for
+the accumulation window (dapo divides by the generation batch's token count times 2/2), so the
+file's loss is the returned one times trl_loss_factor (lesson 11): the loss of the call's rows alone.
+
 Precision. torch's default dtype is set to float64 before anything is built, so the model is
 float64 and so are TRL's reward tensor and advantages (TRL allocates them in the default dtype).
 The file gives the advantages as they are, so their precision only decides how close a group's
@@ -33,24 +41,27 @@ the metrics (float32 in TRL) to ~1e-8 relative. GSPO's sequence ratio is float64
 agrees to ~1e-16. `--check` also replays TRL's `_compute_loss` on the same inputs in float64
 (see RecordingGRPOTrainer) to show that what is left is that rounding and nothing else.
 
-What is recorded, per `_compute_loss` call (one per optimizer step here):
+What is recorded, per `_compute_loss` call (one per optimizer step, except in dapo-accumulation):
   - per-token log-probs and entropies that `_get_per_token_logps_and_entropies` returned inside
     that call (the ones the loss used);
   - from `inputs`: completion_mask, advantages, old_per_token_logps, ref_per_token_logps (when
     beta != 0), num_items_in_batch;
   - the loss `_compute_loss` returned, as a float. With gradient_accumulation_steps 1 TRL divides
     by 1 (grpo, bnpo, dr_grpo) or by num_items_in_batch * 1 / steps_per_generation (dapo), so it is
-    the unscaled loss; it is also the "loss" the Trainer logs (checked against log_history);
+    the unscaled loss; it is also the "loss" the Trainer logs (checked against log_history). In
+    dapo-accumulation it is scaled: the file gives it times trl_loss_factor (the factor is in the
+    "source"), and the Trainer logs the sum of a step's two returned losses (checked);
   - the values `_compute_loss` appended to `self._metrics["train"]` (clip_ratio/low_mean,
     clip_ratio/high_mean, clip_ratio/region_mean, kl when beta != 0, entropy), also checked
-    against what the Trainer logged for that step.
+    against what the Trainer logged for that step (with 2 calls a step, their mean).
 
 The batch file (see lessons/11-reading-library-output.md, "Dumping a batch from TRL"):
-  - groups in the order TRL generated them. TRL shuffles the rows of a generation batch before
+  - one call holding the whole generation batch: groups in the order TRL generated them. TRL shuffles the rows of a generation batch before
     it reaches `_compute_loss` (`shuffle_sequence_dict` in `_prepare_inputs`), so the rows of a
     prompt are not consecutive there; each row is tagged with its index at generation time and
     the file puts them back in order (every loss and metric is a sum or mean over rows, so the
-    order does not change any number);
+    order does not change any number). A call holding part of it (dapo-accumulation): its rows in
+    one group, in the order _compute_loss saw them;
   - "advantages": TRL's advantages, given as they are (a group gives "advantages" instead of
     "rewards", so grpo-swift skips the group-relative step and uses them);
   - per completion, its valid tokens only: logp, old_logp, ref_logp (beta != 0), entropy;
@@ -64,7 +75,7 @@ Usage (the venv lives outside the repo; no internet needed):
 
 `--check BINARY` runs `BINARY explain FILE --json` on every file written and prints |ours - TRL|
 for the loss and each logged metric, against the logged numbers and against the float64 replay.
-About 7 s for all five runs on 2 CPUs. Nothing here is needed by the build or the tests.
+About 7 s for all six runs on 2 CPUs. Nothing here is needed by the build or the tests.
 """
 
 import argparse
@@ -119,7 +130,19 @@ RUNS = {
              "learning_rate": 1e-5},
     # (e) keep the policy term on the top half of tokens by entropy (TRL's default dapo loss)
     "top_entropy_quantile0.5": {"top_entropy_quantile": 0.5},
+    # (f) TRL's default loss (dapo, beta 0) with gradient accumulation: the same 12-row generation batch,
+    # shuffled and cut into 2 calls of 6 rows (steps_per_generation 2), 2 calls per optimizer step
+    # (gradient_accumulation_steps 2): 4 calls, 4 files, each with the rows as _compute_loss saw them.
+    # TRL's returned loss is scaled for the window (see trl_loss_factor); the files give the call's own.
+    "dapo-accumulation": {"gradient_accumulation_steps": 2, "steps_per_generation": 2,
+                          "per_device_train_batch_size": G * PROMPTS_PER_STEP // 2},
 }
+
+def one_call_per_step(args):
+    """True for the runs where each optimizer step is one `_compute_loss` call on the whole generation
+    batch (files named -stepN, rows regrouped by prompt); otherwise one file per call (-callN)."""
+    return args.gradient_accumulation_steps == 1 and args.steps_per_generation == 1
+
 
 METRICS = ("clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean", "kl", "entropy")
 
@@ -172,6 +195,19 @@ def first_half_share(completions, **kwargs):
 # A GRPOTrainer that records what _compute_loss used and returned
 # ----------------------------------------------------------------------------------------------
 
+def trl_loss_factor(trainer, inputs):
+    """What turns the loss TRL 1.16's _compute_loss returns (train mode, no entropy bonus or
+    router loss) into the loss of this call's rows alone, the number explain computes.
+    (lessons/11-reading-library-output.md, "Dumping a batch from TRL", verbatim.)"""
+    accumulation = trainer.current_gradient_accumulation_steps
+    if trainer.loss_type in ("dapo", "cispo", "vespo"):
+        # TRL divides by the generation batch's tokens, rescaled to one accumulation window.
+        window_tokens = (float(inputs["num_items_in_batch"].clamp(min=1)) / trainer.accelerator.num_processes
+                         * accumulation / trainer.args.steps_per_generation)
+        return window_tokens / max(int(inputs["completion_mask"].sum()), 1)
+    return accumulation                             # grpo, bnpo, dr_grpo: divided by it
+
+
 class RecordingGRPOTrainer(GRPOTrainer):
     """GRPOTrainer with additions that do not change what it computes:
     - every generated row carries its index in the generation batch (`row_index`, an extra key
@@ -214,8 +250,10 @@ class RecordingGRPOTrainer(GRPOTrainer):
         finally:
             seen, self._inside_loss = self._inside_loss, None
         record = {
-            "step": self.state.global_step + 1,  # the optimizer step this call belongs to (accumulation is 1)
-            "loss": loss.item(),
+            "call": len(self.records) + 1,
+            "step": self.state.global_step + 1,  # the optimizer step this call belongs to
+            "loss": loss.item(),                 # as TRL returned it, scaled for gradient accumulation
+            "loss_factor": trl_loss_factor(self, inputs),
             "accumulation": self.current_gradient_accumulation_steps,
             "logp": seen["logp"], "entropy": seen["entropy"],
             "completion_mask": inputs["completion_mask"].detach().clone(),
@@ -230,6 +268,7 @@ class RecordingGRPOTrainer(GRPOTrainer):
                     "importance_sampling_ratio", "tool_mask"):
             record[key] = inputs[key].detach().clone() if key in inputs else None
         record["replay64"] = self._replay_in_float64(model, inputs, seen)
+        record["replay64"]["loss"] *= record["loss_factor"]  # the replay returns a scaled loss too
         self.records.append(record)
         return loss
 
@@ -255,7 +294,7 @@ class RecordingGRPOTrainer(GRPOTrainer):
 # ----------------------------------------------------------------------------------------------
 
 def run(name, options, model_dir, tokenizer, work):
-    args = GRPOConfig(
+    common = dict(
         output_dir=os.path.join(work, name), report_to="none", use_cpu=True, seed=SEED,
         bf16=False, fp16=False,              # TRL defaults bf16 to True; keep float64 throughout
         gradient_checkpointing=False,        # TRL defaults it to True; nothing to save at this size
@@ -264,9 +303,11 @@ def run(name, options, model_dir, tokenizer, work):
         num_iterations=STEPS, max_steps=STEPS,
         max_completion_length=MAX_COMPLETION_LENGTH, temperature=1.0,
         logging_steps=1, save_strategy="no", disable_dropout=True, use_vllm=False,
-        dataloader_num_workers=0,
-        **{"learning_rate": LEARNING_RATE, **options},
+        dataloader_num_workers=0, learning_rate=LEARNING_RATE,
     )
+    args = GRPOConfig(**{**common, **options})  # a run's options override the common ones
+    # every run generates G * PROMPTS_PER_STEP rows at a time, however it cuts them into calls
+    assert args.per_device_train_batch_size * args.steps_per_generation == G * PROMPTS_PER_STEP, name
     trainer = RecordingGRPOTrainer(
         model=load_model(model_dir), reward_funcs=first_half_share, args=args,
         train_dataset=datasets.Dataset.from_dict({"prompt": PROMPTS}), processing_class=tokenizer,
@@ -287,28 +328,42 @@ def our_config(trainer):
 
 
 def check_record(name, trainer, record):
-    """What this script relies on, checked rather than assumed. Returns notes for the summary."""
+    """What this script relies on, checked rather than assumed, for one `_compute_loss` call (what
+    spans several calls is in check_generation). Returns notes for the summary."""
     a = trainer.args
+    whole = one_call_per_step(a)
     for key in ("sampling_per_token_logps", "importance_sampling_ratio", "tool_mask"):
         assert record[key] is None, "%s: unexpected %s in inputs" % (name, key)
     assert record["old_per_token_logps"] is not None, "%s: TRL did not pass old_per_token_logps" % name
     assert (record["ref_per_token_logps"] is not None) == (a.beta != 0.0)
-    assert record["accumulation"] == 1 and a.steps_per_generation == 1
+    assert record["accumulation"] == a.gradient_accumulation_steps
     mask = record["completion_mask"]
     b = mask.shape[0]
-    assert b == G * PROMPTS_PER_STEP, "a _compute_loss call does not hold the whole generation batch"
-    assert sorted(record["row_index"].tolist()) == list(range(b))
-    assert record["num_items_in_batch"] == int(mask.sum()), "num_items_in_batch is not this batch's token count"
+    assert b == a.per_device_train_batch_size, "%s: %d rows in a call" % (name, b)
+    rows = record["row_index"].tolist()
+    if whole:
+        assert b == G * PROMPTS_PER_STEP, "a _compute_loss call does not hold the whole generation batch"
+        assert sorted(rows) == list(range(b))
+        assert record["num_items_in_batch"] == int(mask.sum()), "num_items_in_batch is not this batch's token count"
+        # TRL's returned loss is the call's own: nothing to scale
+        assert record["loss_factor"] == 1.0, "%s: trl_loss_factor %r" % (name, record["loss_factor"])
+    else:
+        # part of the generation batch: distinct rows of it; num_items_in_batch counts the whole of it
+        # (check_generation), so the returned loss is scaled by something other than 1
+        assert len(set(rows)) == b and all(0 <= i < G * PROMPTS_PER_STEP for i in rows), rows
+        assert record["num_items_in_batch"] > int(mask.sum())
+        assert record["loss_factor"] != 1.0
     # completion tokens first, padding after
     lengths = mask.sum(1)
     assert torch.equal(mask, (torch.arange(mask.shape[1]) < lengths.unsqueeze(1)).to(mask.dtype))
-    # back in generation order, the rows of one prompt share the prompt, and their advantages sum to ~0
-    order = torch.argsort(record["row_index"])
-    prompts = [tuple(record["prompt_ids"][i][record["prompt_mask"][i].bool()].tolist()) for i in order.tolist()]
-    for g in range(PROMPTS_PER_STEP):
-        assert len(set(prompts[g * G:(g + 1) * G])) == 1, "%s: rows of group %d have different prompts" % (name, g)
-        s = float(record["advantages"][order[g * G:(g + 1) * G]].sum())
-        assert abs(s) < 1e-12, "%s: advantages of group %d sum to %r" % (name, g, s)
+    if whole:
+        # back in generation order, the rows of one prompt share the prompt, and their advantages sum to ~0
+        order = torch.argsort(record["row_index"])
+        prompts = [tuple(record["prompt_ids"][i][record["prompt_mask"][i].bool()].tolist()) for i in order.tolist()]
+        for g in range(PROMPTS_PER_STEP):
+            assert len(set(prompts[g * G:(g + 1) * G])) == 1, "%s: rows of group %d have different prompts" % (name, g)
+            s = float(record["advantages"][order[g * G:(g + 1) * G]].sum())
+            assert abs(s) < 1e-12, "%s: advantages of group %d sum to %r" % (name, g, s)
     # TRL's fused LM head (trl/kernels/chunked_logprob.py) accumulates in float32 whatever the model's
     # dtype, so the log-probs and entropies are float32; the advantages follow the default dtype.
     assert record["advantages"].dtype == torch.float64, record["advantages"].dtype
@@ -317,6 +372,51 @@ def check_record(name, trainer, record):
     consecutive = torch.equal(record["row_index"], torch.arange(b))
     return "rows as _compute_loss saw them: %s" % ("in generation order" if consecutive else
                                                    "shuffled (%s)" % record["row_index"].tolist())
+
+
+def check_generation(name, trainer, records):
+    """What spans calls, over all of a run's records. TRL generates once every steps_per_generation *
+    num_iterations calls, shuffles the generation batch and cuts it into steps_per_generation calls,
+    then replays those calls for each further iteration. Checks: each iteration's calls hold every
+    row of the generation batch once, the same rows in the same order in every iteration;
+    num_items_in_batch is the generation batch's token count; put back together, the rows of one
+    prompt share the prompt and their advantages sum to ~0. Returns a note on how prompts were split."""
+    a = trainer.args
+    spg, every, n = a.steps_per_generation, a.steps_per_generation * a.num_iterations, G * PROMPTS_PER_STEP
+    assert len(records) % every == 0, "%s: %d calls, not whole generations of %d" % (name, len(records), every)
+    split = []
+    for start in range(0, len(records), every):
+        generation = records[start:start + every]
+        first = generation[:spg]
+        for later in range(spg, every, spg):  # the further iterations replay the first one's calls
+            for r0, r in zip(first, generation[later:later + spg]):
+                for key in ("row_index", "advantages", "completion_mask", "old_per_token_logps", "prompt_ids"):
+                    assert torch.equal(r0[key], r[key]), "%s: call %d is not call %d again (%s)" % (
+                        name, r["call"], r0["call"], key)
+        rows = torch.cat([r["row_index"] for r in first])
+        assert sorted(rows.tolist()) == list(range(n)), "%s: calls %s do not cover the generation batch" % (
+            name, [r["call"] for r in first])
+        tokens = sum(int(r["completion_mask"].sum()) for r in first)
+        for r in generation:
+            assert r["num_items_in_batch"] == tokens, "%s call %d: num_items_in_batch %d, generation batch %d" % (
+                name, r["call"], r["num_items_in_batch"], tokens)
+        # every row of the generation batch, with the call it went to: its prompt and advantage
+        where = {}
+        for r in first:
+            for j, i in enumerate(r["row_index"].tolist()):
+                where[i] = (r["call"], tuple(r["prompt_ids"][j][r["prompt_mask"][j].bool()].tolist()),
+                            float(r["advantages"][j]))
+        for g in range(PROMPTS_PER_STEP):
+            members = [where[i] for i in range(g * G, (g + 1) * G)]
+            assert len({m[1] for m in members}) == 1, "%s: rows of group %d have different prompts" % (name, g)
+            s = math.fsum(m[2] for m in members)
+            assert abs(s) < 1e-12, "%s: advantages of group %d sum to %r" % (name, g, s)
+            calls = collections.Counter(m[0] for m in members)
+            if len(calls) > 1:
+                split.append("prompt %d: %s" % (g, ", ".join("%d row%s in call %d" % (k, "s" * (k > 1), c) for c, k in sorted(calls.items()))))
+    if not one_call_per_step(a):
+        assert split, "%s: no prompt's rows are split between calls; this run is meant to show that" % name
+    return "; ".join(split) or "each call holds whole prompts"
 
 
 def logged_by_trainer(trainer, step):
@@ -328,6 +428,9 @@ def logged_by_trainer(trainer, step):
 
 
 def batch_document(name, trainer, record):
+    """One call as a batch file. A call holding the whole generation batch: one group per prompt, in
+    generation order. A call holding part of it: one group, the rows in the order _compute_loss saw them."""
+    whole = one_call_per_step(trainer.args)
     order = torch.argsort(record["row_index"]).tolist()
     lengths = record["completion_mask"].sum(1).tolist()
 
@@ -335,8 +438,8 @@ def batch_document(name, trainer, record):
         return [float(x) for x in tensor[i, :lengths[i]]]  # drop the padding
 
     groups = []
-    for g in range(PROMPTS_PER_STEP):
-        rows = order[g * G:(g + 1) * G]
+    for rows in ([order[g * G:(g + 1) * G] for g in range(PROMPTS_PER_STEP)] if whole
+                 else [list(range(len(lengths)))]):
         completions = []
         for i in rows:
             c = {"logp": valid(record["logp"], i), "old_logp": valid(record["old_per_token_logps"], i)}
@@ -347,8 +450,14 @@ def batch_document(name, trainer, record):
             completions.append(c)
         groups.append({"advantages": [float(record["advantages"][i]) for i in rows], "completions": completions})
 
-    logged = {"source": "TRL %s GRPOTrainer.train(), run %s, step %d" % (trl.__version__, name, record["step"]),
-              "loss": record["loss"]}
+    source = "TRL %s GRPOTrainer.train(), run %s, step %d" % (trl.__version__, name, record["step"])
+    if not whole:
+        source = ("TRL %s GRPOTrainer.train(), run %s, call %d (optimizer step %d), loss x %.6g "
+                  "(trl_loss_factor: TRL scales for gradient accumulation; %d tokens in the generation batch, "
+                  "%d in this call)" % (trl.__version__, name, record["call"], record["step"], record["loss_factor"],
+                                        record["num_items_in_batch"], int(record["completion_mask"].sum())))
+    # the loss of this call's rows alone (the factor is 1 when the call is the whole step)
+    logged = {"source": source, "loss": record["loss"] * record["loss_factor"]}
     for key in METRICS:
         values = record["metrics"].get(key)
         if values:
@@ -398,7 +507,7 @@ def explain(binary, path):
 
 
 def check(binary, written):
-    """Largest |ours - TRL| per run, over both of our paths and the run's steps: against what TRL
+    """Largest |ours - TRL| per run, over both of our paths and the run's files: against what TRL
     logged (the file's "logged"), and against TRL's `_compute_loss` replayed in float64."""
     worst = {"logged": {}, "replay64": {}}
     verdicts = []
@@ -422,7 +531,7 @@ def check(binary, written):
     keys = ["loss"] + list(METRICS)
     for against, title in (("logged", "TRL's logged numbers (the files' \"logged\")"),
                            ("replay64", "TRL's _compute_loss replayed on the same inputs in float64")):
-        print("\nmax |ours - TRL| against %s; both paths, all steps; '-': not logged" % title)
+        print("\nmax |ours - TRL| against %s; both paths, all files; '-': not logged" % title)
         print("%-28s" % "run" + "".join(" %12s" % k.replace("clip_ratio/", "") for k in keys))
         for run_name, row in worst[against].items():
             print("%-28s" % run_name + "".join(" %12s" % ("%.2e" % row[k] if k in row else "-") for k in keys))
@@ -457,23 +566,38 @@ def main():
     written = []
     for name in names:
         trainer = run(name, RUNS[name], model_dir, tokenizer, work)
-        assert len(trainer.records) == STEPS, "%s: %d _compute_loss calls for %d steps" % (name, len(trainer.records), STEPS)
+        calls = STEPS * trainer.args.gradient_accumulation_steps
+        assert len(trainer.records) == calls, "%s: %d _compute_loss calls, expected %d" % (name, len(trainer.records), calls)
+        print("%s: %s" % (name, check_generation(name, trainer, trainer.records)))
+        for step in range(1, STEPS + 1):
+            # the Trainer's log for this step (logging_steps = 1): the sum of the losses its calls returned
+            # (TRL scales each for the accumulation) and the mean of each metric over its calls; with
+            # one call per step, that call's own numbers
+            entry = logged_by_trainer(trainer, step)
+            assert entry is not None, "%s: no log entry for step %d" % (name, step)
+            mine = [r for r in trainer.records if r["step"] == step]
+            assert len(mine) == trainer.args.gradient_accumulation_steps, (name, step, len(mine))
+            assert entry["loss"] == sum(r["loss"] for r in mine), "%s step %d: loss logged %r, _compute_loss %r" % (
+                name, step, entry["loss"], [r["loss"] for r in mine])
+            for key in METRICS:
+                values = [v for r in mine for v in r["metrics"].get(key, [])]
+                assert (key in entry and entry[key] is not None) == bool(values), (name, step, key)
+                if values:
+                    assert entry[key] == sum(values) / len(values), "%s step %d: %s logged %r, _compute_loss %r" % (
+                        name, step, key, entry[key], values)
         for record in trainer.records:
             note = check_record(name, trainer, record)
             doc = batch_document(name, trainer, record)
-            entry = logged_by_trainer(trainer, record["step"])
-            # the Trainer's log for this step holds the same numbers (logging_steps = 1, one call per step)
-            assert entry is not None, "%s: no log entry for step %d" % (name, record["step"])
-            for key, value in doc["logged"].items():
-                if key != "source":
-                    assert entry[key] == value, "%s step %d: %s logged %r, _compute_loss %r" % (
-                        name, record["step"], key, entry[key], value)
-            path = os.path.join(args.out, "%s-step%d.json" % (name, record["step"]))
+            if one_call_per_step(trainer.args):
+                path = os.path.join(args.out, "%s-step%d.json" % (name, record["step"]))
+            else:
+                path = os.path.join(args.out, "%s-call%d.json" % (name, record["call"]))
             write_batch(path, doc)
             written.append((path, name, record))
             ratio = (record["logp"] - record["old_per_token_logps"])[record["completion_mask"].bool()]
-            print("%s step %d: loss %.12g, %d tokens, max |logp - old_logp| %.3g; %s -> %s" % (
-                name, record["step"], record["loss"], record["num_items_in_batch"],
+            print("%s call %d (step %d): loss %.12g (x %.6g), %d of %d tokens, max |logp - old_logp| %.3g; %s -> %s" % (
+                name, record["call"], record["step"], record["loss"], record["loss_factor"],
+                int(record["completion_mask"].sum()), record["num_items_in_batch"],
                 float(ratio.abs().max()), note, path))
     if args.check:
         check(args.check, written)
