@@ -73,4 +73,23 @@ struct LessonSessionTests {
         #expect(interpreter.session.config.epsilon == 0.3 && interpreter.session.lessonProgress == nil)
         #expect(interpreter.execute("lesson stop").lines == ["error: no lesson is running"])
     }
+
+    @Test("on a terminal a step's command is printed before it runs, not with its reply")
+    func echoFirst() {
+        let interpreter = fresh()
+        var printed: [String] = []
+        var progressSeen: [String?] = []  // the last line printed when training reported progress
+        interpreter.session.printNow = { printed.append($0) }
+        interpreter.session.progress = { line in if !line.isEmpty { progressSeen.append(printed.last) } }
+        let lesson = LessonCatalog.lesson("2", root: ProjectFiles.root)!  // it has 'train 60'
+        _ = interpreter.execute("lesson 2")
+        for step in lesson.steps {
+            let before = printed.count
+            let reply = interpreter.execute("")
+            #expect(printed.count == before + 1 && printed.last == "grpo> \(step.command)")
+            #expect(reply.lines.first != "grpo> \(step.command)")
+        }
+        #expect(!progressSeen.isEmpty && progressSeen.allSatisfy { $0?.hasPrefix("grpo> train ") == true },
+                "training reports progress after its own echo: \(progressSeen)")
+    }
 }

@@ -41,7 +41,10 @@ enum LessonCommands {
         }
         let command = progress.lesson.steps[progress.next].command
         session.lessonProgress?.next += 1
-        return ["grpo> \(command)"] + run(command) + announce(session)
+        let echo = "grpo> \(command)"
+        guard let printNow = session.printNow else { return [echo] + run(command) + announce(session) }
+        printNow(echo)
+        return run(command) + announce(session)
     }
 
     static func list(_ session: Session) -> [String] {

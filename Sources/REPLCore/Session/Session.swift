@@ -28,6 +28,9 @@ public final class Session {
     public var shouldStop: () -> Bool = { false }
     /// Shows a progress line during a long command (on a terminal), or nil.
     public var progress: ((String) -> Void)? = nil
+    /// Prints a line at once, ahead of the command's reply (on a terminal), or nil: a lesson
+    /// step's `grpo> train 60` shows before the training runs, not after.
+    public var printNow: ((String) -> Void)? = nil
 
     /// The tiny policy and its GRPO training loop (`rollout`, `step`, `train`, ...).
     public var trainer: Trainer
