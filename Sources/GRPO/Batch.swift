@@ -132,6 +132,17 @@ extension Batch {
         if config.beta != 0 && refCount == 0 {
             throw BatchError("beta is \(config.beta) but no completion has ref_logp; give ref_logp or set beta=0")
         }
+        if usesSamplerCorrection(config) {
+            let low = config.vllmImportanceSamplingClipMin, high = config.vllmImportanceSamplingClipMax
+            if let low, let high, low >= high {
+                throw BatchError("vllm_importance_sampling_clip_min (\(low)) must be below vllm_importance_sampling_clip_max (\(high))")
+            }
+            let truncates = [.tokenTruncate, .sequenceTruncate].contains(config.vllmImportanceSamplingMode)
+            if truncates && low == nil && high == nil {
+                throw BatchError("vllm_importance_sampling_mode \(config.vllmImportanceSamplingMode.rawValue) needs "
+                                 + "vllm_importance_sampling_clip_min or vllm_importance_sampling_clip_max (both are none)")
+            }
+        }
         if config.topEntropyQuantile < 1 && !hasEntropy {
             throw BatchError("top_entropy_quantile is \(config.topEntropyQuantile) but not every completion has entropy")
         }

@@ -99,8 +99,12 @@ public struct GRPOConfig: Sendable, Equatable {
     /// carry `sampler_logp` (TRL `vllm_importance_sampling_correction`; no effect without them).
     public var vllmImportanceSamplingCorrection: Bool = true
     public var vllmImportanceSamplingMode: SamplerCorrectionMode = .sequenceMask
-    /// The cap of the truncated importance weight (TRL `vllm_importance_sampling_cap`).
-    public var vllmImportanceSamplingCap: Double = 3.0
+    /// The bounds [C_min, C_max] of the sampler/trainer importance weight (TRL
+    /// `vllm_importance_sampling_clip_min` and `_clip_max`; TRL's older `vllm_importance_sampling_cap`
+    /// is `_clip_max`): the truncate modes clamp the weight into them, the mask modes set it to 0
+    /// outside them. nil: no bound on that side. Lesson 08.
+    public var vllmImportanceSamplingClipMin: Double? = nil
+    public var vllmImportanceSamplingClipMax: Double? = 3.0
 
     public init() {}
 

@@ -33,9 +33,16 @@ public struct ConfigOption: Sendable {
 }
 
 extension GRPOConfig {
-    /// Looks up an option by its key (`loss_type`, `epsilon`, ...).
+    /// Looks up an option by its key (`loss_type`, `epsilon`, ...) or a name TRL has retired.
     public static func option(named key: String) -> ConfigOption? {
-        options.first { $0.key == key }
+        let key = currentName(of: key)
+        return options.first { $0.key == key }
+    }
+
+    /// TRL's current name for an option it has renamed (it still reads the old one); the name
+    /// itself otherwise.
+    public static func currentName(of key: String) -> String {
+        key == "vllm_importance_sampling_cap" ? "vllm_importance_sampling_clip_max" : key
     }
 
     /// Sets `key` to `value`; on error nothing changes and the message names the key and what it accepts.
@@ -78,8 +85,10 @@ extension GRPOConfig {
              \.vllmImportanceSamplingCorrection),
         choice("vllm_importance_sampling_mode", "truncate or mask, per token or per sequence (lesson 08)",
                \.vllmImportanceSamplingMode),
-        number("vllm_importance_sampling_cap", "cap of the sampler/trainer importance weight",
-               \.vllmImportanceSamplingCap, 1, 1e6),
+        optionalNumber("vllm_importance_sampling_clip_max", "upper bound of the sampler/trainer weight (none = no bound)",
+                       \.vllmImportanceSamplingClipMax, 0, 1e6, lowerOpen: true),
+        optionalNumber("vllm_importance_sampling_clip_min", "lower bound of the sampler/trainer weight (none = no bound)",
+                       \.vllmImportanceSamplingClipMin, 0, 1e6),
     ]
 
     /// Checks every field against the ranges of `options` (for configs built in code).

@@ -60,4 +60,26 @@ struct ConfigTests {
         #expect(Bool(optionText: " True ") == true && Bool(optionText: "false") == false)
         for text in ["yes", "no", "on", "off", "1", "0"] { #expect(Bool(optionText: text) == nil, "\(text)") }
     }
+
+    @Test("TRL's retired vllm_importance_sampling_cap sets vllm_importance_sampling_clip_max, as TRL 1.16 reads it")
+    func retiredName() throws {
+        var config = GRPOConfig()
+        try config.set("vllm_importance_sampling_cap", to: "2")
+        #expect(config.vllmImportanceSamplingClipMax == 2 && config.vllmImportanceSamplingClipMin == nil)
+        #expect(GRPOConfig.option(named: "vllm_importance_sampling_cap")?.key == "vllm_importance_sampling_clip_max")
+        #expect(!config.settings.contains { $0.key == "vllm_importance_sampling_cap" })
+    }
+
+    @Test("sampler weight bounds: truncate clamps into [C_min, C_max], mask zeroes outside; a missing bound is none")
+    func samplerBounds() {
+        var c = GRPOConfig()
+        c.vllmImportanceSamplingClipMin = 0.5
+        c.vllmImportanceSamplingClipMax = 2
+        c.vllmImportanceSamplingMode = .tokenTruncate
+        #expect([0.1, 1.2, 7].map { Naive.boundedSamplerWeight($0, config: c) } == [0.5, 1.2, 2])
+        c.vllmImportanceSamplingMode = .sequenceMask
+        #expect([0.1, 1.2, 7].map { Naive.boundedSamplerWeight($0, config: c) } == [0, 1.2, 0])
+        c.vllmImportanceSamplingClipMax = nil
+        #expect([0.1, 7].map { Naive.boundedSamplerWeight($0, config: c) } == [0, 7])
+    }
 }

@@ -71,6 +71,8 @@ func randomConfig(_ rng: inout SeededGenerator, reference: Bool = true) -> GRPOC
     c.klEstimator = GRPOConfig.KLEstimator.allCases[rng.integer(0, 2)]
     c.vllmImportanceSamplingCorrection = rng.integer(0, 3) != 0
     c.vllmImportanceSamplingMode = GRPOConfig.SamplerCorrectionMode.allCases[rng.integer(0, 3)]
-    c.vllmImportanceSamplingCap = [1.5, 3.0][rng.integer(0, 1)]
+    c.vllmImportanceSamplingClipMax = [1.5, 3.0, nil][rng.integer(0, 2)]
+    c.vllmImportanceSamplingClipMin = [nil, nil, 0.5][rng.integer(0, 2)]
+    if c.vllmImportanceSamplingClipMax == nil && c.vllmImportanceSamplingClipMin == nil { c.vllmImportanceSamplingClipMin = 0.2 }
     return c
 }

@@ -109,4 +109,21 @@ struct ValidationTests {
             #expect(error.message == "group 15, completion \(last): old_logp[0] is -inf, not a finite number")
         }
     }
+
+    @Test("sampler weight bounds are checked when the correction is used, as TRL checks them")
+    func samplerBounds() {
+        let c = Completion(reward: 1, logp: [-1], refLogp: [-1], samplerLogp: [-1.1])
+        let d = Completion(reward: 0, logp: [-2], refLogp: [-1], samplerLogp: [-2.2])
+        let batch = Batch(groups: [Group(completions: [c, d])])
+        var config = GRPOConfig()
+        config.vllmImportanceSamplingClipMin = 3
+        #expect(error(batch, config) == "vllm_importance_sampling_clip_min (3.0) must be below vllm_importance_sampling_clip_max (3.0)")
+        config.vllmImportanceSamplingClipMin = nil
+        config.vllmImportanceSamplingClipMax = nil
+        #expect(error(batch, config) == nil, "sequence_mask without bounds masks nothing")
+        config.vllmImportanceSamplingMode = .tokenTruncate
+        #expect(error(batch, config) == "vllm_importance_sampling_mode token_truncate needs vllm_importance_sampling_clip_min or vllm_importance_sampling_clip_max (both are none)")
+        config.vllmImportanceSamplingCorrection = false
+        #expect(error(batch, config) == nil, "bounds matter only when the correction is on")
+    }
 }

@@ -47,7 +47,7 @@ struct GradientTests {
         let data = CheckData(task: task, old: old, ref: ref, prompts: [0, 3, 5], groupSize: 4, maxLength: 5,
                              temperature: 0.7, samplerTemperature: sampler ? 0.8 : nil, &rng)
         var config = config
-        if sampler { config.vllmImportanceSamplingMode = .tokenTruncate; config.vllmImportanceSamplingCap = 1.1 }
+        if sampler { config.vllmImportanceSamplingMode = .tokenTruncate; config.vllmImportanceSamplingClipMax = 1.1 }
 
         let evaluation = theta.evaluate(prompts: data.owners, completions: data.completions, temperature: 0.7,
                                         keepProbabilities: true)

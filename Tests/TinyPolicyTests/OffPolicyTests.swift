@@ -72,7 +72,7 @@ struct OffPolicyTests {
         // A sampler temperature of 1.5 against the trainer's 1.0: after training has sharpened the
         // policy, rho = exp(old_logp - sampler_logp) is above 1 on likely tokens, below on unlikely ones.
         var trainer = try makeTrainer("sampler_temperature=1.5", "vllm_importance_sampling_mode=token_truncate",
-                                      "vllm_importance_sampling_cap=1.1")
+                                      "vllm_importance_sampling_clip_max=1.1")
         trainer.train(iterations: 30)
         let trace = trainer.innerStep()
         #expect(trace.breakdown.ratio.values.allSatisfy { $0 == 1 })

@@ -11,28 +11,32 @@ extension Naive {
     ///     rho_t = exp(old_logp_t - sampler_logp_t)           per token
     ///     rho   = exp(sum_t (old_logp_t - sampler_logp_t))   per completion (a product, not GSPO's mean)
     ///
-    /// then truncated (min(., cap)) or masked (0 above cap), per `vllm_importance_sampling_mode`.
-    /// The weight multiplies the policy term and carries no gradient. Lesson 08.
+    /// then truncated (clamped into [C_min, C_max]) or masked (0 outside them), per
+    /// `vllm_importance_sampling_mode`. The weight multiplies the policy term and carries no
+    /// gradient. Lesson 08.
     public static func samplerWeights(oldLogp: [Double], samplerLogp: [Double], config: GRPOConfig) -> [Double] {
-        let cap = config.vllmImportanceSamplingCap
         var weights: [Double] = []
         switch config.vllmImportanceSamplingMode {
         case .tokenTruncate, .tokenMask:
             for t in oldLogp.indices {
-                let rho = exp(oldLogp[t] - samplerLogp[t])
-                if config.vllmImportanceSamplingMode == .tokenTruncate {
-                    weights.append(min(rho, cap))
-                } else {
-                    weights.append(rho > cap ? 0 : rho)
-                }
+                weights.append(boundedSamplerWeight(exp(oldLogp[t] - samplerLogp[t]), config: config))
             }
         case .sequenceTruncate, .sequenceMask:
             var logRho = 0.0
             for t in oldLogp.indices { logRho += oldLogp[t] - samplerLogp[t] }
-            let rho = exp(logRho)
-            let w = config.vllmImportanceSamplingMode == .sequenceTruncate ? min(rho, cap) : (rho > cap ? 0 : rho)
+            let w = boundedSamplerWeight(exp(logRho), config: config)
             for _ in oldLogp.indices { weights.append(w) }
         }
         return weights
+    }
+
+    /// rho held to [C_min, C_max]: clamped (truncate modes, as torch.clamp) or 0 outside
+    /// (mask modes). A missing bound is no bound.
+    public static func boundedSamplerWeight(_ rho: Double, config: GRPOConfig) -> Double {
+        let low = config.vllmImportanceSamplingClipMin ?? -.infinity, high = config.vllmImportanceSamplingClipMax ?? .infinity
+        switch config.vllmImportanceSamplingMode {
+        case .tokenTruncate, .sequenceTruncate: return min(max(rho, low), high)
+        case .tokenMask, .sequenceMask: return rho < low || rho > high ? 0 : rho
+        }
     }
 }

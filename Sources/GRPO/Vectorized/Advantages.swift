@@ -105,21 +105,14 @@ public enum Vectorized {
     /// One row's weights.
     static func samplerWeights(old: UnsafeBufferPointer<Double>, sampler: UnsafeBufferPointer<Double>,
                                into weights: UnsafeMutableBufferPointer<Double>, config: GRPOConfig) {
-        let cap = config.vllmImportanceSamplingCap
         let n = weights.count
         switch config.vllmImportanceSamplingMode {
-        case .tokenTruncate:
-            for t in 0..<n { weights[t] = Swift.min(exp(old[t] - sampler[t]), cap) }
-        case .tokenMask:
-            for t in 0..<n {
-                let rho = exp(old[t] - sampler[t])
-                weights[t] = rho > cap ? 0 : rho
-            }
+        case .tokenTruncate, .tokenMask:
+            for t in 0..<n { weights[t] = Naive.boundedSamplerWeight(exp(old[t] - sampler[t]), config: config) }
         case .sequenceTruncate, .sequenceMask:
             var logRho = 0.0
             for t in 0..<n { logRho += old[t] - sampler[t] }
-            let rho = exp(logRho)
-            let w = config.vllmImportanceSamplingMode == .sequenceTruncate ? Swift.min(rho, cap) : (rho > cap ? 0 : rho)
+            let w = Naive.boundedSamplerWeight(exp(logRho), config: config)
             for t in 0..<n { weights[t] = w }
         }
     }

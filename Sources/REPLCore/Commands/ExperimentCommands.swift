@@ -171,8 +171,8 @@ enum ExperimentCommands {
                     "'set sampler_precision bfloat16' or 'set sampler_temperature 1.2', then 'rollout', makes a batch that has them (lesson 08)"]
         }
         let config = session.config
-        let cap = config.vllmImportanceSamplingCap
-        var table = Table(title: "rho_t = exp(old_logp - sampler_logp); rho = exp(sum_t (old_logp - sampler_logp)); cap = \(Fmt.num(cap))",
+        let bounds = "[\(config.vllmImportanceSamplingClipMin.map { Fmt.num($0) } ?? "none"), \(config.vllmImportanceSamplingClipMax.map { Fmt.num($0) } ?? "none")]"
+        var table = Table(title: "rho_t = exp(old_logp - sampler_logp); rho = exp(sum_t (old_logp - sampler_logp)); bounds \(bounds)",
                           columns: [.number("g"), .number("i"), .number("|o_i|"), .number("rho_t min"), .number("rho_t max"), .number("rho")]
                             + modes.map { .number($0.rawValue) })
         var dropped = [Int](repeating: 0, count: modes.count)
@@ -195,7 +195,7 @@ enum ExperimentCommands {
                     case .sequenceTruncate, .sequenceMask: cells.append(w.first.map { Fmt.num($0) } ?? "-")
                     case .tokenTruncate, .tokenMask:
                         let zeros = w.filter { $0 == 0 }.count
-                        cells.append(w.isEmpty ? "-" : "mean \(Fmt.num(w.reduce(0, +) / Double(w.count)))" + (zeros > 0 ? ", \(zeros) x 0" : ""))
+                        cells.append(w.isEmpty ? "-" : "mean \(Fmt.num(w.reduce(0, +) / Double(w.count)))" + (zeros > 0 ? ", \(zeros) zeroed" : ""))
                     }
                 }
                 table.add(cells)

@@ -80,7 +80,10 @@ extension Session {
                 }),
     ]
 
-    public func setting(named key: String) -> Setting? { settings.first { $0.key == key } }
+    public func setting(named key: String) -> Setting? {
+        let key = GRPOConfig.currentName(of: key)
+        return settings.first { $0.key == key }
+    }
 }
 
 extension Session {
