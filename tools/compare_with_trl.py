@@ -337,7 +337,7 @@ def random_config(rng, max_len):
 OUR_FIXED = {  # our switches, at TRL's behaviour
     "std_estimator": "sample", "std_epsilon": 1e-4, "kl_estimator": "k3",
     "vllm_importance_sampling_correction": False, "vllm_importance_sampling_mode": "sequence_mask",
-    "vllm_importance_sampling_cap": 3.0,
+    "vllm_importance_sampling_clip_max": 3.0,
 }
 
 
