@@ -1,3 +1,4 @@
+import GRPO
 import Testing
 @testable import REPLCore
 
@@ -121,5 +122,15 @@ struct CommandReplyTests {
         #expect(quit.isError && !quit.quit && quit.lines == ["error: quit takes no argument, not 'now'"])
         #expect(interpreter.execute("quit").quit)
         #expect(Completer.candidates(line: "lesson ", wordStart: 7, session: interpreter.session).contains("stop"))
+    }
+
+    @Test("compare presets uses the session's max_completion_length, as 'preset' does")
+    func comparePresetsLength() throws {
+        let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        _ = interpreter.execute("rollout")
+        let row = try #require(interpreter.execute("compare presets").lines.first { $0.hasPrefix("dr_grpo ") })
+        _ = interpreter.execute("preset dr_grpo")
+        let loss = try Naive.breakdown(interpreter.session.currentBatch(), config: interpreter.session.config).loss
+        #expect(row.split(separator: " ", omittingEmptySubsequences: true)[1] == Substring(Fmt.num(loss)), "\(row) vs \(loss)")
     }
 }

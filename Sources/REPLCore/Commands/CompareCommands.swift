@@ -69,11 +69,13 @@ enum CompareCommands {
 
     static func presets(_ session: Session) throws(CommandError) -> [String] {
         let batch = try session.currentBatch()
-        var table = Table(title: "the same batch under each preset",
+        // As the 'preset' command does, max_completion_length stays the session's (dr_grpo divides by it).
+        let length = max(session.config.maxCompletionLength, batch.completions.map(\.length).max() ?? 1)
+        var table = Table(title: "the same batch under each preset (max_completion_length \(length), as now)",
                           columns: [.text("preset"), .number("loss"), .number("|grad|"), .number("clip_region"), .number("kl")])
         for preset in Preset.allCases {
             var c = preset.config
-            c.maxCompletionLength = max(c.maxCompletionLength, batch.completions.map(\.length).max() ?? 1)
+            c.maxCompletionLength = length
             if !batch.hasReference { c.beta = 0 }
             do {
                 let b = try Naive.breakdown(batch, config: c)
