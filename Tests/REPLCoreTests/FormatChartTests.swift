@@ -1,5 +1,5 @@
 import Testing
-import REPLCore
+@testable import REPLCore
 
 @Suite("Chart")
 struct FormatChartTests {
@@ -96,5 +96,19 @@ struct ChartLineTests {
                 #expect(lines.count == height + 3)
             }
         }
+    }
+
+    @Test("charts stacked with one label width put the axis in the same column; rounding noise at 0 reads 0")
+    func stackedAndNoise() {
+        let loss: [(name: String, values: [Double])] = [("loss", [-2.4e-17, 0.5, 1.25])]
+        let reward: [(name: String, values: [Double])] = [("reward", [0.1, 0.123456, 0.9])]
+        let width = max(Chart.labelWidth(of: loss), Chart.labelWidth(of: reward))
+        #expect(width == 4)  // the labels are each chart's min and max: "0" and "1.25", "0.1" and "0.9"
+        let a = Chart.render(title: "loss", series: loss, width: 10, height: 3, labelWidth: width)
+        let b = Chart.render(title: "reward", series: reward, width: 10, height: 3, labelWidth: width)
+        let axisColumn = { (lines: [String]) in lines.first { $0.contains("┤") }!.firstIndex(of: "┤")!.utf16Offset(in: lines.first { $0.contains("┤") }!) }
+        #expect(axisColumn(a) == axisColumn(b))
+        #expect(a.contains { $0.hasPrefix("   0 ┤") } && b.contains { $0.hasPrefix(" 0.1 ┤") }, "\(a) \(b)")
+        #expect(Chart.label(-2.4e-17, low: -2.4e-17, high: 1.25) == "0" && Chart.label(1e-6, low: 1e-6, high: 2) == "1e-06")
     }
 }

@@ -364,7 +364,7 @@ enum ExperimentCommands {
     static let all: [Command] = [
         Command("average", syntax: "[SERIES...] [from A] [to B]",
                 summary: "mean of a run's per-step series over steps A-B (the names of 'chart'), and the completions sampled",
-                example: "average reward length_wrong from 1", completion: .words(seriesNames + ["from", "to"])) { session, args throws(CommandError) in
+                example: "average reward kl from 11 to 20", completion: .words(seriesNames + ["from", "to"])) { session, args throws(CommandError) in
             try average(session, args)
         },
         Command("reach", syntax: "SERIES LEVEL [window N]",

@@ -76,17 +76,19 @@ enum TrainingCommands {
             ("entropy", "entropy", shown.map(\.entropy)),
             ("length", "mean completion length", shown.map(\.meanLength)),
             ("length_correct", "mean length of correct completions (reward 1)", shown.map { $0.meanLengthCorrect ?? .nan }),
-            ("length_wrong", "mean length of the other completions", shown.map { $0.meanLengthIncorrect ?? .nan }),
+            ("length_wrong", "mean length of wrong completions (reward < 1)", shown.map { $0.meanLengthIncorrect ?? .nan }),
             ("loss", "loss", shown.map(\.loss)),
             ("zero_std", "frac_reward_zero_std", shown.map(\.fracRewardZeroStd)),
             ("grad", "|d loss / d theta|", shown.map(\.gradientNorm)),
         ]
+        let chosen = which.compactMap { key in series.first { $0.key == key } }
+        // One label width for all, so that a step sits in the same column in every chart.
+        let labelWidth = chosen.map { Chart.labelWidth(of: [($0.key, $0.values)]) }.max() ?? 0
         var lines: [String] = []
-        for key in which {
-            guard let entry = series.first(where: { $0.key == key }) else { continue }
+        for entry in chosen {
             if !lines.isEmpty { lines.append("") }
             lines += Chart.render(title: "\(entry.title) per step", series: [(entry.key, entry.values)],
-                                  width: 60, height: 7, unicode: session.unicode, firstStep: first)
+                                  width: 60, height: 7, unicode: session.unicode, firstStep: first, labelWidth: labelWidth)
         }
         // More steps than points: Chart draws bucket means but labels the axis with single steps,
         // so a spike's value can sit above every drawn point.
@@ -165,7 +167,7 @@ enum TrainingCommands {
             lines += summaryLines(trace.summary, mu: session.trainer.settings.numIterations)
             return lines + [next(session)]
         },
-        Command("iterate", summary: "one GRPO iteration: rollout, then num_iterations (mu) updates on that batch") { session, args throws(CommandError) in
+        Command("iterate", summary: "one GRPO iteration: rollout, then num_iterations (mu) updates on that batch (or the updates the current batch has left)") { session, args throws(CommandError) in
             try Args.none(args, "iterate")
             try TrainingGuard.check(session.trainer, before: "iterate")
             var trainer = session.trainer

@@ -23,13 +23,16 @@ public enum Chart {
     ///   line "title: (no data)".
     /// - `firstStep` is the step number of each series' first value.
     /// - `width` and `height` are at least 2.
+    /// - `labelWidth` pads the y labels to at least that many columns, so that charts printed one
+    ///   above the other (`labelWidth(of:)` of each) put the same step in the same column.
     public static func render(
         title: String,
         series: [(name: String, values: [Double])],
         width: Int = 60,
         height: Int = 10,
         unicode: Bool = true,
-        firstStep: Int = 1
+        firstStep: Int = 1,
+        labelWidth minimumLabelWidth: Int = 0
     ) -> [String] {
         let width = max(width, 2), height = max(height, 2)
         let finite = series.flatMap(\.values).filter(\.isFinite)
@@ -49,9 +52,9 @@ public enum Chart {
 
         // Canvas rows are numbered from the bottom; text rows from the top.
         let labelRows = scale.isFlat
-            ? [height - 1 - scale.row(of: low) * height / canvas.rows: Fmt.num(low)]
-            : [0: Fmt.num(high), height - 1: Fmt.num(low)]
-        let labelWidth = labelRows.values.map(\.count).max() ?? 0
+            ? [height - 1 - scale.row(of: low) * height / canvas.rows: label(low, low: low, high: high)]
+            : [0: label(high, low: low, high: high), height - 1: label(low, low: low, high: high)]
+        let labelWidth = max(labelRows.values.map(\.count).max() ?? 0, minimumLabelWidth)
         let axis = unicode
             ? (line: "│", tick: "┤", corner: "└", rule: "─")
             : (line: "|", tick: "+", corner: "+", rule: "-")
@@ -72,6 +75,20 @@ public enum Chart {
             lines.append(trimmed(margin + " " + legend.joined(separator: "   ")))
         }
         return lines
+    }
+
+    /// The widest y label `render` would print for these series.
+    public static func labelWidth(of series: [(name: String, values: [Double])]) -> Int {
+        let finite = series.flatMap(\.values).filter(\.isFinite)
+        guard let low = finite.min(), let high = finite.max() else { return 0 }
+        return max(label(low, low: low, high: high).count, label(high, low: low, high: high).count)
+    }
+
+    /// An axis label: a value within a billionth of the axis span of 0 is rounding noise of a
+    /// quantity that is 0 (an on-policy loss of -2.4e-17), and reads 0.
+    static func label(_ x: Double, low: Double, high: Double) -> String {
+        let span = max(high - low, abs(high), abs(low))
+        return abs(x) < 1e-12 && abs(x) <= 1e-9 * span ? "0" : Fmt.num(x)
     }
 
     /// The first step number under the first column and the last one ending under the last.
