@@ -92,4 +92,17 @@ struct LessonSessionTests {
         #expect(!progressSeen.isEmpty && progressSeen.allSatisfy { $0?.hasPrefix("grpo> train ") == true },
                 "training reports progress after its own echo: \(progressSeen)")
     }
+
+    @Test("on a narrow terminal a lesson's prose is rewrapped to its width; tables stay whole")
+    func narrowProse() {
+        let prose = ["A paragraph written at about sixty columns, as lessons are,",
+                     "continues here and ends.", "| a | b |", "- a list item that is long enough to wrap here",
+                     "1. a numbered one", "0.5 is not a list item"]
+        let wrapped = LessonCommands.reflow(prose, width: 30)
+        #expect(wrapped.allSatisfy { $0.count <= 30 || $0.hasPrefix("|") })
+        #expect(wrapped.contains("| a | b |") && wrapped.contains("1. a numbered one 0.5 is not a"))
+        #expect(wrapped.first == "A paragraph written at about")
+        #expect(wrapped.contains("- a list item that is long") && wrapped.contains("  enough to wrap here"))
+        #expect(LessonCommands.reflow(prose, width: 80) == prose, "text that fits is left as written")
+    }
 }

@@ -29,9 +29,38 @@ enum LessonCommands {
         }
         let step = lesson.steps[progress.next]
         var lines: [String] = []
-        if !step.context.isEmpty { lines += [""] + step.context.map { "  " + $0 } }
+        if !step.context.isEmpty { lines += [""] + reflow(step.context, width: session.lineWidth - 2).map { "  " + $0 } }
         lines.append("step \(progress.next + 1)/\(lesson.steps.count): \(step.command)   (press Enter to run it)")
         return lines
+    }
+
+    /// A lesson's prose lines, rewrapped to `width` when one is wider (a narrow terminal): each
+    /// run of prose, or list item, becomes one paragraph again; table rows stay as they are.
+    static func reflow(_ lines: [String], width: Int) -> [String] {
+        guard lines.contains(where: { $0.count > width }) else { return lines }
+        var out: [String] = [], run: [String] = []
+        func flush() {
+            if !run.isEmpty { out += Fmt.wrap(run.joined(separator: " "), width: width, indent: isListItem(run[0]) ? "  " : "") }
+            run = []
+        }
+        for line in lines {
+            let text = line.trimmingWhitespace
+            if text.hasPrefix("|") {
+                flush()
+                out.append(line)
+            } else {
+                if isListItem(text) { flush() }
+                run.append(text)
+            }
+        }
+        flush()
+        return out
+    }
+
+    /// "- item" or "1. item": a line that starts a paragraph of its own.
+    static func isListItem(_ text: String) -> Bool {
+        let digits = text.prefix { $0.isASCII && $0.isNumber }
+        return text.hasPrefix("- ") || (!digits.isEmpty && text.dropFirst(digits.count).hasPrefix(". "))
     }
 
     /// Runs the lesson's next command through `run` and announces the one after.
