@@ -55,6 +55,8 @@ enum ConfigCommands {
         "lr": "the learning rate is 'learning_rate'",
         "mu": "mu (inner updates per batch) is 'num_iterations'",
         "G": "G (completions per prompt) is 'num_generations'",
+        "group_size": "the group size G is 'num_generations'",
+        "n_samples_per_prompt": "OpenRLHF's n_samples_per_prompt is 'num_generations'",
         "eps": "the clip width is 'epsilon'; 'epsilon_high' sets the upper side on its own",
         "clip_ratio": "verl's clip_ratio is 'epsilon'",
         "clip_ratio_low": "verl's clip_ratio_low is 'epsilon'",

@@ -228,7 +228,7 @@ enum TrainingCommands {
                          + "\(Fmt.num(mean(run.suffix(window)))) (last \(window) steps)")
             return lines + [""] + charts(session, which: defaultCharts, last: nil)
         },
-        Command("chart", syntax: "[NAME...|all] [last N]",
+        Command("chart", aliases: ["plot"], syntax: "[NAME...|all] [last N]",
                 summary: "charts of the run so far, per step: " + chartNames.joined(separator: ", "), example: "chart reward",
                 completion: .words(chartNames + ["all", "last"])) { session, args throws(CommandError) in
             var which: [String] = []
