@@ -62,9 +62,9 @@ session.printNow = onTerminal ? { emit($0) } : nil
 let interpreter = Interpreter(session: session)
 
 /// Prints a reply: errors in red on a terminal, everything on standard output so that a piped
-/// session reads as one transcript.
+/// session reads as one transcript. On a terminal, prose lines wider than it wrap at spaces.
 @MainActor func show(_ reply: Interpreter.Reply) {
-    for line in reply.lines {
+    for line in onTerminal ? Fmt.fit(reply.lines, width: session.lineWidth) : reply.lines {
         emit(reply.isError ? session.style.red(line) : line)
     }
 }

@@ -54,4 +54,12 @@ struct FormatNumberTests {
         let cells = Fmt.alignDecimal(["-12.5", "3", "0.125"])
         #expect(cells == ["-12.5  ", "  3    ", "  0.125"])
     }
+
+    @Test("fit wraps prose lines wider than the terminal at spaces and leaves aligned lines whole")
+    func fitToWidth() {
+        let prose = "it runs in a fresh session (default options, no run); yours comes back when it ends"
+        let table = "g  i  t    logp  old_logp  ref_logp  entropy   ratio  clip(ratio)  min takes   KL"
+        #expect(Fmt.fit([prose, table, "short"], width: 40)
+                == ["it runs in a fresh session (default", "  options, no run); yours comes back", "  when it ends", table, "short"])
+    }
 }
