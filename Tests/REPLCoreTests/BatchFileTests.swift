@@ -77,8 +77,6 @@ struct BatchFileTests {
         #expect(config.scaleRewards == .none)
         let (grouped, _) = try decode(#"{"config": {"beta": 0, "scale_rewards": true}, "groups": [{"rewards": [1, 0], "completions": [{"logp": [-1]}, {"logp": [-1]}]}]}"#)
         #expect(grouped.scaleRewards == .group)
-        #expect(BatchFile.unreadableValue(ExampleBatches.trl) == "group 0, completion 1: logp[1] is 0.5, above 0 (not a log-probability)")
-        #expect(BatchFile.unreadableValue(ExampleBatches.standard) == nil)
         #expect(message(#"{"config": {"kl_coef": 0}, "groups": []}"#) == #"b.json: config: unknown option "kl_coef"; the KL weight is 'beta'"#)
     }
 

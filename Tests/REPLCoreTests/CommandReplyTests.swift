@@ -1,4 +1,7 @@
 import GRPO
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 @testable import REPLCore
 
@@ -132,5 +135,17 @@ struct CommandReplyTests {
         _ = interpreter.execute("preset dr_grpo")
         let loss = try Naive.breakdown(interpreter.session.currentBatch(), config: interpreter.session.config).loss
         #expect(row.split(separator: " ", omittingEmptySubsequences: true)[1] == Substring(Fmt.num(loss)), "\(row) vs \(loss)")
+    }
+
+    @Test("savebatch says when explain would refuse the file it wrote")
+    func savebatchNote() {
+        let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        let path = "/tmp/grpo-savebatch-\(UInt64.random(in: 0..<UInt64.max)).json"
+        defer { unlink(path) }
+        _ = interpreter.execute("example trl")
+        let golden = interpreter.execute("savebatch \(path)").lines
+        #expect(golden.count == 2 && golden[1].hasPrefix("note: 'explain' will refuse this file: ") && golden[1].contains("logp[1]: 0.5 is above 0"))
+        _ = interpreter.execute("example")
+        #expect(interpreter.execute("savebatch \(path)").lines.count == 1)
     }
 }

@@ -269,8 +269,10 @@ enum ExperimentCommands {
                             down = try Vectorized.breakdown(moved(batch, row: row, token: t, shift: -h), config: config).loss
                         } catch { throw CommandError("the current batch does not fit the options: \(error.message)") }
                         let d = (up - down) / (2 * h)
-                        worstNaive = max(worstNaive, abs(naive.gradLogp[row, t] - d))
-                        worstVectorized = max(worstVectorized, abs(vectorized.gradLogp[row, t] - d))
+                        // A NaN anywhere is the worst possible disagreement (max would skip it).
+                        func gap(_ x: Double) -> Double { let e = abs(x - d); return e.isNaN ? .infinity : e }
+                        worstNaive = max(worstNaive, gap(naive.gradLogp[row, t]))
+                        worstVectorized = max(worstVectorized, gap(vectorized.gradLogp[row, t]))
                         numeric = Fmt.num(d)
                     }
                     table.add(["\(g)", "\(i)", "\(t)", Fmt.num(naive.ratio[row, t]), numeric,

@@ -144,26 +144,6 @@ public enum BatchFile {
         return values
     }
 
-    /// The first value `decode` would refuse (a log-probability above 0, a negative entropy),
-    /// described; nil when the batch reads back. `example trl`'s synthetic golden inputs have one.
-    public static func unreadableValue(_ batch: Batch) -> String? {
-        for (g, group) in batch.groups.enumerated() {
-            for (i, c) in group.completions.enumerated() {
-                let logProbabilities = [("logp", c.logp), ("old_logp", c.oldLogp), ("ref_logp", c.refLogp ?? []),
-                                        ("sampler_logp", c.samplerLogp ?? [])]
-                for (field, values) in logProbabilities {
-                    if let t = values.firstIndex(where: { $0 > 0 }) {
-                        return "group \(g), completion \(i): \(field)[\(t)] is \(JSONValue.format(values[t])), above 0 (not a log-probability)"
-                    }
-                }
-                if let entropy = c.entropy, let t = entropy.firstIndex(where: { $0 < 0 }) {
-                    return "group \(g), completion \(i): entropy[\(t)] is \(JSONValue.format(entropy[t])), below 0"
-                }
-            }
-        }
-        return nil
-    }
-
     /// The batch (and config) as a batch file, so a batch from the tiny policy can be saved and
     /// explained again or compared with another library.
     public static func encode(_ batch: Batch, config: GRPOConfig) -> JSONValue {

@@ -54,6 +54,8 @@ public struct LoggedNumbers: Sendable, Equatable {
     static func verdict(_ logged: Double, _ ours: Double?) -> Verdict {
         guard let ours else { return .missing }
         let difference = abs(logged - ours)
+        // An inf or NaN on either side agrees only with the same value.
+        guard difference.isFinite else { return logged == ours ? .agrees : .differs }
         if difference <= 1e-5 * max(abs(logged), abs(ours)) + 1e-8 { return .agrees }
         if let (digits, unit) = writtenPrecision(logged), difference <= unit / 2 { return .agreesToDigits(digits) }
         return .differs

@@ -92,17 +92,21 @@ public enum BreakdownView {
             let header = headers[$0] ?? $0.header
             return $0.isNumber ? .number(header) : .text(header)
         })
-        var row = 0
+        var row = 0, made = 0
+        let limit = maxRows ?? .max
         for (g, group) in batch.groups.enumerated() {
-            if g > 0 { table.addGroupBreak() }
+            if g > 0 && made < limit { table.addGroupBreak() }
             for (i, c) in group.completions.enumerated() {
-                if let maxRows, table.rowCount >= maxRows {
-                    table.addOmittedRows(max(c.length, 1))  // an empty completion has a row of its own
-                    row += 1
-                    continue
+                if c.length == 0 {
+                    if made < limit { table.add(["\(g)", "\(i)", "-", "(empty completion)"]) } else { table.addOmittedRows(1) }
+                    made += 1
                 }
-                if c.length == 0 { table.add(["\(g)", "\(i)", "-", "(empty completion)"]) }
                 for t in 0..<c.length {
+                    guard made < limit else {
+                        table.addOmittedRows(c.length - t)
+                        break
+                    }
+                    made += 1
                     let cells = columns.map { column -> String in
                         switch column.value(c, b, row: row, token: t) {
                         case .number(let x)?: Fmt.num(x, digits: digits)
