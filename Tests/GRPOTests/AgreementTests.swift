@@ -26,7 +26,15 @@ struct AgreementTests {
         expectAgree(n.groupMean, v.groupMean, "\(label) group mean")
         expectAgree(n.groupStd, v.groupStd, "\(label) group std")
         expectAgree(n.ratio.values, v.ratio.values, "\(label) ratio")
-        #expect(n.branch.values == v.branch.values, "\(label) branch")
+        // The branch is read from the ratio; what each path must do with it: a clipped or capped
+        // token passes no policy gradient, so without a KL term its gradient is exactly 0.
+        if config.importanceSamplingLevel == .token && (config.beta == 0 || !batch.hasReference) {
+            for row in 0..<v.ratio.rowCount {
+                for t in 0..<(v.ratio.offsets[row + 1] - v.ratio.offsets[row]) where v.branch(row: row, token: t) != .unclipped {
+                    #expect(v.gradLogp[row, t] == 0 && n.gradLogp[row, t] == 0, "\(label) row \(row) token \(t): clipped but moves")
+                }
+            }
+        }
         #expect((n.kl == nil) == (v.kl == nil), "\(label) kl presence")
         if let nk = n.kl, let vk = v.kl { expectAgree(nk.values, vk.values, "\(label) kl") }
         #expect(n.entropyMask?.values == v.entropyMask?.values, "\(label) entropy mask")

@@ -86,10 +86,36 @@ struct BatchFileTests {
         let v = try Vectorized.breakdown(batch, config: config)
         let text = ExplainText.render(config: config, batch: batch, naive: nil, vectorized: v, showAll: false)
         #expect(text.contains("loss = \(Fmt.num(v.loss, digits: 10))"))
-        #expect(text.contains("vectorized path only: 2 tokens is more than the naive path's \(ExplainCommand.naiveTokenLimit)"))
+        #expect(text.contains("vectorized path only: 2 tokens is more than the naive path's \(Naive.comfortableTokenCount)"))
         guard case .object(let doc) = ExplainJSON.document(config: config, naive: nil, vectorized: v),
               case .object(let paths)? = doc["paths"] else { Issue.record("not an object"); return }
         #expect(paths.keys == ["vectorized"] && doc["max_abs_diff"] == .null)
+    }
+
+    @Test("explain runs the naive path up to its token limit, or when --naive asks")
+    func naiveLimit() {
+        var request = ExplainCommand.Request(path: ProjectFiles.resolve("examples/trl-run/gspo-step2.json", root: ProjectFiles.root))
+        request.naiveTokenLimit = 10
+        #expect(ExplainCommand.run(request).output.contains("vectorized path only"))
+        request.forceNaive = true
+        #expect(ExplainCommand.run(request).output.contains("naive vs vectorized: largest |difference|"))
+        request.forceNaive = false
+        request.naiveTokenLimit = Naive.comfortableTokenCount
+        #expect(ExplainCommand.run(request).output.contains("naive vs vectorized: largest |difference|"))
+    }
+
+    @Test("in the REPL a batch above the limit shows the vectorized path, and compare says why it cannot run")
+    func replNaiveLimit() {
+        let session = Session(projectRoot: ProjectFiles.root)
+        let n = Naive.comfortableTokenCount / 2 + 1
+        let long = { (r: Double) in Completion(reward: r, logp: [Double](repeating: -1, count: n)) }
+        session.config.beta = 0
+        session.show(Batch(groups: [Group(completions: [long(1), long(0)])]), origin: "test")
+        let interpreter = Interpreter(session: session)
+        let loss = interpreter.execute("loss")
+        #expect(!loss.isError && loss.lines[0].hasSuffix("(vectorized path: too many tokens for the naive path)"))
+        let compare = interpreter.execute("compare")
+        #expect(compare.isError && compare.lines[0].contains("the batch has \(2 * n) tokens"))
     }
 
     @Test("encode then decode gives the same batch and config")

@@ -30,9 +30,17 @@ extension Naive {
     /// either), else `.unclipped`. A function of r, A and the clip options, so a `Breakdown`
     /// computes it when read. Lesson 04.
     public static func clipBranch(ratio r: Double, advantage a: Double, config: GRPOConfig) -> ClipBranch {
-        let delta = config.delta ?? .infinity
-        // With A = 0 both terms are 0 (and inf * 0 would be NaN): nothing is clipped.
-        if a != 0 && config.clip(r) * a < Swift.min(r, delta) * a { return .clipped }
-        return r > delta ? .capped : .unclipped
+        let terms = surrogateTerms(ratio: r, advantage: a, config: config)
+        if terms.clipped < terms.unclipped { return .clipped }
+        return r > config.delta ?? .infinity ? .capped : .unclipped
+    }
+
+    /// The two terms of the min as plain numbers, min(r, delta) A and clip(r) A, for a ratio
+    /// read from a `Breakdown`: both 0 when A = 0, even for a ratio that overflowed to inf.
+    public static func surrogateTerms(ratio r: Double, advantage a: Double, config: GRPOConfig)
+        -> (unclipped: Double, clipped: Double)
+    {
+        guard a != 0 else { return (0, 0) }
+        return (Swift.min(r, config.delta ?? .infinity) * a, config.clip(r) * a)
     }
 }

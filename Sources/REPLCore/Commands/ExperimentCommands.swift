@@ -310,11 +310,10 @@ enum ExperimentCommands {
         let n = Double(max(batch.tokenCount, 1)), count = Double(lengths.count)
         // verl's pg_loss is the policy term alone (its KL loss is a separate term), recomputed from
         // the breakdown rather than as L_t - beta * KL_t, which would cancel badly for a huge KL.
-        let delta = config.delta ?? .infinity
         let rowSums = (0..<b.perTokenLoss.rowCount).map { i in
             b.perTokenLoss[i].indices.reduce(0.0) { sum, j in
-                let a = b.advantages[i]
-                var term = -min(min(b.ratio.values[j], delta) * a, config.clip(b.ratio.values[j]) * a)
+                let terms = Naive.surrogateTerms(ratio: b.ratio.values[j], advantage: b.advantages[i], config: config)
+                var term = -min(terms.unclipped, terms.clipped)
                 if let keep = b.entropyMask, !keep.values[j] { term = 0 }
                 if let w = b.samplerWeight { term = w.values[j] == 0 ? 0 : term * w.values[j] }
                 return sum + term

@@ -6,7 +6,8 @@ enum TermCommands {
     typealias Column = BreakdownView.TokenColumn
 
     static func header(_ session: Session) -> String {
-        "batch: \(session.batchOrigin)  (\(session.displayPath.rawValue) path)"
+        "batch: \(session.batchOrigin)  (\(session.shownPath.rawValue) path"
+            + (session.shownPath == session.displayPath ? ")" : ": too many tokens for the naive path)")
     }
 
     static func tokens(_ session: Session, _ args: [String], command: String, title: String,

@@ -7,10 +7,6 @@ import GRPO
 public enum ExplainCommand {
     public static let usage = "usage: grpo-repl explain FILE [--json] [--all] [--check] [--naive] [--preset NAME] [--set key=value ...]"
 
-    /// Batches with more tokens than this skip the naive path unless `--naive` asks for it: it is
-    /// the readable specification, about a thousand times slower than the kernel (some 5 us and
-    /// a few hundred bytes per token in a release build).
-    public static let naiveTokenLimit = 100_000
 
     /// What `explain --help` prints.
     public static let help = [
@@ -18,7 +14,7 @@ public enum ExplainCommand {
         "  --json         every quantity of both paths, as JSON",
         "  --all          every token (the table stops at \(ExplainText.rowLimit) rows otherwise)",
         "  --check        exit 1 if a number the file logged differs from ours, or the two paths disagree",
-        "  --naive        run the naive path too on a batch of more than \(naiveTokenLimit) tokens (slow)",
+        "  --naive        run the naive path too on a batch of more than \(Naive.comfortableTokenCount) tokens (slow)",
         "  --preset NAME  the options the file's config starts from: " + Preset.allCases.map(\.rawValue).joined(separator: ", ")
             + " (default deepseekmath)",
         "  --set k=v      change one option after the file's config (repeatable)",
@@ -32,11 +28,14 @@ public enum ExplainCommand {
         public var showAll = false
         public var check = false
         public var forceNaive = false
+        /// Above this many tokens the naive path runs only with `forceNaive`.
+        public var naiveTokenLimit = Naive.comfortableTokenCount
         public var preset: Preset? = nil
         public var sets: [(key: String, value: String)] = []
 
         public static func == (a: Request, b: Request) -> Bool {
             a.path == b.path && a.json == b.json && a.showAll == b.showAll && a.check == b.check && a.forceNaive == b.forceNaive
+                && a.naiveTokenLimit == b.naiveTokenLimit
                 && a.preset == b.preset
                 && a.sets.map(\.key) == b.sets.map(\.key) && a.sets.map(\.value) == b.sets.map(\.value)
         }
@@ -120,13 +119,18 @@ public enum ExplainCommand {
 
     public static func run(_ arguments: [String]) -> Outcome {
         if arguments.contains("--help") || arguments.contains("-h") { return Outcome(output: help, errors: [], status: 0) }
+        do throws(InputError) { return run(try parse(arguments)) } catch {
+            return Outcome(output: "", errors: ["error: " + error.message], status: 2)
+        }
+    }
+
+    public static func run(_ request: Request) -> Outcome {
         do throws(InputError) {
-            let request = try parse(arguments)
             let contents = try load(request)
             let (config, batch) = (contents.config, contents.batch)
             let naive: Breakdown?, vectorized: Breakdown
             do {
-                let runNaive = request.forceNaive || batch.tokenCount <= naiveTokenLimit
+                let runNaive = request.forceNaive || batch.tokenCount <= request.naiveTokenLimit
                 naive = runNaive ? try Naive.breakdown(batch, config: config) : nil
                 vectorized = try Vectorized.breakdown(batch, config: config)
             } catch { throw InputError("\(request.path): \(error.message)") }

@@ -32,7 +32,7 @@ public enum ExplainText {
                          + (pathsAgree(naive, vectorized) ? " (they agree)" : " (they DISAGREE: please report this batch)"))
         } else {
             lines.append("vectorized path only: \(batch.tokenCount) tokens is more than the naive path's "
-                         + "\(ExplainCommand.naiveTokenLimit) (it is the readable specification, slow on purpose); --naive runs it too")
+                         + "\(Naive.comfortableTokenCount) (it is the readable specification, slow on purpose); --naive runs it too")
         }
         if let logged {
             lines.append("")

@@ -124,13 +124,19 @@ public final class Session {
         return batch
     }
 
-    /// The breakdown of the current batch under the current options, on the display path.
+    /// The path the term commands show: `show_path`, but the vectorized one for a batch too big
+    /// for the naive path (`Naive.comfortableTokenCount`).
+    var shownPath: DisplayPath {
+        (batch?.tokenCount ?? 0) > Naive.comfortableTokenCount ? .vectorized : displayPath
+    }
+
+    /// The breakdown of the current batch under the current options, on the shown path.
     public func breakdown() throws(CommandError) -> Breakdown {
         if let breakdownCache { return breakdownCache }
         let batch = try currentBatch()
         do {
-            let b = displayPath == .naive ? try Naive.breakdown(batch, config: config)
-                                          : try Vectorized.breakdown(batch, config: config)
+            let b = shownPath == .naive ? try Naive.breakdown(batch, config: config)
+                                        : try Vectorized.breakdown(batch, config: config)
             breakdownCache = b
             return b
         } catch {
@@ -141,6 +147,11 @@ public final class Session {
     /// Both paths' breakdowns (for `compare`).
     public func bothBreakdowns() throws(CommandError) -> (naive: Breakdown, vectorized: Breakdown) {
         let batch = try currentBatch()
+        guard batch.tokenCount <= Naive.comfortableTokenCount else {
+            throw CommandError("this needs the naive path, and the batch has \(batch.tokenCount) tokens, more than the "
+                               + "\(Naive.comfortableTokenCount) it handles comfortably (about 1 KB and 5 us a token); "
+                               + "'grpo-repl explain FILE --naive' runs it anyway")
+        }
         do {
             return (try Naive.breakdown(batch, config: config), try Vectorized.breakdown(batch, config: config))
         } catch {

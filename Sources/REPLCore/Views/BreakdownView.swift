@@ -43,9 +43,9 @@ public enum BreakdownView {
             case .entropy: c.entropy.map { .number($0[t]) }
             case .advantage: .number(b.advantages[row])
             case .ratio: .number(b.ratio[row, t])
-            case .unclippedTerm: .number(min(b.ratio[row, t], b.config.delta ?? .infinity) * b.advantages[row])
+            case .unclippedTerm: .number(Naive.surrogateTerms(ratio: b.ratio[row, t], advantage: b.advantages[row], config: b.config).unclipped)
             case .clippedRatio: .number(b.config.clip(b.ratio[row, t]))
-            case .clippedTerm: .number(b.config.clip(b.ratio[row, t]) * b.advantages[row])
+            case .clippedTerm: .number(Naive.surrogateTerms(ratio: b.ratio[row, t], advantage: b.advantages[row], config: b.config).clipped)
             case .branch: .text(b.branch(row: row, token: t).rawValue)
             case .entropyMask: b.entropyMask.map { .text($0[row, t] ? "yes" : "no") }
             case .samplerWeight: b.samplerWeight.map { .number($0[row, t]) }
