@@ -491,16 +491,8 @@ OUR_METRIC = {"clip_ratio/low_mean": "clip_ratio_low", "clip_ratio/high_mean": "
 
 
 def explain(binary, path):
-    """`explain FILE --json`; if this grpo-repl does not know the "logged" key yet, a copy without it."""
-    proc = subprocess.run([binary, "explain", path, "--json"], capture_output=True, text=True)
-    if proc.returncode != 0 and "logged" in proc.stderr:
-        with open(path) as f:
-            doc = json.load(f)
-        doc.pop("logged")
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-            json.dump(doc, f)
-        proc = subprocess.run([binary, "explain", f.name, "--json"], capture_output=True, text=True)
-        os.unlink(f.name)
+    """`explain FILE --json --naive`: both paths, whatever the batch's size."""
+    proc = subprocess.run([binary, "explain", path, "--json", "--naive"], capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError("%s explain %s: exit %d: %s" % (binary, path, proc.returncode, proc.stderr.strip()))
     return json.loads(proc.stdout)
@@ -515,9 +507,8 @@ def check(binary, written):
         with open(path) as f:
             logged = json.load(f)["logged"]
         report = explain(binary, path)
-        if "logged" in report:  # explain's own comparison (grpo-repl builds that read "logged")
-            differ = [k for k, v in report["logged"]["values"].items() if not v["agrees"]]
-            verdicts.append("%s: %s" % (os.path.basename(path), "DIFFERS: " + ", ".join(differ) if differ else "agrees"))
+        differ = [k for k, v in report["logged"]["values"].items() if not v["agrees"]]  # explain's own verdict
+        verdicts.append("%s: %s" % (os.path.basename(path), "DIFFERS: " + ", ".join(differ) if differ else "agrees"))
         for against, theirs_all in (("logged", logged), ("replay64", record["replay64"])):
             row = worst[against].setdefault(run_name, {})
             for p in ("naive", "vectorized"):

@@ -1,7 +1,9 @@
 extension Breakdown {
-    /// The largest |self - other| over every number two breakdowns of the same batch both hold:
+    /// The largest |self - other| over the numbers two breakdowns of the same batch compute:
     /// the loss, advantages, ratio, KL, sampler weight, per-token loss, weight, d loss / d logp
-    /// and the metrics. Equal infinities and two NaNs count as agreeing; a size mismatch is inf.
+    /// and the metrics (an absent one as 0). Equal infinities and two NaNs count as agreeing; a
+    /// size mismatch is inf. The group means and stds come from one shared function and are not
+    /// compared; the tests compare them, and the entropy masks, separately.
     /// A few 1e-16 means the naive and vectorized paths agree to rounding. Lesson 10.
     public func maxDifference(from other: Breakdown) -> Double {
         var largest = 0.0

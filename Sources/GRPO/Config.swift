@@ -60,13 +60,13 @@ public struct GRPOConfig: Sendable, Equatable {
     /// rho_t = exp(old_logp_t - sampler_logp_t) and the sequence product rho = exp(sum_t ...):
     /// Lesson 08.
     public enum SamplerCorrectionMode: String, Sendable, CaseIterable {
-        /// w_t = min(rho_t, cap)
+        /// w_t = rho_t clamped into [C_min, C_max]
         case tokenTruncate = "token_truncate"
-        /// w_t = rho_t, or 0 where rho_t > cap
+        /// w_t = rho_t, or 0 where rho_t is outside [C_min, C_max]
         case tokenMask = "token_mask"
-        /// w = min(rho, cap) at every token of the completion
+        /// w = rho clamped into [C_min, C_max], at every token of the completion
         case sequenceTruncate = "sequence_truncate"
-        /// w = rho, or 0 for the whole completion when rho > cap (TRL's default)
+        /// w = rho, or 0 for the whole completion when rho is outside [C_min, C_max] (TRL's default)
         case sequenceMask = "sequence_mask"
     }
 

@@ -85,7 +85,7 @@ struct Options {
         }
         func number(_ flag: String, _ range: ClosedRange<Double>) throws(UsageError) -> Double {
             let text = try value(flag)
-            guard let x = Double(text), x.isFinite else { throw UsageError("\(flag) expects a number, got '\(text)'") }
+            guard let x = Double(decimalText: text), x.isFinite else { throw UsageError("\(flag) expects a number, got '\(text)'") }
             guard range.contains(x) else { throw UsageError("\(flag) \(text) is out of range \(plain(range.lowerBound))...\(plain(range.upperBound))") }
             return x
         }

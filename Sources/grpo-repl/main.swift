@@ -11,7 +11,8 @@ import REPLCore
 let usage = """
     usage: grpo-repl                      the REPL ('grpo-repl < FILE' runs FILE's commands, echoed)
            grpo-repl --script FILE        run FILE's commands, echoed; exit status 1 if any of them failed
-           grpo-repl explain FILE [--json] [--all] [--preset NAME] [--set key=value ...]
+           grpo-repl explain FILE [--json] [--all] [--check] [--naive] [--preset NAME] [--set key=value ...]
+                                          ('grpo-repl explain --help' says what each does)
            grpo-repl lesson N             run lesson N's steps at once
     """
 

@@ -67,7 +67,7 @@ public enum Vectorized {
 
     /// The sampler/trainer correction weight of every token (see `Naive.samplerWeights`), one
     /// pass per row: exp of the token's (or the row's summed) old - sampler log-prob gap, then
-    /// truncated or masked at the cap.
+    /// held to [C_min, C_max] by `Naive.boundedSamplerWeight`.
     public static func samplerWeights(_ flat: FlatBatch, config: GRPOConfig) -> [Double] {
         var weights = [Double](repeating: 0, count: flat.tokenCount)
         flat.oldLogp.withUnsafeBufferPointer { old in

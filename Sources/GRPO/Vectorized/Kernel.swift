@@ -103,7 +103,7 @@ struct EveryQuantity: KernelSink {
     }
 }
 
-// The fused per-token pass: everything from `log_ratio` to d loss / d logp, row by row, four
+/// The fused per-token pass: everything from `log_ratio` to d loss / d logp, row by row, four
 /// tokens at a time in SIMD lanes. The math is that of `Naive.breakdown`; the gradient is the
 /// chain rule written out:
 ///
@@ -226,9 +226,6 @@ struct LossKernel {
 
     /// Row scale: 1/|o_i| for grpo (the per-sequence token mean), 1 otherwise.
     @_transparent
-    func rowScale(length n: Int) -> Double { Self.rowScale(length: n, lossType) }
-
-    @_transparent
     static func rowScale(length n: Int, _ lossType: GRPOConfig.LossType) -> Double {
         lossType == .grpo ? 1 / Double(Swift.max(n, 1)) : 1
     }
@@ -267,7 +264,7 @@ struct LossKernel {
             for i in rows {
                 source.withRow(i) { inputs in
                     let n = inputs.count
-                    let scale = rowScale(length: n)
+                    let scale = Self.rowScale(length: n, lossType)
                     var row = Row(inputs: inputs, start: offsets[i], advantage: advantages[i], scale: scale,
                                   weight: scale * batchScale)
                     if sequenceLevel {

@@ -382,7 +382,7 @@ enum ExperimentCommands {
             try forking(session, args)
         },
         Command("mismatch", summary: "the sampler/trainer weights of the current batch under each vllm_importance_sampling_mode",
-                term: "rho_t = exp(old_logp - sampler_logp), truncated or masked at the cap") { session, args throws(CommandError) in
+                term: "rho_t = exp(old_logp - sampler_logp), clamped into or masked outside [C_min, C_max]") { session, args throws(CommandError) in
             try mismatch(session, args)
         },
         Command("gradcheck", syntax: "[all]",

@@ -1,9 +1,10 @@
 import GRPO
 
-/// `grpo-repl explain FILE [--json] [--all] [--check] [--preset NAME] [--set key=value ...]`: reads
-/// a batch file, computes both paths, and prints every quantity (a per-group, per-token table, or
-/// JSON). The config is the preset (default `deepseekmath`), then the file's `config`, then each
-/// `--set`.
+/// `grpo-repl explain FILE [--json] [--all] [--check] [--naive] [--preset NAME] [--set key=value ...]`:
+/// reads a batch file, computes both paths (the naive one up to `Naive.comfortableTokenCount`
+/// tokens unless `--naive`), and prints every quantity (a per-group, per-token table, or JSON)
+/// and the logged numbers beside ours. The config is the preset (default `deepseekmath`), then
+/// the file's `config`, then each `--set`.
 public enum ExplainCommand {
     public static let usage = "usage: grpo-repl explain FILE [--json] [--all] [--check] [--naive] [--preset NAME] [--set key=value ...]"
 

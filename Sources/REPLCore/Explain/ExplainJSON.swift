@@ -2,12 +2,15 @@ import GRPO
 
 /// `explain --json`: both paths' breakdowns in the fixed format practitioners compare against:
 ///
-///     {"config": {...resolved...}, "paths": {"naive": P, "vectorized": P}, "max_abs_diff": x}
+///     {"config": {...resolved...}, "paths": {"naive": P, "vectorized": P}, "max_abs_diff": x,
+///      "logged": {...}}
 ///
-/// Each P has `loss`, `advantages` (one per completion), per-token lists of lists `ratio`,
-/// `clipped_ratio`, `kl`, `per_token_loss`, `grad_logp` (d loss / d logp, loss = -objective),
-/// and `metrics`; plus `branch`, `weight`, `group_mean`, `group_std`, and `entropy_mask` /
-/// `sampler_weight` when those are on. Non-finite numbers are written as null.
+/// Each P has `loss`, `advantages` and `weight` (one per completion), per-token lists of lists
+/// `ratio`, `clipped_ratio`, `kl`, `per_token_loss`, `grad_logp` (d loss / d logp, loss =
+/// -objective), and `metrics`; plus `branch`, `group_mean`, `group_std` (empty when the batch
+/// gives its advantages), and `entropy_mask` / `sampler_weight` when those are on. A batch too
+/// big for the naive path has only `vectorized`, and `max_abs_diff` is null; `logged` is there
+/// when the file logged numbers (`LoggedNumbers.json`). Non-finite numbers are written as null.
 public enum ExplainJSON {
     /// Without the naive path (a big batch), `paths` has only `vectorized` and `max_abs_diff` is null.
     public static func document(config: GRPOConfig, naive: Breakdown?, vectorized: Breakdown,

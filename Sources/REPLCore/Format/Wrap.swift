@@ -2,17 +2,18 @@ extension Fmt {
     /// The widest line the REPL's prose (help, notes under tables) is wrapped to.
     public static let lineWidth = 150
 
-    /// Splits `text` at spaces into lines of at most `width` characters (a single longer word
-    /// stays whole on its own line); every line after the first starts with `indent`. Text that
-    /// fits is returned as it is.
-    ///
-    ///     Fmt.wrap("a b c d", width: 5, indent: "  ")  // ["a b c", "  d"]
     /// Lines of prose longer than `width` wrapped at spaces (continuations indented by two);
     /// lines with a run of spaces (table rows, aligned output) stay whole, as a rewrap would
     /// break their columns.
     public static func fit(_ lines: [String], width: Int) -> [String] {
         lines.flatMap { line in line.count > width && !line.contains("  ") ? wrap(line, width: width, indent: "  ") : [line] }
     }
+
+    /// Splits `text` at spaces into lines of at most `width` characters (a single longer word
+    /// stays whole on its own line); every line after the first starts with `indent`. Text that
+    /// fits is returned as it is.
+    ///
+    ///     Fmt.wrap("a b c d", width: 5, indent: "  ")  // ["a b c", "  d"]
 
     public static func wrap(_ text: String, width: Int = lineWidth, indent: String = "") -> [String] {
         guard text.count > width else { return [text] }
