@@ -119,6 +119,34 @@ struct VectorizedExtremeTests {
         }
     }
 
+    /// Bias-corrected KL where the KL overflows and the ratio underflows: logp = -800 against
+    /// old -0.1 (r = e^-799.9 = 0 in doubles) and ref -0.5 (d = 799.5, k3 = e^799.5 = inf). The
+    /// product in logs is e^(d + log r) = e^(ref - old) = e^-0.4 = 0.670320046; dapo with beta
+    /// 0.04 and A = +-0.5 / (0.70711 + 1e-4) = +-0.7070068 (rewards 1, 0): the first token's
+    /// policy term is -min(0 A, 0.8 A) = 0, the second's (ratio 1, A = -0.7070068) is 0.7070068,
+    /// so loss = (0.04 * 0.670320046 + 0.7070068) / 2 = 0.3669097986 (the old code gave NaN).
+    @Test("bias-corrected KL that overflows at a ratio that underflows: the product in logs, no NaN",
+          arguments: [GRPOConfig.ImportanceSamplingLevel.token, .sequence])
+    func overflowedProduct(level: GRPOConfig.ImportanceSamplingLevel) throws {
+        var config = GRPOConfig()
+        config.lossType = .dapo
+        config.useBiasCorrectionKL = true
+        config.importanceSamplingLevel = level
+        let batch = Self.batch([1, 0], [[-800], [-1]], old: [[-0.1], [-1]], ref: [[-0.5], [-1]])
+        let n = try Naive.breakdown(batch, config: config), v = try Vectorized.breakdown(batch, config: config)
+        for b in [n, v] {
+            #expect(abs(b.kl![0, 0] - exp(-0.4)) < 1e-13, "\(level): \(b.kl![0, 0])")  // -800 + 0.1 rounds
+            #expect(abs(b.loss - (0.04 * exp(-0.4) + 0.5 / (0.5.squareRoot() + 1e-4)) / 2) < 1e-13, "\(level): \(b.loss)")
+            #expect(b.gradLogp.values.allSatisfy(\.isFinite) && b.gradLogp[0, 0] == 0)
+        }
+        same(n.gradLogp.values, v.gradLogp.values, "\(level) grad")
+        same([n.loss], [v.loss], "\(level) loss")
+        // k2 overflows only for |d| > 1.3e154: the product in logs is 2 log|d| - log 2 + log r.
+        let k2 = Naive.overflowedBiasCorrectedKL(d: 1e200, logRatio: -1000, estimator: .k2)
+        #expect(abs(log(k2) - (2 * log(1e200) - log(2) - 1000)) < 1e-12)
+        #expect(abs(Naive.overflowedBiasCorrectedKL(d: 800, logRatio: -800.4, estimator: .k3) - exp(-0.4)) < 1e-13)
+    }
+
     @Test("overflowed ratios, A = 0, zero KL at an infinite ratio, rewards near 1e308", arguments: 0..<12)
     func extremes(_ k: Int) throws {
         var config = GRPOConfig()

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 extension Naive {
     /// One token's estimate of KL(pi_theta || pi_ref), with d = ref_logp - logp:
     ///
@@ -14,5 +20,19 @@ extension Naive {
         case .k2: return d * d * 0.5
         case .k3: return Scalar.expm1(d) - d
         }
+    }
+
+    /// KL_t * r for the bias correction where the KL overflowed to inf and the ratio underflowed
+    /// to 0 (inf * 0 would be NaN): the product, taken in logs, exp(log KL + log r). For k3,
+    /// log(e^d - d - 1) is d once e^d has overflowed; k2's log is 2 log|d| - log 2 (k1 = -d never
+    /// overflows). A number, carrying no gradient. Lesson 05.
+    public static func overflowedBiasCorrectedKL(d: Double, logRatio: Double, estimator: GRPOConfig.KLEstimator) -> Double {
+        let logKL: Double
+        switch estimator {
+        case .k1: logKL = log(abs(d))
+        case .k2: logKL = 2 * log(abs(d)) - log(2)
+        case .k3: logKL = d
+        }
+        return exp(logKL + logRatio)
     }
 }

@@ -66,9 +66,20 @@ extension Naive {
                 if let ref = c.refLogp {
                     var penalty = klPenalty(logp: logp[i][t], refLogp: ref[t], estimator: config.klEstimator)
                     if config.useBiasCorrectionKL {
-                        // KL * r, except that a KL of exactly 0 with a ratio that overflowed to
-                        // inf is taken as 0 (inf * 0 would be NaN).
-                        penalty = penalty.value == 0 && !r.value.isFinite ? Scalar(0) : penalty * r
+                        // KL * r, except where inf * 0 would be NaN: a KL of exactly 0 with a ratio
+                        // that overflowed to inf is 0; a KL that overflowed with a ratio that
+                        // underflowed to 0 is their product taken in logs.
+                        if penalty.value == 0 && !r.value.isFinite {
+                            penalty = Scalar(0)
+                        } else if penalty.value == .infinity && r.value == 0 {
+                            let logRatio = config.importanceSamplingLevel == .sequence
+                                ? c.logp.indices.reduce(0.0) { $0 + (c.logp[$1] - c.oldLogp[$1]) } / Double(c.length)
+                                : c.logp[t] - c.oldLogp[t]
+                            penalty = Scalar(overflowedBiasCorrectedKL(d: ref[t] - c.logp[t], logRatio: logRatio,
+                                                                       estimator: config.klEstimator))
+                        } else {
+                            penalty = penalty * r
+                        }
                     }
                     kl![i, t] = penalty.value
                     if config.beta != 0 { tokenLoss = tokenLoss + penalty * config.beta }

@@ -246,7 +246,7 @@ struct LossKernel {
         var clipLow = Lanes(repeating: 0), clipHigh = Lanes(repeating: 0)
         var klSum = Lanes(repeating: 0), entropySum = Lanes(repeating: 0), probe = Lanes(repeating: 0)
         // GSPO only: the row's ratio s, its policy term, and sum_t d L_t / d s so far.
-        var s = 1.0, policyLoss = 0.0, dPolicy = 0.0
+        var s = 1.0, logS = 0.0, policyLoss = 0.0, dPolicy = 0.0
         var throughRatio = Lanes(repeating: 0)
     }
 
@@ -372,9 +372,13 @@ struct LossKernel {
             var dKL: Lanes
             (kl, dKL) = klTerm(d: load(ref, t, count) - load(row.inputs.logp, t, count), expm1OfD: expm1)
             if biasCorrection {
-                let dropped = Self.zeroKLAtInfiniteRatio(kl, r)
+                let dropped = Self.zeroKLAtInfiniteRatio(kl, r), overflowed = (kl .== .infinity) .& (r .== 0)
                 kl = (kl * r).replacing(with: 0, where: dropped)
-                dKL = (dKL * r + kl).replacing(with: 0, where: dropped)
+                dKL = (dKL * r + kl).replacing(with: 0, where: dropped .| overflowed)
+                if any(overflowed) {
+                    let logRatio = load(row.inputs.logp, t, count) - load(row.inputs.oldLogp, t, count)
+                    kl = overflowedProduct(kl, where: overflowed, ref: load(ref, t, count), row.inputs, t, count, logRatio: logRatio)
+                }
             }
             // per_token_loss += beta * per_token_kl
             if addKL {
@@ -403,7 +407,8 @@ struct LossKernel {
         let n = row.inputs.count
         var logRatioSum = 0.0
         for t in 0..<n { logRatioSum += row.inputs.logp[t] - row.inputs.oldLogp[t] }
-        row.s = exp(logRatioSum / Double(Swift.max(n, 1)))
+        row.logS = logRatioSum / Double(Swift.max(n, 1))
+        row.s = exp(row.logS)
         let (loss, dRatio) = policyTerm(ratio: Lanes(repeating: row.s), advantage: row.advantage)
         (row.policyLoss, row.dPolicy) = (loss[0], dRatio[0])
     }
@@ -427,11 +432,15 @@ struct LossKernel {
             let d = load(ref, t, count) - load(row.inputs.logp, t, count)
             (kl, dKL) = klTerm(d: d, expm1OfD: VectorMath.expm1(d))
             if biasCorrection {
-                // d (k s) / d logp_t = dk s here, plus k through s.
-                if addKL { row.throughRatio += padded(beta * kl, valid) }
-                let dropped = Self.zeroKLAtInfiniteRatio(kl, s)
+                let dropped = Self.zeroKLAtInfiniteRatio(kl, s), overflowed = (kl .== .infinity) .& (s .== 0)
+                // d (k s) / d logp_t = dk s here, plus k through s (not where the product overflowed).
+                if addKL { row.throughRatio += padded((beta * kl).replacing(with: 0, where: overflowed), valid) }
                 kl = (kl * s).replacing(with: 0, where: dropped)
-                dKL = (dKL * s).replacing(with: 0, where: dropped)
+                dKL = (dKL * s).replacing(with: 0, where: dropped .| overflowed)
+                if any(overflowed) {
+                    kl = overflowedProduct(kl, where: overflowed, ref: load(ref, t, count), row.inputs, t, count,
+                                           logRatio: Lanes(repeating: row.logS))
+                }
             }
             if addKL {
                 loss += beta * kl
@@ -511,6 +520,18 @@ struct LossKernel {
     @_transparent
     static func chain(_ upstream: Lanes, _ local: Lanes) -> Lanes {
         (upstream * local).replacing(with: 0, where: upstream .== 0)
+    }
+
+    /// Bias correction where the KL overflowed to inf and the ratio underflowed to 0: those lanes
+    /// get the product taken in logs (`Naive.overflowedBiasCorrectedKL`); rare, so lane by lane.
+    private func overflowedProduct(_ kl: Lanes, where overflowed: LaneMask, ref: Lanes, _ inputs: RowInputs,
+                                   _ t: Int, _ count: Int, logRatio: Lanes) -> Lanes {
+        var out = kl
+        let d = ref - load(inputs.logp, t, count)
+        for l in 0..<count where overflowed[l] {
+            out[l] = Naive.overflowedBiasCorrectedKL(d: d[l], logRatio: logRatio[l], estimator: estimator)
+        }
+        return out
     }
 
     /// Bias correction: a KL of exactly 0 times a ratio that overflowed to inf is taken as 0,
