@@ -73,9 +73,15 @@ enum ConfigCommands {
     /// The error for a key no setting has, with the name it has here when the learner used
     /// another library's, or the closest key.
     static func unknownOption(_ key: String, _ session: Session) -> CommandError {
-        let suggestion = otherNames[key].map { "; \($0)" }
-            ?? Fmt.closest(key, in: session.settings.map(\.key)).map { "; did you mean '\($0)'?" } ?? ""
+        let suggestion = hint(for: key, among: session.settings.map(\.key)).map { "; \($0)" } ?? ""
         return CommandError("unknown option '\(Interpreter.shorten(key))'\(suggestion) ('config' lists every option)")
+    }
+
+    /// What an unknown key probably meant: our name for another library's (when that option is
+    /// among `keys`: a batch file has the loss options only), or the closest of `keys`.
+    static func hint(for key: String, among keys: [String]) -> String? {
+        if let other = otherNames[key], keys.contains(where: { other.contains("'\($0)'") }) { return other }
+        return Fmt.closest(key, in: keys).map { "did you mean '\($0)'?" }
     }
 
     /// What Tab offers after `config`: the kinds of option, then every key.

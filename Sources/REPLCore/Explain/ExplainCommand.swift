@@ -111,11 +111,7 @@ public enum ExplainCommand {
     /// one of ours, or a near spelling); nil for a known option or when nothing is close.
     static func unknownOptionHint(_ key: String) -> String? {
         guard GRPOConfig.option(named: key) == nil else { return nil }
-        // The REPL's hints name training settings too; a batch file has loss options only.
-        if let hint = ConfigCommands.otherNames[key], GRPOConfig.options.contains(where: { hint.contains("'\($0.key)'") }) {
-            return hint
-        }
-        return Fmt.closest(key, in: GRPOConfig.options.map(\.key)).map { "did you mean '\($0)'?" }
+        return ConfigCommands.hint(for: key, among: GRPOConfig.options.map(\.key))
     }
 
     public static func run(_ arguments: [String]) -> Outcome {

@@ -45,16 +45,14 @@ extension Session {
                 // max_completion_length is also a loss option: show the one the batch on screen uses.
                 get: { option.key == "max_completion_length" ? "\($0.config.maxCompletionLength)" : option.get($0.trainer.settings) },
                 set: { session, text throws(CommandError) in
-                    var settings = session.trainer.settings
-                    do throws(ConfigError) { try settings.set(option.key, to: text) } catch { throw CommandError(error.message) }
-                    if settings != session.trainer.settings {
-                        var trainer = session.trainer
-                        trainer.lossConfig = session.config
-                        do throws(ConfigError) { try trainer.set(option.key, to: text) } catch { throw CommandError(error.message) }
+                    var trainer = session.trainer
+                    trainer.lossConfig = session.config
+                    do throws(ConfigError) { try trainer.set(option.key, to: text) } catch { throw CommandError(error.message) }
+                    if trainer.settings != session.trainer.settings {
                         session.trainer = trainer
                         if option.startsNewRun { session.clearBatchIfFromTrainer() }
                     }
-                    if option.key == "max_completion_length" { session.config.maxCompletionLength = settings.maxCompletionLength }
+                    if option.key == "max_completion_length" { session.config.maxCompletionLength = trainer.settings.maxCompletionLength }
                 })
     }
 

@@ -82,11 +82,13 @@ public struct Trainer: Sendable, Codable {
     /// Sets a training setting (`TrainingSettings.options`) or a loss option (`GRPOConfig.options`)
     /// from text. `task`, `max_completion_length` and `seed` start a new run (same loss config);
     /// the others apply from the next rollout (sampling settings) or the next update (learning
-    /// rate, optimizer, path, cross-check). On error nothing changes.
+    /// rate, optimizer, path, cross-check). A value equal to the current one changes nothing (a
+    /// run goes on). On error nothing changes.
     public mutating func set(_ key: String, to value: String) throws(ConfigError) {
         if let option = TrainingSettings.option(named: key) {
             var changed = settings
             try changed.set(key, to: value)
+            guard changed != settings else { return }
             if option.startsNewRun {
                 self = try Trainer(settings: changed, lossConfig: lossConfig)
             } else {
