@@ -137,7 +137,9 @@ public enum ExplainCommand {
             if request.check {
                 var failed: [String] = []
                 if contents.logged?.hasDifferences(shown) == true { failed.append("a logged number differs from ours") }
-                if let naive, !ExplainText.pathsAgree(naive, vectorized) { failed.append("the naive and vectorized paths disagree") }
+                if let naive, !ExplainText.pathsAgree(naive.maxDifference(from: vectorized), loss: naive.loss) {
+                    failed.append("the naive and vectorized paths disagree")
+                }
                 if !failed.isEmpty {
                     errors.append("check failed: " + failed.joined(separator: "; "))
                     status = 1
