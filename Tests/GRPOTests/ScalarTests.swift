@@ -14,6 +14,14 @@ struct ScalarTests {
         #expect(y.grad == 2)
     }
 
+    @Test("a zero local derivative passes nothing on, even an infinite gradient (exp of an underflowed argument)")
+    func zeroLocalDerivative() {
+        let x = Scalar(-800)
+        let y = Scalar.exp(x) * Double.infinity  // exp(-800) = 0, d/dx exp = 0; the product is 0 * inf = NaN as a value
+        y.backward()
+        #expect(x.grad == 0, "not inf * 0 = NaN")
+    }
+
     @Test("clamp passes the gradient inside the range, ends included, and blocks it outside")
     func clamp() {
         for (x, expected) in [(1.0, 1.0), (1.2, 1.0), (1.3, 0.0), (0.7, 0.0), (0.8, 1.0)] {

@@ -199,7 +199,9 @@ struct BatchFileTests {
         // relative (8.9e-7) but within half the last digit logged (0.5e-5).
         #expect(LoggedNumbers.verdict(-0.08803, -0.08802908274) == .agreesToDigits(4))
         #expect(LoggedNumbers.verdict(-0.088, -0.08802908274) == .agreesToDigits(2))
-        #expect(LoggedNumbers.verdict(-0.089, -0.08802908274) == .differs)  // |d| 9.7e-4 > 5e-4
+        #expect(LoggedNumbers.verdict(-0.089, -0.08802908274) == .differs)  // |d| 9.7e-4 > 5e-5
+        // "-0.09" may be a log's "-0.0900": never more lenient than half of 1e-4.
+        #expect(LoggedNumbers.verdict(-0.09, -0.08536813) == .differs && LoggedNumbers.verdict(0.01, 0.00675) == .differs)
         #expect(LoggedNumbers.verdict(0.1234, 0.1235) == .differs)           // |d| 1e-4 > 5e-5
         #expect(LoggedNumbers.verdict(1, 1.1) == .differs)                   // a whole number: no rounding assumed
         #expect(LoggedNumbers.verdict(0.5, nil) == .missing)

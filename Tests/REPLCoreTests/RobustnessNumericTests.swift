@@ -84,6 +84,32 @@ struct RobustnessNumericTests {
         for b in try both(2) { #expect(b.loss.isFinite && b.ratio[0, 0] == 0) }
     }
 
+    @Test("warnings say what overflowed: the KL, or a sum of finite terms; both paths agree on an infinite gradient")
+    func overflowWarnings() throws {
+        var config = GRPOConfig()
+        config.useBiasCorrectionKL = true
+        // KL 800 nats away at ratio 1: L_t = inf, and d (k3 r) / d logp = inf - inf = NaN; both named.
+        let far = Batch(groups: [Group(completions: [Completion(reward: 1, logp: [-1], refLogp: [-1]),
+                                                     Completion(reward: 0, logp: [-800.1], refLogp: [-0.1])])])
+        let warnings = NonFinite.warnings(try Vectorized.breakdown(far, config: config))
+        #expect(warnings.count == 2 && warnings[0].hasSuffix("L_t = inf (ratio 1, A = -0.707, KL = inf)"), "\(warnings)")
+        #expect(warnings[1].hasPrefix("warning: d loss / d logp is nan at group 0, completion 1, token 0"))
+        // Ratio e^800 = inf with KL inf: the naive autodiff and the kernel both give +inf.
+        let over = Batch(groups: [Group(completions: [Completion(reward: 1, logp: [-0.1], oldLogp: [-800.1], refLogp: [-800.1]),
+                                                      Completion(reward: 0, logp: [-1], refLogp: [-1])])])
+        let n = try Naive.breakdown(over, config: config), v = try Vectorized.breakdown(over, config: config)
+        #expect(n.gradLogp[0, 0] == .infinity && v.gradLogp[0, 0] == .infinity)
+        #expect(ExplainText.pathsAgree(n.maxDifference(from: v), loss: n.loss))
+        #expect(!ExplainText.pathsAgree(.infinity, loss: .infinity), "an infinite difference never agrees")
+        // Advantages +-1e308 over two tokens each: every L_t is finite, their sum is not.
+        config.beta = 0
+        let huge = Batch(groups: [Group(completions: [Completion(reward: 0, logp: [-1, -1], advantage: 1e308),
+                                                      Completion(reward: 0, logp: [-1, -1], advantage: -1e308)])])
+        let h = try Vectorized.breakdown(huge, config: config)
+        #expect(h.perTokenLoss.values.allSatisfy(\.isFinite) && !h.loss.isFinite)
+        #expect(NonFinite.warnings(h) == ["warning: the loss is \(Fmt.num(h.loss)), though every L_t is finite: their weighted sum overflows a double"])
+    }
+
     /// Where a double overflows on the way but the answer is representable: what the math says.
     @Test("extremes the math answers: no gradient through an overflowed clipped ratio, rewards near 1e308")
     func overflowedIntermediates() throws {

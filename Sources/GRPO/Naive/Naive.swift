@@ -15,6 +15,6 @@
 /// - `Naive.breakdown`             all of it for a batch (Objective.swift)
 public enum Naive {
     /// Above this many tokens the tools run the vectorized path alone unless asked: the naive
-    /// path builds a graph of objects, about 1 KB and 5 us per token in a release build.
+    /// path builds a graph of objects, 1-2 KB and about 5 us per token in a release build.
     public static let comfortableTokenCount = 100_000
 }

@@ -49,7 +49,9 @@ public final class Scalar {
         for node in order.reversed() where node.grad != 0 {
             // A node that receives no gradient passes none on, even through an infinite local
             // derivative (exp of an overflowed log-ratio): 0 * inf would be NaN, the math says 0.
-            for (input, local) in node.inputs {
+            // Likewise a local derivative of exactly 0 (exp of an underflowed argument) passes
+            // nothing on, even an infinite gradient.
+            for (input, local) in node.inputs where local != 0 {
                 input.grad += node.grad * local
             }
         }

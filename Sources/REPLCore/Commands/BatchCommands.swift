@@ -27,7 +27,10 @@ enum BatchCommands {
             let b = try session.breakdown()
             return ["batch: \(args[0]), \(batch.groups.count) group(s) x G = \(batch.groupSize), \(batch.tokenCount) tokens",
                     "config: " + ExplainText.changedSettings(contents.config),
-                    "loss = \(Fmt.num(b.loss, digits: 10)); 'tokens' shows every quantity, 'compare' checks both paths"]
+                    "loss = \(Fmt.num(b.loss, digits: 10)); 'tokens' shows every quantity, "
+                        + (batch.tokenCount > Naive.comfortableTokenCount
+                            ? "on the vectorized path (\(batch.tokenCount) tokens is too many for the naive one)"
+                            : "'compare' checks both paths")]
                 + NonFinite.warnings(b) + (contents.logged.map { [""] + $0.lines(b) } ?? [])
         },
         Command("savebatch", syntax: "FILE", summary: "write the current batch and loss options as a batch file (for explain or other libraries)",

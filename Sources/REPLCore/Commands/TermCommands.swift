@@ -18,8 +18,10 @@ enum TermCommands {
         // A clip range as narrow as GSPO's (1e-4) needs more digits to be seen.
         let c = session.config
         let digits = min(c.epsilon, c.resolvedEpsilonHigh) < 0.01 ? 6 : 4
-        let table = BreakdownView.tokenTable(batch, b, columns: present, title: title, headers: headers, digits: digits)
-        return [header(session)] + session.render(table, all: Args.wantsAll(args), command: command)
+        let all = Args.wantsAll(args)
+        let table = BreakdownView.tokenTable(batch, b, columns: present, title: title, headers: headers, digits: digits,
+                                             maxRows: all ? nil : session.rowLimit)
+        return [header(session)] + session.render(table, all: all, command: command)
     }
 
     static let all: [Command] = [

@@ -12,7 +12,8 @@ public enum ExplainCommand {
     /// What `explain --help` prints.
     public static let help = [
         usage,
-        "  --json         every quantity of both paths, as JSON",
+        "  --json         every quantity of both paths, as JSON (inf and NaN as null; above the naive path's",
+        "                 \(Naive.comfortableTokenCount) tokens, 'paths' has only 'vectorized' unless --naive)",
         "  --all          every token (the table stops at \(ExplainText.rowLimit) rows otherwise)",
         "  --check        exit 1 if a number the file logged differs from ours, or the two paths disagree",
         "  --naive        run the naive path too on a batch of more than \(Naive.comfortableTokenCount) tokens (slow)",

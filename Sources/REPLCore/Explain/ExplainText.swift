@@ -13,6 +13,10 @@ public enum ExplainText {
         var lines: [String] = []
         lines.append("batch: \(batch.groups.count) group(s) x G = \(batch.groupSize), \(batch.tokenCount) tokens")
         lines.append("config: " + changedSettings(config, from: preset))
+        if naive == nil {
+            lines.append("vectorized path only: \(batch.tokenCount) tokens is more than the naive path's "
+                         + "\(Naive.comfortableTokenCount) (it is the readable specification, slow on purpose); --naive runs it too")
+        }
         lines.append("")
         lines += BreakdownView.advantageTable(batch, shown).render()
         lines.append("")
@@ -30,9 +34,6 @@ public enum ExplainText {
             let diff = naive.maxDifference(from: vectorized)
             lines.append("naive vs vectorized: largest |difference| over every quantity = \(Fmt.num(diff, digits: 2))"
                          + (pathsAgree(diff, loss: naive.loss) ? " (they agree)" : " (they DISAGREE: please report this batch)"))
-        } else {
-            lines.append("vectorized path only: \(batch.tokenCount) tokens is more than the naive path's "
-                         + "\(Naive.comfortableTokenCount) (it is the readable specification, slow on purpose); --naive runs it too")
         }
         if let logged {
             lines.append("")
@@ -41,9 +42,10 @@ public enum ExplainText {
         return lines.joined(separator: "\n")
     }
 
-    /// The two paths agree to rounding: every quantity within 1e-9 of the loss's size.
+    /// The two paths agree to rounding: every quantity within 1e-9 of the loss's size (an
+    /// infinite difference, such as NaN against inf, never agrees).
     static func pathsAgree(_ difference: Double, loss: Double) -> Bool {
-        difference <= 1e-9 * max(1, abs(loss))
+        difference.isFinite && difference <= 1e-9 * max(1, abs(loss))
     }
 
     /// The options that differ from the preset's (the defaults unless another preset was named):
@@ -79,15 +81,25 @@ public enum NonFinite {
             out.append(firstToken(b, b.perTokenLoss, groupSize).map { row, t in
                 let (g, i) = groupAndIndex(row, groupSize: groupSize)
                 return "warning: the loss is \(Fmt.num(b.loss)): group \(g), completion \(i), token \(t) has "
-                    + "L_t = \(Fmt.num(b.perTokenLoss[row, t])) (ratio \(Fmt.num(b.ratio[row, t])), A = \(Fmt.num(b.advantages[row])))"
-            } ?? "warning: the loss is \(Fmt.num(b.loss))")
-        } else if let (row, t) = firstToken(b, b.gradLogp, groupSize) {
+                    + "L_t = \(Fmt.num(b.perTokenLoss[row, t])) (\(terms(b, row, t)))"
+            } ?? "warning: the loss is \(Fmt.num(b.loss)), though every L_t is finite: their weighted sum overflows a double")
+        }
+        if let (row, t) = firstToken(b, b.gradLogp, groupSize) {
             let (g, i) = groupAndIndex(row, groupSize: groupSize)
             out.append("warning: d loss / d logp is \(Fmt.num(b.gradLogp[row, t])) at group \(g), completion \(i), token \(t) "
-                       + "(ratio \(Fmt.num(b.ratio[row, t])), A = \(Fmt.num(b.advantages[row])), the min takes the "
-                       + "\(b.branch(row: row, token: t).rawValue) term) although the loss is \(Fmt.num(b.loss))")
+                       + "(\(terms(b, row, t)), the min takes the \(b.branch(row: row, token: t).rawValue) term)"
+                       + (b.loss.isFinite ? " although the loss is \(Fmt.num(b.loss))" : ""))
         }
         return out
+    }
+
+    /// What a token's L_t is made of: its ratio and advantage, and its KL and sampler weight when
+    /// those are on (either can be what overflowed).
+    static func terms(_ b: Breakdown, _ row: Int, _ t: Int) -> String {
+        var parts = ["ratio \(Fmt.num(b.ratio[row, t]))", "A = \(Fmt.num(b.advantages[row]))"]
+        if let kl = b.kl { parts.append("KL = \(Fmt.num(kl[row, t]))") }
+        if let w = b.samplerWeight { parts.append("IS weight = \(Fmt.num(w[row, t]))") }
+        return parts.joined(separator: ", ")
     }
 
     /// The first (row, token) where `values` is not finite.

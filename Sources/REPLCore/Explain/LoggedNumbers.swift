@@ -50,14 +50,16 @@ public struct LoggedNumbers: Sendable, Equatable {
 
     /// Logged numbers are often float32 (TRL logs its metrics in float32): a difference within
     /// 1e-5 of the larger value, or 1e-8 outright, counts as agreeing; so does one within half a
-    /// unit of the last digit the number was written with (a log rounded to 4 digits).
+    /// unit of the last digit the number was written with, but never more than half of 1e-4: a
+    /// trainer's log rounds to 4 decimals (`round(x, 4)`), and "-0.09" may be "-0.0900", whose
+    /// zeros the parsed number has lost.
     static func verdict(_ logged: Double, _ ours: Double?) -> Verdict {
         guard let ours else { return .missing }
         let difference = abs(logged - ours)
         // An inf or NaN on either side agrees only with the same value.
         guard difference.isFinite else { return logged == ours ? .agrees : .differs }
         if difference <= 1e-5 * max(abs(logged), abs(ours)) + 1e-8 { return .agrees }
-        if let (digits, unit) = writtenPrecision(logged), difference <= unit / 2 { return .agreesToDigits(digits) }
+        if let (digits, unit) = writtenPrecision(logged), difference <= min(unit, 1e-4) / 2 { return .agreesToDigits(digits) }
         return .differs
     }
 
@@ -154,7 +156,7 @@ public struct LoggedNumbers: Sendable, Equatable {
                 ("logged", .number(entry.value)),
                 ("ours", ours.map(JSONValue.number) ?? .null),
                 ("difference", ours.map { .number(abs(entry.value - $0)) } ?? .null),
-                ("agrees", .bool(ours.map { Self.agree(entry.value, $0) } ?? false)),
+                ("agrees", ours.map { .bool(Self.agree(entry.value, $0)) } ?? .null),
             ]))
         }
         return .object(JSONObject([("source", source.map(JSONValue.string) ?? .null), ("values", .object(values)),

@@ -149,7 +149,7 @@ public final class Session {
         let batch = try currentBatch()
         guard batch.tokenCount <= Naive.comfortableTokenCount else {
             throw CommandError("this needs the naive path, and the batch has \(batch.tokenCount) tokens, more than the "
-                               + "\(Naive.comfortableTokenCount) it handles comfortably (about 1 KB and 5 us a token); "
+                               + "\(Naive.comfortableTokenCount) it handles comfortably (1-2 KB and about 5 us a token); "
                                + "'grpo-repl explain FILE --naive' runs it anyway")
         }
         do {
