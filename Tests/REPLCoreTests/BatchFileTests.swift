@@ -118,6 +118,20 @@ struct BatchFileTests {
         #expect(compare.isError && compare.lines[0].contains("the batch has \(2 * n) tokens"))
     }
 
+    @Test("explain's tables stop at their row limit unless --all")
+    func cutTables() throws {
+        let rows = ExplainText.rowLimit + 10
+        let batch = Batch(groups: [Group(completions: (0..<rows).map { Completion(reward: 0, logp: [-1], advantage: Double($0)) })])
+        var config = GRPOConfig()
+        config.beta = 0
+        let v = try Vectorized.breakdown(batch, config: config)
+        let cut = ExplainText.render(config: config, batch: batch, naive: nil, vectorized: v, showAll: false)
+        #expect(cut.contains("... 10 more completions (add --all to see every completion)"))
+        #expect(cut.contains("... 10 more tokens (add --all to see every token)"))
+        let all = ExplainText.render(config: config, batch: batch, naive: nil, vectorized: v, showAll: true)
+        #expect(!all.contains("more completions") && !all.contains("more tokens"))
+    }
+
     @Test("encode then decode gives the same batch and config")
     func roundTrip() throws {
         let (config, batch) = try decode(good)

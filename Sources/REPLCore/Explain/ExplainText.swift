@@ -18,7 +18,9 @@ public enum ExplainText {
                          + "\(Naive.comfortableTokenCount) (it is the readable specification, slow on purpose); --naive runs it too")
         }
         lines.append("")
-        lines += BreakdownView.advantageTable(batch, shown).render()
+        lines += BreakdownView.advantageTable(batch, shown).render(maxRows: showAll ? nil : rowLimit) {
+            "... \($0) more completions (add --all to see every completion)"
+        }
         lines.append("")
         let title = BreakdownView.lossFormula(config, samplerWeighted: shown.samplerWeight != nil)
         let tokens = BreakdownView.tokenTable(batch, shown, columns: BreakdownView.allColumns(batch, shown), title: title,
