@@ -20,11 +20,22 @@ public struct Completion: Sendable, Equatable {
     /// groups). When every completion has one, the group-relative step is skipped, rewards are
     /// ignored and groups are only containers. Lesson 11.
     public var advantage: Double?
+    /// One reward per reward function (TRL's `rewards_per_func` row), nil where a function could
+    /// not score the completion (TRL's NaN). When given, `reward` is not used: the functions are
+    /// combined by `reward_weights` and `multi_objective_aggregation`. Lesson 02.
+    public var rewardsPerFunction: [Double?]?
+    /// The completion hit the length limit before its end token; `mask_truncated_completions`
+    /// then leaves it out of the loss (its reward still counts). Lesson 05.
+    public var truncated: Bool
+    /// Which tokens the loss trains on (TRL's `tool_mask`: false for tool output inside the
+    /// completion); nil trains on every token. Lesson 05.
+    public var mask: [Bool]?
 
     /// `oldLogp` defaults to `logp` (on-policy: every ratio is exactly 1).
     public init(reward: Double, logp: [Double], oldLogp: [Double]? = nil,
                 refLogp: [Double]? = nil, entropy: [Double]? = nil, samplerLogp: [Double]? = nil,
-                advantage: Double? = nil) {
+                advantage: Double? = nil, rewardsPerFunction: [Double?]? = nil, truncated: Bool = false,
+                mask: [Bool]? = nil) {
         self.reward = reward
         self.logp = logp
         self.oldLogp = oldLogp ?? logp
@@ -32,6 +43,9 @@ public struct Completion: Sendable, Equatable {
         self.entropy = entropy
         self.samplerLogp = samplerLogp
         self.advantage = advantage
+        self.rewardsPerFunction = rewardsPerFunction
+        self.truncated = truncated
+        self.mask = mask
     }
 
     /// |o_i|, the number of tokens (may be 0).
@@ -60,6 +74,10 @@ public struct Batch: Sendable, Equatable {
     public var hasReference: Bool { !groups.isEmpty && groups.allSatisfy { $0.completions.allSatisfy { $0.refLogp != nil } } }
     public var hasEntropy: Bool { !groups.isEmpty && groups.allSatisfy { $0.completions.allSatisfy { $0.entropy != nil } } }
     public var hasSampler: Bool { !groups.isEmpty && groups.allSatisfy { $0.completions.allSatisfy { $0.samplerLogp != nil } } }
+    /// True when the completions give one reward per reward function.
+    public var hasRewardsPerFunction: Bool {
+        !groups.isEmpty && groups.allSatisfy { $0.completions.allSatisfy { $0.rewardsPerFunction != nil } }
+    }
     /// True when every completion carries its advantage (`Completion.advantage`).
     public var hasGivenAdvantages: Bool {
         !groups.isEmpty && groups.allSatisfy { $0.completions.allSatisfy { $0.advantage != nil } }
@@ -70,111 +88,3 @@ public struct Batch: Sendable, Equatable {
     }
 }
 
-/// Why a batch cannot go through the loss, naming the group, completion and field.
-public struct BatchError: Error, Equatable, Sendable, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
-
-extension Batch {
-    /// Checks what the loss needs: G >= 2 and equal in every group (G >= 1 when the advantages
-    /// are given), per-token arrays of one length, finite numbers, reference log-probs when
-    /// beta != 0, entropies when top_entropy_quantile < 1, and lengths within
-    /// max_completion_length for dr_grpo.
-    public func validate(for config: GRPOConfig) throws(BatchError) {
-        try validateShape(for: config)
-        try validateTokenValues()
-    }
-
-    /// Everything `validate` checks except that the per-token values are finite: one look at each
-    /// completion, not at each token. `Vectorized.breakdown` checks the values in its own pass.
-    func validateShape(for config: GRPOConfig) throws(BatchError) {
-        guard !groups.isEmpty else { throw BatchError("the batch has no groups") }
-        let g = groupSize
-        let advantageCount = completions.filter { $0.advantage != nil }.count
-        if advantageCount != 0 && advantageCount != completionCount {
-            throw BatchError("advantage is given for \(advantageCount) of \(completionCount) completions; give it for all or none")
-        }
-        let givenAdvantages = advantageCount != 0
-        for (gi, group) in groups.enumerated() {
-            let at = "group \(gi)"
-            guard !group.completions.isEmpty else { throw BatchError("\(at) has no completions") }
-            guard givenAdvantages || group.completions.count >= 2 else {
-                throw BatchError("\(at) has \(group.completions.count) completion(s); GRPO needs G >= 2 (or give each completion's advantage)")
-            }
-            guard group.completions.count == g else {
-                throw BatchError("\(at) has \(group.completions.count) completions but group 0 has \(g); all groups need the same G")
-            }
-            for (ci, c) in group.completions.enumerated() {
-                let here = "\(at), completion \(ci)"
-                if let a = c.advantage {
-                    guard a.isFinite else { throw BatchError("\(here): advantage is \(a), not a finite number") }
-                } else {
-                    guard c.reward.isFinite else { throw BatchError("\(here): reward is \(c.reward), not a finite number") }
-                }
-                for (field, values) in c.tokenFields where values.count != c.length {
-                    throw BatchError("\(here): \(field.rawValue) has \(values.count) values but logp has \(c.length)")
-                }
-                if config.lossType == .drGRPO && c.length > config.maxCompletionLength {
-                    throw BatchError("\(here) has \(c.length) tokens, more than max_completion_length=\(config.maxCompletionLength) that dr_grpo divides by")
-                }
-            }
-        }
-        let refCount = completions.filter { $0.refLogp != nil }.count
-        if refCount != 0 && refCount != completionCount {
-            throw BatchError("ref_logp is given for \(refCount) of \(completionCount) completions; give it for all or none")
-        }
-        let samplerCount = completions.filter { $0.samplerLogp != nil }.count
-        if samplerCount != 0 && samplerCount != completionCount {
-            throw BatchError("sampler_logp is given for \(samplerCount) of \(completionCount) completions; give it for all or none")
-        }
-        if config.beta != 0 && refCount == 0 {
-            throw BatchError("beta is \(config.beta) but no completion has ref_logp; give ref_logp or set beta=0")
-        }
-        if usesSamplerCorrection(config) {
-            let low = config.vllmImportanceSamplingClipMin, high = config.vllmImportanceSamplingClipMax
-            if let low, let high, low >= high {
-                throw BatchError("vllm_importance_sampling_clip_min (\(low)) must be below vllm_importance_sampling_clip_max (\(high))")
-            }
-            let truncates = [.tokenTruncate, .sequenceTruncate].contains(config.vllmImportanceSamplingMode)
-            if truncates && low == nil && high == nil {
-                throw BatchError("vllm_importance_sampling_mode \(config.vllmImportanceSamplingMode.rawValue) needs "
-                                 + "vllm_importance_sampling_clip_min or vllm_importance_sampling_clip_max (both are none)")
-            }
-        }
-        if config.topEntropyQuantile < 1 && !hasEntropy {
-            throw BatchError("top_entropy_quantile is \(config.topEntropyQuantile) but not every completion has entropy")
-        }
-    }
-
-    /// Throws at the first per-token value of `fields` that is not a finite number, naming its
-    /// group, completion, field and token.
-    func validateTokenValues(_ fields: Set<TokenField> = Set(TokenField.allCases)) throws(BatchError) {
-        for (gi, group) in groups.enumerated() {
-            for (ci, c) in group.completions.enumerated() {
-                for (field, values) in c.tokenFields where fields.contains(field) {
-                    if let t = values.firstIndex(where: { !$0.isFinite }) {
-                        throw BatchError("group \(gi), completion \(ci): \(field.rawValue)[\(t)] is \(values[t]), not a finite number")
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// A completion's per-token arrays, named as in a batch file.
-enum TokenField: String, CaseIterable {
-    case logp, oldLogp = "old_logp", refLogp = "ref_logp", entropy, samplerLogp = "sampler_logp"
-}
-
-extension Completion {
-    /// The per-token arrays it carries, in the order `validate` checks them.
-    var tokenFields: [(TokenField, [Double])] {
-        var fields: [(TokenField, [Double])] = [(.logp, logp), (.oldLogp, oldLogp)]
-        if let refLogp { fields.append((.refLogp, refLogp)) }
-        if let entropy { fields.append((.entropy, entropy)) }
-        if let samplerLogp { fields.append((.samplerLogp, samplerLogp)) }
-        return fields
-    }
-}

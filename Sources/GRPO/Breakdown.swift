@@ -1,39 +1,3 @@
-/// Rows of different lengths stored back to back: row i is `values[offsets[i] ..< offsets[i+1]]`.
-/// Both loss paths store per-token quantities this way, one row per completion.
-public struct Ragged<Element: Sendable>: Sendable {
-    public var values: [Element]
-    /// `rowCount + 1` offsets, starting at 0.
-    public var offsets: [Int]
-
-    public init(values: [Element], offsets: [Int]) {
-        precondition(offsets.first == 0 && offsets.last == values.count, "offsets must span values")
-        self.values = values
-        self.offsets = offsets
-    }
-
-    /// Rows of `repeating` with the lengths of `lengths`.
-    public init(repeating value: Element, lengths: [Int]) {
-        var offsets = [0]
-        offsets.reserveCapacity(lengths.count + 1)
-        for n in lengths { offsets.append(offsets.last! + n) }
-        self.init(values: Array(repeating: value, count: offsets.last!), offsets: offsets)
-    }
-
-    public var rowCount: Int { offsets.count - 1 }
-    public subscript(row: Int) -> ArraySlice<Element> { values[offsets[row]..<offsets[row + 1]] }
-    public subscript(row: Int, token: Int) -> Element {
-        get { values[offsets[row] + token] }
-        set { values[offsets[row] + token] = newValue }
-    }
-    public var rows: [[Element]] { (0..<rowCount).map { Array(self[$0]) } }
-    /// The same rows with `transform` applied to every value.
-    public func map<T>(_ transform: (Element) -> T) -> Ragged<T> {
-        Ragged<T>(values: values.map(transform), offsets: offsets)
-    }
-}
-
-extension Ragged: Equatable where Element: Equatable {}
-
 /// Which branch `min(ratio * A, clip(ratio) * A)` took at a token. Lesson 04.
 public enum ClipBranch: String, Sendable, Equatable {
     /// ratio * A is the smaller (or equal) term: the gradient flows through the ratio.
@@ -45,35 +9,26 @@ public enum ClipBranch: String, Sendable, Equatable {
     case capped
 }
 
-/// The logged numbers, named as TRL logs them. Lesson 04 (clip fractions), 05 (kl), 02 (zero std).
-public struct Metrics: Sendable, Equatable {
-    /// Share of valid tokens with ratio < 1 - epsilon and A < 0 (TRL `clip_ratio/low_mean`).
-    public var clipRatioLow: Double
-    /// Share with ratio > 1 + epsilon_high and A > 0 (TRL `clip_ratio/high_mean`; as TRL, the
-    /// ratio capped at `delta` when that is set).
-    public var clipRatioHigh: Double
-    /// Share with either (TRL `clip_ratio/region_mean`).
-    public var clipRatioRegion: Double
-    /// Token mean of the per-token KL (bias-corrected when that is on); `nil` without ref_logp.
-    public var kl: Double?
-    /// Share of groups whose rewards are all equal (std 0): their advantages are all 0. `nil`
-    /// when the batch gives its advantages instead of rewards.
-    public var fracRewardZeroStd: Double?
-    /// Token mean of the entropies, when given.
-    public var entropy: Double?
+/// The entropy bonus of a batch: loss = policy loss - coefficient * meanEntropy. Lesson 05.
+public struct EntropyBonus: Sendable, Equatable {
+    /// `entropy_coef` as applied.
+    public var coefficient: Double
+    /// Mean entropy over the tokens the policy term acts on.
+    public var meanEntropy: Double
+    /// How many tokens that mean is over.
+    public var tokens: Int
 
-    public init(clipRatioLow: Double, clipRatioHigh: Double, clipRatioRegion: Double, kl: Double?,
-                fracRewardZeroStd: Double?, entropy: Double?) {
-        self.clipRatioLow = clipRatioLow
-        self.clipRatioHigh = clipRatioHigh
-        self.clipRatioRegion = clipRatioRegion
-        self.kl = kl
-        self.fracRewardZeroStd = fracRewardZeroStd
-        self.entropy = entropy
+    public init(coefficient: Double, meanEntropy: Double, tokens: Int) {
+        self.coefficient = coefficient
+        self.meanEntropy = meanEntropy
+        self.tokens = tokens
     }
+
+    /// What the bonus subtracts from the loss.
+    public var value: Double { coefficient * meanEntropy }
 }
 
-/// Every intermediate quantity of the GRPO loss for one batch. Both paths produce one; the tests
+/// Every intermediate quantity of the loss for one batch. Both paths produce one; the tests
 /// check that the two agree. Rows of the ragged quantities are completions, group after group.
 public struct Breakdown: Sendable {
     public var config: GRPOConfig
@@ -81,9 +36,10 @@ public struct Breakdown: Sendable {
     public var groupSize: Int
     /// mean of each group's rewards (empty when the batch gives its advantages).
     public var groupMean: [Double]
-    /// The std of each group's rewards (the batch std for `scale_rewards=batch`), before
-    /// `std_epsilon` is added. With `scale_rewards=none` it is reported but divides nothing.
-    /// Empty when the batch gives its advantages.
+    /// The std of each group's rewards (the batch std for `scale_rewards=batch` and
+    /// `normalize_then_sum`), before `std_epsilon` is added; NaN when a group has too few
+    /// rewards. With `scale_rewards=none` it is reported but divides nothing. Empty when the
+    /// batch gives its advantages.
     public var groupStd: [Double]
     /// A_i, one per completion (broadcast to its tokens): from the rewards, or as given.
     public var advantages: [Double]
@@ -91,17 +47,29 @@ public struct Breakdown: Sendable {
     public var ratio: Ragged<Double>
     /// Per-token KL to the reference (times the ratio with bias correction); `nil` without ref_logp.
     public var kl: Ragged<Double>?
+    /// Which tokens the loss counts (`Naive.lossMask`); `nil` when it counts every token.
+    public var lossMask: Ragged<Bool>?
+    /// The off-policy sequence mask, one per completion (`Naive.offPolicyKeep`); `nil` when off.
+    public var offPolicyMask: [Bool]?
     /// Which tokens keep the policy term under `top_entropy_quantile`; `nil` when it is 1.
     public var entropyMask: Ragged<Bool>?
-    /// The sampler/trainer correction weight of each token's policy term; `nil` when not used.
+    /// The sampler/trainer correction weight of each token; `nil` when not used.
     public var samplerWeight: Ragged<Double>?
-    /// L_t = -min(r A, clip(r) A) [* entropy mask] [* sampler weight] + beta * KL_t  (loss = -objective).
+    /// VESPO's phi, one per completion; `nil` for the other objectives.
+    public var vespoWeight: [Double]?
+    /// L_t = -objective_t * keep_t * w_t + beta * KL_t at the tokens the loss counts, 0 at the
+    /// others (loss = -objective).
     public var perTokenLoss: Ragged<Double>
     /// w_i, the weight of each of completion i's tokens in the aggregate:
-    /// loss = sum_i w_i sum_t L_{i,t}. Set by `loss_type`, the same at every token of a row.
+    /// policyLoss = sum_i w_i sum_t L_{i,t}. Set by the aggregation, the same at every token of a row.
     public var weight: [Double]
     /// d loss / d logp_t.
     public var gradLogp: Ragged<Double>
+    /// The aggregate of the per-token losses, before the entropy bonus.
+    public var policyLoss: Double
+    /// The entropy bonus; `nil` when `entropy_coef` is 0.
+    public var entropyBonus: EntropyBonus?
+    /// policyLoss - entropy bonus: what the optimizer minimizes.
     public var loss: Double
     public var metrics: Metrics
 
@@ -111,6 +79,7 @@ public struct Breakdown: Sendable {
 
     /// Which term the min took at each token (`Naive.clipBranch`): like the clipped ratio, a
     /// function of the ratio and the advantage, computed when read. `branch(row:token:)` reads one.
+    /// Meaningful for the clip-and-min objective.
     public var branch: Ragged<ClipBranch> {
         var values: [ClipBranch] = []
         values.reserveCapacity(ratio.values.count)
@@ -122,5 +91,28 @@ public struct Breakdown: Sendable {
 
     public func branch(row: Int, token: Int) -> ClipBranch {
         Naive.clipBranch(ratio: ratio[row, token], advantage: advantages[row], config: config)
+    }
+
+    /// True when the loss counts token t of row i.
+    public func counts(row: Int, token: Int) -> Bool { lossMask?[row, token] ?? true }
+
+    /// True when the policy term acts on token t of row i: the loss counts it and the entropy mask
+    /// keeps it (the tokens the entropy bonus averages over).
+    public func acts(row: Int, token: Int) -> Bool {
+        counts(row: row, token: token) && (entropyMask?[row, token] ?? true)
+    }
+
+    /// d loss / d H_t, the entropy bonus's gradient with respect to each token's entropy:
+    /// -entropy_coef / (tokens acted on) where the policy term acts, 0 elsewhere; `nil` without a
+    /// bonus. The tiny policy sends it back through its logits. Lesson 05.
+    public var entropyGradient: Ragged<Double>? {
+        guard let bonus = entropyBonus else { return nil }
+        let share = -bonus.coefficient / Double(max(bonus.tokens, 1))
+        var values: [Double] = []
+        values.reserveCapacity(ratio.values.count)
+        for row in 0..<ratio.rowCount {
+            for t in 0..<(ratio.offsets[row + 1] - ratio.offsets[row]) { values.append(acts(row: row, token: t) ? share : 0) }
+        }
+        return Ragged(values: values, offsets: ratio.offsets)
     }
 }

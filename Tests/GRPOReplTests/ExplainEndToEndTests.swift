@@ -30,7 +30,7 @@ struct ExplainEndToEndTests {
             #expect((p["ratio"] as! [[Double]])[0][0] == exp(0.3) || abs((p["ratio"] as! [[Double]])[0][0] - exp(0.3)) < 1e-15)
             #expect(abs((p["loss"] as! Double) - (-0.08802908274)) < 1e-10)
             let metrics = p["metrics"] as! [String: Any]
-            #expect(Set(metrics.keys).isSuperset(of: ["clip_ratio_low", "clip_ratio_high", "clip_ratio_region", "kl", "frac_reward_zero_std"]))
+            #expect(Set(metrics.keys).isSuperset(of: ["clip_ratio/low_mean", "clip_ratio/low_min", "clip_ratio/high_mean", "clip_ratio/high_max", "clip_ratio/region_mean", "kl", "frac_reward_zero_std"]))
         }
         #expect((doc["max_abs_diff"] as! Double) < 1e-12)
         #expect((doc["config"] as! [String: Any])["loss_type"] as? String == "grpo")

@@ -8,31 +8,57 @@ import Testing
 struct AgreementTests {
     /// Values agree to 1e-12 of their own size, or of the largest value in the array for entries
     /// that are sums with cancellation (GSPO tokens collect a shared term).
-    func expectAgree(_ a: [Double], _ b: [Double], _ what: String) {
-        let scale = max(a.map(abs).max() ?? 0, b.map(abs).max() ?? 0)
-        for k in a.indices where !close(a[k], b[k], relative: 1e-12, absolute: 1e-13 * scale + 1e-300) {
+    /// Two NaNs agree (a group with too few rewards has no std on either path).
+    /// `floor`: an absolute tolerance for values that are rounding noise around 0 (a mean of
+    /// rewards that cancel, the std of equal rewards).
+    func expectAgree(_ a: [Double], _ b: [Double], _ what: String, floor: Double = 0) {
+        guard a.count == b.count else { Issue.record("\(what): \(a.count) vs \(b.count) values"); return }
+        let finite = (a + b).filter(\.isFinite).map(abs)
+        let scale = max(finite.max() ?? 0, floor * 1e13)
+        for k in a.indices where !(a[k].isNaN && b[k].isNaN) && !close(a[k], b[k], relative: 1e-12, absolute: 1e-13 * scale + 1e-300) {
             Issue.record("\(what)[\(k)]: naive \(a[k]) vs vectorized \(b[k])")
             return
         }
     }
 
+    /// Every quantity both paths compute. Cross-checked here (two implementations each): the
+    /// advantages with their group means and stds, ratios, KL, the loss mask, the off-policy
+    /// mask, the entropy mask, sampler weights, VESPO's phi, per-token losses, weights, the
+    /// gradient, the policy loss, the entropy bonus, the loss and every metric. Shared by both
+    /// paths and resting on golden values only (`TorchRules`): torch's float32 quantile rule, the
+    /// float32 comparison and TRL's zero-std test.
     func compare(_ batch: Batch, _ config: GRPOConfig, _ label: String) throws {
         let n = try Naive.breakdown(batch, config: config)
         let v = try Vectorized.breakdown(batch, config: config)
         // The loss is a sum of many terms: compare against the size of those terms.
         let termScale = (0..<n.perTokenLoss.rowCount).reduce(0) { sum, i in sum + n.weight[i] * n.perTokenLoss[i].reduce(0) { $0 + abs($1) } }
+            + abs(n.entropyBonus?.value ?? 0)
         #expect(abs(n.loss - v.loss) <= 1e-12 * max(termScale, abs(n.loss)) + 1e-300, "\(label) loss \(n.loss) vs \(v.loss)")
+        #expect(abs(n.policyLoss - v.policyLoss) <= 1e-12 * max(termScale, abs(n.policyLoss)) + 1e-300,
+                "\(label) policy loss \(n.policyLoss) vs \(v.policyLoss)")
         expectAgree(n.advantages, v.advantages, "\(label) advantages")
-        expectAgree(n.groupMean, v.groupMean, "\(label) group mean")
-        expectAgree(n.groupStd, v.groupStd, "\(label) group std")
+        // The mean and std of rewards that cancel are rounding noise: compare them at the rewards' size.
+        let rewardScale = batch.completions.map { c in (c.rewardsPerFunction?.compactMap { $0 } ?? [c.reward]).map(abs).max() ?? 0 }
+            .filter(\.isFinite).max() ?? 1
+        expectAgree(n.groupMean, v.groupMean, "\(label) group mean", floor: 1e-15 * max(rewardScale, 1))
+        expectAgree(n.groupStd, v.groupStd, "\(label) group std", floor: 1e-15 * max(rewardScale, 1))
         expectAgree(n.ratio.values, v.ratio.values, "\(label) ratio")
+        #expect(n.lossMask?.values == v.lossMask?.values, "\(label) loss mask")
+        #expect(n.offPolicyMask == v.offPolicyMask, "\(label) off-policy mask")
         // The branch is read from the ratio; what each path must do with it: a clipped or capped
         // token passes no policy gradient, so without a KL term its gradient is exactly 0.
-        if config.importanceSamplingLevel == .token && (config.beta == 0 || !batch.hasReference) {
+        if config.objective == .clipMin && config.importanceSamplingLevel == .token && (config.beta == 0 || !batch.hasReference) {
             for row in 0..<v.ratio.rowCount {
                 for t in 0..<(v.ratio.offsets[row + 1] - v.ratio.offsets[row]) where v.branch(row: row, token: t) != .unclipped {
                     #expect(v.gradLogp[row, t] == 0 && n.gradLogp[row, t] == 0, "\(label) row \(row) token \(t): clipped but moves")
                 }
+            }
+        }
+        // A token the loss does not count has no loss and no gradient on either path.
+        if let mask = n.lossMask {
+            for k in mask.values.indices where !mask.values[k] {
+                #expect(n.perTokenLoss.values[k] == 0 && v.perTokenLoss.values[k] == 0 && n.gradLogp.values[k] == 0
+                        && v.gradLogp.values[k] == 0, "\(label) masked token \(k) moves")
             }
         }
         #expect((n.kl == nil) == (v.kl == nil), "\(label) kl presence")
@@ -40,13 +66,19 @@ struct AgreementTests {
         #expect(n.entropyMask?.values == v.entropyMask?.values, "\(label) entropy mask")
         #expect((n.samplerWeight == nil) == (v.samplerWeight == nil), "\(label) sampler weight presence")
         if let ns = n.samplerWeight, let vs = v.samplerWeight { expectAgree(ns.values, vs.values, "\(label) sampler weight") }
+        #expect((n.vespoWeight == nil) == (v.vespoWeight == nil), "\(label) vespo weight presence")
+        if let np = n.vespoWeight, let vp = v.vespoWeight { expectAgree(np, vp, "\(label) vespo phi") }
+        #expect((n.entropyBonus == nil) == (v.entropyBonus == nil), "\(label) entropy bonus presence")
+        if let nb = n.entropyBonus, let vb = v.entropyBonus {
+            #expect(nb.tokens == vb.tokens, "\(label) entropy bonus tokens")
+            expectAgree([nb.meanEntropy, nb.value], [vb.meanEntropy, vb.value], "\(label) entropy bonus")
+            expectAgree(n.entropyGradient!.values, v.entropyGradient!.values, "\(label) entropy gradient")
+        }
         expectAgree(n.perTokenLoss.values, v.perTokenLoss.values, "\(label) per-token loss")
         expectAgree(n.weight, v.weight, "\(label) weight")
         expectAgree(n.gradLogp.values, v.gradLogp.values, "\(label) grad")
-        let nm = n.metrics, vm = v.metrics
-        expectAgree([nm.clipRatioLow, nm.clipRatioHigh, nm.clipRatioRegion, nm.fracRewardZeroStd ?? -1, nm.kl ?? 0, nm.entropy ?? 0],
-                    [vm.clipRatioLow, vm.clipRatioHigh, vm.clipRatioRegion, vm.fracRewardZeroStd ?? -1, vm.kl ?? 0, vm.entropy ?? 0],
-                    "\(label) metrics")
+        #expect(n.metrics.named.map(\.name) == v.metrics.named.map(\.name), "\(label) metric names")
+        expectAgree(n.metrics.named.map(\.value), v.metrics.named.map(\.value), "\(label) metrics")
     }
 
     @Test("500 random batches, random options")
@@ -55,7 +87,7 @@ struct AgreementTests {
         for k in 0..<500 {
             let reference = rng.integer(0, 3) != 0
             let batch = randomBatch(&rng, reference: reference, entropy: true, logRatioScale: nil)
-            let config = randomConfig(&rng, reference: reference)
+            let config = randomConfig(&rng, reference: reference, for: batch)
             try compare(batch, config, "batch \(k)")
         }
     }
@@ -66,7 +98,7 @@ struct AgreementTests {
         for k in 0..<200 {
             let reference = rng.integer(0, 3) != 0
             var batch = randomBatch(&rng, reference: reference)
-            let config = randomConfig(&rng, reference: reference)
+            let config = randomConfig(&rng, reference: reference, for: batch)
             // The advantages the batch's rewards give, written into the completions.
             let fromRewards = try Vectorized.breakdown(batch, config: config)
             var given = batch
@@ -99,6 +131,8 @@ struct AgreementTests {
         for value in values {
             var config = GRPOConfig()
             guard (try? config.set(key, to: value)) != nil else { continue }
+            // VESPO takes the token sampler modes only (TRL refuses its default sequence_mask).
+            if config.objective.foldsSamplerWeight { config.vllmImportanceSamplingMode = .tokenTruncate }
             for k in 0..<10 {
                 let batch = randomBatch(&rng, maxLength: 5)
                 try compare(batch, config, "\(key)=\(value) batch \(k)")
@@ -122,7 +156,7 @@ struct AgreementTests {
         var rng = SeededGenerator(seed: 99)
         for _ in 0..<50 {
             let batch = randomBatch(&rng)
-            let config = randomConfig(&rng)
+            let config = randomConfig(&rng, for: batch)
             let full = try Vectorized.breakdown(batch, config: config)
             var grad: [Double] = []
             let loss = Vectorized.lossAndGradient(FlatBatch(batch), advantages: full.advantages, config: config, gradient: &grad)

@@ -31,7 +31,7 @@ struct ConfigTests {
         #expect(c.delta == 3)
         let before = c
         for (key, value, message) in [
-            ("loss_type", "ppo", "loss_type must be one of grpo, bnpo, dapo, dr_grpo, not 'ppo'"),
+            ("loss_type", "ppo", "loss_type must be one of grpo, bnpo, dapo, dr_grpo, cispo, sapo, luspo, vespo, not 'ppo'"),
             ("epsilon", "nan", "epsilon must be a finite number, not 'nan'"),
             ("epsilon", "1.5", "epsilon must be a number in [0, 1), not 1.5"),
             ("delta", "0.5", "delta must be a number in (1, 1000000], not 0.5"),

@@ -1,19 +1,34 @@
+import Foundation
 import Testing
 @testable import GRPO
 
 /// Both gradients against central finite differences of the loss:
 /// d loss / d logp_t ~ (loss(logp_t + h) - loss(logp_t - h)) / 2h.
+///
+/// CISPO and VESPO detach their weights (min(r, eps_high), phi(w)): the gradient they define is
+/// not the derivative of the loss, which also moves through the weights. It is the derivative
+/// with every ratio held fixed, which is what moving logp_t, old_logp_t and sampler_logp_t
+/// together by h gives: r_t, the sequence ratios, the sampler weights and the off-policy mask
+/// (all functions of differences) stay put, and only the explicit logp factor and the KL term
+/// (a function of ref_logp - logp) move. That holds when the KL does not reach logp through the
+/// ratio too, so those objectives are checked without the bias correction; the bias-corrected
+/// KL's own path is checked under the objectives without a stop-gradient.
 @Suite("Gradients match central finite differences")
 struct GradientCheckTests {
     let h = 1e-6
 
-    /// The loss with one token's logp moved by `shift`.
-    func loss(_ batch: Batch, _ config: GRPOConfig, row: Int, token: Int, shift: Double) throws -> Double {
+    /// The loss with one token's logp moved by `shift` (and its old and sampler log-probs too
+    /// when `holdingRatios`).
+    func loss(_ batch: Batch, _ config: GRPOConfig, row: Int, token: Int, shift: Double, holdingRatios: Bool) throws -> Double {
         var moved = batch
         var k = row
         for g in moved.groups.indices {
             if k < moved.groups[g].completions.count {
                 moved.groups[g].completions[k].logp[token] += shift
+                if holdingRatios {
+                    moved.groups[g].completions[k].oldLogp[token] += shift
+                    moved.groups[g].completions[k].samplerLogp?[token] += shift
+                }
                 break
             }
             k -= moved.groups[g].completions.count
@@ -21,29 +36,53 @@ struct GradientCheckTests {
         return try Naive.breakdown(moved, config: config).loss
     }
 
-    /// True when a ratio sits within the finite-difference step of a kink (clip ends, delta, or
-    /// the sampler cap), where the one-sided slopes differ and no derivative exists.
+    /// True when a ratio sits within the finite-difference step of a kink (clip ends, delta),
+    /// where the one-sided slopes differ and no derivative exists.
     func nearKink(_ r: Double, _ config: GRPOConfig) -> Bool {
         var kinks = [1 - config.epsilon, 1 + config.resolvedEpsilonHigh]
         if let delta = config.delta { kinks.append(delta) }
         return kinks.contains { abs(r - $0) < 1e-4 }
     }
 
-    @Test("random batches, random options, both paths")
-    func randomBatches() throws {
+    /// True when a completion's mean (sampler or old - current) log-prob gap is within a step of
+    /// the off-policy mask's threshold, where the mask can flip under the finite difference.
+    func nearMaskThreshold(_ c: Completion, counted: [Bool], _ config: GRPOConfig) -> Bool {
+        guard let limit = config.offPolicyMaskThreshold else { return false }
+        let reference = c.samplerLogp ?? c.oldLogp
+        let tokens = c.logp.indices.filter { counted[$0] }
+        let gap = tokens.reduce(0.0) { $0 + reference[$1] - c.logp[$1] } / Double(max(tokens.count, 1))
+        return abs(gap - limit) < 1e-4
+    }
+
+    /// Whether the objective's weights are detached (the gradient holds the ratios fixed).
+    static func detaches(_ objective: GRPOConfig.PolicyObjective) -> Bool {
+        switch objective {
+        case .cispo, .vespo: true
+        case .clipMin, .sapo: false
+        }
+    }
+
+    @Test("random batches, random options, both paths", arguments: GRPOConfig.LossType.allCases)
+    func randomBatches(lossType: GRPOConfig.LossType) throws {
         var rng = SeededGenerator(seed: 31)
         var checked = 0
-        for _ in 0..<60 {
+        for _ in 0..<40 {
             let batch = randomBatch(&rng, maxLength: 4)
-            let config = randomConfig(&rng)
+            var config = randomConfig(&rng, for: batch)
+            config.lossType = lossType
+            if config.objective.foldsSamplerWeight { config.vllmImportanceSamplingMode = .tokenTruncate }
+            let holding = Self.detaches(config.objective)
+            if holding { config.useBiasCorrectionKL = false }
             let naive = try Naive.breakdown(batch, config: config)
             let vectorized = try Vectorized.breakdown(batch, config: config)
-            for i in 0..<naive.ratio.rowCount {
+            for (i, c) in batch.completions.enumerated() {
+                let counted = Naive.lossMask(c, config: config)
                 // A sequence ratio moves with every token of its row: skip the whole row near a kink.
-                if naive.ratio[i].contains(where: { nearKink($0, config) }) { continue }
-                for t in naive.ratio[i].indices.map({ $0 - naive.ratio.offsets[i] }) {
-                    let numeric = (try loss(batch, config, row: i, token: t, shift: h)
-                                   - loss(batch, config, row: i, token: t, shift: -h)) / (2 * h)
+                if !holding && naive.ratio[i].contains(where: { nearKink($0, config) }) { continue }
+                if nearMaskThreshold(c, counted: counted, config) { continue }
+                for t in 0..<c.length {
+                    let numeric = (try loss(batch, config, row: i, token: t, shift: h, holdingRatios: holding)
+                                   - loss(batch, config, row: i, token: t, shift: -h, holdingRatios: holding)) / (2 * h)
                     let scale = max(1, abs(numeric))
                     #expect(abs(naive.gradLogp[i, t] - numeric) <= 1e-6 * scale,
                             "naive grad [\(i), \(t)] \(naive.gradLogp[i, t]) vs finite difference \(numeric)")
@@ -53,6 +92,31 @@ struct GradientCheckTests {
                 }
             }
         }
-        #expect(checked > 300)
+        #expect(checked > 150)
+    }
+
+    @Test("a detached weight: the plain finite difference is not CISPO's gradient, the one holding the ratio is")
+    func detachedIsNotTheDerivative() throws {
+        // One token, r = exp(-0.5 + 0.9) = e^0.4 = 1.4918 below the cap 5, A = +0.7071 (rewards 1, 0;
+        // G = 2, std = 0.7071). loss = -(r A logp) / N with N = 2 tokens. The detached gradient is
+        // -r A / 2 = -0.5274; the loss's own derivative adds -(r A logp) / 2 (d r / d logp = r):
+        // -0.5274 - 0.5274 * (-0.5) = -0.2637.
+        var config = GRPOConfig()
+        config.lossType = .cispo
+        config.epsilonHigh = 5
+        config.beta = 0
+        let batch = Batch(groups: [Group(completions: [
+            Completion(reward: 1, logp: [-0.5], oldLogp: [-0.9]), Completion(reward: 0, logp: [-1], oldLogp: [-1]),
+        ])])
+        let b = try Vectorized.breakdown(batch, config: config)
+        let r: Double = exp(0.4)
+        let a: Double = 0.5 / (2.0.squareRoot() / 2 + 1e-4)
+        expectClose(b.gradLogp[0, 0], -r * a / 2, relative: 1e-12, "detached gradient")
+        let up = try loss(batch, config, row: 0, token: 0, shift: h, holdingRatios: false)
+        let down = try loss(batch, config, row: 0, token: 0, shift: -h, holdingRatios: false)
+        let plain = (up - down) / (2 * h)
+        let expected: Double = -r * a / 2 + r * a * 0.5 / 2
+        expectClose(plain, expected, relative: 1e-6, "the loss's derivative")
+        #expect(abs(plain - b.gradLogp[0, 0]) > 0.2)
     }
 }

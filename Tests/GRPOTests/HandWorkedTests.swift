@@ -82,8 +82,8 @@ struct HandWorkedTests {
         expectClose(low.loss, 0.15, "loss below")
         expectClose(low.gradLogp.values, [-0.25, 0], "grad below")
         // Clip metrics: low = ratio < 0.8 with A < 0 (1 of 2 tokens); high = ratio > 1.2 with A > 0.
-        expectClose(low.metrics.clipRatioLow, 0.5, "low metric")
-        expectClose(high.metrics.clipRatioHigh, 0.5, "high metric")
+        expectClose(low.metrics.clipRatioLow!, 0.5, "low metric")
+        expectClose(high.metrics.clipRatioHigh!, 0.5, "high metric")
     }
 
     @Test("two-sided clipping: delta caps the ratio a negative advantage can push")

@@ -29,7 +29,9 @@ struct PropertyTests {
             let config = randomConfig(&rng)
             for b in [try Naive.breakdown(batch, config: config), try Vectorized.breakdown(batch, config: config)] {
                 #expect(b.ratio.values.allSatisfy { $0 == 1 })
-                #expect(b.metrics.clipRatioRegion == 0)
+                #expect((b.metrics.clipRatioRegion ?? 0) == 0)
+                // CISPO's epsilon_high caps the ratio itself: a cap below 1 clips even r = 1.
+                #expect((b.metrics.cispoClipRatio ?? 0) == 0 || config.resolvedEpsilonHigh < 1)
                 #expect(b.branch.values.allSatisfy { $0 == .unclipped })
             }
         }
@@ -62,25 +64,29 @@ struct PropertyTests {
         #expect(expm1(d) - d >= 0)
     }
 
-    @Test("per-token weights sum to 1 for grpo and bnpo/dapo, and to N / (B L) for dr_grpo")
+    @Test("per-token weights sum to the share of counted completions, to 1, to N / (B L) and to N / B, by aggregation")
     func weightsSum() throws {
         var rng = SeededGenerator(seed: 10)
         for _ in 0..<100 {
             let batch = randomBatch(&rng)
-            guard batch.tokenCount > 0 else { continue }
             var config = GRPOConfig()
             config.maxCompletionLength = 8
+            config.maskTruncatedCompletions = rng.integer(0, 1) == 1
+            config.vllmImportanceSamplingMode = .tokenTruncate  // vespo takes token modes only
+            let counted = batch.completions.map { Naive.lossMask($0, config: config).filter { $0 }.count }
+            let n = Double(counted.reduce(0, +)), b = Double(batch.completionCount)
+            guard n > 0 else { continue }
             for lossType in GRPOConfig.LossType.allCases {
                 config.lossType = lossType
                 let rowWeights = try Vectorized.breakdown(batch, config: config).weight
-                let w = zip(rowWeights, batch.completions).reduce(0) { $0 + $1.0 * Double($1.1.length) }  // sum over tokens
-                let emptyRows = batch.completions.filter { $0.length == 0 }.count
-                switch lossType {
-                case .grpo:
-                    // Each non-empty completion's tokens share 1/B.
-                    expectClose(w, Double(batch.completionCount - emptyRows) / Double(batch.completionCount), relative: 1e-12)
-                case .bnpo, .dapo: expectClose(w, 1, relative: 1e-12)
-                case .drGRPO: expectClose(w, Double(batch.tokenCount) / Double(batch.completionCount * 8), relative: 1e-12)
+                let w = zip(rowWeights, counted).reduce(0) { $0 + $1.0 * Double($1.1) }  // sum over counted tokens
+                switch lossType.aggregation {
+                case .sequenceMeanTokenMean:
+                    // Each completion with a counted token: its tokens share 1/B.
+                    expectClose(w, Double(counted.filter { $0 > 0 }.count) / b, relative: 1e-12)
+                case .tokenMean: expectClose(w, 1, relative: 1e-12)
+                case .constantNormalizer: expectClose(w, n / (b * 8), relative: 1e-12)
+                case .sequenceMeanTokenSum: expectClose(w, n / b, relative: 1e-12)
                 }
             }
         }

@@ -22,15 +22,23 @@ func expectClose(_ a: [Double], _ b: [Double], relative: Double = 1e-12, absolut
     }
 }
 
+/// One of `choices`, drawn by `rng`.
+func pick<T>(_ choices: [T], _ rng: inout SeededGenerator) -> T { choices[rng.integer(0, choices.count - 1)] }
+
 /// A random batch for property and agreement tests: ragged lengths (empty completions
 /// included), off-policy log-ratios from tiny to far outside the clip range, groups whose rewards
-/// are all equal, optional reference log-probs and entropies.
+/// are all equal, optional reference log-probs, entropies and sampler log-probs, and (each in
+/// some batches) per-token loss masks, truncated completions and several reward functions with
+/// unscorable entries.
 func randomBatch(_ rng: inout SeededGenerator, groups: Int? = nil, groupSize: Int? = nil, maxLength: Int = 6,
                  offPolicy: Bool = true, reference: Bool = true, entropy: Bool = true,
-                 sampler: Bool? = nil, logRatioScale: Double? = nil) -> Batch {
+                 sampler: Bool? = nil, logRatioScale: Double? = nil, extras: Bool = true) -> Batch {
     let withSampler = sampler ?? (rng.integer(0, 3) == 0)
     let g = groupSize ?? rng.integer(2, 5)
     let scale = logRatioScale ?? [0.01, 0.1, 0.5, 2.0][rng.integer(0, 3)]
+    let masks = extras && rng.integer(0, 3) == 0
+    let truncation = extras && rng.integer(0, 3) == 0
+    let functions = extras && rng.integer(0, 3) == 0 ? rng.integer(1, 3) : 0
     var result: [Group] = []
     for _ in 0..<(groups ?? rng.integer(1, 4)) {
         let binary = rng.integer(0, 2) == 0
@@ -45,34 +53,62 @@ func randomBatch(_ rng: inout SeededGenerator, groups: Int? = nil, groupSize: In
             let ent = entropy ? (0..<n).map { _ in rng.uniform(0, 3) } : nil
             let samp = withSampler ? old.map { $0 + 0.3 * rng.normal() } : nil
             let reward = flat ? flatValue : (binary ? Double(rng.integer(0, 1)) : rng.uniform())
-            completions.append(Completion(reward: reward, logp: logp, oldLogp: old, refLogp: ref, entropy: ent,
-                                          samplerLogp: samp))
+            var c = Completion(reward: reward, logp: logp, oldLogp: old, refLogp: ref, entropy: ent, samplerLogp: samp)
+            if masks { c.mask = (0..<n).map { _ in rng.integer(0, 4) != 0 } }
+            if truncation { c.truncated = rng.integer(0, 2) == 0 }
+            if functions > 0 {
+                let unscorable = rng.integer(0, 7) == 0
+                c.rewardsPerFunction = (0..<functions).map { _ in
+                    unscorable || rng.integer(0, 6) == 0 ? nil : (flat ? flatValue : Double(rng.integer(0, 2)) / 2)
+                }
+            }
+            completions.append(c)
         }
         result.append(Group(completions: completions))
     }
     return Batch(groups: result)
 }
 
-/// A random configuration covering every option value.
-func randomConfig(_ rng: inout SeededGenerator, reference: Bool = true) -> GRPOConfig {
+/// A random configuration: every enumerated option drawn from its `allCases`, the numbers from
+/// a few values each (its default among them). `reward_weights` is drawn for `batch` when given.
+func randomConfig(_ rng: inout SeededGenerator, reference: Bool = true, for batch: Batch? = nil) -> GRPOConfig {
     var c = GRPOConfig()
-    c.lossType = GRPOConfig.LossType.allCases[rng.integer(0, 3)]
-    c.epsilon = [0.1, 0.2, 0.3][rng.integer(0, 2)]
-    c.epsilonHigh = [nil, 0.28, 0.5][rng.integer(0, 2)]
-    c.delta = [nil, 1.5, 3.0][rng.integer(0, 2)]
-    c.beta = reference ? [0, 0.04, 0.5][rng.integer(0, 2)] : 0
-    c.useBiasCorrectionKL = rng.integer(0, 1) == 1
-    c.scaleRewards = GRPOConfig.ScaleRewards.allCases[rng.integer(0, 2)]
-    c.importanceSamplingLevel = GRPOConfig.ImportanceSamplingLevel.allCases[rng.integer(0, 1)]
-    c.maxCompletionLength = [6, 8, 100][rng.integer(0, 2)]
-    c.topEntropyQuantile = [1, 1, 0.2, 0.5][rng.integer(0, 3)]
-    c.stdEstimator = GRPOConfig.StdEstimator.allCases[rng.integer(0, 1)]
-    c.stdEpsilon = [1e-4, 1e-6, 0][rng.integer(0, 2)]
-    c.klEstimator = GRPOConfig.KLEstimator.allCases[rng.integer(0, 2)]
+    c.lossType = pick(GRPOConfig.LossType.allCases, &rng)
+    c.epsilon = pick([0.1, 0.2, 0.3], &rng)
+    c.epsilonHigh = pick([nil, 0.28, 0.5, 1.5, 5], &rng)
+    c.delta = pick([nil, 1.5, 3.0], &rng)
+    c.beta = reference ? pick([0, 0.04, 0.5], &rng) : 0
+    c.useBiasCorrectionKL = pick([false, true], &rng)
+    c.scaleRewards = pick(GRPOConfig.ScaleRewards.allCases, &rng)
+    c.multiObjectiveAggregation = pick(GRPOConfig.MultiObjectiveAggregation.allCases, &rng)
+    c.importanceSamplingLevel = pick(GRPOConfig.ImportanceSamplingLevel.allCases, &rng)
+    c.maxCompletionLength = pick([6, 8, 100], &rng)
+    c.topEntropyQuantile = pick([1, 1, 0.2, 0.5], &rng)
+    c.sapoTemperaturePos = pick([1.0, 0.5, 3.0], &rng)
+    c.sapoTemperatureNeg = pick([1.05, 0.2, 2.0], &rng)
+    c.vespoKPos = pick([2.0, 0.5, 4.0], &rng)
+    c.vespoLambdaPos = pick([3.0, 0, 1.0], &rng)
+    c.vespoKNeg = pick([3.0, 1.0], &rng)
+    c.vespoLambdaNeg = pick([2.0, 5.0], &rng)
+    c.offPolicyMaskThreshold = pick([nil, nil, 0, 0.05, 0.5], &rng)
+    c.entropyCoef = pick([0, 0, 0.01, 0.3, -0.1], &rng)
+    c.useAdaptiveEntropy = pick([false, true], &rng)
+    c.maskTruncatedCompletions = pick([false, true], &rng)
+    c.stdEstimator = pick(GRPOConfig.StdEstimator.allCases, &rng)
+    c.stdEpsilon = pick([1e-4, 1e-6, 0], &rng)
+    c.klEstimator = pick(GRPOConfig.KLEstimator.allCases, &rng)
     c.vllmImportanceSamplingCorrection = rng.integer(0, 3) != 0
-    c.vllmImportanceSamplingMode = GRPOConfig.SamplerCorrectionMode.allCases[rng.integer(0, 3)]
-    c.vllmImportanceSamplingClipMax = [1.5, 3.0, nil][rng.integer(0, 2)]
-    c.vllmImportanceSamplingClipMin = [nil, nil, 0.5][rng.integer(0, 2)]
+    c.vllmImportanceSamplingMode = pick(GRPOConfig.SamplerCorrectionMode.allCases, &rng)
+    // VESPO takes the token modes only (TRL refuses the others).
+    if c.objective.foldsSamplerWeight && c.vllmImportanceSamplingMode.isSequenceLevel {
+        c.vllmImportanceSamplingMode = pick([.tokenTruncate, .tokenMask], &rng)
+    }
+    c.vllmImportanceSamplingClipMax = pick([1.5, 3.0, nil], &rng)
+    c.vllmImportanceSamplingClipMin = pick([nil, nil, 0.5], &rng)
     if c.vllmImportanceSamplingClipMax == nil && c.vllmImportanceSamplingClipMin == nil { c.vllmImportanceSamplingClipMin = 0.2 }
+    if let batch, rng.integer(0, 1) == 0 {
+        let functions = batch.completions.first?.rewardsPerFunction?.count ?? 1
+        c.rewardWeights = (0..<functions).map { _ in pick([1, 0.5, 2, -1], &rng) }
+    }
     return c
 }

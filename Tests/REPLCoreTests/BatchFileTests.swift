@@ -37,7 +37,7 @@ struct BatchFileTests {
         #expect(message(#"[1]"#) == #"b.json: expected an object with "groups", found a list"#)
         #expect(message(#"{"groups": [], "extra": 1}"#) == #"b.json: unknown key "extra" at the top level; expected "config", "groups" and "logged""#)
         #expect(message(#"{"config": {"lr": 1}, "groups": []}"#)?.hasPrefix(#"b.json: config: unknown option "lr"; options are loss_type"#) == true)
-        #expect(message(#"{"config": {"loss_type": "ppo"}, "groups": []}"#) == "b.json: config: loss_type must be one of grpo, bnpo, dapo, dr_grpo, not 'ppo'")
+        #expect(message(#"{"config": {"loss_type": "ppo"}, "groups": []}"#) == "b.json: config: loss_type must be one of grpo, bnpo, dapo, dr_grpo, cispo, sapo, luspo, vespo, not 'ppo'")
         #expect(message(#"{"groups": [{"rewards": [1, 0], "completions": [{"logp": [-1]}]}]}"#)
                 == "b.json: groups[0]: 2 rewards but 1 completions; give one per completion")
         #expect(message(#"{"groups": [{"rewards": [1, "x"], "completions": [{"logp": [-1]}, {"logp": [-1]}]}]}"#)

@@ -1,3 +1,4 @@
+import GRPO
 import Testing
 @testable import REPLCore
 
@@ -39,6 +40,17 @@ struct CommandTableTests {
         }
     }
 
+    @Test("source prints the naive path's code of every term it lists, from its doc comment to its closing brace")
+    func sourceEveryTerm() {
+        let interpreter = fresh()
+        for (term, file, function) in SourceCommand.terms {
+            let reply = interpreter.execute("source \(term)")
+            #expect(!reply.isError, "source \(term): \(reply.lines.first ?? "")")
+            #expect(reply.lines.first == "// Sources/GRPO/Naive/\(file): \(function)")
+            #expect(reply.lines.contains { $0.contains("func \(function)") } && reply.lines.last?.hasSuffix("}") == true)
+        }
+    }
+
     @Test("Tab completion: command names, option names, option values, presets, tasks, terms")
     func completion() {
         let session = Session(projectRoot: ProjectFiles.root)
@@ -48,7 +60,7 @@ struct CommandTableTests {
         }
         #expect(complete("ro") == ["rollout"])
         #expect(complete("set loss_t") == ["loss_type"])
-        #expect(complete("set loss_type ") == ["bnpo", "dapo", "dr_grpo", "grpo"])
+        #expect(complete("set loss_type ") == GRPOConfig.LossType.allCases.map(\.rawValue).sorted())
         #expect(complete("set loss_type=dr") == ["dr_grpo"])
         #expect(complete("set scale_rewards ") == ["batch", "group", "none"])
         #expect(complete("preset g") == ["gspo"])

@@ -49,28 +49,29 @@ extension Naive {
     /// `scale_rewards=group` takes the std of the group, `batch` of every reward in the batch (the
     /// mean stays per group), `none` does not divide. A group whose rewards are all equal (std 0)
     /// gets A = 0 exactly for every completion, whatever `std_epsilon` is: it teaches nothing, and
-    /// 0 / 0 must not become NaN. Lesson 02.
+    /// 0 / 0 must not become NaN. A nil reward (no reward function could score the completion) is
+    /// left out of the mean and std and gets A = 0; a group with fewer than two rewards has no
+    /// sample std (NaN) and all its A are 0, as in TRL. Lesson 02.
     ///
     /// Returns the advantages per group, and each group's mean and std (the batch std for `batch`).
-    public static func advantages(rewards: [[Double]], config: GRPOConfig)
+    public static func advantages(rewards: [[Double?]], config: GRPOConfig)
         -> (advantages: [[Double]], mean: [Double], std: [Double])
     {
-        let batchStd = std(rewards.flatMap { $0 }, estimator: config.stdEstimator)
+        let batchStd = spread(rewards.flatMap { $0 }, estimator: config.stdEstimator)
         var advantages: [[Double]] = []
         var means: [Double] = []
         var stds: [Double] = []
         for group in rewards {
-            let m = mean(group)
-            let spread = std(group, estimator: config.stdEstimator)
-            let s = config.scaleRewards == .batch ? batchStd : spread
+            let scored = group.compactMap { $0 }
+            let m = scored.isEmpty ? .nan : mean(scored)
+            let own = spread(group, estimator: config.stdEstimator)
+            let s = config.scaleRewards == .batch ? batchStd : own
             var a: [Double] = []
             for r in group {
-                if isZeroStd(spread) {
-                    a.append(0)
-                } else if config.scaleRewards == .none {
-                    a.append(r - m)
+                if let r, !isZeroStd(own), !own.isNaN, !s.isNaN {
+                    a.append(config.scaleRewards == .none ? r - m : standardized(r, mean: m, std: s, epsilon: config.stdEpsilon))
                 } else {
-                    a.append(standardized(r, mean: m, std: s, epsilon: config.stdEpsilon))
+                    a.append(0)
                 }
             }
             advantages.append(a)
@@ -80,7 +81,28 @@ extension Naive {
         return (advantages, means, stds)
     }
 
-    /// True when a std counts as zero (TRL: `torch.isclose(std, 0)`, i.e. std <= 1e-8).
-    /// Such a group has A = 0 everywhere and is logged in `frac_reward_zero_std`.
-    public static func isZeroStd(_ std: Double) -> Bool { std <= 1e-8 }
+    /// The std of the rewards that are there (NaN when too few: one for the sample estimator).
+    static func spread(_ rewards: [Double?], estimator: GRPOConfig.StdEstimator) -> Double {
+        let scored = rewards.compactMap { $0 }
+        let needed = estimator == .sample ? 2 : 1
+        return scored.count < needed ? .nan : std(scored, estimator: estimator)
+    }
+
+    /// The batch's advantages, one per completion (rows group after group), with each group's
+    /// mean and std: as the completions give them, or from their rewards. Several reward
+    /// functions are combined by `multi_objective_aggregation` (`RewardFunctions.swift`).
+    public static func advantages(of batch: Batch, config: GRPOConfig) -> (advantages: [Double], mean: [Double], std: [Double]) {
+        if batch.hasGivenAdvantages { return (batch.completions.map { $0.advantage ?? 0 }, [], []) }
+        switch config.multiObjectiveAggregation {
+        case .sumThenNormalize:
+            let rewards = batch.groups.map { $0.completions.map { weightedReward($0, weights: config.rewardWeights) } }
+            let (a, m, s) = advantages(rewards: rewards, config: config)
+            return (a.flatMap { $0 }, m, s)
+        case .normalizeThenSum:
+            return normalizeThenSumAdvantages(batch, config: config)
+        }
+    }
+
+    /// True when a std counts as zero (`TorchRules.isZeroStd`).
+    public static func isZeroStd(_ std: Double) -> Bool { TorchRules.isZeroStd(std) }
 }

@@ -10,15 +10,16 @@ extension Naive {
 
     /// GSPO's sequence-level ratio, one per completion, used at each of its tokens:
     ///
-    ///     s_i = exp( (1/|o_i|) sum_t (logp_t - old_logp_t) )
+    ///     s_i = exp( (1/m_i) sum_t (logp_t - old_logp_t) )
     ///
-    /// the geometric mean of the token ratios (an empty completion gets exp(0) = 1). Lesson 09.
-    public static func sequenceRatio(logp: [Scalar], oldLogp: [Double]) -> Scalar {
+    /// over the m_i tokens the loss counts: the geometric mean of their token ratios (a
+    /// completion with none gets exp(0) = 1). Lesson 10.
+    public static func sequenceRatio(logp: [Scalar], oldLogp: [Double], counted: [Bool]) -> Scalar {
         var logRatios: [Scalar] = []
-        for t in logp.indices {
+        for t in logp.indices where counted[t] {
             logRatios.append(logp[t] - oldLogp[t])
         }
-        let meanLogRatio = Scalar.sum(logRatios) / Double(max(logp.count, 1))
+        let meanLogRatio = Scalar.sum(logRatios) / Double(max(logRatios.count, 1))
         return Scalar.exp(meanLogRatio)
     }
 }

@@ -103,6 +103,20 @@ public final class Scalar {
         return Scalar(a.value, [(a, 0.5), (b, 0.5)])
     }
 
+    /// sigmoid(a) = 1 / (1 + exp(-a)): d/da = sigmoid(a) (1 - sigmoid(a)). Both are computed from
+    /// e = exp(-|a|), which cannot overflow: sigmoid(|a|) = 1 / (1 + e), sigmoid(-|a|) = e / (1 + e),
+    /// and the derivative e / (1 + e)^2, which stays accurate where sigmoid(a) is near 1 (there
+    /// 1 - sigmoid(a) would cancel).
+    public static func sigmoid(_ a: Scalar) -> Scalar {
+        let e = libmExp(-abs(a.value))
+        let s = a.value >= 0 ? 1 / (1 + e) : e / (1 + e)
+        return Scalar(s, [(a, e / ((1 + e) * (1 + e)))])
+    }
+
+    /// stop-gradient: the value of a, as a constant. d/da = 0, so nothing flows back through it
+    /// (torch's `.detach()`). CISPO's and VESPO's weights are detached. Lesson 05.
+    public static func detached(_ a: Scalar) -> Scalar { Scalar(a.value) }
+
     /// x_1 + ... + x_n in one node: d/dx_k = 1 (keeps the graph shallow for long sums).
     public static func sum(_ xs: [Scalar]) -> Scalar {
         var total = 0.0

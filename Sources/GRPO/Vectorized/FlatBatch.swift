@@ -15,7 +15,11 @@ public struct FlatBatch: Sendable {
     public var hasReference: Bool
     public var hasEntropy: Bool
     public var hasSampler: Bool
-    /// B + 1 row starts; `offsets[B]` is the number of valid tokens N.
+    /// Which tokens the loss trains on, flat (a completion's `mask`); empty when all of them.
+    public var mask: [Bool]
+    /// Whether each completion was truncated (empty: none was).
+    public var truncated: [Bool]
+    /// B + 1 row starts; `offsets[B]` is the number of tokens.
     public var offsets: [Int]
     /// r_i, one per completion, group after group.
     public var rewards: [Double]
@@ -24,8 +28,11 @@ public struct FlatBatch: Sendable {
 
     /// `refLogp`, `entropy` and `samplerLogp` are either empty (absent) or one value per token.
     public init(logp: [Double], oldLogp: [Double], refLogp: [Double], entropy: [Double],
-                samplerLogp: [Double] = [], offsets: [Int], rewards: [Double], groupSize: Int,
+                samplerLogp: [Double] = [], mask: [Bool] = [], truncated: [Bool] = [], offsets: [Int],
+                rewards: [Double], groupSize: Int,
                 hasReference: Bool? = nil, hasEntropy: Bool? = nil, hasSampler: Bool? = nil) {
+        self.mask = mask
+        self.truncated = truncated
         self.samplerLogp = samplerLogp
         self.hasSampler = hasSampler ?? (!samplerLogp.isEmpty)
         self.logp = logp
@@ -51,7 +58,10 @@ public struct FlatBatch: Sendable {
         if hasSampler { sampler.reserveCapacity(n) }
         var offsets = [0]
         var rewards: [Double] = []
+        let hasMask = batch.completions.contains { $0.mask != nil }
+        var mask: [Bool] = []
         for c in batch.completions {
+            if hasMask { mask += c.mask ?? Array(repeating: true, count: c.length) }
             logp += c.logp
             old += c.oldLogp
             if hasRef { ref += c.refLogp! }
@@ -60,8 +70,9 @@ public struct FlatBatch: Sendable {
             offsets.append(logp.count)
             rewards.append(c.reward)
         }
+        let truncated = batch.completions.contains(where: \.truncated) ? batch.completions.map(\.truncated) : []
         self.init(logp: logp, oldLogp: old, refLogp: ref, entropy: entropy, samplerLogp: sampler,
-                  offsets: offsets, rewards: rewards, groupSize: batch.groupSize,
+                  mask: mask, truncated: truncated, offsets: offsets, rewards: rewards, groupSize: batch.groupSize,
                   hasReference: hasRef, hasEntropy: hasEntropy, hasSampler: hasSampler)
     }
 

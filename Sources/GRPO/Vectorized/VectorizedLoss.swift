@@ -14,15 +14,27 @@ extension Vectorized {
         if gradient.count != flat.tokenCount {
             gradient = [Double](repeating: 0, count: flat.tokenCount)
         }
-        let threshold = config.topEntropyQuantile < 1 ? entropyThreshold(flat.entropy, topQuantile: config.topEntropyQuantile) : nil
-        let weights = flat.hasSampler && config.vllmImportanceSamplingCorrection ? samplerWeights(flat, config: config) : nil
-        let sums = gradient.withUnsafeMutableBufferPointer { grad in
-            withFlatRows(flat, samplerWeight: weights) { rows in
-                run(rows, offsets: flat.offsets, advantages: advantages, config: config, hasReference: flat.hasReference,
-                    threshold: threshold, grad: grad, sink: GradientOnly())
+        let (mask, counted) = lossMask(tokenMask: { flat.mask.isEmpty ? nil : Array(flat.mask[flat.offsets[$0]..<flat.offsets[$0 + 1]]) },
+                                       truncated: { flat.truncated.isEmpty ? false : flat.truncated[$0] },
+                                       offsets: flat.offsets, config: config)
+        let sums = withOptional(mask) { maskBuffer in
+            withFlatRows(flat, samplerWeight: nil, lossMask: maskBuffer) { plain in
+                let threshold = config.topEntropyQuantile < 1
+                    ? entropyThreshold(plain, rows: flat.completionCount, topQuantile: config.topEntropyQuantile) : nil
+                let terms = rowTerms(plain, offsets: flat.offsets, advantages: advantages,
+                                     uses: flat.hasSampler && config.vllmImportanceSamplingCorrection, config: config)
+                return withFlatRows(flat, samplerWeight: terms.multiplyingWeights, lossMask: maskBuffer) { rows in
+                    gradient.withUnsafeMutableBufferPointer { grad in
+                        run(rows, offsets: flat.offsets, advantages: advantages, counted: mask == nil ? nil : counted,
+                            keepPolicy: terms.keepPolicy, vespoWeight: terms.vespoWeight, config: config,
+                            hasReference: flat.hasReference, threshold: threshold, grad: grad, sink: GradientOnly())
+                    }
+                }
             }
         }
-        return sums.loss * LossKernel.batchScale(completions: flat.completionCount, tokens: flat.tokenCount, config)
+        let tokens = counted.reduce(0, +)
+        return sums.loss * LossKernel.batchScale(completions: flat.completionCount, countedTokens: tokens, config)
+            - entropyBonus(sums, config: config).map(\.value).orZero
     }
 
     /// Every intermediate quantity, computed in the same fused pass as `lossAndGradient` (the
@@ -41,31 +53,41 @@ extension Vectorized {
         offsets.reserveCapacity(completions.count + 1)
         for c in completions { offsets.append(offsets[offsets.count - 1] + c.length) }
         let n = offsets[completions.count]
-        let (advantages, means, stds) = batch.hasGivenAdvantages
-            ? (completions.map { $0.advantage! }, [], [])
-            : Vectorized.advantages(rewards: completions.map(\.reward), groupSize: batch.groupSize, config: config)
-        let threshold = config.topEntropyQuantile < 1
-            ? entropyThreshold(completions.flatMap { $0.entropy! }, topQuantile: config.topEntropyQuantile) : nil
-        let weights = batch.usesSamplerCorrection(config) ? samplerWeights(completions, offsets: offsets, config: config) : nil
+        let (mask, counted) = lossMask(tokenMask: { completions[$0].mask }, truncated: { completions[$0].truncated },
+                                       offsets: offsets, config: config)
+        let countedTokens = counted.reduce(0, +)
+        let (advantages, means, stds) = Vectorized.advantages(of: batch, config: config)
 
-        // Every output is written exactly once by the kernel, so none is filled with zeros first.
-        // The KL and the entropy mask are only kept (and so only written) when they exist.
+        var threshold: Double? = nil
+        var terms = RowTermsOfBatch()
         var sums = KernelSums()
         var ratio: [Double] = [], kl: [Double] = [], keep: [Bool] = [], perTokenLoss: [Double] = []
-        let grad: [Double] = written(n) { grad in
-            ratio = written(n) { ratio in
-                kl = written(hasReference ? n : 0) { kl in
-                    keep = written(threshold == nil ? 0 : n) { keep in
-                        perTokenLoss = written(n) { perTokenLoss in
-                            let sink = EveryQuantity(ratio: ratio, kl: hasReference ? kl : nil,
-                                                     keep: threshold == nil ? nil : keep, perTokenLoss: perTokenLoss)
-                            sums = withOptional(weights) { weights in
-                                offsets.withUnsafeBufferPointer { offsetBuffer in
-                                    run(CompletionRows(completions: completions, useReference: hasReference,
-                                                       useEntropy: hasEntropy, samplerWeight: weights,
-                                                       offsets: offsetBuffer),
-                                        offsets: offsets, advantages: advantages, config: config,
-                                        hasReference: hasReference, threshold: threshold, grad: grad, sink: sink)
+        let grad: [Double] = withOptional(mask) { maskBuffer in
+            offsets.withUnsafeBufferPointer { offsetBuffer in
+                let plain = CompletionRows(completions: completions, useReference: hasReference, useEntropy: hasEntropy,
+                                           samplerWeight: nil, lossMask: maskBuffer, offsets: offsetBuffer)
+                if config.topEntropyQuantile < 1 {
+                    threshold = entropyThreshold(plain, rows: completions.count, topQuantile: config.topEntropyQuantile)
+                }
+                terms = rowTerms(plain, offsets: offsets, advantages: advantages, uses: batch.usesSamplerCorrection(config),
+                                 config: config)
+                // Every output is written exactly once by the kernel, so none is filled with zeros
+                // first. The KL and the entropy mask are only kept (and so only written) when they exist.
+                return written(n) { grad in
+                    ratio = written(n) { ratio in
+                        kl = written(hasReference ? n : 0) { kl in
+                            keep = written(threshold == nil ? 0 : n) { keep in
+                                perTokenLoss = written(n) { perTokenLoss in
+                                    let sink = EveryQuantity(ratio: ratio, kl: hasReference ? kl : nil,
+                                                             keep: threshold == nil ? nil : keep, perTokenLoss: perTokenLoss)
+                                    sums = withOptional(terms.multiplyingWeights) { weights in
+                                        run(CompletionRows(completions: completions, useReference: hasReference,
+                                                           useEntropy: hasEntropy, samplerWeight: weights,
+                                                           lossMask: maskBuffer, offsets: offsetBuffer),
+                                            offsets: offsets, advantages: advantages, counted: mask == nil ? nil : counted,
+                                            keepPolicy: terms.keepPolicy, vespoWeight: terms.vespoWeight, config: config,
+                                            hasReference: hasReference, threshold: threshold, grad: grad, sink: sink)
+                                    }
                                 }
                             }
                         }
@@ -76,25 +98,101 @@ extension Vectorized {
         // Some input was inf or NaN: find the first one and name it, as `validate` does.
         if !inputsFinite || sums.inputProbe != 0 { try batch.validateTokenValues() }
 
-        let tokens = Double(max(n, 1))
-        let metrics = Metrics(
-            clipRatioLow: sums.clipLow / max(sums.clipUnits, 1),
-            clipRatioHigh: sums.clipHigh / max(sums.clipUnits, 1),
-            clipRatioRegion: sums.clipRegion / max(sums.clipUnits, 1),
-            kl: hasReference ? sums.kl / tokens : nil,
-            fracRewardZeroStd: stds.isEmpty ? nil : Double(stds.filter(Naive.isZeroStd).count) / Double(stds.count),
-            entropy: hasEntropy ? sums.entropy / tokens : nil)
-        let scale = LossKernel.batchScale(completions: completions.count, tokens: n, config)
-        return Breakdown(
+        let scale = LossKernel.batchScale(completions: completions.count, countedTokens: countedTokens, config)
+        let policyLoss = sums.loss * scale
+        let bonus = entropyBonus(sums, config: config)
+        var breakdown = Breakdown(
             config: config, groupSize: batch.groupSize, groupMean: means, groupStd: stds, advantages: advantages,
             ratio: Ragged(values: ratio, offsets: offsets),
             kl: hasReference ? Ragged(values: kl, offsets: offsets) : nil,
-            entropyMask: threshold == nil ? nil : Ragged(values: keep, offsets: offsets),
-            samplerWeight: weights.map { Ragged(values: $0, offsets: offsets) },
+            lossMask: mask.map { Ragged(values: $0.map { $0 != 0 }, offsets: offsets) },
+            offPolicyMask: terms.keepPolicy, entropyMask: threshold == nil ? nil : Ragged(values: keep, offsets: offsets),
+            samplerWeight: terms.samplerWeights.map { Ragged(values: $0, offsets: offsets) },
+            vespoWeight: terms.vespoWeight,
             perTokenLoss: Ragged(values: perTokenLoss, offsets: offsets),
-            weight: completions.map { LossKernel.rowScale(length: $0.length, config.lossType) * scale },
+            weight: counted.map { LossKernel.rowScale(counted: $0, config.aggregation) * scale },
             gradLogp: Ragged(values: grad, offsets: offsets),
-            loss: sums.loss * scale, metrics: metrics)
+            policyLoss: policyLoss, entropyBonus: bonus, loss: policyLoss - bonus.map(\.value).orZero,
+            metrics: Metrics())
+        breakdown.metrics = metrics(sums, breakdown: breakdown, tokens: countedTokens, hasEntropy: hasEntropy)
+        if let weights = terms.samplerWeights {
+            withOptional(mask) { maskBuffer in
+                offsets.withUnsafeBufferPointer { offsetBuffer in
+                    samplingMetrics(CompletionRows(completions: completions, useReference: false, useEntropy: false,
+                                                   samplerWeight: nil, lossMask: maskBuffer, offsets: offsetBuffer),
+                                    offsets: offsets, weights: weights, into: &breakdown.metrics, config: config)
+                }
+            }
+        }
+        return breakdown
+    }
+
+    /// The per-row terms the kernel needs before it starts: the sampler weights (and which of them
+    /// multiply the policy term), the off-policy mask and VESPO's phi.
+    struct RowTermsOfBatch {
+        var samplerWeights: [Double]? = nil
+        var multiplyingWeights: [Double]? = nil
+        var keepPolicy: [Bool]? = nil
+        var vespoWeight: [Double]? = nil
+    }
+
+    static func rowTerms<Source: RowSource>(_ source: Source, offsets: [Int], advantages: [Double], uses sampler: Bool,
+                                            config: GRPOConfig) -> RowTermsOfBatch {
+        var terms = RowTermsOfBatch()
+        if sampler {
+            terms.samplerWeights = samplerWeights(source, offsets: offsets, config: config)
+            if !config.objective.foldsSamplerWeight { terms.multiplyingWeights = terms.samplerWeights }
+        }
+        if let limit = config.offPolicyMaskThreshold {
+            terms.keepPolicy = offPolicyKeep(source, advantages: advantages, threshold: limit)
+        }
+        switch config.objective {
+        case .vespo:
+            terms.vespoWeight = vespoWeights(source, advantages: advantages, samplerWeights: terms.samplerWeights,
+                                             offsets: offsets, config: config)
+        case .clipMin, .cispo, .sapo:
+            break
+        }
+        return terms
+    }
+
+    /// The entropy bonus from the kernel's sums; nil when entropy_coef is 0.
+    static func entropyBonus(_ sums: KernelSums, config: GRPOConfig) -> EntropyBonus? {
+        guard config.entropyCoef != 0 else { return nil }
+        return EntropyBonus(coefficient: config.entropyCoef, meanEntropy: sums.actingEntropy / Swift.max(sums.actingTokens, 1),
+                            tokens: Int(sums.actingTokens))
+    }
+
+    /// The logged metrics from the kernel's sums (`Metrics` names them).
+    static func metrics(_ sums: KernelSums, breakdown b: Breakdown, tokens: Int, hasEntropy: Bool) -> Metrics {
+        let config = b.config
+        var m = Metrics()
+        let units = Swift.max(sums.clipUnits, 1)
+        switch config.objective {
+        case .clipMin:
+            m.clipRatioLow = sums.clipLow / units
+            m.clipRatioHigh = sums.clipHigh / units
+            m.clipRatioRegion = (sums.clipLow + sums.clipHigh) / units
+            m.clipRatioLowMin = sums.lowMin ?? .nan
+            m.clipRatioHighMax = sums.highMax ?? .nan
+        case .cispo:
+            m.cispoClipRatio = sums.clipHigh / units
+        case .vespo:
+            m.vespoPhiSeqMean = (b.vespoWeight ?? []).reduce(0, +) / Double(Swift.max(b.advantages.count, 1))
+        case .sapo:
+            break
+        }
+        let counted = Double(Swift.max(tokens, 1))
+        if b.kl != nil { m.kl = sums.kl / counted }
+        if hasEntropy { m.entropy = sums.entropy / counted }
+        if !b.groupStd.isEmpty {
+            m.fracRewardZeroStd = Double(b.groupStd.filter(TorchRules.isZeroStd).count) / Double(b.groupStd.count)
+        }
+        if config.hasEntropyBonus {
+            m.policyLoss = b.policyLoss
+            m.entropyCoef = config.entropyCoef
+        }
+        return m
     }
 
     /// Batches with fewer tokens than this run on one thread: below it, waking a second thread
@@ -111,15 +209,19 @@ extension Vectorized {
         }
     }
 
-    private static func withFlatRows<R>(_ flat: FlatBatch, samplerWeight: [Double]?, _ body: (FlatRows) -> R) -> R {
+    private static func withFlatRows<R>(_ flat: FlatBatch, samplerWeight: [Double]?, lossMask: UnsafeBufferPointer<Double>?,
+                                        _ body: (FlatRows) -> R) -> R {
         flat.logp.withUnsafeBufferPointer { logp in
             flat.oldLogp.withUnsafeBufferPointer { old in
                 withOptional(flat.hasReference ? flat.refLogp : nil) { ref in
                     withOptional(flat.hasEntropy ? flat.entropy : nil) { entropy in
                         withOptional(samplerWeight) { weights in
-                            flat.offsets.withUnsafeBufferPointer { offsets in
-                                body(FlatRows(logp: logp, oldLogp: old, refLogp: ref, entropy: entropy,
-                                              samplerWeight: weights, offsets: offsets))
+                            withOptional(flat.hasSampler ? flat.samplerLogp : nil) { sampler in
+                                flat.offsets.withUnsafeBufferPointer { offsets in
+                                    body(FlatRows(logp: logp, oldLogp: old, refLogp: ref, entropy: entropy,
+                                                  samplerWeight: weights, lossMask: lossMask, samplerLogp: sampler,
+                                                  offsets: offsets))
+                                }
                             }
                         }
                     }
@@ -131,23 +233,32 @@ extension Vectorized {
     /// Runs the kernel over all rows: on one thread for small batches, otherwise in contiguous
     /// row ranges of about equal token counts, one per core, whose sums are added in order.
     private static func run<Source: RowSource & Sendable, Sink: KernelSink & Sendable>(
-        _ source: Source, offsets: [Int], advantages: [Double], config: GRPOConfig, hasReference: Bool,
+        _ source: Source, offsets: [Int], advantages: [Double], counted: [Int]?, keepPolicy: [Bool]?,
+        vespoWeight: [Double]?, config: GRPOConfig, hasReference: Bool,
         threshold: Double?, grad: UnsafeMutableBufferPointer<Double>, sink: Sink
     ) -> KernelSums {
         offsets.withUnsafeBufferPointer { offsetBuffer in
             advantages.withUnsafeBufferPointer { adv in
-                let kernel = LossKernel(grad: grad, offsets: offsetBuffer, advantages: adv, config: config,
-                                        hasReference: hasReference, entropyThreshold: threshold)
-                let ranges = rowRanges(offsets)
-                if ranges.count == 1 { return kernel.run(rows: ranges[0], source: source, sink: sink) }
-                var partial = [KernelSums](repeating: KernelSums(), count: ranges.count)
-                partial.withUnsafeMutableBufferPointer { partial in
-                    let slots = DisjointSlots(buffer: partial)
-                    DispatchQueue.concurrentPerform(iterations: ranges.count) { k in
-                        slots.buffer[k] = kernel.run(rows: ranges[k], source: source, sink: sink)
+                withOptional(counted) { counted in
+                    withOptional(keepPolicy) { keepPolicy in
+                        withOptional(vespoWeight) { vespo in
+                            let facts = RowFacts(advantages: adv, counted: counted, keepPolicy: keepPolicy, vespoWeight: vespo)
+                            let kernel = LossKernel(grad: grad, offsets: offsetBuffer, facts: facts, config: config,
+                                                    hasReference: hasReference, entropyThreshold: threshold,
+                                                    countedTokens: counted.map { $0.reduce(0, +) } ?? offsets[offsets.count - 1])
+                            let ranges = rowRanges(offsets)
+                            if ranges.count == 1 { return kernel.run(rows: ranges[0], source: source, sink: sink) }
+                            var partial = [KernelSums](repeating: KernelSums(), count: ranges.count)
+                            partial.withUnsafeMutableBufferPointer { partial in
+                                let slots = DisjointSlots(buffer: partial)
+                                DispatchQueue.concurrentPerform(iterations: ranges.count) { k in
+                                    slots.buffer[k] = kernel.run(rows: ranges[k], source: source, sink: sink)
+                                }
+                            }
+                            return partial.reduce(KernelSums(), +)
+                        }
                     }
                 }
-                return partial.reduce(KernelSums(), +)
             }
         }
     }
@@ -170,6 +281,11 @@ extension Vectorized {
         }
         return ranges
     }
+}
+
+extension Optional where Wrapped == Double {
+    /// The value, or 0 when there is none.
+    var orZero: Double { self ?? 0 }
 }
 
 /// Each parallel range writes only its own slot.

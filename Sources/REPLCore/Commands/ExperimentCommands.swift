@@ -129,7 +129,8 @@ enum ExperimentCommands {
             return ["rho = 1 is top_entropy_quantile off (its default): the loss computes no threshold, all \(n) tokens of the batch keep their policy term",
                     "'forking 0.2' works out the threshold that keeps the top 20% of this batch's token entropies"]
         }
-        let threshold = Naive.entropyThreshold(entropies: entropies, topQuantile: rho)
+        let counted = batch.completions.map { Naive.lossMask($0, config: session.config) }
+        let threshold = Naive.entropyThreshold(entropies: entropies, counted: counted, topQuantile: rho)
         let position = (1 - rho) * Double(n - 1)
         let below = Int(position.rounded(.down)), above = min(below + 1, n - 1)
         let shown = n <= 40 ? sorted.map { Fmt.num($0) }.joined(separator: " ")
@@ -188,7 +189,8 @@ enum ExperimentCommands {
                 for (m, mode) in modes.enumerated() {
                     var modeConfig = config
                     modeConfig.vllmImportanceSamplingMode = mode
-                    let w = Naive.samplerWeights(oldLogp: c.oldLogp, samplerLogp: sampler, config: modeConfig)
+                    let w = Naive.samplerWeights(oldLogp: c.oldLogp, samplerLogp: sampler,
+                                                 counted: Naive.lossMask(c, config: config), config: modeConfig)
                     dropped[m] += w.filter { $0 == 0 }.count
                     sums[m] += w.reduce(0, +)
                     switch mode {

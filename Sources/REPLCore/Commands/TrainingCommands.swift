@@ -72,7 +72,7 @@ enum TrainingCommands {
         let series: [(key: String, title: String, values: [Double])] = [
             ("reward", "mean reward", shown.map(\.meanReward)),
             ("kl", "KL to theta_ref", shown.map(\.kl)),
-            ("clip", "clip_ratio/region_mean", shown.map(\.clipRatioRegion)),
+            ("clip", "clip_ratio/region_mean", shown.map { $0.clipRatioRegion ?? .nan }),
             ("entropy", "entropy", shown.map(\.entropy)),
             ("length", "mean completion length", shown.map(\.meanLength)),
             ("length_correct", "mean length of correct completions (reward 1)", shown.map { $0.meanLengthCorrect ?? .nan }),

@@ -173,6 +173,9 @@ public enum BatchFile {
             switch option.kind {
             case .number, .integer: return (option.key, Double(value).map(JSONValue.number) ?? .string(value))
             case .optionalNumber: return (option.key, value == "none" ? .null : Double(value).map(JSONValue.number) ?? .string(value))
+            case .numberList:
+                let items = value.split(separator: ",").map { Double(String($0)).map(JSONValue.number) ?? .string(String($0)) }
+                return (option.key, value == "none" ? .null : .array(items))
             case .flag: return (option.key, .bool(value == "true"))
             case .choice: return (option.key, .string(value))
             }

@@ -5,10 +5,12 @@ import GRPO
 ///     {"config": {...resolved...}, "paths": {"naive": P, "vectorized": P}, "max_abs_diff": x,
 ///      "logged": {...}}
 ///
-/// Each P has `loss`, `advantages` and `weight` (one per completion), per-token lists of lists
-/// `ratio`, `clipped_ratio`, `kl`, `per_token_loss`, `grad_logp` (d loss / d logp, loss =
-/// -objective), and `metrics`; plus `branch`, `group_mean`, `group_std` (empty when the batch
-/// gives its advantages), and `entropy_mask` / `sampler_weight` when those are on. A batch too
+/// Each P has `loss`, `policy_loss` (before the entropy bonus), `advantages` and `weight` (one per
+/// completion), per-token lists of lists `ratio`, `clipped_ratio`, `kl`, `per_token_loss`,
+/// `grad_logp` (d loss / d logp, loss = -objective), and `metrics` under TRL's logging names;
+/// plus `branch`, `group_mean`, `group_std` (empty when the batch gives its advantages), and
+/// `entropy_bonus`, `loss_mask`, `off_policy_mask`, `entropy_mask`, `sampler_weight`,
+/// `vespo_phi` when those are on. A batch too
 /// big for the naive path has only `vectorized`, and `max_abs_diff` is null; `logged` is there
 /// when the file logged numbers (`LoggedNumbers.json`). Non-finite numbers are written as null.
 public enum ExplainJSON {
@@ -34,15 +36,11 @@ public enum ExplainJSON {
     }
 
     static func path(_ b: Breakdown) -> JSONValue {
-        let m = b.metrics
-        var metrics = JSONObject([
-            ("clip_ratio_low", .number(m.clipRatioLow)), ("clip_ratio_high", .number(m.clipRatioHigh)),
-            ("clip_ratio_region", .number(m.clipRatioRegion)), ("kl", m.kl.map(JSONValue.number) ?? .null),
-            ("frac_reward_zero_std", m.fracRewardZeroStd.map(JSONValue.number) ?? .null),
-        ])
-        if let e = m.entropy { metrics["entropy"] = .number(e) }
+        // TRL's logging names; a metric TRL does not log for these options is left out.
+        let metrics = JSONObject(b.metrics.named.map { ($0.name, JSONValue.number($0.value)) })
         var p = JSONObject([
             ("loss", .number(b.loss)),
+            ("policy_loss", .number(b.policyLoss)),
             ("advantages", numbers(b.advantages)),
             ("group_mean", numbers(b.groupMean)),
             ("group_std", numbers(b.groupStd)),
@@ -55,8 +53,16 @@ public enum ExplainJSON {
             ("grad_logp", rows(b.gradLogp, JSONValue.number)),
             ("metrics", .object(metrics)),
         ])
+        if let bonus = b.entropyBonus {
+            p["entropy_bonus"] = .object(JSONObject([("entropy_coef", .number(bonus.coefficient)),
+                                                     ("mean_entropy", .number(bonus.meanEntropy)),
+                                                     ("tokens", .number(Double(bonus.tokens))), ("value", .number(bonus.value))]))
+        }
+        if let mask = b.lossMask { p["loss_mask"] = rows(mask) { .bool($0) } }
+        if let keep = b.offPolicyMask { p["off_policy_mask"] = .array(keep.map(JSONValue.bool)) }
         if let mask = b.entropyMask { p["entropy_mask"] = rows(mask) { .bool($0) } }
         if let w = b.samplerWeight { p["sampler_weight"] = rows(w, JSONValue.number) }
+        if let phi = b.vespoWeight { p["vespo_phi"] = numbers(phi) }
         return .object(p)
     }
 }

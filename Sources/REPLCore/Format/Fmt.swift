@@ -32,6 +32,13 @@ public enum Fmt {
         return trimFraction(cFormat("%.*f", Int32(max(digits - 1 - exponent, 0)), x))
     }
 
+    /// A metric or number that may be absent: "-" when it is nil (a metric TRL does not log for
+    /// these options), `num` otherwise.
+    public static func num(_ x: Double?, digits: Int = 4) -> String {
+        guard let x else { return "-" }
+        return num(x, digits: digits)
+    }
+
     /// Drops trailing zeros after a decimal point, and the point itself if nothing is left.
     private static func trimFraction(_ text: String) -> String {
         guard text.contains(".") else { return text }

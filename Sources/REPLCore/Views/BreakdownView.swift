@@ -167,36 +167,50 @@ public enum BreakdownView {
     }
 
     /// The formula of the per-token loss under this config, as one line; `samplerWeighted` when
-    /// the batch's policy terms carry the sampler/trainer correction.
+    /// the batch's policy terms carry the sampler/trainer correction (VESPO folds it into w).
     public static func lossFormula(_ c: GRPOConfig, samplerWeighted: Bool = false) -> String {
         let ratio = c.importanceSamplingLevel == .sequence ? "s_i" : "r_t"
-        let first = c.delta.map { "min(\(ratio), \(Fmt.num($0))) A" } ?? "\(ratio) A"
-        var formula = "L_t = -min(\(first), clip(\(ratio), \(clipRange(c))) A)"
+        var formula: String
+        switch c.objective {
+        case .clipMin:
+            let first = c.delta.map { "min(\(ratio), \(Fmt.num($0))) A" } ?? "\(ratio) A"
+            formula = "L_t = -min(\(first), clip(\(ratio), \(clipRange(c))) A)"
+        case .cispo:
+            formula = "L_t = -sg(min(\(ratio), \(c.resolvedEpsilonHigh.optionText))) A logp_t"
+        case .sapo:
+            formula = "L_t = -sigmoid(tau (\(ratio) - 1)) 4/tau A   (tau \(c.sapoTemperaturePos.optionText) if A > 0, "
+                + "\(c.sapoTemperatureNeg.optionText) else)"
+        case .vespo:
+            formula = "L_t = -sg(phi(w_i)) A logp_t"
+        }
+        if c.offPolicyMaskThreshold != nil { formula += " * keep_i" }
         if c.topEntropyQuantile < 1 { formula += " * kept" }
-        if samplerWeighted { formula += " * IS weight" }
+        if samplerWeighted && !c.objective.foldsSamplerWeight { formula += " * IS weight" }
         if c.beta != 0 { formula += " + \(Fmt.num(c.beta)) * \(c.klEstimator.rawValue)\(c.useBiasCorrectionKL ? " * \(ratio)" : "")" }
         return formula
     }
 
-    /// How the per-token losses are averaged under this loss_type.
+    /// How the per-token losses are aggregated under this loss_type (|o_i| and N count the tokens
+    /// the loss trains on), and the entropy bonus when it is on.
     public static func aggregationFormula(_ c: GRPOConfig) -> String {
-        switch c.lossType {
-        case .grpo: "loss = 1/B sum_i 1/|o_i| sum_t L_t        (w_t = 1 / (B |o_i|))"
-        case .bnpo, .dapo: "loss = 1/N sum_i sum_t L_t              (w_t = 1 / N, N = all tokens)"
-        case .drGRPO: "loss = 1/(B L) sum_i sum_t L_t          (w_t = 1 / (B L), L = max_completion_length = \(c.maxCompletionLength))"
+        let bonus = c.entropyCoef == 0 ? "" : " - \(Fmt.num(c.entropyCoef)) * mean entropy"
+        switch c.aggregation {
+        case .sequenceMeanTokenMean: return "loss = 1/B sum_i 1/|o_i| sum_t L_t\(bonus)        (w_t = 1 / (B |o_i|))"
+        case .tokenMean: return "loss = 1/N sum_i sum_t L_t\(bonus)              (w_t = 1 / N, N = all tokens)"
+        case .constantNormalizer:
+            return "loss = 1/(B L) sum_i sum_t L_t\(bonus)          (w_t = 1 / (B L), L = max_completion_length = \(c.maxCompletionLength))"
+        case .sequenceMeanTokenSum: return "loss = 1/B sum_i sum_t L_t\(bonus)              (w_t = 1 / B: a completion weighs by its length)"
         }
     }
 
-    /// The logged metrics as aligned "name  value" lines, TRL's names.
+    /// The logged metrics as aligned "name  value" lines, TRL's names; the ones TRL does not log
+    /// for these options are left out, and an absent kl or entropy says why.
     public static func metricLines(_ m: Metrics) -> [String] {
-        var pairs: [(String, String)] = [
-            ("clip_ratio/low_mean", Fmt.num(m.clipRatioLow)), ("clip_ratio/high_mean", Fmt.num(m.clipRatioHigh)),
-            ("clip_ratio/region_mean", Fmt.num(m.clipRatioRegion)),
-            ("kl", m.kl.map { Fmt.num($0) } ?? "- (no ref_logp)"),
-            ("frac_reward_zero_std", m.fracRewardZeroStd.map { Fmt.num($0) } ?? "- (advantages given, no rewards)"),
-        ]
-        pairs.append(("entropy", m.entropy.map { Fmt.num($0) } ?? "- (no entropy given)"))
-        let width = pairs.map(\.0.count).max()!
+        var pairs = m.named.map { ($0.name, Fmt.num($0.value)) }
+        if m.kl == nil { pairs.append(("kl", "- (no ref_logp)")) }
+        if m.fracRewardZeroStd == nil { pairs.append(("frac_reward_zero_std", "- (advantages given, no rewards)")) }
+        if m.entropy == nil { pairs.append(("entropy", "- (no entropy given)")) }
+        let width = pairs.map(\.0.count).max() ?? 0
         return pairs.map { $0.0.padding(toLength: width) + "  " + $0.1 }
     }
 }

@@ -20,10 +20,11 @@ public struct StepSummary: Sendable, Equatable, Codable {
     public var gradientNorm: Double
     /// ||theta_after - theta_before||.
     public var parameterChange: Double
-    /// TRL's `clip_ratio/low_mean`, `high_mean`, `region_mean`. Lesson 04.
-    public var clipRatioLow: Double
-    public var clipRatioHigh: Double
-    public var clipRatioRegion: Double
+    /// TRL's `clip_ratio/low_mean`, `high_mean`, `region_mean` (clip-and-min loss types; nil for
+    /// the others, as TRL logs them). Lesson 04.
+    public var clipRatioLow: Double?
+    public var clipRatioHigh: Double?
+    public var clipRatioRegion: Double?
     /// Token mean of the per-token KL to theta_ref (the configured estimator), reported even when
     /// beta = 0, where it adds nothing to the loss. Lesson 05.
     public var kl: Double

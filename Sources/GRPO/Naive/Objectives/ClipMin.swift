@@ -26,12 +26,14 @@ extension Naive {
     }
 
     /// Which term the min of `clippedSurrogate` takes at ratio r: `.clipped` when clip(r) A is
-    /// strictly smaller (no gradient through r), else `.capped` when r > delta (no gradient
-    /// either), else `.unclipped`. A function of r, A and the clip options, so a `Breakdown`
-    /// computes it when read. Lesson 04.
+    /// strictly smaller and r is outside the clip range (no gradient through r); `.capped` when
+    /// min(r, delta) A is taken with r > delta (no gradient either); `.unclipped` otherwise, the
+    /// gradient flowing through r. (With delta below 1 + epsilon_high, A < 0 and delta < r inside
+    /// the range, the min takes clip(r) A = r A: unclipped.) A function of r, A and the clip
+    /// options, so a `Breakdown` computes it when read. Lesson 04.
     public static func clipBranch(ratio r: Double, advantage a: Double, config: GRPOConfig) -> ClipBranch {
         let terms = surrogateTerms(ratio: r, advantage: a, config: config)
-        if terms.clipped < terms.unclipped { return .clipped }
+        if terms.clipped < terms.unclipped { return config.clip(r) == r ? .unclipped : .clipped }
         return r > config.delta ?? .infinity ? .capped : .unclipped
     }
 

@@ -1,0 +1,118 @@
+extension Naive {
+    /// The whole loss for a batch, term by term, with d loss / d logp from `Scalar.backward()`:
+    ///
+    ///     L_it = -objective(r_it, A_i, logp_it) * keep_it * w_it + beta * KL_it    (counted tokens)
+    ///     loss = aggregate(L) - entropy_coef * mean entropy                        (`LossTerms.swift`)
+    ///
+    /// keep_it is the off-policy sequence mask times the entropy mask, w_it the sampler weight;
+    /// KL uses the chosen estimator, times r_it when `use_bias_correction_kl`. A token the loss
+    /// does not count (`lossMask`) has L = 0 and no gradient.
+    public static func breakdown(_ batch: Batch, config: GRPOConfig) throws(BatchError) -> Breakdown {
+        try batch.validate(for: config)
+        let completions = batch.completions
+        let lengths = completions.map(\.length)
+        let counted = completions.map { lossMask($0, config: config) }
+        let (advantage, groupMean, groupStd) = advantages(of: batch, config: config)
+
+        // The leaves we differentiate with respect to: logp of every token.
+        var logp: [[Scalar]] = []
+        for c in completions {
+            var row: [Scalar] = []
+            for x in c.logp { row.append(Scalar(x)) }
+            logp.append(row)
+        }
+
+        var threshold: Double? = nil
+        if config.topEntropyQuantile < 1 {
+            threshold = entropyThreshold(entropies: completions.map { $0.entropy! }, counted: counted,
+                                         topQuantile: config.topEntropyQuantile)
+        }
+        let keepPolicy: [Bool]? = config.offPolicyMaskThreshold.map { limit in
+            completions.indices.map { i in
+                let c = completions[i]
+                return offPolicyKeep(logp: c.logp, samplerLogp: c.samplerLogp ?? c.oldLogp, counted: counted[i],
+                                     advantage: advantage[i], threshold: limit)
+            }
+        }
+
+        var ratio = Ragged(repeating: 0.0, lengths: lengths)
+        var kl: Ragged<Double>? = batch.hasReference ? Ragged(repeating: 0.0, lengths: lengths) : nil
+        var mask: Ragged<Bool>? = threshold == nil ? nil : Ragged(repeating: true, lengths: lengths)
+        let correctSampler = batch.usesSamplerCorrection(config)
+        var samplerWeight: Ragged<Double>? = correctSampler ? Ragged(repeating: 1.0, lengths: lengths) : nil
+        var vespoWeights: [Double]? = config.objective == .vespo ? [] : nil
+        var perTokenLossValue = Ragged(repeating: 0.0, lengths: lengths)
+        var perTokenLoss: [[Scalar]] = []
+
+        for i in 0..<completions.count {
+            let c = completions[i]
+            let weights = correctSampler
+                ? samplerWeights(oldLogp: c.oldLogp, samplerLogp: c.samplerLogp!, counted: counted[i], config: config) : nil
+            var row = RowTerms(advantage: advantage[i])
+            if config.importanceSamplingLevel == .sequence {
+                row.sequenceRatio = sequenceRatio(logp: logp[i], oldLogp: c.oldLogp, counted: counted[i])
+            }
+            if vespoWeights != nil {
+                let logW = vespoLogWeight(logp: logp[i], oldLogp: c.oldLogp, counted: counted[i], samplerWeights: weights)
+                row.vespoWeight = vespoWeight(logWeight: logW, advantage: advantage[i], config: config)
+                vespoWeights!.append(row.vespoWeight!.value)
+            }
+            var rowLoss: [Scalar] = []
+            for t in 0..<c.length {
+                let r = row.sequenceRatio ?? tokenRatio(logp: logp[i][t], oldLogp: c.oldLogp[t])
+                ratio[i, t] = r.value
+                if let weights { samplerWeight![i, t] = weights[t] }
+                let keepsEntropy = threshold.map { entropyMask(entropy: c.entropy![t], threshold: $0) && counted[i][t] }
+                if let keepsEntropy { mask![i, t] = keepsEntropy }
+                let penalty = c.refLogp.map { ref in
+                    biasCorrectedKL(klPenalty(logp: logp[i][t], refLogp: ref[t], estimator: config.klEstimator),
+                                    ratio: r, completion: c, token: t, counted: counted[i], config: config)
+                }
+                if let penalty { kl![i, t] = penalty.value }
+                guard counted[i][t] else { continue }  // out of the loss: L = 0, no gradient
+
+                var policyLoss = -policyObjective(ratio: r, logp: logp[i][t], row: row, config: config)
+                // The masks select the term away (exactly 0), they do not multiply it by 0.
+                if keepPolicy?[i] == false || keepsEntropy == false { policyLoss = Scalar(0) }
+                if let weights, !config.objective.foldsSamplerWeight {
+                    policyLoss = weights[t] == 0 ? Scalar(0) : policyLoss * weights[t]
+                }
+                var tokenLoss = policyLoss
+                if let penalty, config.beta != 0 { tokenLoss = tokenLoss + penalty * config.beta }
+                perTokenLossValue[i, t] = tokenLoss.value
+                rowLoss.append(tokenLoss)
+            }
+            perTokenLoss.append(rowLoss)
+        }
+
+        let policyLoss = aggregate(perTokenLoss, config: config)
+        var bonus: EntropyBonus? = nil
+        if config.entropyCoef != 0 {
+            let acting = completions.indices.map { i in counted[i].indices.map { counted[i][$0] && (mask?[i, $0] ?? true) } }
+            bonus = entropyBonus(entropy: completions.map { $0.entropy! }, acting: acting, coefficient: config.entropyCoef)
+        }
+        // The entropies are data here: the bonus shifts the loss and sends nothing back to logp.
+        let loss = policyLoss - (bonus?.value ?? 0)
+        loss.backward()
+
+        var grad = Ragged(repeating: 0.0, lengths: lengths)
+        for i in completions.indices {
+            for t in 0..<lengths[i] { grad[i, t] = logp[i][t].grad }
+        }
+        let countedTokens = counted.map { $0.filter { $0 }.count }
+        let totalCounted = countedTokens.reduce(0, +)
+        let hasLossMask = counted.contains { $0.contains(false) }
+        var breakdown = Breakdown(
+            config: config, groupSize: batch.groupSize, groupMean: groupMean, groupStd: groupStd,
+            advantages: advantage, ratio: ratio, kl: kl,
+            lossMask: hasLossMask ? Ragged(values: counted.flatMap { $0 }, offsets: ratio.offsets) : nil,
+            offPolicyMask: keepPolicy, entropyMask: mask, samplerWeight: samplerWeight, vespoWeight: vespoWeights,
+            perTokenLoss: perTokenLossValue,
+            weight: countedTokens.map {
+                tokenWeight(countedTokens: $0, completionCount: completions.count, totalCounted: totalCounted, config: config)
+            },
+            gradLogp: grad, policyLoss: policyLoss.value, entropyBonus: bonus, loss: loss.value, metrics: Metrics())
+        breakdown.metrics = naiveMetrics(batch: batch, breakdown: breakdown)
+        return breakdown
+    }
+}

@@ -1,0 +1,200 @@
+/// The per-token math of `LossKernel`, four tokens at a time: the objectives, the masks, the KL
+/// term, and the lane bookkeeping.
+extension LossKernel {
+    /// A token's policy term (loss sign) and its derivatives: with respect to the ratio (which
+    /// reaches logp through r, or through s at sequence level) and with respect to logp directly
+    /// (CISPO's and VESPO's detached weights times logp).
+    struct Term {
+        var loss: Lanes
+        var dRatio: Lanes
+        var dLogp: Lanes
+    }
+
+    /// -objective at ratios r under the loss type's objective (`Naive.policyObjective`).
+    @_transparent
+    func objectiveTerm(ratio r: Lanes, logp: Lanes, _ row: Row) -> Term {
+        let zero = Lanes(repeating: 0)
+        let a = row.advantage
+        switch objective {
+        case .clipMin:
+            let (loss, dRatio) = clipMinTerm(ratio: r, advantage: a)
+            return Term(loss: loss, dRatio: dRatio, dLogp: zero)
+        case .cispo:
+            // -sg(min(r, eps_high)) A logp: d / d logp = -min(r, eps_high) A, nothing through r.
+            let c = Lanes.minimum(r, Lanes(repeating: cispoCap)) * a
+            return Term(loss: -(c * logp), dRatio: zero, dLogp: -c)
+        case .sapo:
+            return sapoTerm(ratio: r, advantage: a, temperature: row.sapoTemperature)
+        case .vespo:
+            // -sg(phi) A logp, phi one number per row.
+            let c = Lanes(repeating: row.vespoWeight * a)
+            return Term(loss: -(c * logp), dRatio: zero, dLogp: -c)
+        }
+    }
+
+    /// coef_2 = clamp(coef_1, 1 - epsilon, 1 + epsilon_high)
+    @_transparent
+    func clip(_ r: Lanes) -> Lanes {
+        Lanes.minimum(Lanes.maximum(r, Lanes(repeating: lowerBound)), Lanes(repeating: upperBound))
+    }
+
+    /// The clip-and-min term -min(c1 A, c2 A) at ratios r, and its derivative with respect to r.
+    /// With A = 0 both terms are 0 whatever the ratio, even one that overflowed to inf (where
+    /// inf * 0 would be NaN), as in `Naive.clippedSurrogate`.
+    @_transparent
+    func clipMinTerm(ratio r: Lanes, advantage a: Double) -> (loss: Lanes, dRatio: Lanes) {
+        let zero = Lanes(repeating: 0), one = Lanes(repeating: 1)
+        if a == 0 { return (zero, zero) }
+        let c1 = Lanes.minimum(r, Lanes(repeating: delta))  // coef_1, capped at delta
+        let c2 = clip(r)                                     // coef_2
+        let unclipped = c1 * a, clipped = c2 * a
+        let dc1 = zero.replacing(with: one, where: r .<= delta)
+        let dc2 = zero.replacing(with: one, where: (r .>= lowerBound) .& (r .<= upperBound))
+        // torch.minimum's gradient: to the smaller term, half to each on a tie.
+        var dMin = 0.5 * (dc1 + dc2)
+        dMin.replace(with: dc2, where: clipped .< unclipped)
+        dMin.replace(with: dc1, where: unclipped .< clipped)
+        return (-Lanes.minimum(unclipped, clipped), -a * dMin)
+    }
+
+    /// SAPO's term -gate(r) A with gate(r) = sigmoid(tau (r - 1)) 4 / tau, and its derivative
+    /// -4 A sigmoid'(x) with x = tau (r - 1). sigmoid and sigmoid' come from e = exp(-|x|), as in
+    /// `Scalar.sigmoid`: 1 / (1 + e) (or e / (1 + e) for x < 0) and e / (1 + e)^2.
+    @_transparent
+    func sapoTerm(ratio r: Lanes, advantage a: Double, temperature tau: Double) -> Term {
+        let x = (r - 1) * tau
+        let negative = x .< 0
+        let e = VectorMath.exp(x.replacing(with: -x, where: .!negative))
+        let onePlusE = 1 + e
+        let sigmoid = (1 / onePlusE).replacing(with: e / onePlusE, where: negative)
+        let gate = sigmoid * 4 / tau
+        let slope = e / (onePlusE * onePlusE) * 4  // d gate / d r
+        return Term(loss: -(gate * a), dRatio: -(slope * a), dLogp: Lanes(repeating: 0))
+    }
+
+    /// * off_policy_mask (the whole row), * entropy_mask, * the sampler weight: each selects (a
+    /// dropped token's term becomes exactly 0), as the naive path does. Returns the entropy mask.
+    @_transparent
+    func maskAndWeigh(_ term: inout Term, _ row: Row, _ t: Int, _ count: Int) -> LaneMask {
+        let zero = Lanes(repeating: 0)
+        if !row.keepsPolicy { term = Term(loss: zero, dRatio: zero, dLogp: zero) }
+        var keep = LaneMask(repeating: true)
+        if let threshold = entropyThreshold, let entropy = row.inputs.entropy {
+            keep = load(entropy, t, count) .>= threshold
+            term.loss.replace(with: 0, where: .!keep)
+            term.dRatio.replace(with: 0, where: .!keep)
+            term.dLogp.replace(with: 0, where: .!keep)
+        }
+        if let weights = row.inputs.samplerWeight {
+            let w = load(weights, t, count)
+            let dropped = w .== 0
+            term.loss = (term.loss * w).replacing(with: 0, where: dropped)
+            term.dRatio = (term.dRatio * w).replacing(with: 0, where: dropped)
+            term.dLogp = (term.dLogp * w).replacing(with: 0, where: dropped)
+        }
+        return keep
+    }
+
+    /// The per-token KL estimate and its derivative with respect to logp, d = ref_logp - logp.
+    /// `expm1OfD` is expm1(d), which only k3 needs (the token pass computes it ahead).
+    @_transparent
+    func klTerm(d: Lanes, expm1OfD: @autoclosure () -> Lanes) -> (kl: Lanes, dLogp: Lanes) {
+        switch estimator {
+        case .k1: return (-d, Lanes(repeating: 1))
+        case .k2: return (d * d * 0.5, -d)
+        case .k3:
+            let e = expm1OfD()
+            return (e - d, -e)
+        }
+    }
+
+    /// The lanes of tokens t ..< t + count the loss counts; nil when all four count.
+    @_transparent
+    func activeLanes(_ inputs: RowInputs, _ t: Int, _ count: Int) -> LaneMask? {
+        // A partial load gives 0 past the row's end, so those lanes are off too.
+        if let mask = inputs.lossMask { return load(mask, t, count) .!= 0 }
+        return count == Lanes.scalarCount ? nil : Self.lanes(below: count)
+    }
+
+    /// The entropy bonus's sums: entropies of the tokens the policy term acts on, and how many.
+    @_transparent
+    func sumActingEntropy(_ row: inout Row, keep: LaneMask, active: LaneMask?, _ t: Int, _ count: Int) {
+        guard sumsActingEntropy, let entropy = row.inputs.entropy else { return }
+        let acting = Self.both(keep, active)
+        let zero = Lanes(repeating: 0)
+        row.actingEntropy += zero.replacing(with: load(entropy, t, count), where: acting)
+        row.actingCount += zero.replacing(with: 1, where: acting)
+    }
+
+    /// The breakdown's KL and entropy sums over the counted tokens, and its probe of every input
+    /// at tokens t ..< t + count (x - x is 0 for every finite x; missing lanes load as 0).
+    @_transparent
+    func record(_ row: inout Row, kl: Lanes, _ t: Int, _ count: Int, _ active: LaneMask?) {
+        row.klSum += padded(kl, active)
+        var probe = Self.zeroIfFinite(load(row.inputs.logp, t, count)) + Self.zeroIfFinite(load(row.inputs.oldLogp, t, count))
+        if let ref = row.inputs.refLogp { probe += Self.zeroIfFinite(load(ref, t, count)) }
+        if let entropy = row.inputs.entropy {
+            let e = load(entropy, t, count)
+            row.entropySum += padded(e, active)
+            probe += Self.zeroIfFinite(e)
+        }
+        row.probe += probe
+    }
+
+    /// x - x: 0 where x is finite, NaN where it is inf or NaN.
+    @_transparent
+    static func zeroIfFinite(_ x: Lanes) -> Lanes { x - x }
+
+    @_transparent
+    func load(_ buffer: UnsafeBufferPointer<Double>, _ t: Int, _ count: Int) -> Lanes {
+        // Token t exists, so the buffer is not empty and has a base address.
+        Lanes.load(buffer.baseAddress.unsafelyUnwrapped, t, count: count)
+    }
+
+    /// upstream * local, but 0 where upstream is 0 even if local is inf: a node that receives no
+    /// gradient passes none on (as `Scalar.backward` does; 0 * inf would be NaN). The local
+    /// derivative of the ratio is the ratio, which overflows to inf for log-ratios above 709.
+    @_transparent
+    static func chain(_ upstream: Lanes, _ local: Lanes) -> Lanes {
+        (upstream * local).replacing(with: 0, where: upstream .== 0)
+    }
+
+    /// Bias correction where the KL overflowed to inf and the ratio underflowed to 0: those lanes
+    /// get the product taken in logs (`Naive.overflowedBiasCorrectedKL`); rare, so lane by lane.
+    func overflowedProduct(_ kl: Lanes, where overflowed: LaneMask, ref: Lanes, _ inputs: RowInputs,
+                           _ t: Int, _ count: Int, logRatio: Lanes) -> Lanes {
+        var out = kl
+        let d = ref - load(inputs.logp, t, count)
+        for l in 0..<count where overflowed[l] {
+            out[l] = Naive.overflowedBiasCorrectedKL(d: d[l], logRatio: logRatio[l], estimator: estimator)
+        }
+        return out
+    }
+
+    /// Bias correction: a KL of exactly 0 times a ratio that overflowed to inf is taken as 0,
+    /// with no gradient, as in `Naive.breakdown` (inf * 0 would be NaN).
+    @_transparent
+    static func zeroKLAtInfiniteRatio(_ kl: Lanes, _ r: Lanes) -> LaneMask {
+        (kl .== 0) .& (r .== .infinity)
+    }
+
+    /// The lanes below `count` (for a row's last, partial chunk).
+    @_transparent
+    static func lanes(below count: Int) -> LaneMask {
+        SIMD4<Int64>(0, 1, 2, 3) .< Int64(count)
+    }
+
+    /// `keep` and `active` (nil: every lane).
+    @_transparent
+    static func both(_ keep: LaneMask, _ active: LaneMask?) -> LaneMask {
+        guard let active else { return keep }
+        return keep .& active
+    }
+
+    /// `x` with the lanes the loss does not count set to 0 (nil: all lanes count).
+    @_transparent
+    func padded(_ x: Lanes, _ active: LaneMask?) -> Lanes {
+        guard let active else { return x }
+        return Lanes(repeating: 0).replacing(with: x, where: active)
+    }
+}
