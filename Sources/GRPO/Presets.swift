@@ -12,6 +12,14 @@ public enum Preset: String, Sendable, CaseIterable {
     case drGRPO = "dr_grpo"
     /// GSPO: one ratio per completion (geometric mean of token ratios), epsilon 3e-4 / 4e-4, no KL.
     case gspo
+    /// CISPO (MiniMax-M1, ScaleRL): the detached ratio capped at epsilon_high 5, token mean, no KL.
+    case cispo
+    /// SAPO: the soft gate with the paper's temperatures (1 where A > 0, 1.05 otherwise), no KL.
+    case sapo
+    /// LUSPO, GSPO's length-unbiased variant: GSPO's sequence ratio and widths, per-sequence sums.
+    case luspo
+    /// VESPO: the gamma weight of the sequence ratio with TRL's k and lambda (2, 3 / 3, 2), no KL.
+    case vespo
 
     public var summary: String {
         switch self {
@@ -20,6 +28,10 @@ public enum Preset: String, Sendable, CaseIterable {
         case .dapo: "clip-higher 0.2/0.28, token-level mean, beta 0"
         case .drGRPO: "no std, divide by B * max_completion_length, beta 0"
         case .gspo: "sequence-level ratio, epsilon 3e-4/4e-4, beta 0"
+        case .cispo: "cispo loss, ratio capped at epsilon_high 5, beta 0"
+        case .sapo: "sapo loss, temperatures 1 (A > 0) / 1.05, beta 0"
+        case .luspo: "luspo loss, GSPO's sequence ratio and epsilon 3e-4/4e-4, beta 0"
+        case .vespo: "vespo loss, k/lambda 2/3 (A >= 0) and 3/2, beta 0"
         }
     }
 
@@ -41,11 +53,32 @@ public enum Preset: String, Sendable, CaseIterable {
             c.scaleRewards = .none
             c.beta = 0
         case .gspo:
-            c.importanceSamplingLevel = .sequence
-            c.epsilon = 3e-4
-            c.epsilonHigh = 4e-4
+            c.useGSPORatio()
+        case .luspo:
+            c.useGSPORatio()
+            c.lossType = .luspo
+        case .cispo:
+            c.lossType = .cispo
+            c.epsilonHigh = 5
+            c.beta = 0
+        case .sapo:
+            c.lossType = .sapo
+            c.beta = 0
+        case .vespo:
+            c.lossType = .vespo
+            c.vllmImportanceSamplingMode = .tokenTruncate  // VESPO takes the token sampler modes only
             c.beta = 0
         }
         return c
+    }
+}
+
+extension GRPOConfig {
+    /// GSPO's set-up: one ratio per completion, its clip widths 3e-4 / 4e-4, no KL.
+    fileprivate mutating func useGSPORatio() {
+        importanceSamplingLevel = .sequence
+        epsilon = 3e-4
+        epsilonHigh = 4e-4
+        beta = 0
     }
 }

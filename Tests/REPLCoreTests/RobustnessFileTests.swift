@@ -274,7 +274,7 @@ enum BadBatches {
     static let cases: [(String, String)] = [
         ("", "not valid JSON: line 1, column 1: the document ends where a value was expected"),
         (#"{"groups": [{"rewards": [1, 0], "completions": [{"logp": [-1, -2"#, "not valid JSON: line 1, column 65: the document ends inside a list"),
-        (#"{"groups": [{"rewards": [1, "0"], "completions": [{"logp": [-1]}, {"logp": [-1]}]}]}"#, "groups[0].rewards[1]: expected a number, found a string"),
+        (#"{"groups": [{"rewards": [1, "0"], "completions": [{"logp": [-1]}, {"logp": [-1]}]}]}"#, "groups[0].rewards[1]: expected a number or null, found a string"),
         (#"{"groups": {"rewards": [1, 0]}}"#, "groups: expected a list, found an object"),
         (#"{"groups": [{"rewards": [1, 0], "completions": [{"logp": "-1"}, {"logp": [-1]}]}]}"#, "groups[0].completions[0].logp: expected a list of numbers, found a string"),
         (#"{"groups": [{"rewards": [1, 0], "completions": [{"logp": [-1, -2], "ref_logp": [-1]}, {"logp": [-1], "ref_logp": [-1]}]}]}"#,

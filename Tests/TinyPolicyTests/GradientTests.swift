@@ -2,8 +2,10 @@ import GRPO
 import Testing
 @testable import TinyPolicy
 
-/// d loss / d theta through the whole chain (policy -> logp -> GRPO loss) against central finite
-/// differences of the loss, off-policy (theta != theta_old != theta_ref), at temperature 0.7.
+/// d loss / d theta through the whole chain (policy -> logp, entropy -> GRPO loss) against central
+/// finite differences of the loss, off-policy (theta != theta_old != theta_ref), at temperature 0.7.
+/// CISPO and VESPO are not here: their detached weights make their gradient differ from the
+/// loss's derivative on purpose (GRPOTests' `GradientCheckTests` checks them with the ratios held).
 @Suite("Gradient through policy and loss")
 struct GradientTests {
     /// Loss configurations covering each term's gradient: KL (k3, k2, k1, bias-corrected),
@@ -34,10 +36,25 @@ struct GradientTests {
         masked.klEstimator = .k1
         masked.topEntropyQuantile = 0.5
         list.append(("bnpo, k1, top_entropy_quantile 0.5", masked))
+        var sapo = GRPOConfig()
+        sapo.lossType = .sapo
+        sapo.sapoTemperatureNeg = 2
+        list.append(("sapo, temperatures 1 / 2, beta 0.04", sapo))
+        var luspo = Preset.luspo.config
+        luspo.beta = 0.04
+        list.append(("luspo (sequence level), beta 0.04", luspo))
+        var masks = GRPOConfig()
+        masks.lossType = .dapo
+        masks.offPolicyMaskThreshold = 0.02
+        masks.maskTruncatedCompletions = true
+        list.append(("dapo, off-policy mask 0.02, truncated completions masked", masks))
         return list
     }()
 
-    func check(_ config: GRPOConfig, _ label: String, path: LossPath, sampler: Bool, seed: UInt64) throws {
+    /// `entropyFollows`: the entropies are the perturbed policy's own in the finite differences
+    /// (for the entropy bonus, whose gradient reaches theta through them); otherwise they are held.
+    func check(_ config: GRPOConfig, _ label: String, path: LossPath, sampler: Bool, seed: UInt64,
+               entropyFollows: Bool = false) throws {
         var rng = SeededGenerator(seed: seed)
         let task = CopyTask()
         let shape = Policy(vocabularySize: task.vocabularySize, promptCount: task.prompts.count, maxLength: 5)
@@ -51,10 +68,10 @@ struct GradientTests {
 
         let evaluation = theta.evaluate(prompts: data.owners, completions: data.completions, temperature: 0.7,
                                         keepProbabilities: true)
+        let b = try breakdown(data.batch(theta, entropyPolicy: theta), config, path)
         let analytic = theta.gradient(
             prompts: data.owners, completions: data.completions, evaluation: evaluation,
-            gradLogp: try breakdown(data.batch(theta, entropyPolicy: theta), config, path).gradLogp.values,
-            temperature: 0.7)
+            gradLogp: b.gradLogp.values, gradEntropy: b.entropyGradient?.values, temperature: 0.7)
 
         // Rows of prompts outside the batch get no gradient; every other parameter is checked.
         let used = Set(data.prompts)
@@ -68,8 +85,8 @@ struct GradientTests {
             var plus = theta, minus = theta
             plus.parameters[k] += h
             minus.parameters[k] -= h
-            let lossPlus = try breakdown(data.batch(plus, entropyPolicy: theta), config, path).loss
-            let lossMinus = try breakdown(data.batch(minus, entropyPolicy: theta), config, path).loss
+            let lossPlus = try breakdown(data.batch(plus, entropyPolicy: entropyFollows ? plus : theta), config, path).loss
+            let lossMinus = try breakdown(data.batch(minus, entropyPolicy: entropyFollows ? minus : theta), config, path).loss
             let numeric = (lossPlus - lossMinus) / (2 * h)
             largest = max(largest, abs(analytic[k]))
             if !close(numeric, analytic[k], relative: 1e-6, absolute: 1e-9) {
@@ -92,6 +109,15 @@ struct GradientTests {
     func gradientWithSamplerCorrection() throws {
         for path in LossPath.allCases {
             try check(Preset.trl.config, "trl + sampler correction", path: path, sampler: true, seed: 5)
+        }
+    }
+
+    @Test("the entropy bonus reaches theta through the entropies: d H / d logit = -p (log p + H) / T, both paths")
+    func entropyBonus() throws {
+        var config = Preset.trl.config
+        config.entropyCoef = 0.3
+        for path in LossPath.allCases {
+            try check(config, "trl + entropy_coef 0.3", path: path, sampler: false, seed: 17, entropyFollows: true)
         }
     }
 

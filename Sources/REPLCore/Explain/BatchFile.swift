@@ -13,6 +13,10 @@ import GRPO
 /// for `top_entropy_quantile` < 1; `sampler_logp` turns on the sampler correction (lesson 08).
 /// A group may give `advantages` instead of `rewards` (a minibatch dumped from a trainer, whose
 /// advantages were computed over a larger batch: `Completion.advantage`); then every group must.
+/// Or `rewards_per_func`, one list per completion with a reward per function (TRL's
+/// `rewards_per_func` rows); a null reward is one a function could not give (TRL's NaN), in
+/// `rewards` too. A completion may say `"truncated": true` (it hit the length limit) and carry a
+/// `"mask"` of 0/1 per token (TRL's `tool_mask`: 0 for tool output the loss does not train on).
 /// An optional top-level `logged` holds what a library logged for the batch (`LoggedNumbers`).
 public enum BatchFile {
     /// What a batch file holds.
@@ -22,7 +26,8 @@ public enum BatchFile {
         public var logged: LoggedNumbers?
     }
 
-    static let completionKeys = ["logp", "old_logp", "ref_logp", "entropy", "sampler_logp"]
+    static let completionKeys = ["logp", "old_logp", "ref_logp", "entropy", "sampler_logp", "truncated", "mask"]
+    static let groupKeys = ["rewards", "advantages", "rewards_per_func", "completions"]
 
     /// Decodes `json` into the config (the file's keys applied over `base`), the batch and the
     /// logged numbers. The caller validates the batch (`Batch.validate(for:)`) once the config is
@@ -42,7 +47,9 @@ public enum BatchFile {
                 guard GRPOConfig.option(named: key) != nil else {
                     throw InputError("\(name): config: unknown option \"\(key)\"; options are \(GRPOConfig.options.map(\.key).joined(separator: ", "))")
                 }
-                do { try config.set(key, to: text(of: value)) } catch { throw InputError("\(name): config: \(error.message)") }
+                do { try config.set(key, to: text(of: value, listOption: GRPOConfig.option(named: key)?.kind == .numberList)) } catch {
+                    throw InputError("\(name): config: \(error.message)")
+                }
             }
         }
         guard let groupsValue = top["groups"] else { throw InputError("\(name): missing \"groups\" (a list of groups)") }
@@ -55,45 +62,87 @@ public enum BatchFile {
         return Contents(config: config, batch: Batch(groups: groups), logged: logged)
     }
 
-    /// A config value as the text `GRPOConfig.set` reads: null means "none".
-    static func text(of value: JSONValue) -> String {
+    /// A config value as the text `GRPOConfig.set` reads: null means "none"; a list of numbers is
+    /// "1,0.5" for an option that takes a list (`reward_weights`) and refused by name otherwise.
+    static func text(of value: JSONValue, listOption: Bool = false) -> String {
         switch value {
         case .null: "none"
         case .bool(let b): b ? "true" : "false"
         case .number(let x): JSONValue.format(x)
         case .string(let s): s
-        case .array, .object: value.kind
+        case .array(let items):
+            // A list of numbers (reward_weights) as "1,0.5"; anything else is refused by name.
+            listOption && items.allSatisfy { if case .number = $0 { true } else { false } }
+                ? items.map { if case .number(let x) = $0 { JSONValue.format(x) } else { "" } }.joined(separator: ",")
+                : "a list of \(items.first?.kind ?? "nothing")"
+        case .object: value.kind
         }
     }
 
     private static func group(_ value: JSONValue, at path: String) throws(InputError) -> Group {
         guard case .object(let object) = value else { throw InputError("\(path): expected an object, found \(value.kind)") }
-        for key in object.keys where !["rewards", "advantages", "completions"].contains(key) {
-            throw InputError("\(path): unknown key \"\(key)\"; a group has \"rewards\" (or \"advantages\") and \"completions\"")
+        for key in object.keys where !groupKeys.contains(key) {
+            throw InputError("\(path): unknown key \"\(key)\"; a group has \"rewards\" (or \"advantages\" or \"rewards_per_func\") and \"completions\"")
         }
-        // Rewards, or advantages already computed by a trainer: one number per completion either way.
-        let key: String, perCompletionValue: JSONValue
-        switch (object["rewards"], object["advantages"]) {
-        case (let value?, nil): (key, perCompletionValue) = ("rewards", value)
-        case (nil, let value?): (key, perCompletionValue) = ("advantages", value)
-        case (_?, _?): throw InputError("\(path): give \"rewards\" or \"advantages\", not both")
-        case (nil, nil): throw InputError("\(path): missing \"rewards\" (or \"advantages\")")
+        // Rewards (one function, or several), or advantages already computed by a trainer.
+        let given = ["rewards", "advantages", "rewards_per_func"].filter { object[$0] != nil }
+        guard given.count == 1, let key = given.first, let perCompletionValue = object[key] else {
+            if given.isEmpty { throw InputError("\(path): missing \"rewards\" (or \"advantages\", or \"rewards_per_func\")") }
+            throw InputError("\(path): give one of \"rewards\", \"advantages\" and \"rewards_per_func\", not \(given.joined(separator: " and "))")
         }
         guard let completionsValue = object["completions"] else { throw InputError("\(path): missing \"completions\"") }
-        let values = try numbers(perCompletionValue, at: "\(path).\(key)")
         guard case .array(let items) = completionsValue else {
             throw InputError("\(path).completions: expected a list, found \(completionsValue.kind)")
         }
-        guard items.count == values.count else {
-            throw InputError("\(path): \(values.count) \(key) but \(items.count) completions; give one per completion")
+        let perCompletion: [[Double?]]
+        switch key {
+        case "rewards_per_func": perCompletion = try rewardRows(perCompletionValue, at: "\(path).rewards_per_func")
+        case "rewards": perCompletion = try optionalNumbers(perCompletionValue, at: "\(path).rewards").map { [$0] }
+        default: perCompletion = try numbers(perCompletionValue, at: "\(path).\(key)").map { [$0] }
         }
+        guard items.count == perCompletion.count else {
+            throw InputError("\(path): \(perCompletion.count) \(key) but \(items.count) completions; give one per completion")
+        }
+        let unscorable = key == "rewards" && perCompletion.contains { $0[0] == nil }
         var completions: [Completion] = []
         for (i, item) in items.enumerated() {
-            var c = try completion(item, reward: key == "rewards" ? values[i] : 0, at: "\(path).completions[\(i)]")
-            if key == "advantages" { c.advantage = values[i] }
+            var c = try completion(item, reward: key == "rewards" ? perCompletion[i][0] ?? 0 : 0, at: "\(path).completions[\(i)]")
+            switch key {
+            case "advantages": c.advantage = perCompletion[i][0]
+            case "rewards_per_func": c.rewardsPerFunction = perCompletion[i]
+            default: if unscorable { c.rewardsPerFunction = perCompletion[i] }  // a null reward: one function's row
+            }
             completions.append(c)
         }
         return Group(completions: completions)
+    }
+
+    /// `rewards_per_func`: one list per completion, one number (or null) per reward function.
+    private static func rewardRows(_ value: JSONValue, at path: String) throws(InputError) -> [[Double?]] {
+        guard case .array(let rows) = value else { throw InputError("\(path): expected a list of lists, found \(value.kind)") }
+        var out: [[Double?]] = []
+        for (i, row) in rows.enumerated() {
+            let values = try optionalNumbers(row, at: "\(path)[\(i)]")
+            guard values.count == (out.first?.count ?? values.count) else {
+                throw InputError("\(path)[\(i)]: \(values.count) rewards, but \(path)[0] has \(out[0].count); give one per reward function")
+            }
+            out.append(values)
+        }
+        return out
+    }
+
+    /// A list of numbers, where null stands for a reward no function could give.
+    private static func optionalNumbers(_ value: JSONValue, at path: String) throws(InputError) -> [Double?] {
+        guard case .array(let items) = value else { throw InputError("\(path): expected a list of numbers, found \(value.kind)") }
+        var out: [Double?] = []
+        for (k, item) in items.enumerated() {
+            switch item {
+            case .number(let x): out.append(x)
+            case .null: out.append(nil)
+            default: throw InputError("\(path)[\(k)]: expected a number or null, found \(item.kind)")
+            }
+        }
+        return out
     }
 
     private static func completion(_ value: JSONValue, reward: Double, at path: String) throws(InputError) -> Completion {
@@ -111,8 +160,30 @@ public enum BatchFile {
             }
             return values
         }
-        return Completion(reward: reward, logp: logp, oldLogp: try optional("old_logp"), refLogp: try optional("ref_logp"),
-                          entropy: try optional("entropy"), samplerLogp: try optional("sampler_logp"))
+        var c = Completion(reward: reward, logp: logp, oldLogp: try optional("old_logp"), refLogp: try optional("ref_logp"),
+                           entropy: try optional("entropy"), samplerLogp: try optional("sampler_logp"))
+        if let flag = object["truncated"] {
+            guard case .bool(let b) = flag else { throw InputError("\(path).truncated: expected true or false, found \(flag.kind)") }
+            c.truncated = b
+        }
+        if let maskValue = object["mask"] { c.mask = try tokenMask(maskValue, length: logp.count, at: "\(path).mask") }
+        return c
+    }
+
+    /// A per-token loss mask: 1 (or true) where the loss trains on the token, 0 (or false) where not.
+    private static func tokenMask(_ value: JSONValue, length: Int, at path: String) throws(InputError) -> [Bool] {
+        guard case .array(let items) = value else { throw InputError("\(path): expected a list of 0 and 1, found \(value.kind)") }
+        var out: [Bool] = []
+        for (k, item) in items.enumerated() {
+            switch item {
+            case .number(let x) where x == 0 || x == 1: out.append(x == 1)
+            case .bool(let b): out.append(b)
+            case .number(let x): throw InputError("\(path)[\(k)]: \(JSONValue.format(x)) is neither 0 nor 1")
+            default: throw InputError("\(path)[\(k)]: expected 0 or 1, found \(item.kind)")
+            }
+        }
+        guard out.count == length else { throw InputError("\(path): \(out.count) values, but logp has \(length); give one per token") }
+        return out
     }
 
     private static func numbers(_ value: JSONValue, at path: String) throws(InputError) -> [Double] {
@@ -155,11 +226,20 @@ public enum BatchFile {
                 if let v = c.refLogp { o["ref_logp"] = .array(v.map(JSONValue.number)) }
                 if let v = c.entropy { o["entropy"] = .array(v.map(JSONValue.number)) }
                 if let v = c.samplerLogp { o["sampler_logp"] = .array(v.map(JSONValue.number)) }
+                if c.truncated { o["truncated"] = .bool(true) }
+                if let mask = c.mask { o["mask"] = .array(mask.map { .number($0 ? 1 : 0) }) }
                 return .object(o)
             }
             let given = group.completions.compactMap(\.advantage)
-            let perCompletion: (String, JSONValue) = given.count == group.completions.count && !given.isEmpty
-                ? ("advantages", .array(given.map(JSONValue.number))) : ("rewards", .array(group.rewards.map(JSONValue.number)))
+            let perFunction = group.completions.compactMap(\.rewardsPerFunction)
+            let perCompletion: (String, JSONValue)
+            if given.count == group.completions.count && !given.isEmpty {
+                perCompletion = ("advantages", .array(given.map(JSONValue.number)))
+            } else if perFunction.count == group.completions.count && !perFunction.isEmpty {
+                perCompletion = ("rewards_per_func", .array(perFunction.map { .array($0.map { $0.map(JSONValue.number) ?? .null }) }))
+            } else {
+                perCompletion = ("rewards", .array(group.rewards.map(JSONValue.number)))
+            }
             return .object(JSONObject([perCompletion, ("completions", .array(completions))]))
         }
         return .object(JSONObject([("config", configJSON(config)), ("groups", .array(groups))]))

@@ -27,16 +27,13 @@ public struct LoggedNumbers: Sendable, Equatable {
     /// `grad_norm`, ...): kept to say they were not compared.
     public var ignored: [String] = []
 
-    /// The names a file may log, and how each is read from a breakdown.
-    static let known: [(name: String, ours: @Sendable (Breakdown) -> Double?)] = [
-        ("loss", { $0.loss }),
-        ("kl", { $0.metrics.kl }),
-        ("entropy", { $0.metrics.entropy }),
-        ("clip_ratio/low_mean", { $0.metrics.clipRatioLow }),
-        ("clip_ratio/high_mean", { $0.metrics.clipRatioHigh }),
-        ("clip_ratio/region_mean", { $0.metrics.clipRatioRegion }),
-        ("frac_reward_zero_std", { $0.metrics.fracRewardZeroStd }),
-    ]
+    /// The names a file may log, and how each is read from a breakdown: the loss and every
+    /// metric under TRL's name (`Metrics.names`).
+    static let known: [(name: String, ours: @Sendable (Breakdown) -> Double?)] = {
+        var known: [(name: String, ours: @Sendable (Breakdown) -> Double?)] = [("loss", { @Sendable b in b.loss })]
+        for (name, path) in Metrics.names { known.append((name, { @Sendable b in b.metrics[keyPath: path] })) }
+        return known
+    }()
 
     /// How a logged number compares with ours.
     enum Verdict: Equatable {

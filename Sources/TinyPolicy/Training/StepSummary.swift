@@ -45,6 +45,9 @@ public struct StepSummary: Sendable, Equatable, Codable {
     public var samplerWeightMin: Double?
     public var samplerWeightMean: Double?
     public var samplerWeightMax: Double?
+    /// The entropy bonus's coefficient this update applied (`entropy_coef`, or the adaptive
+    /// controller's); `nil` without a bonus. Lesson 05.
+    public var entropyCoef: Double?
     /// Largest difference between the naive and vectorized breakdowns, when `cross_check` is on.
     /// Lesson 10.
     public var crossCheckDifference: Double?
@@ -72,7 +75,7 @@ extension StepSummary {
             meanLengthIncorrect: incorrect.isEmpty ? nil : mean(incorrect.map(Double.init)),
             ratioMin: ratios.min() ?? 1, ratioMax: ratios.max() ?? 1,
             samplerWeightMin: weights?.min(), samplerWeightMean: weights.map(mean),
-            samplerWeightMax: weights?.max(), crossCheckDifference: crossCheckDifference)
+            samplerWeightMax: weights?.max(), entropyCoef: metrics.entropyCoef, crossCheckDifference: crossCheckDifference)
     }
 }
 

@@ -30,9 +30,17 @@ public struct Trainer: Sendable, Codable {
         set {
             var config = newValue
             config.maxCompletionLength = settings.maxCompletionLength
+            // A new entropy_coef (or switching adaptive control) restarts the controller's
+            // coefficient there; the entropy it last measured stays.
+            if config.entropyCoef != loss.config.entropyCoef || config.useAdaptiveEntropy != loss.config.useAdaptiveEntropy {
+                entropyControl.coefficient = config.entropyCoef
+            }
             loss = LossConfigCoding(config)
         }
     }
+    /// The entropy bonus's coefficient under `use_adaptive_entropy` (TRL's controller), updated
+    /// after every inner update; it applies `entropy_coef` as set otherwise. Lesson 05.
+    public internal(set) var entropyControl: AdaptiveEntropy
     private var loss: LossConfigCoding
     /// theta: the parameters being trained.
     public internal(set) var policy: Policy
@@ -65,6 +73,7 @@ public struct Trainer: Sendable, Codable {
         var config = lossConfig
         config.maxCompletionLength = settings.maxCompletionLength
         loss = LossConfigCoding(config)
+        entropyControl = AdaptiveEntropy(config: config)
         policy = Policy(vocabularySize: task.vocabularySize, promptCount: task.prompts.count,
                         maxLength: settings.maxCompletionLength)
         oldPolicy = policy
@@ -137,6 +146,7 @@ public struct Trainer: Sendable, Codable {
         case stepCount = "step_count"
         case currentRollout = "current_rollout"
         case history
+        case entropyControl = "entropy_control"
     }
 
     /// Reads a saved session, checking the settings' ranges (the task must exist) and that the three
@@ -156,6 +166,8 @@ public struct Trainer: Sendable, Codable {
         stepCount = try c.decode(Int.self, forKey: .stepCount)
         currentRollout = try c.decodeIfPresent(Rollout.self, forKey: .currentRollout)
         history = try c.decode([StepSummary].self, forKey: .history)
+        // Sessions saved before the entropy bonus existed start the controller afresh.
+        entropyControl = try c.decodeIfPresent(AdaptiveEntropy.self, forKey: .entropyControl) ?? AdaptiveEntropy(config: loss.config)
         do {
             try settings.validate()
         } catch {

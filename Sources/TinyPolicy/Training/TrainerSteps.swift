@@ -57,18 +57,21 @@ extension Trainer {
         let rollout = currentRollout!
         let evaluation = evaluateCurrent(rollout)
         let batch = batch(rollout, evaluation: evaluation)
-        let config = lossConfig
+        var config = lossConfig
+        config.entropyCoef = entropyControl.appliedCoefficient(lossConfig)
         let breakdown = Self.breakdown(batch, config: config, path: settings.path)
         var difference: Double? = nil
         if settings.crossCheck {
             let other: LossPath = settings.path == .naive ? .vectorized : .naive
             difference = breakdown.maxDifference(from: Self.breakdown(batch, config: config, path: other))
         }
+        // The entropy bonus reaches theta through the entropies, the rest through logp.
         let gradient = policy.gradient(prompts: rollout.completionPrompts, completions: rollout.completions,
                                        evaluation: evaluation, gradLogp: breakdown.gradLogp.values,
-                                       temperature: rollout.temperature)
+                                       gradEntropy: breakdown.entropyGradient?.values, temperature: rollout.temperature)
         let before = policy.parameters
         optimizer.step(&policy.parameters, gradient: gradient)
+        entropyControl.update(measured: AdaptiveEntropy.measure(batch, breakdown), lossConfig)
         let summary = StepSummary(
             step: stepCount, iteration: rollout.iteration, innerStep: innerStepsDone, rollout: rollout,
             breakdown: breakdown, gradient: gradient, change: zip(policy.parameters, before).map { $0 - $1 },
@@ -116,7 +119,10 @@ extension Trainer {
                         temperature: rollout.temperature, keepProbabilities: true)
     }
 
+    /// The batch of a rollout as scored by `evaluation`; a completion that stopped at the length
+    /// limit, without the task's end token, is marked truncated (`mask_truncated_completions`).
     func batch(_ rollout: Rollout, evaluation: PolicyEvaluation) -> Batch {
+        let endToken = task.endToken
         let logp = evaluation.rows(evaluation.logp)
         let entropy = evaluation.rows(evaluation.entropy)
         var groups: [Group] = []
@@ -125,7 +131,8 @@ extension Trainer {
             for i in (k * rollout.groupSize)..<((k + 1) * rollout.groupSize) {
                 completions.append(Completion(
                     reward: rollout.rewards[i], logp: logp[i], oldLogp: rollout.oldLogp[i], refLogp: rollout.refLogp[i],
-                    entropy: entropy[i], samplerLogp: rollout.samplerLogp?[i]))
+                    entropy: entropy[i], samplerLogp: rollout.samplerLogp?[i],
+                    truncated: rollout.completions[i].last != endToken))
             }
             groups.append(Group(completions: completions))
         }
