@@ -26,7 +26,7 @@ The same 12-row generation batch is shuffled and cut into 2 calls of 6 rows, so 
 are split between calls; an optimizer step is 2 calls (accumulated), and num_iterations 2 replays
 both calls for step 2: 4 calls, one file each (-call1..4). TRL's returned loss is then scaled for
 the accumulation window (dapo divides by the generation batch's token count times 2/2), so the
-file's loss is the returned one times trl_loss_factor (lesson 11): the loss of the call's rows alone.
+file's loss is the returned one times trl_loss_factor (lesson 12): the loss of the call's rows alone.
 
 Precision. torch's default dtype is set to float64 before anything is built, so the model is
 float64 and so are TRL's reward tensor and advantages (TRL allocates them in the default dtype).
@@ -55,7 +55,7 @@ What is recorded, per `_compute_loss` call (one per optimizer step, except in da
     clip_ratio/high_mean, clip_ratio/region_mean, kl when beta != 0, entropy), also checked
     against what the Trainer logged for that step (with 2 calls a step, their mean).
 
-The batch file (see lessons/11-reading-library-output.md, "Dumping a batch from TRL"):
+The batch file (see lessons/12-reading-library-output.md, "Dumping a batch from TRL"):
   - one call holding the whole generation batch: groups in the order TRL generated them. TRL shuffles the rows of a generation batch before
     it reaches `_compute_loss` (`shuffle_sequence_dict` in `_prepare_inputs`), so the rows of a
     prompt are not consecutive there; each row is tagged with its index at generation time and
@@ -198,7 +198,7 @@ def first_half_share(completions, **kwargs):
 def trl_loss_factor(trainer, inputs):
     """What turns the loss TRL 1.16's _compute_loss returns (train mode, no entropy bonus or
     router loss) into the loss of this call's rows alone, the number explain computes.
-    (lessons/11-reading-library-output.md, "Dumping a batch from TRL", verbatim.)"""
+    (lessons/12-reading-library-output.md, "Dumping a batch from TRL", verbatim.)"""
     accumulation = trainer.current_gradient_accumulation_steps
     if trainer.loss_type in ("dapo", "cispo", "vespo"):
         # TRL divides by the generation batch's tokens, rescaled to one accumulation window.

@@ -12,13 +12,13 @@ public struct Completion: Sendable, Equatable {
     /// Entropy of pi_theta's distribution at each position; needed only for `top_entropy_quantile`.
     public var entropy: [Double]?
     /// log-probs under the sampler that really generated the completion (an inference engine whose
-    /// numbers differ slightly from pi_old's); `nil` when pi_old sampled it itself. Lesson 08.
+    /// numbers differ slightly from pi_old's); `nil` when pi_old sampled it itself. Lesson 09.
     public var samplerLogp: [Double]?
     /// A_i as a trainer already computed it, when the batch is a minibatch dumped from a run whose
     /// advantages were computed over a larger batch (TRL shuffles a generation batch's rows and
     /// spreads a prompt's G completions over steps and GPUs, so a minibatch seldom holds whole
     /// groups). When every completion has one, the group-relative step is skipped, rewards are
-    /// ignored and groups are only containers. Lesson 11.
+    /// ignored and groups are only containers. Lesson 12.
     public var advantage: Double?
     /// One reward per reward function (TRL's `rewards_per_func` row), nil where a function could
     /// not score the completion (TRL's NaN). When given, `reward` is not used: the functions are

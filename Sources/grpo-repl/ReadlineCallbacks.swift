@@ -70,7 +70,7 @@ enum ReadlineCallbacks {
         return rl_completion_matches(text) { _, _ in ReadlineCallbacks.nextMatch() }
     }
 
-    /// Whole numbers by value (lesson 2 before lesson 10), then words in alphabetical order.
+    /// Whole numbers by value (lesson 2 before lesson 11), then words in alphabetical order.
     /// Readline lists the matches in this order (`rl_sort_completion_matches` is off).
     static func inNaturalOrder(_ a: String, _ b: String) -> Bool {
         switch (UInt64(a), UInt64(b)) {

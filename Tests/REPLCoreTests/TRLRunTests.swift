@@ -5,7 +5,7 @@ import Testing
 /// Golden values from a real TRL run: `examples/trl-run/` holds fourteen `_compute_loss` calls of
 /// TRL 1.16.0's `GRPOTrainer.train()` on a tiny model (made by `tools/trl_run_dump.py`), each with
 /// the loss and metrics TRL logged for it: ten whole steps, and four calls of a run with gradient
-/// accumulation, whose loss is TRL's returned loss times lesson 11's `trl_loss_factor`. Both of
+/// accumulation, whose loss is TRL's returned loss times lesson 12's `trl_loss_factor`. Both of
 /// our paths must reproduce every logged number from the same per-token inputs, to TRL's float32
 /// rounding.
 @Suite("Batches from a real TRL run")

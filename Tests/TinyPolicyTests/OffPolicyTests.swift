@@ -7,7 +7,7 @@ import GRPO
 import Testing
 @testable import TinyPolicy
 
-/// Lessons 03, 05, 08: the ratio on stale data, KL as a metric, and the sampler/trainer mismatch.
+/// Lessons 03, 06, 09: the ratio on stale data, KL as a metric, and the sampler/trainer mismatch.
 @Suite("Ratio, KL and sampler mismatch")
 struct OffPolicyTests {
     @Test("mu = 1: ratio exactly 1 and clip fraction 0 on every inner step")

@@ -9,9 +9,9 @@
 /// - `Naive.advantages`            A_i      (Advantage.swift, lesson 02)
 /// - `Naive.tokenRatio`            r_it     (ImportanceRatio.swift, lesson 03)
 /// - `Naive.clippedSurrogate`      min(...) (Clip.swift, lesson 04)
-/// - `Naive.klPenalty`             KL_it    (KL.swift, lesson 05)
-/// - `Naive.tokenWeight`           1/|o_i|, 1/G and the other normalizers (Normalization.swift, lesson 06)
-/// - `Naive.entropyMask`           forking tokens (EntropyMask.swift, lesson 09)
+/// - `Naive.klPenalty`             KL_it    (KL.swift, lesson 06)
+/// - `Naive.tokenWeight`           1/|o_i|, 1/G and the other normalizers (Normalization.swift, lesson 07)
+/// - `Naive.entropyMask`           forking tokens (EntropyMask.swift, lesson 10)
 /// - `Naive.breakdown`             all of it for a batch (Objective.swift)
 public enum Naive {
     /// Above this many tokens the tools run the vectorized path alone unless asked: the naive

@@ -4,7 +4,7 @@ public enum CommandTable {
     public static let sections: [(title: String, commands: [Command])] = [
         ("the tiny policy: sample, update, train", TrainingCommands.all),
         ("a batch to look at", BatchCommands.all),
-        ("the loss, term by term (add 'all' to see every row)", TermCommands.all),
+        ("the loss, term by term (add 'all' to see every row)", TermCommands.all + ObjectiveCommands.all),
         ("options", ConfigCommands.all),
         ("side by side and the code", CompareCommands.all + SourceCommand.all),
         ("experiments", ExplorationCommands.all + ExperimentCommands.all),

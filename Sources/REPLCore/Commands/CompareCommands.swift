@@ -22,48 +22,64 @@ enum CompareCommands {
                                  "largest difference: \(Fmt.num(n.maxDifference(from: v), digits: 2))"]
     }
 
+    /// Every loss_type on the current batch: the weight each aggregation gives a token, then each
+    /// loss type's loss and gradient size. Generated from `LossType.allCases` and its table.
     static func lossTypes(_ session: Session, all: Bool) throws(CommandError) -> [String] {
         let batch = try session.currentBatch()
-        let types: [GRPOConfig.LossType] = [.grpo, .dapo, .drGRPO]
-        var breakdowns: [Breakdown] = []
-        for type in types {
+        let length = max(session.config.maxCompletionLength, batch.completions.map(\.length).max() ?? 1)
+        func breakdown(_ type: GRPOConfig.LossType) throws(CommandError) -> Breakdown {
             var c = session.config
             c.lossType = type
-            c.maxCompletionLength = max(c.maxCompletionLength, batch.completions.map(\.length).max() ?? 1)
-            do { breakdowns.append(try Naive.breakdown(batch, config: c)) } catch {
+            c.maxCompletionLength = length
+            // VESPO takes the token sampler modes only (as TRL): show it with token_truncate.
+            if type.objective.foldsSamplerWeight && c.vllmImportanceSamplingMode.isSequenceLevel {
+                c.vllmImportanceSamplingMode = .tokenTruncate
+            }
+            do { return try Naive.breakdown(batch, config: c) } catch {
                 throw CommandError("the current batch does not fit the options: \(error.message)")
             }
         }
-        var table = Table(title: "who pays for each token: w_t under each loss_type, and d loss / d logp_t",
-                          columns: [.number("g"), .number("i"), .number("t"), .number("|o_i|"), .number("A")]
-                            + types.map { .number("w " + $0.rawValue) } + types.map { .number("grad " + $0.rawValue) })
+        let aggregations = GRPOConfig.Aggregation.allCases
+        var byAggregation: [Breakdown] = []
+        for aggregation in aggregations {
+            guard let type = GRPOConfig.LossType.allCases.first(where: { $0.aggregation == aggregation }) else { continue }
+            byAggregation.append(try breakdown(type))
+        }
+        var weights = Table(title: "who pays for each token: w_t under each aggregation (loss = sum_t w_t L_t)",
+                            columns: [.number("g"), .number("i"), .number("t"), .number("|o_i|"), .number("A")]
+                              + aggregations.map { .number(weightFormula($0)) })
         var row = 0
         for (g, group) in batch.groups.enumerated() {
-            if g > 0 { table.addGroupBreak() }
+            if g > 0 { weights.addGroupBreak() }
             for (i, c) in group.completions.enumerated() {
                 for t in 0..<c.length {
-                    table.add(["\(g)", "\(i)", "\(t)", "\(c.length)", Fmt.num(breakdowns[0].advantages[row])]
-                              + breakdowns.map { Fmt.num($0.weight[row]) } + breakdowns.map { Fmt.num($0.gradLogp[row, t]) })
+                    weights.add(["\(g)", "\(i)", "\(t)", "\(c.length)", Fmt.num(byAggregation[0].advantages[row])]
+                                + byAggregation.map { Fmt.num($0.counts(row: row, token: t) ? $0.weight[row] : 0) })
                 }
                 row += 1
             }
         }
-        let L = breakdowns[2].config.maxCompletionLength
-        return session.render(table, all: all, command: "compare loss_type all") + [
-            "grpo: 1/(B |o_i|), a short completion's tokens weigh more;  dapo/bnpo: 1/N, every token the same;  "
-                + "dr_grpo: 1/(B L), L = \(L)",
-        ] + lossLines(zip(types, breakdowns).map { ("loss (\($0.rawValue))", $1.loss) })
+        var types = Table(title: "each loss_type: its objective and aggregation, on this batch",
+                          columns: [.text("loss_type"), .text("objective"), .text("aggregation"), .number("loss"), .number("|grad|")])
+        for type in GRPOConfig.LossType.allCases {
+            let b = try breakdown(type)
+            let norm = b.gradLogp.values.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            types.add([type.rawValue, type.objective.rawValue, type.aggregation.rawValue, Fmt.num(b.loss, digits: 10), Fmt.num(norm)])
+        }
+        return session.render(weights, all: all, command: "compare loss_type all") + [
+            "1/(B |o_i|): seq-mean-token-mean, a short completion's tokens weigh more; 1/N: token-mean, every token the same;",
+            "1/(B L): seq-mean-token-sum-norm, L = \(length); 1/B: seq-mean-token-sum, a completion weighs by its length",
+            "",
+        ] + types.render()
     }
 
-    /// "label = value" lines with the = signs and the values' decimal points lined up, the values
-    /// to the digits of the 'loss' command.
-    static func lossLines(_ entries: [(label: String, loss: Double)]) -> [String] {
-        let width = entries.map(\.label.count).max() ?? 0
-        let values = Fmt.alignDecimal(entries.map { Fmt.num($0.loss, digits: 10) })
-        return zip(entries, values).map { entry, value in
-            var line = Substring(entry.label.padding(toLength: width) + " = " + value)
-            while line.last == " " { line.removeLast() }
-            return String(line)
+    /// A token's weight under an aggregation, as a column header.
+    static func weightFormula(_ aggregation: GRPOConfig.Aggregation) -> String {
+        switch aggregation {
+        case .sequenceMeanTokenMean: "1/(B |o_i|)"
+        case .tokenMean: "1/N"
+        case .constantNormalizer: "1/(B L)"
+        case .sequenceMeanTokenSum: "1/B"
         }
     }
 

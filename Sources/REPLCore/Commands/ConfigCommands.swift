@@ -66,7 +66,7 @@ enum ConfigCommands {
         "kl_loss_coef": "verl's kl_loss_coef (the KL weight) is 'beta'",
         "clip_range": "the clip width is 'epsilon'; 'epsilon_high' sets the upper side on its own",
         "cliprange": "the clip width is 'epsilon'; 'epsilon_high' sets the upper side on its own",
-        "loss_agg_mode": "verl's loss_agg_mode is 'loss_type', with the names mapped in lesson 11",
+        "loss_agg_mode": "verl's loss_agg_mode is 'loss_type', with the names mapped in lesson 12",
         "rho": "rho (the share of forking tokens kept) is 'top_entropy_quantile'",
     ]
 

@@ -7,7 +7,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Small commands that lessons 06-11 use to run one experiment (added with those lessons):
+/// Small commands that lessons 07-12 use to run one experiment (added with those lessons):
 /// averages of a run over a window of steps (`average`), when a run first reaches a level
 /// (`reach`), the forking-token threshold worked out (`forking`), and the sampler/trainer
 /// correction under each of TRL's four modes (`mismatch`).
@@ -169,7 +169,7 @@ enum ExperimentCommands {
         let batch = try session.currentBatch()
         guard batch.hasSampler else {
             return ["this batch has no sampler_logp: pi_old sampled it itself, so there is nothing to correct (every weight is 1).",
-                    "'set sampler_precision bfloat16' or 'set sampler_temperature 1.2', then 'rollout', makes a batch that has them (lesson 08)"]
+                    "'set sampler_precision bfloat16' or 'set sampler_temperature 1.2', then 'rollout', makes a batch that has them (lesson 09)"]
         }
         let config = session.config
         let bounds = "[\(config.vllmImportanceSamplingClipMin.map { Fmt.num($0) } ?? "none"), \(config.vllmImportanceSamplingClipMax.map { Fmt.num($0) } ?? "none")]"

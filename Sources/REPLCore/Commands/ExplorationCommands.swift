@@ -5,12 +5,12 @@ import Darwin
 #endif
 import GRPO
 
-/// Small commands that lessons 01-05 use to show one effect (added with those lessons):
+/// Small commands that lessons 01-06 use to show one effect (added with those lessons):
 ///
 /// - `surrogate` (lesson 01): the log-prob surrogate -sum w logp A next to the ratio form the loss
 ///   computes; their values differ, their gradients agree when every ratio is 1.
 /// - `deadgroups P [G...]` (lesson 02): the chance that a group of G binary rewards is all equal.
-/// - `klexact [P Q [OLD]]` (lesson 05): exact expectations of k1, k2, k3 and of their gradients
+/// - `klexact [P Q [OLD]]` (lesson 06): exact expectations of k1, k2, k3 and of their gradients
 ///   over a small categorical distribution, against the two KL divergences.
 enum ExplorationCommands {
     // MARK: surrogate
@@ -54,8 +54,8 @@ enum ExplorationCommands {
             var why: [String] = []
             if !onPolicy { why.append("ratios are not 1 (min \(Fmt.num(ratios.min() ?? 1)), max \(Fmt.num(ratios.max() ?? 1)): lesson 03)") }
             if b.branch.values.contains(where: { $0 != .unclipped }) { why.append("some tokens are clipped (lesson 04)") }
-            if b.config.beta != 0, b.kl != nil { why.append("beta = \(Fmt.num(b.config.beta)) adds the KL term's gradient (lesson 05)") }
-            if b.entropyMask != nil || b.samplerWeight != nil { why.append("tokens are masked or weighed (lessons 08, 09)") }
+            if b.config.beta != 0, b.kl != nil { why.append("beta = \(Fmt.num(b.config.beta)) adds the KL term's gradient (lesson 06)") }
+            if b.entropyMask != nil || b.samplerWeight != nil { why.append("tokens are masked or weighed (lessons 09, 10)") }
             // One reason a line: together they ran past 150 columns.
             lines += why.count <= 1 ? ["the gradients differ: " + (why.first ?? "see the columns")]
                                     : ["the gradients differ:"] + why.map { "  " + $0 }
@@ -202,7 +202,7 @@ enum ExplorationCommands {
             try deadGroups(args)
         },
         Command("klexact", syntax: "[P Q [OLD]]",
-                summary: "k1, k2, k3 on a small distribution: exact mean, spread and expected gradient vs both KLs (lesson 05)",
+                summary: "k1, k2, k3 on a small distribution: exact mean, spread and expected gradient vs both KLs (lesson 06)",
                 term: "E_x~pi[k] and E_x~pi[d k / d logits]", example: "klexact 0.7,0.2,0.1 0.4,0.4,0.2") { _, args throws(CommandError) in
             try klExact(args)
         },

@@ -58,6 +58,9 @@ enum TermCommands {
                 term: "min(r A, clip(r, 1 - eps, 1 + eps_high) A)") { session, args throws(CommandError) in
             try Args.onlyAll(args, "clip")
             let c = session.config
+            guard c.objective == .clipMin else {
+                throw CommandError("loss_type \(c.lossType.rawValue) has no clip and min (\(c.lossType.summary)); 'objective' shows its term")
+            }
             let title = "min(ratio*A, clip(ratio, \(BreakdownView.clipRange(c)))*A)"
                 + (c.delta.map { "   (ratio capped at delta = \(Fmt.num($0)))" } ?? "")
             var lines = try tokens(session, args, command: "clip", title: title,
@@ -91,7 +94,8 @@ enum TermCommands {
             let c = session.config
             let b = try session.breakdown()
             var lines = try tokens(session, args, command: "loss", title: BreakdownView.lossFormula(c, samplerWeighted: b.samplerWeight != nil),
-                                   columns: [.advantage, .ratio, .entropyMask, .samplerWeight, .kl, .perTokenLoss, .weight, .weightedLoss])
+                                   columns: [.advantage, .ratio, .lossMask, .offPolicyMask, .entropyMask, .samplerWeight, .kl,
+                                             .perTokenLoss, .weight, .weightedLoss])
             lines.append(BreakdownView.aggregationFormula(c))
             lines.append("loss = \(Fmt.num(b.loss, digits: 10))   (loss = -objective: minimizing it raises the objective)")
             lines += NonFinite.warnings(b)
@@ -102,7 +106,7 @@ enum TermCommands {
             try Args.onlyAll(args, "grad")
             let b = try session.breakdown()
             var lines = try tokens(session, args, command: "grad", title: "d loss / d logp_t   (negative: training raises this token's log-prob)",
-                                   columns: [.advantage, .ratio, .branch, .weight, .grad])
+                                   columns: [.advantage, .ratio, .branch, .lossMask, .offPolicyMask, .weight, .grad])
             let norm = b.gradLogp.values.reduce(0) { $0 + $1 * $1 }.squareRoot()
             lines.append("|d loss / d logp| = \(Fmt.num(norm)); loss = \(Fmt.num(b.loss, digits: 10))")
             lines += NonFinite.warnings(b)

@@ -15,7 +15,7 @@ enum TrainingCommands {
                      + "sampled by theta_old at temperature "
                      + (session.trainer.settings.samplerTemperature.map { "\(Fmt.num($0)) (the sampler's; scored at \(Fmt.num(rollout.temperature)))" }
                         ?? Fmt.num(rollout.temperature))
-                     + (session.trainer.settings.hasSamplerMismatch ? " (through the mismatched sampler, lesson 08)" : "")]
+                     + (session.trainer.settings.hasSamplerMismatch ? " (through the mismatched sampler, lesson 09)" : "")]
         var table = Table(columns: [.number("g"), .number("i"), .text("completion"), .number("|o_i|"), .number("reward"), .number("A_i")])
         for (k, q) in rollout.prompts.enumerated() {
             if k > 0 { table.addGroupBreak() }

@@ -10,7 +10,7 @@ import GRPO
 ///
 /// Every config key is optional (`GRPOConfig.options` names them); `old_logp` defaults to
 /// `logp` (on-policy); `ref_logp` may be left out only when beta is 0; `entropy` is needed only
-/// for `top_entropy_quantile` < 1; `sampler_logp` turns on the sampler correction (lesson 08).
+/// for `top_entropy_quantile` < 1; `sampler_logp` turns on the sampler correction (lesson 09).
 /// A group may give `advantages` instead of `rewards` (a minibatch dumped from a trainer, whose
 /// advantages were computed over a larger batch: `Completion.advantage`); then every group must.
 /// Or `rewards_per_func`, one list per completion with a reward per function (TRL's

@@ -132,7 +132,7 @@ public struct LoggedNumbers: Sendable, Equatable {
         var verdict = differing.isEmpty
             ? "every logged number we have agrees with ours (to 1e-5 relative, the precision of float32 logs, or to the digits logged)"
             : "\(differing.joined(separator: ", ")) \(differing.count == 1 ? "differs" : "differ"): check that the file's config has every option the run used"
-                + (differing.contains("loss") ? ", and that the logged loss is this batch's own (TRL scales it for gradient accumulation; lesson 11)" : "")
+                + (differing.contains("loss") ? ", and that the logged loss is this batch's own (TRL scales it for gradient accumulation; lesson 12)" : "")
         if !missing.isEmpty {
             verdict += "; this batch has no \(missing.joined(separator: ", ")) (no ref_logp, entropy or rewards for it)"
         }

@@ -25,6 +25,7 @@ public enum Chart {
     /// - `width` and `height` are at least 2.
     /// - `labelWidth` pads the y labels to at least that many columns, so that charts printed one
     ///   above the other (`labelWidth(of:)` of each) put the same step in the same column.
+    /// - `xEnds` labels the two ends of the x axis instead of step numbers (a chart against r).
     public static func render(
         title: String,
         series: [(name: String, values: [Double])],
@@ -32,7 +33,8 @@ public enum Chart {
         height: Int = 10,
         unicode: Bool = true,
         firstStep: Int = 1,
-        labelWidth minimumLabelWidth: Int = 0
+        labelWidth minimumLabelWidth: Int = 0,
+        xEnds: (first: String, last: String)? = nil
     ) -> [String] {
         let width = max(width, 2), height = max(height, 2)
         let finite = series.flatMap(\.values).filter(\.isFinite)
@@ -69,7 +71,8 @@ public enum Chart {
             }
         }
         lines.append(margin + axis.corner + String(repeating: axis.rule, count: width))
-        lines.append(margin + " " + stepLabels(first: firstStep, count: steps, width: width))
+        lines.append(margin + " " + (xEnds.map { ends(first: $0.first, last: $0.last, width: width) }
+                                     ?? stepLabels(first: firstStep, count: steps, width: width)))
         if series.count > 1 {
             let legend = series.indices.map { "\(glyphs[$0 % glyphs.count]) \(series[$0].name)" }
             lines.append(trimmed(margin + " " + legend.joined(separator: "   ")))
@@ -93,11 +96,13 @@ public enum Chart {
 
     /// The first step number under the first column and the last one ending under the last.
     private static func stepLabels(first: Int, count: Int, width: Int) -> String {
-        let firstLabel = String(first)
-        guard count > 1 else { return firstLabel }
-        let lastLabel = String(first + count - 1)
-        let gap = max(width - firstLabel.count - lastLabel.count, 1)
-        return firstLabel + String(repeating: " ", count: gap) + lastLabel
+        guard count > 1 else { return String(first) }
+        return ends(first: String(first), last: String(first + count - 1), width: width)
+    }
+
+    /// Two labels at the ends of an axis `width` columns wide.
+    private static func ends(first: String, last: String, width: Int) -> String {
+        first + String(repeating: " ", count: max(width - first.count - last.count, 1)) + last
     }
 
     /// The points of one series: finite values spread over `columns` when there are at most

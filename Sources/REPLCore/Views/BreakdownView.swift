@@ -6,7 +6,8 @@ public enum BreakdownView {
     /// One per-token column: its header and how to read it off the batch and breakdown.
     public enum TokenColumn: String, CaseIterable, Sendable {
         case logp, oldLogp, refLogp, samplerLogp, entropy, advantage, ratio, unclippedTerm, clippedRatio,
-             clippedTerm, branch, entropyMask, samplerWeight, kl, perTokenLoss, weight, weightedLoss, grad
+             clippedTerm, branch, cispoWeight, sapoGate, vespoWeight, lossMask, offPolicyMask, entropyMask, samplerWeight,
+             kl, perTokenLoss, weight, weightedLoss, grad
 
         public var header: String {
             switch self {
@@ -21,6 +22,11 @@ public enum BreakdownView {
             case .ratio: "ratio"
             case .clippedRatio: "clip(ratio)"
             case .branch: "min takes"
+            case .cispoWeight: "sg(min(r,cap))"
+            case .sapoGate: "gate(r)"
+            case .vespoWeight: "sg(phi_i)"
+            case .lossMask: "trained"
+            case .offPolicyMask: "keep_i"
             case .entropyMask: "kept"
             case .samplerWeight: "IS weight"
             case .kl: "KL"
@@ -31,7 +37,12 @@ public enum BreakdownView {
             }
         }
 
-        var isNumber: Bool { self != .branch && self != .entropyMask }
+        var isNumber: Bool {
+            switch self {
+            case .branch, .lossMask, .offPolicyMask, .entropyMask: false
+            default: true
+            }
+        }
 
         /// The cell's number (for number columns) or text, or nil when the batch lacks it.
         func value(_ c: Completion, _ b: Breakdown, row: Int, token t: Int) -> Either? {
@@ -47,12 +58,20 @@ public enum BreakdownView {
             case .clippedRatio: .number(b.config.clip(b.ratio[row, t]))
             case .clippedTerm: .number(Naive.surrogateTerms(ratio: b.ratio[row, t], advantage: b.advantages[row], config: b.config).clipped)
             case .branch: .text(b.branch(row: row, token: t).rawValue)
+            case .cispoWeight: .number(min(b.ratio[row, t], b.config.resolvedEpsilonHigh))
+            case .sapoGate:
+                .number(Naive.sapoGate(Scalar(b.ratio[row, t]),
+                                       temperature: Naive.sapoTemperature(advantage: b.advantages[row], config: b.config)).value)
+            case .vespoWeight: b.vespoWeight.map { .number($0[row]) }
+            case .lossMask: b.lossMask.map { .text($0[row, t] ? "yes" : "no") }
+            case .offPolicyMask: b.offPolicyMask.map { .text($0[row] ? "yes" : "no") }
             case .entropyMask: b.entropyMask.map { .text($0[row, t] ? "yes" : "no") }
             case .samplerWeight: b.samplerWeight.map { .number($0[row, t]) }
             case .kl: b.kl.map { .number($0[row, t]) }
             case .perTokenLoss: .number(b.perTokenLoss[row, t])
-            case .weight: .number(b.weight[row])
-            case .weightedLoss: .number(b.weight[row] * b.perTokenLoss[row, t])
+            // A token the loss does not train on weighs nothing.
+            case .weight: .number(b.counts(row: row, token: t) ? b.weight[row] : 0)
+            case .weightedLoss: .number(b.counts(row: row, token: t) ? b.weight[row] * b.perTokenLoss[row, t] : 0)
             case .grad: .number(b.gradLogp[row, t])
             }
         }
@@ -72,14 +91,31 @@ public enum BreakdownView {
         case .samplerWeight: b.samplerWeight != nil
         case .entropy: batch.hasEntropy
         case .entropyMask: b.entropyMask != nil
-        default: true
+        case .lossMask: b.lossMask != nil
+        case .offPolicyMask: b.offPolicyMask != nil
+        // Each objective's own weight, and the clip columns for clip-and-min.
+        case .unclippedTerm, .clippedRatio, .clippedTerm, .branch: b.config.objective == .clipMin
+        case .cispoWeight: b.config.objective == .cispo
+        case .sapoGate: b.config.objective == .sapo
+        case .vespoWeight: b.vespoWeight != nil
+        case .logp, .oldLogp, .advantage, .ratio, .perTokenLoss, .weight, .weightedLoss, .grad: true
+        }
+    }
+
+    /// The columns of the loss's own objective term (`objective`'s table).
+    public static func objectiveColumns(_ objective: GRPOConfig.PolicyObjective) -> [TokenColumn] {
+        switch objective {
+        case .clipMin: [.ratio, .advantage, .unclippedTerm, .clippedRatio, .clippedTerm, .branch, .offPolicyMask, .lossMask]
+        case .cispo: [.ratio, .advantage, .cispoWeight, .logp, .offPolicyMask, .lossMask, .perTokenLoss, .grad]
+        case .sapo: [.ratio, .advantage, .sapoGate, .offPolicyMask, .lossMask, .perTokenLoss, .grad]
+        case .vespo: [.ratio, .advantage, .vespoWeight, .logp, .offPolicyMask, .lossMask, .perTokenLoss, .grad]
         }
     }
 
     /// Every stored quantity the loss used, for `explain` and `tokens` (derived columns such as
     /// ratio*A are left to the commands that teach them).
     public static func allColumns(_ batch: Batch, _ b: Breakdown) -> [TokenColumn] {
-        let derived: [TokenColumn] = [.advantage, .unclippedTerm, .clippedTerm, .weightedLoss]
+        let derived: [TokenColumn] = [.advantage, .unclippedTerm, .clippedTerm, .weightedLoss, .cispoWeight, .sapoGate]
         return TokenColumn.allCases.filter { !derived.contains($0) && isAvailable($0, batch, b) }
     }
 
@@ -151,7 +187,9 @@ public enum BreakdownView {
         for (g, group) in batch.groups.enumerated() {
             if g > 0 { table.addGroupBreak() }
             for (i, completion) in group.completions.enumerated() {
-                table.add(["\(g)", "\(i)", Fmt.num(completion.reward, digits: digits), Fmt.num(b.groupMean[g], digits: digits),
+                // Several reward functions: their weighted sum; none scored it: "none" (A = 0).
+                let reward = Naive.weightedReward(completion, weights: c.rewardWeights).map { Fmt.num($0, digits: digits) } ?? "none"
+                table.add(["\(g)", "\(i)", reward, Fmt.num(b.groupMean[g], digits: digits),
                            Fmt.num(b.groupStd[g], digits: digits), Fmt.num(b.advantages[row], digits: digits),
                            "\(completion.length)"])
                 row += 1
@@ -196,7 +234,7 @@ public enum BreakdownView {
         let bonus = c.entropyCoef == 0 ? "" : " - \(Fmt.num(c.entropyCoef)) * mean entropy"
         switch c.aggregation {
         case .sequenceMeanTokenMean: return "loss = 1/B sum_i 1/|o_i| sum_t L_t\(bonus)        (w_t = 1 / (B |o_i|))"
-        case .tokenMean: return "loss = 1/N sum_i sum_t L_t\(bonus)              (w_t = 1 / N, N = all tokens)"
+        case .tokenMean: return "loss = 1/N sum_i sum_t L_t\(bonus)              (w_t = 1 / N, N = the tokens trained on)"
         case .constantNormalizer:
             return "loss = 1/(B L) sum_i sum_t L_t\(bonus)          (w_t = 1 / (B L), L = max_completion_length = \(c.maxCompletionLength))"
         case .sequenceMeanTokenSum: return "loss = 1/B sum_i sum_t L_t\(bonus)              (w_t = 1 / B: a completion weighs by its length)"

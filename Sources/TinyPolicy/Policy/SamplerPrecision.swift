@@ -1,6 +1,6 @@
 /// The numeric precision in which the sampler (an inference engine such as vLLM) holds its logits.
 /// Anything but `exact` makes the sampler's distribution differ slightly from pi_old's, so the
-/// tokens it picks and the log-probabilities it reports are not quite the trainer's. Lesson 08.
+/// tokens it picks and the log-probabilities it reports are not quite the trainer's. Lesson 09.
 public enum SamplerPrecision: String, Sendable, Codable, CaseIterable {
     /// Float64, the trainer's own numbers: no mismatch.
     case exact

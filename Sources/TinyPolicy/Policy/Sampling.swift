@@ -20,7 +20,7 @@ extension Policy {
     /// and one draw u = rng.uniform() in [0, 1) picks the token by inverse CDF: the first v with
     /// u < p_0 + ... + p_v. Generation stops after `endToken` or at `maxLength` tokens (a
     /// truncated completion, with no end token). One uniform per token, taken from our own
-    /// `SeededGenerator`, so a seed fixes every sample on every platform. Lessons 01 and 08.
+    /// `SeededGenerator`, so a seed fixes every sample on every platform. Lessons 01 and 09.
     public func sample(prompt: Int, endToken: Int, maxLength: Int, temperature: Double,
                        precision: SamplerPrecision = .exact, using rng: inout SeededGenerator) -> SampledCompletion {
         var tokens: [Int] = []

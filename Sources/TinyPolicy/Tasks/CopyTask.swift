@@ -6,11 +6,11 @@
 /// so it takes the values 0, 0.25, 0.5, 0.75 and 1. Tokens after the fourth are ignored (the
 /// fourth is then a letter, not <eos>, and scores 0). Nearly every group has rewards that differ,
 /// so nearly every group teaches something: the default task, learned reliably by the default
-/// settings. Lessons 01-05.
+/// settings. Lessons 01-06.
 public struct CopyTask: RewardTask {
     public let name = "copy"
     public let summary = "copy the 3 letters, then <eos>; reward = share of the 4 positions right (partial credit)"
-    public let shows = "partial credit: rewards differ in almost every group, so learning is steady (lessons 01-05)"
+    public let shows = "partial credit: rewards differ in almost every group, so learning is steady (lessons 01-06)"
     public let tokens = ["a", "b", "c", "<eos>"]
     public let prompts = ["abc", "acb", "bac", "bca", "cab", "cba"]
     /// Each prompt's letters as tokens, then <eos>.

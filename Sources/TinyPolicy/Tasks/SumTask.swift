@@ -10,11 +10,11 @@
 /// settings otherwise, iterations 50-300: wrong answers average about 2.6 tokens under `grpo`
 /// against 2.3 under `dapo` and `dr_grpo`, for each of 8 seeds. At mu = 1 the `grpo` loss is 0
 /// (each group's advantages sum to 0) while the `dapo` loss is -sum_i A_i |o_i| / N > 0, as the
-/// negative advantages sit on the longer completions. Lesson 06 (length bias).
+/// negative advantages sit on the longer completions. Lesson 07 (length bias).
 public struct SumTask: RewardTask {
     public let name = "sum"
     public let summary = "answer a+b with one digit, then <eos>; reward 1 only for exactly that (2 tokens)"
-    public let shows = "length bias: correct answers are 2 tokens, wrong ones longer; compare grpo, dapo, dr_grpo (lesson 06)"
+    public let shows = "length bias: correct answers are 2 tokens, wrong ones longer; compare grpo, dapo, dr_grpo (lesson 07)"
     public let tokens = ["0", "1", "2", "3", "<eos>"]
     public let prompts = ["0+1", "1+1", "2+0", "1+2", "0+3", "2+1"]
     /// (a + b, <eos>) for each prompt "a+b": digit d is token d.

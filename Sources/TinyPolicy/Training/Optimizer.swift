@@ -10,7 +10,7 @@ public enum OptimizerKind: String, Sendable, Codable, CaseIterable {
     /// size of its gradient (the usual choice, and TRL's AdamW without weight decay).
     case adam
     /// theta -= lr * g: steps proportional to the gradient, so a loss scaled by 1/N moves theta N
-    /// times less (lesson 06 shows it better than Adam, which undoes such scales).
+    /// times less (lesson 07 shows it better than Adam, which undoes such scales).
     case sgd
 }
 

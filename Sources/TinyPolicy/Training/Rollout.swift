@@ -21,7 +21,7 @@ public struct Rollout: Sendable, Equatable, Codable {
     public var oldLogp: [[Double]]
     /// log pi_ref(o_t | ...): scored by theta_ref.
     public var refLogp: [[Double]]
-    /// What the sampler reported, when it is not exactly pi_old (lesson 08); `nil` otherwise.
+    /// What the sampler reported, when it is not exactly pi_old (lesson 09); `nil` otherwise.
     public var samplerLogp: [[Double]]?
 
     /// The prompt of each completion.

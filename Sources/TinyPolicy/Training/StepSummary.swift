@@ -26,11 +26,11 @@ public struct StepSummary: Sendable, Equatable, Codable {
     public var clipRatioHigh: Double?
     public var clipRatioRegion: Double?
     /// Token mean of the per-token KL to theta_ref (the configured estimator), reported even when
-    /// beta = 0, where it adds nothing to the loss. Lesson 05.
+    /// beta = 0, where it adds nothing to the loss. Lesson 06.
     public var kl: Double
-    /// Token mean of pi_theta's entropy. Lesson 09.
+    /// Token mean of pi_theta's entropy. Lesson 10.
     public var entropy: Double
-    /// Mean completion length |o_i| in tokens (the end token included). Lesson 06.
+    /// Mean completion length |o_i| in tokens (the end token included). Lesson 07.
     public var meanLength: Double
     /// Mean length of the fully correct completions (reward 1); `nil` when there are none.
     public var meanLengthCorrect: Double?
@@ -41,7 +41,7 @@ public struct StepSummary: Sendable, Equatable, Codable {
     public var ratioMin: Double
     public var ratioMax: Double
     /// Smallest, mean and largest sampler/trainer correction weight, when the sampler differs
-    /// from pi_old and the correction is on; `nil` otherwise. Lesson 08.
+    /// from pi_old and the correction is on; `nil` otherwise. Lesson 09.
     public var samplerWeightMin: Double?
     public var samplerWeightMean: Double?
     public var samplerWeightMax: Double?
@@ -49,7 +49,7 @@ public struct StepSummary: Sendable, Equatable, Codable {
     /// controller's); `nil` without a bonus. Lesson 05.
     public var entropyCoef: Double?
     /// Largest difference between the naive and vectorized breakdowns, when `cross_check` is on.
-    /// Lesson 10.
+    /// Lesson 11.
     public var crossCheckDifference: Double?
 }
 

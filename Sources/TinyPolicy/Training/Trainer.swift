@@ -20,7 +20,7 @@ import GRPO
 /// Steps: `rollout()`, `buildBatch()`, `innerStep()`, `iteration()`, `train(iterations:...)`.
 /// Every draw comes from `rng`, seeded by `settings.seed`, so a seed replays a run exactly; the
 /// whole state (not the latest full trace) is `Codable` for saving a session as JSON.
-/// Lessons 01-10 all run on it.
+/// Lessons 01-11 all run on it.
 public struct Trainer: Sendable, Codable {
     public internal(set) var settings: TrainingSettings
     /// The loss options. Its `maxCompletionLength` always equals `settings.maxCompletionLength`
@@ -116,7 +116,7 @@ public struct Trainer: Sendable, Codable {
     }
 
     /// theta_ref <- theta: the KL term now anchors to the current policy. The pending rollout's
-    /// ref_logp is rescored. Lesson 05.
+    /// ref_logp is rescored. Lesson 06.
     public mutating func resetReference() {
         referencePolicy = policy
         if var pending = currentRollout {

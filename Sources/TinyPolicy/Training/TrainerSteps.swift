@@ -3,7 +3,7 @@ import GRPO
 extension Trainer {
     /// Starts an iteration: theta_old <- theta, then `prompts_per_iteration` prompts drawn
     /// uniformly (with replacement), G completions each from pi_old (or from the mismatched
-    /// sampler, lesson 08), each scored by the task. old_logp and ref_logp are computed here, once,
+    /// sampler, lesson 09), each scored by the task. old_logp and ref_logp are computed here, once,
     /// with the trainer's temperature. Lessons 02 and 03.
     @discardableResult
     public mutating func rollout() -> Rollout {

@@ -62,15 +62,15 @@ extension TrainingSettings {
         number("temperature", "logits / T when sampling and scoring", \.temperature, 0, 100),
         integer("max_completion_length", "longest completion, and dr_grpo's divisor", \.maxCompletionLength, 1, 64,
                 startsNewRun: true),
-        choice("path", "which loss path drives training (lesson 10)", \.path),
+        choice("path", "which loss path drives training (lesson 11)", \.path),
         TrainingOption(
             key: "cross_check", summary: "run both paths every step and record the largest difference",
             accepted: "true or false", suggestions: ["true", "false"], startsNewRun: false,
             get: { $0.crossCheck ? "true" : "false" },
             apply: { settings, text throws(ConfigError) in settings.crossCheck = try parseFlag("cross_check", text) }),
-        choice("sampler_precision", "the sampler's logit precision: exact, float16, bfloat16 (lesson 08)", \.samplerPrecision),
+        choice("sampler_precision", "the sampler's logit precision: exact, float16, bfloat16 (lesson 09)", \.samplerPrecision),
         TrainingOption(
-            key: "sampler_temperature", summary: "the sampler's own temperature (none = temperature; lesson 08)",
+            key: "sampler_temperature", summary: "the sampler's own temperature (none = temperature; lesson 09)",
             accepted: "none or a number in (0, 100]", suggestions: ["none"], startsNewRun: false,
             get: { $0.samplerTemperature.map(\.optionText) ?? "none" },
             apply: { settings, text throws(ConfigError) in

@@ -1,4 +1,4 @@
-/// Which loss path computes the Breakdown (and so d loss / d logp) that drives training. Lesson 10.
+/// Which loss path computes the Breakdown (and so d loss / d logp) that drives training. Lesson 11.
 public enum LossPath: String, Sendable, Codable, CaseIterable {
     /// Loops and scalar autodiff: the specification, slow on purpose.
     case naive
@@ -29,12 +29,12 @@ public struct TrainingSettings: Sendable, Equatable, Codable {
     public var maxCompletionLength = 8
     /// Which loss path drives training.
     public var path = LossPath.vectorized
-    /// Also run the other path on every step and record the largest difference. Lesson 10.
+    /// Also run the other path on every step and record the largest difference. Lesson 11.
     public var crossCheck = false
     /// The sampler's logit precision: anything but `exact` makes the sampler differ from pi_old.
-    /// Lesson 08.
+    /// Lesson 09.
     public var samplerPrecision = SamplerPrecision.exact
-    /// A sampler temperature other than `temperature` (`nil`: the same). Lesson 08.
+    /// A sampler temperature other than `temperature` (`nil`: the same). Lesson 09.
     public var samplerTemperature: Double? = nil
     /// Seeds the run: initial prompts, samples, everything.
     public var seed: UInt64 = 0
