@@ -74,9 +74,10 @@ struct LessonTests {
             for (type, member) in Self.citedSymbols(text) {
                 let typeDeclared = ["enum \(type)", "struct \(type)", "class \(type)", "extension \(type)", "protocol \(type)"]
                     .contains { all.contains($0 + " ") || all.contains($0 + ":") || all.contains($0 + "<") }
-                let memberDeclared = ["func \(member)(", "func \(member)<", "var \(member):", "var \(member) ", "let \(member):",
-                                      "let \(member) ", "case \(member)", "init(", "static func \(member)"]
-                    .contains { all.contains($0) && (member != "init" || $0 == "init(") }
+                let forms = member == "init" ? ["init("]
+                    : ["func \(member)(", "func \(member)<", "var \(member):", "var \(member) ", "let \(member):",
+                       "let \(member) ", "case \(member)", "enum \(member):", "struct \(member):", "enum \(member) ", "struct \(member) "]
+                let memberDeclared = forms.contains { all.contains($0) }
                 #expect(typeDeclared && memberDeclared, "lessons/\(file) cites `\(type).\(member)`, which is not declared in Sources")
                 checked += 1
             }
