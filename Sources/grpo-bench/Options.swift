@@ -51,7 +51,8 @@ struct Options {
           --max-len T            padded length T; row lengths are uniform in [T/2, T] (default 1024)
           --naive-completions N  rows of the naive runs and of the explain check (default 64)
           --naive-max-len T      padded length of the naive runs (default 256)
-          --loss-type NAME       grpo, bnpo, dapo or dr_grpo (default grpo)
+          --loss-type NAME       grpo, bnpo, dapo, dr_grpo, cispo, sapo, luspo or vespo (default grpo;
+                                 --torch times the first four, torch_bench.py's)
           --beta X               KL weight, 0 switches the KL term off (default 0.04)
           --epsilon X            clip width (default 0.2)
           --seed N               seed of the synthetic batch (default 0)

@@ -21,6 +21,10 @@ func runTorchBench(python: String, script: String, options o: Options) throws(To
     guard access(script, R_OK) == 0 else {
         throw .failed("torch_bench.py not found at '\(script)' (set --torch-script)")
     }
+    // torch_bench.py (a copy of the reference script) has the four clip-and-min loss types.
+    guard ["grpo", "bnpo", "dapo", "dr_grpo"].contains(o.lossType.rawValue) else {
+        throw .failed("torch_bench.py times grpo, bnpo, dapo and dr_grpo, not \(o.lossType.rawValue); drop --torch or pick one of them")
+    }
     let arguments = [python, script, "--completions", "\(o.completions)", "--max-len", "\(o.maxLen)",
                      "--loss-type", o.lossType.rawValue, "--beta", "\(o.beta)", "--json"]
     // stderr is dropped: PyTorch warns about a missing NumPy, which torch_bench.py does not use.

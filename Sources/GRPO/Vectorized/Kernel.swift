@@ -262,10 +262,10 @@ struct LossKernel {
         let a = row.advantage
         let logp = load(row.inputs.logp, t, count)
         // per_token_loss = the objective's term; * off_policy_mask, * entropy_mask, * the sampler weight
-        var term = objectiveTerm(ratio: r, logp: logp, row)
+        var term = tokenTerm(ratio: r, logp: logp, row)
         let keep = maskAndWeigh(&term, row, t, count)
         var loss = term.loss
-        var dLogp = Self.chain(term.dRatio, r) + term.dLogp
+        var dLogp = term.dLogp
 
         // per_token_kl (times coef_1 with the bias correction: d (k r) = dk r + k r)
         var kl = Lanes(repeating: 0)

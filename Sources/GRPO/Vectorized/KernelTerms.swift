@@ -2,12 +2,62 @@
 /// term, and the lane bookkeeping.
 extension LossKernel {
     /// A token's policy term (loss sign) and its derivatives: with respect to the ratio (which
-    /// reaches logp through r, or through s at sequence level) and with respect to logp directly
-    /// (CISPO's and VESPO's detached weights times logp).
-    struct Term {
+    /// reaches logp through s at sequence level) and with respect to logp directly (CISPO's and
+    /// VESPO's detached weights times logp).
+    struct Term: MaskedTerm {
         var loss: Lanes
         var dRatio: Lanes
         var dLogp: Lanes
+
+        @_transparent
+        mutating func drop(where dropped: LaneMask) {
+            loss.replace(with: 0, where: dropped)
+            dRatio.replace(with: 0, where: dropped)
+            dLogp.replace(with: 0, where: dropped)
+        }
+
+        @_transparent
+        mutating func weigh(by w: Lanes) {
+            loss *= w
+            dRatio *= w
+            dLogp *= w
+        }
+    }
+
+    /// Token level: the term and its whole derivative with respect to logp (through r, whose own
+    /// derivative is r, and straight to logp for the detached weights), so the token pass carries
+    /// two lanes of it where the sequence level needs three.
+    struct TokenTerm: MaskedTerm {
+        var loss: Lanes
+        var dLogp: Lanes
+
+        @_transparent
+        mutating func drop(where dropped: LaneMask) {
+            loss.replace(with: 0, where: dropped)
+            dLogp.replace(with: 0, where: dropped)
+        }
+
+        @_transparent
+        mutating func weigh(by w: Lanes) {
+            loss *= w
+            dLogp *= w
+        }
+    }
+
+    /// `objectiveTerm` at the token's own ratio, its derivative carried on to logp.
+    @_transparent
+    func tokenTerm(ratio r: Lanes, logp: Lanes, _ row: Row) -> TokenTerm {
+        switch objective {
+        case .clipMin:
+            let (loss, dRatio) = clipMinTerm(ratio: r, advantage: row.advantage)
+            return TokenTerm(loss: loss, dLogp: Self.chain(dRatio, r))
+        case .sapo:
+            let term = sapoTerm(ratio: r, advantage: row.advantage, temperature: row.sapoTemperature)
+            return TokenTerm(loss: term.loss, dLogp: Self.chain(term.dRatio, r))
+        case .cispo, .vespo:
+            let term = objectiveTerm(ratio: r, logp: logp, row)
+            return TokenTerm(loss: term.loss, dLogp: term.dLogp)
+        }
     }
 
     /// -objective at ratios r under the loss type's objective (`Naive.policyObjective`).
@@ -75,22 +125,17 @@ extension LossKernel {
     /// * off_policy_mask (the whole row), * entropy_mask, * the sampler weight: each selects (a
     /// dropped token's term becomes exactly 0), as the naive path does. Returns the entropy mask.
     @_transparent
-    func maskAndWeigh(_ term: inout Term, _ row: Row, _ t: Int, _ count: Int) -> LaneMask {
-        let zero = Lanes(repeating: 0)
-        if !row.keepsPolicy { term = Term(loss: zero, dRatio: zero, dLogp: zero) }
+    func maskAndWeigh<T: MaskedTerm>(_ term: inout T, _ row: Row, _ t: Int, _ count: Int) -> LaneMask {
+        if !row.keepsPolicy { term.drop(where: LaneMask(repeating: true)) }
         var keep = LaneMask(repeating: true)
         if let threshold = entropyThreshold, let entropy = row.inputs.entropy {
             keep = load(entropy, t, count) .>= threshold
-            term.loss.replace(with: 0, where: .!keep)
-            term.dRatio.replace(with: 0, where: .!keep)
-            term.dLogp.replace(with: 0, where: .!keep)
+            term.drop(where: .!keep)
         }
         if let weights = row.inputs.samplerWeight {
             let w = load(weights, t, count)
-            let dropped = w .== 0
-            term.loss = (term.loss * w).replacing(with: 0, where: dropped)
-            term.dRatio = (term.dRatio * w).replacing(with: 0, where: dropped)
-            term.dLogp = (term.dLogp * w).replacing(with: 0, where: dropped)
+            term.weigh(by: w)
+            term.drop(where: w .== 0)
         }
         return keep
     }
@@ -197,4 +242,10 @@ extension LossKernel {
         guard let active else { return x }
         return Lanes(repeating: 0).replacing(with: x, where: active)
     }
+}
+
+/// A policy term whose lanes the masks select away and the sampler weight scales.
+protocol MaskedTerm {
+    mutating func drop(where dropped: LaneMask)
+    mutating func weigh(by w: Lanes)
 }
