@@ -56,8 +56,8 @@ struct KernelSums {
 
     static func + (x: KernelSums, y: KernelSums) -> KernelSums {
         KernelSums(loss: x.loss + y.loss, clipLow: x.clipLow + y.clipLow, clipHigh: x.clipHigh + y.clipHigh,
-                   clipUnits: x.clipUnits + y.clipUnits, lowMin: least(x.lowMin, y.lowMin),
-                   highMax: greatest(x.highMax, y.highMax),
+                   clipUnits: x.clipUnits + y.clipUnits, lowMin: merge(x.lowMin, y.lowMin, Swift.min),
+                   highMax: merge(x.highMax, y.highMax, Swift.max),
                    kl: x.kl + y.kl, entropy: x.entropy + y.entropy,
                    actingEntropy: x.actingEntropy + y.actingEntropy, actingTokens: x.actingTokens + y.actingTokens,
                    inputProbe: x.inputProbe + y.inputProbe)
@@ -66,20 +66,15 @@ struct KernelSums {
     /// One row's clip shares, into the running min and max.
     mutating func addRowShares(low: Double, high: Double, units: Double) {
         guard units > 0 else { return }
-        lowMin = Self.least(lowMin, low / units)
-        highMax = Self.greatest(highMax, high / units)
+        lowMin = Self.merge(lowMin, low / units, Swift.min)
+        highMax = Self.merge(highMax, high / units, Swift.max)
     }
 
-    private static func least(_ a: Double?, _ b: Double?) -> Double? {
+    /// `pick` of the two, or the one that is there.
+    private static func merge(_ a: Double?, _ b: Double?, _ pick: (Double, Double) -> Double) -> Double? {
         guard let a else { return b }
         guard let b else { return a }
-        return Swift.min(a, b)
-    }
-
-    private static func greatest(_ a: Double?, _ b: Double?) -> Double? {
-        guard let a else { return b }
-        guard let b else { return a }
-        return Swift.max(a, b)
+        return pick(a, b)
     }
 }
 

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The per-token math of `LossKernel`, four tokens at a time: the objectives, the masks, the KL
 /// term, and the lane bookkeeping.
 extension LossKernel {
@@ -205,13 +211,20 @@ extension LossKernel {
     }
 
     /// Bias correction where the KL overflowed to inf and the ratio underflowed to 0: those lanes
-    /// get the product taken in logs (`Naive.overflowedBiasCorrectedKL`); rare, so lane by lane.
+    /// get the product KL * r = exp(log KL + log r), with log KL = d for k3 (e^d dominates once it
+    /// overflows), 2 log|d| - log 2 for k2 and log|d| for k1; rare, so lane by lane.
     func overflowedProduct(_ kl: Lanes, where overflowed: LaneMask, ref: Lanes, _ inputs: RowInputs,
                            _ t: Int, _ count: Int, logRatio: Lanes) -> Lanes {
         var out = kl
         let d = ref - load(inputs.logp, t, count)
         for l in 0..<count where overflowed[l] {
-            out[l] = Naive.overflowedBiasCorrectedKL(d: d[l], logRatio: logRatio[l], estimator: estimator)
+            let logKL: Double
+            switch estimator {
+            case .k1: logKL = log(d[l].magnitude)
+            case .k2: logKL = 2 * log(d[l].magnitude) - M_LN2
+            case .k3: logKL = d[l]
+            }
+            out[l] = exp(logKL + logRatio[l])
         }
         return out
     }
