@@ -175,12 +175,18 @@ public enum BreakdownView {
             }
             return table
         }
-        let formula: String
-        switch c.scaleRewards {
-        case .none: formula = "A_i = r_i - mean(group)   (scale_rewards=none: no division)"
-        case .group: formula = "A_i = (r_i - mean(group)) / (std(group) + \(Fmt.num(c.stdEpsilon)))   [\(c.stdEstimator.rawValue) std]"
-        case .batch: formula = "A_i = (r_i - mean(group)) / (std(batch) + \(Fmt.num(c.stdEpsilon)))   [\(c.stdEstimator.rawValue) std]"
+        var formula: String
+        switch (c.multiObjectiveAggregation, c.scaleRewards) {
+        case (.sumThenNormalize, .none): formula = "A_i = r_i - mean(group)   (scale_rewards=none: no division)"
+        case (.sumThenNormalize, .group):
+            formula = "A_i = (r_i - mean(group)) / (std(group) + \(Fmt.num(c.stdEpsilon)))   [\(c.stdEstimator.rawValue) std]"
+        case (.sumThenNormalize, .batch):
+            formula = "A_i = (r_i - mean(group)) / (std(batch) + \(Fmt.num(c.stdEpsilon)))   [\(c.stdEstimator.rawValue) std]"
+        case (.normalizeThenSum, _):
+            formula = "GDPO: s_i = sum_f w_f z_if (z: each function standardized in its group); A_i = s_i / (std(s over the batch) "
+                + "+ \(Fmt.num(c.stdEpsilon)))"
         }
+        if batch.hasRewardsPerFunction { formula += "; reward = sum_f w_f r_if" }
         var table = Table(title: formula, columns: [.number("g"), .number("i"), .number("reward"), .number("mean"),
                                                     .number("std"), .number("A_i"), .number("|o_i|")])
         var row = 0
