@@ -65,6 +65,17 @@ public struct GRPOConfig: Sendable, Equatable {
         case population
     }
 
+    /// How torch.quantile takes the rank q (n - 1) of `top_entropy_quantile`'s threshold, which
+    /// changed between torch versions (pytorch#187574): in float64 from the float32 q (torch 2.15,
+    /// checked with 2.15.0), or in float32 (torch 2.13 and before, checked with 2.13.0). It
+    /// decides ties: with rho 0.7 over 11 entropies, four of them 0, the float32 rank is exactly 3
+    /// and keeps the zeros, the float64 one is 3.0000001 and drops them. Our own switch (TRL takes
+    /// whatever torch it runs on). Lesson 10.
+    public enum QuantileRank: String, Sendable, CaseIterable {
+        case float64
+        case float32
+    }
+
     /// Which per-token estimator of KL(pi_theta || pi_ref) is used, with d = ref_logp - logp.
     /// Our own switch (TRL always uses k3). Lesson 06.
     public enum KLEstimator: String, Sendable, CaseIterable {
@@ -116,6 +127,7 @@ public struct GRPOConfig: Sendable, Equatable {
     /// rho: keep the policy term only on the top rho share of tokens by entropy (TRL
     /// `top_entropy_quantile`; 1 keeps all, 0.2 keeps the "forking tokens"). Lesson 10.
     public var topEntropyQuantile: Double = 1.0
+    public var entropyQuantileRank: QuantileRank = .float64
     /// SAPO's gate temperature for tokens with A > 0 (TRL `sapo_temperature_pos`).
     public var sapoTemperaturePos: Double = 1.0
     /// SAPO's gate temperature for tokens with A <= 0 (TRL `sapo_temperature_neg`).

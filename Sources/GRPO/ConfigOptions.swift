@@ -80,6 +80,8 @@ extension GRPOConfig {
                 1, 1_000_000),
         .number("top_entropy_quantile", "keep the policy term on this top share of tokens by entropy",
                \.topEntropyQuantile, 0, 1),
+        .choice("entropy_quantile_rank", "torch.quantile's rank: float64 (torch >= 2.15) or float32 (<= 2.13) (lesson 10)",
+                \.entropyQuantileRank),
         .number("sapo_temperature_pos", "sapo: gate temperature where A > 0", \.sapoTemperaturePos, 0, 1e6, lowerOpen: true),
         .number("sapo_temperature_neg", "sapo: gate temperature where A <= 0", \.sapoTemperatureNeg, 0, 1e6, lowerOpen: true),
         .number("vespo_k_pos", "vespo: power k of phi(w) where A >= 0", \.vespoKPos, 0, 1000),

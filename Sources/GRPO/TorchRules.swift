@@ -2,18 +2,27 @@
 /// they live here rather than on either path. Each is checked against golden values computed by
 /// torch or TRL themselves (`GoldenTests`, `EntropyMaskTests`), not by comparing the two paths.
 public enum TorchRules {
-    /// torch.quantile's linear interpolation as its CPU kernel computes it in float32:
+    /// torch.quantile's linear interpolation of float32 values as its CPU kernel computes it:
     ///
     ///     rank = q (n - 1);  lo = floor(rank), hi = ceil(rank), w = rank - lo, d = v[hi] - v[lo]
-    ///     quantile = w < 1/2 ? v[lo] + w d : v[hi] - (1 - w) d       (each a fused multiply-add)
+    ///     quantile = w < 1/2 ? v[lo] + w d : v[hi] - (1 - w) d       (float32, fused multiply-adds)
     ///
-    /// Computing the rank in double instead can put it a hair past a whole number (0.3 * 10 =
-    /// 3.0000000000000004) and the result a step above the value torch returns. `v` is sorted
-    /// and not empty. Lesson 10.
-    public static func quantile(sorted v: [Float], _ q: Float) -> Float {
-        let rank = q * Float(v.count - 1)
-        let lo = Int(rank.rounded(.down)), hi = min(Int(rank.rounded(.up)), v.count - 1)
-        let w = rank - Float(lo)
+    /// q is float32 (torch makes it a tensor of the input's dtype). torch 2.15 takes the rank in
+    /// float64 and rounds w to float32; torch 2.13 took it in float32 (`GRPOConfig.QuantileRank`).
+    /// The two differ when the rank is near a whole number: (1 - 0.7) * 10 is exactly 3 in float32,
+    /// 3.0000001192 from the float32 0.3 in float64. `v` is sorted and not empty. Lesson 10.
+    public static func quantile(sorted v: [Float], _ q: Float, rank precision: GRPOConfig.QuantileRank) -> Float {
+        let lo: Int, hi: Int, w: Float
+        switch precision {
+        case .float64:
+            let rank = Double(q) * Double(v.count - 1)
+            (lo, hi) = (Int(rank.rounded(.down)), min(Int(rank.rounded(.up)), v.count - 1))
+            w = Float(rank - Double(lo))
+        case .float32:
+            let rank = q * Float(v.count - 1)
+            (lo, hi) = (Int(rank.rounded(.down)), min(Int(rank.rounded(.up)), v.count - 1))
+            w = rank - Float(lo)
+        }
         let d = v[hi] - v[lo]
         return w < 0.5 ? v[lo].addingProduct(w, d) : v[hi].addingProduct(-d, 1 - w)
     }

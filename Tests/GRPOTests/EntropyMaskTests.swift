@@ -4,30 +4,15 @@ import Testing
 /// The forking-token mask: torch.quantile's threshold to the last bit, compared in float32.
 @Suite("Entropy mask (top_entropy_quantile)")
 struct EntropyMaskTests {
-    @Test("the rank is taken in float32: (1 - 0.7) * 10 is exactly 3, so the threshold is v[3]")
-    func rankInFloat32() throws {
-        // 11 entropies, four of them 0. In double, 0.3 * 10 = 3.0000000000000004 would interpolate
-        // a hair above 0 and drop the four zero-entropy tokens that torch.quantile keeps.
-        let entropies: [[Double]] = [[0, 0, 0, 0, 0.5], [1, 1.5, 2, 2.5, 3, 3.5]]
-        #expect(Naive.entropyThreshold(entropies: entropies, counted: entropies.map { $0.map { _ in true } }, topQuantile: 0.7) == 0)
-        #expect(TorchRules.quantile(sorted: entropies.flatMap { $0 }.map(Float.init).sorted(), 1 - 0.7) == 0)
-        // The vectorized path's own threshold: the four zero-entropy tokens keep their policy term.
-        var config = GRPOConfig()
-        config.beta = 0
-        config.topEntropyQuantile = 0.7
-        let batch = Batch(groups: [Group(completions: entropies.enumerated().map { i, e in
-            Completion(reward: Double(i), logp: e.map { _ in -1 }, entropy: e)
-        })])
-        #expect(try Vectorized.breakdown(batch, config: config).entropyMask!.values.allSatisfy { $0 })
-    }
-
     @Test("a whole-number rank returns that value exactly (torch's fused multiply-add)")
     func wholeRank() {
         // rho = 0.8 over 6 tokens: rank 0.2 * 5 = 1 (in float32), so the threshold is the second smallest.
         let entropies: [[Double]] = [[2.932345138014618, 2.800336928235931, 3.45503633688143],
                                      [1.304377891473353, 0.9959073848217135, 0.29858313194488684]]
-        #expect(Naive.entropyThreshold(entropies: entropies, counted: entropies.map { $0.map { _ in true } }, topQuantile: 0.8)
-                == Double(Float(0.9959073848217135)))
+        for rank in GRPOConfig.QuantileRank.allCases {
+            #expect(Naive.entropyThreshold(entropies: entropies, counted: entropies.map { $0.map { _ in true } }, topQuantile: 0.8,
+                                           rank: rank) == Double(Float(0.9959073848217135)))
+        }
     }
 
     @Test("a token whose entropy is the threshold keeps its policy term")

@@ -24,6 +24,15 @@ struct BatchFileTests {
 
     let good = #"{"config": {"loss_type": "dapo", "beta": 0, "epsilon_high": null}, "groups": [{"rewards": [1, 0], "completions": [{"logp": [-0.2, -1.3], "old_logp": [-0.5, -1.2]}, {"logp": []}]}]}"#
 
+    @Test("a null reward in one group only: that completion is unscorable (A = 0), the other groups read as before")
+    func nullRewardInOneGroup() throws {
+        let (config, batch) = try decode(#"{"config": {"beta": 0}, "groups": [{"rewards": [1, 0], "completions": [{"logp": [-1]}, {"logp": [-1]}]}, {"rewards": [1, null], "completions": [{"logp": [-1]}, {"logp": [-1]}]}]}"#)
+        #expect(batch.completions.map(\.rewardsPerFunction) == [[1], [0], [1], [nil]])
+        let b = try Vectorized.breakdown(batch, config: config)
+        // Group 0: A = +-0.5 / (0.7071 + 1e-4); group 1 has one scored reward, no std: both A = 0.
+        #expect(abs(b.advantages[0] - 0.5 / (0.5.squareRoot() + 1e-4)) < 1e-12 && b.advantages[2] == 0 && b.advantages[3] == 0)
+    }
+
     @Test("reads config and groups; old_logp defaults to logp; null means none")
     func reads() throws {
         let (config, batch) = try decode(good)

@@ -25,7 +25,7 @@ extension Naive {
         var threshold: Double? = nil
         if config.topEntropyQuantile < 1 {
             threshold = entropyThreshold(entropies: completions.map { $0.entropy! }, counted: counted,
-                                         topQuantile: config.topEntropyQuantile)
+                                         topQuantile: config.topEntropyQuantile, rank: config.entropyQuantileRank)
         }
         let keepPolicy: [Bool]? = config.offPolicyMaskThreshold.map { limit in
             completions.indices.map { i in

@@ -36,7 +36,8 @@ extension Vectorized {
 
     /// The entropy a token needs to keep its policy term: the (1 - rho) quantile of the
     /// entropies of the counted tokens, on float32 values as TRL takes it (`TorchRules.quantile`).
-    static func entropyThreshold<Source: RowSource>(_ source: Source, rows: Int, topQuantile rho: Double) -> Double {
+    static func entropyThreshold<Source: RowSource>(_ source: Source, rows: Int, topQuantile rho: Double,
+                                                    rank: GRPOConfig.QuantileRank) -> Double {
         var values: [Float] = []
         for i in 0..<rows {
             source.withRow(i) { row in
@@ -46,7 +47,7 @@ extension Vectorized {
         }
         guard !values.isEmpty else { return 0 }
         values.sort()
-        return Double(TorchRules.quantile(sorted: values, Float(1 - rho)))
+        return Double(TorchRules.quantile(sorted: values, Float(1 - rho), rank: rank))
     }
 
     /// The sampler/trainer correction weight of every token, flat: exp of the token's (or the

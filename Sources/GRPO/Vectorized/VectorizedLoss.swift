@@ -20,7 +20,8 @@ extension Vectorized {
         let sums = withOptional(mask) { maskBuffer in
             withFlatRows(flat, samplerWeight: nil, lossMask: maskBuffer) { plain in
                 let threshold = config.topEntropyQuantile < 1
-                    ? entropyThreshold(plain, rows: flat.completionCount, topQuantile: config.topEntropyQuantile) : nil
+                    ? entropyThreshold(plain, rows: flat.completionCount, topQuantile: config.topEntropyQuantile,
+                                       rank: config.entropyQuantileRank) : nil
                 let terms = rowTerms(plain, offsets: flat.offsets, advantages: advantages,
                                      uses: flat.hasSampler && config.vllmImportanceSamplingCorrection, config: config)
                 return withFlatRows(flat, samplerWeight: terms.multiplyingWeights, lossMask: maskBuffer) { rows in
@@ -67,7 +68,8 @@ extension Vectorized {
                 let plain = CompletionRows(completions: completions, useReference: hasReference, useEntropy: hasEntropy,
                                            samplerWeight: nil, lossMask: maskBuffer, offsets: offsetBuffer)
                 if config.topEntropyQuantile < 1 {
-                    threshold = entropyThreshold(plain, rows: completions.count, topQuantile: config.topEntropyQuantile)
+                    threshold = entropyThreshold(plain, rows: completions.count, topQuantile: config.topEntropyQuantile,
+                                                 rank: config.entropyQuantileRank)
                 }
                 terms = rowTerms(plain, offsets: offsets, advantages: advantages, uses: batch.usesSamplerCorrection(config),
                                  config: config)

@@ -130,7 +130,8 @@ enum ExperimentCommands {
                     "'forking 0.2' works out the threshold that keeps the top 20% of this batch's token entropies"]
         }
         let counted = batch.completions.map { Naive.lossMask($0, config: session.config) }
-        let threshold = Naive.entropyThreshold(entropies: entropies, counted: counted, topQuantile: rho)
+        let threshold = Naive.entropyThreshold(entropies: entropies, counted: counted, topQuantile: rho,
+                                               rank: session.config.entropyQuantileRank)
         let position = (1 - rho) * Double(n - 1)
         let below = Int(position.rounded(.down)), above = min(below + 1, n - 1)
         let shown = n <= 40 ? sorted.map { Fmt.num($0) }.joined(separator: " ")

@@ -64,12 +64,17 @@ enum ObjectiveCommands {
                           + objectives.map { Fmt.num(gradientWeight(ratio: r, advantage: a, config: config($0, c))) })
             }
         }
-        return table.render() + [
+        var notes = [
             "'r is' the clip range [\(BreakdownView.clipRange(c))] of clip_min; cispo caps r at epsilon_high = "
-                + "\(c.resolvedEpsilonHigh.optionText); sapo's temperatures are \(c.sapoTemperaturePos.optionText) (A > 0) "
-                + "and \(c.sapoTemperatureNeg.optionText); vespo's w is r here (a one-token completion)",
+                + "\(c.resolvedEpsilonHigh.optionText)\(c.epsilonHigh == nil ? " (unset: epsilon)" : ""); sapo's temperatures are "
+                + "\(c.sapoTemperaturePos.optionText) (A > 0) and \(c.sapoTemperatureNeg.optionText); vespo's w is r here (a one-token completion)",
             "clip_min drops the gradient where r is past the range on the side A pushes; the others keep some of it",
         ]
+        if c.resolvedEpsilonHigh < 1 {
+            notes.append("cispo's cap \(c.resolvedEpsilonHigh.optionText) is below 1: every token keeps at most that share, on-policy too "
+                         + "(TRL recommends 'set epsilon_high 5' for cispo)")
+        }
+        return table.render() + notes
     }
 
     static func gate(_ session: Session, _ args: [String]) throws(CommandError) -> [String] {
@@ -85,9 +90,20 @@ enum ObjectiveCommands {
             (name: label, values: ratios.map { gradientWeight(ratio: $0, advantage: a, config: c) ?? .nan })
         }
         let width = max(20, min(60, session.lineWidth - 12))
-        return Chart.render(title: "\(objective.rawValue): g(r), the share of -A's gradient one token keeps, against r",
-                            series: series, width: width, height: 10, unicode: session.unicode,
-                            xEnds: ("r = 0.025", "3"))
+        var lines = Chart.render(title: "\(objective.rawValue): g(r), the share of -A's gradient one token keeps, against r",
+                                 series: series, width: width, height: 10, unicode: session.unicode,
+                                 xEnds: ("r = 0.025", "3"))
+        // Where both signs give the same g, the second series is drawn over the first.
+        if series[0].values == series[1].values {
+            lines.append("A > 0 and A < 0 give the same g here: one line")
+        }
+        if objective == .cispo && c.resolvedEpsilonHigh > 3 {
+            lines.append("cispo's cap \(c.resolvedEpsilonHigh.optionText) lies past r = 3: here g = r ('objectives' takes larger ratios)")
+        }
+        if objective == .vespo {
+            lines.append("vespo's w is the whole completion's ratio; here a one-token completion, so w = r")
+        }
+        return lines
     }
 
     static let all: [Command] = [
@@ -96,19 +112,30 @@ enum ObjectiveCommands {
             try Args.onlyAll(args, "objective")
             let c = session.config
             let b = try session.breakdown()
+            // The objective's own columns, with the sampler weight when the batch has one and the
+            // gradient for every objective (clip_min's columns stop at the branch of the min).
+            var columns = BreakdownView.objectiveColumns(c.objective).filter { $0 != .grad }
+            columns.insert(.samplerWeight, at: columns.firstIndex(of: .perTokenLoss) ?? columns.endIndex)
+            columns.append(.grad)
             var lines = try TermCommands.tokens(session, args, command: "objective",
                                                 title: BreakdownView.lossFormula(c, samplerWeighted: b.samplerWeight != nil),
-                                                columns: BreakdownView.objectiveColumns(c.objective))
+                                                columns: columns)
             lines.append("loss_type \(c.lossType.rawValue): \(c.lossType.summary)")
+            if c.objective.foldsSamplerWeight && b.samplerWeight != nil {
+                lines.append("w_i multiplies the completion's ratios and its IS weights (TRL folds the sampler correction into vespo's w, "
+                             + "and does not multiply L_t by it)")
+            }
             return lines
         },
         Command("objectives", syntax: "[R ...]",
-                summary: "what each objective does to one token's gradient, A > 0 and A < 0, at ratios 0.5, 1, 1.5 (or R ...)",
+                summary: "what each objective does to one token's gradient, A > 0 and A < 0, at ratios 0.5, 1, 1.5 (or R ...), "
+                    + "with the session's options",
                 example: "objectives 0.5 1.5 3") { session, args throws(CommandError) in
             try objectives(session, args)
         },
         Command("gate", syntax: "[OBJECTIVE]",
-                summary: "chart of one objective's per-token weight against the ratio, for A > 0 and A < 0",
+                summary: "chart of g(r), the share of a token's gradient an objective keeps, against the ratio, for A > 0 and A < 0 "
+                    + "(OBJECTIVE: clip_min, cispo, sapo or vespo; default the loss_type's)",
                 example: "gate sapo", completion: .words(GRPOConfig.PolicyObjective.allCases.map(\.rawValue))) { session, args throws(CommandError) in
             try gate(session, args)
         },

@@ -59,7 +59,7 @@ public enum BatchFile {
             groups.append(try group(value, at: "\(name): groups[\(g)]"))
         }
         let logged = try top["logged"].map { value throws(InputError) in try LoggedNumbers.decode(value, at: "\(name): logged") }
-        return Contents(config: config, batch: Batch(groups: groups), logged: logged)
+        return Contents(config: config, batch: Batch(groups: onePerFunctionRow(groups)), logged: logged)
     }
 
     /// A config value as the text `GRPOConfig.set` reads: null means "none"; a list of numbers is
@@ -115,6 +115,22 @@ public enum BatchFile {
             completions.append(c)
         }
         return Group(completions: completions)
+    }
+
+    /// A null in some group's `rewards` makes that group's rewards one-function rows (so an
+    /// unscorable completion can be said): then every group's plain rewards become such rows too,
+    /// as all completions must give their rewards the same way.
+    private static func onePerFunctionRow(_ groups: [Group]) -> [Group] {
+        let completions = groups.flatMap(\.completions)
+        guard completions.contains(where: { $0.rewardsPerFunction != nil }),
+              completions.contains(where: { $0.rewardsPerFunction == nil && $0.advantage == nil }) else { return groups }
+        return groups.map { group in
+            var group = group
+            for i in group.completions.indices where group.completions[i].rewardsPerFunction == nil && group.completions[i].advantage == nil {
+                group.completions[i].rewardsPerFunction = [group.completions[i].reward]
+            }
+            return group
+        }
     }
 
     /// `rewards_per_func`: one list per completion, one number (or null) per reward function.

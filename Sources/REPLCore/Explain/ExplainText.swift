@@ -75,7 +75,8 @@ public enum NonFinite {
             let (g, i) = groupAndIndex(row, groupSize: groupSize)
             out.append("warning: group \(g), completion \(i) has A = \(Fmt.num(b.advantages[row])): the group's rewards give "
                        + "mean \(Fmt.num(mean(g))) and std \(Fmt.num(std(g))) in doubles")
-        } else if let g = b.groupMean.indices.first(where: { !mean($0).isFinite || !std($0).isFinite }) {
+        } else if let g = b.groupMean.indices.first(where: { mean($0).isInfinite || std($0).isInfinite }) {
+            // (A NaN mean or std is a group with too few scored rewards: its A are 0, as in TRL.)
             out.append("warning: group \(g)'s rewards give mean \(Fmt.num(mean(g))) and std \(Fmt.num(std(g))) "
                        + "in doubles, so its advantages are not what the formula gives")
         }

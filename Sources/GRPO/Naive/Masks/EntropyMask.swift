@@ -3,14 +3,15 @@ extension Naive {
     /// entropies of the tokens the loss counts, rho = `top_entropy_quantile`. TRL takes it with
     /// `torch.quantile` on float32 values; `TorchRules.quantile` rounds exactly as that does, so
     /// the threshold is TRL's to the last bit. Lesson 10.
-    public static func entropyThreshold(entropies: [[Double]], counted: [[Bool]], topQuantile rho: Double) -> Double {
+    public static func entropyThreshold(entropies: [[Double]], counted: [[Bool]], topQuantile rho: Double,
+                                        rank: GRPOConfig.QuantileRank) -> Double {
         var values: [Float] = []
         for (row, keep) in zip(entropies, counted) {
             for t in row.indices where keep[t] { values.append(Float(row[t])) }
         }
         guard !values.isEmpty else { return 0 }
         values.sort()
-        return Double(TorchRules.quantile(sorted: values, Float(1 - rho)))
+        return Double(TorchRules.quantile(sorted: values, Float(1 - rho), rank: rank))
     }
 
     /// Keep the policy term at a token when its entropy >= the threshold, compared in float32 as
