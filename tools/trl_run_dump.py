@@ -486,10 +486,6 @@ def write_batch(path, doc):
 # --check: grpo-repl explain against the logged numbers
 # ----------------------------------------------------------------------------------------------
 
-OUR_METRIC = {"clip_ratio/low_mean": "clip_ratio_low", "clip_ratio/high_mean": "clip_ratio_high",
-              "clip_ratio/region_mean": "clip_ratio_region", "kl": "kl", "entropy": "entropy"}
-
-
 def explain(binary, path):
     """`explain FILE --json --naive`: both paths, whatever the batch's size."""
     proc = subprocess.run([binary, "explain", path, "--json", "--naive"], capture_output=True, text=True)
@@ -516,7 +512,7 @@ def check(binary, written):
                 for key in logged:  # the keys TRL logged for this step
                     if key == "source":
                         continue
-                    mine = ours["loss"] if key == "loss" else ours["metrics"].get(OUR_METRIC[key])
+                    mine = ours["loss"] if key == "loss" else ours["metrics"].get(key)  # explain uses TRL's names
                     d = math.inf if mine is None else abs(mine - theirs_all[key])
                     row[key] = max(row.get(key, 0.0), d)
     keys = ["loss"] + list(METRICS)
