@@ -70,16 +70,23 @@ enum ObjectiveCommands {
                 + "\(c.sapoTemperaturePos.optionText) (A > 0) and \(c.sapoTemperatureNeg.optionText); vespo's w is r here (a one-token completion)",
             "clip_min drops the gradient where r is past the range on the side A pushes; the others keep some of it",
         ]
-        if c.resolvedEpsilonHigh < 1 {
-            notes.append("cispo's cap \(c.resolvedEpsilonHigh.optionText) is below 1: every token keeps at most that share, on-policy too "
-                         + "(TRL recommends 'set epsilon_high 5' for cispo)")
-        }
+        if let note = lowCapNote(c) { notes.append(note) }
         return table.render() + notes
+    }
+
+    /// CISPO's cap under 1 (epsilon_high unset falls back to epsilon, 0.2) scales every token down,
+    /// on-policy too: the trap of lesson 05.
+    static func lowCapNote(_ c: GRPOConfig) -> String? {
+        guard c.resolvedEpsilonHigh < 1 else { return nil }
+        return "cispo's cap \(c.resolvedEpsilonHigh.optionText) is below 1: every token keeps at most that share, on-policy too "
+            + "(TRL recommends 'set epsilon_high 5' for cispo)"
     }
 
     static func gate(_ session: Session, _ args: [String]) throws(CommandError) -> [String] {
         let names = GRPOConfig.PolicyObjective.allCases.map(\.rawValue)
-        guard args.count <= 1 else { throw CommandError("gate takes one objective: \(names.joined(separator: ", "))") }
+        guard args.count <= 1 else {
+            throw CommandError("gate takes one objective, one of \(names.joined(separator: ", ")), not '\(Interpreter.shorten(args.joined(separator: " ")))'")
+        }
         let name = args.first ?? session.config.objective.rawValue
         guard let objective = GRPOConfig.PolicyObjective(rawValue: name) else {
             throw CommandError("no objective '\(Interpreter.shorten(name))'; gate takes one of \(names.joined(separator: ", "))")
@@ -97,6 +104,7 @@ enum ObjectiveCommands {
         if series[0].values == series[1].values {
             lines.append("A > 0 and A < 0 give the same g here: one line")
         }
+        if objective == .cispo, let note = lowCapNote(c) { lines.append(note) }
         if objective == .cispo && c.resolvedEpsilonHigh > 3 {
             lines.append("cispo's cap \(c.resolvedEpsilonHigh.optionText) lies past r = 3: here g = r ('objectives' takes larger ratios)")
         }
@@ -112,9 +120,11 @@ enum ObjectiveCommands {
             try Args.onlyAll(args, "objective")
             let c = session.config
             let b = try session.breakdown()
-            // The objective's own columns, with the sampler weight when the batch has one and the
-            // gradient for every objective (clip_min's columns stop at the branch of the min).
+            // The objective's own columns, with the factors the formula line names (the entropy
+            // mask, the sampler weight) when they are on, and the gradient for every objective
+            // (clip_min's own columns stop at the branch of the min).
             var columns = BreakdownView.objectiveColumns(c.objective).filter { $0 != .grad }
+            columns.insert(.entropyMask, at: (columns.firstIndex(of: .offPolicyMask) ?? columns.endIndex - 1) + 1)
             columns.insert(.samplerWeight, at: columns.firstIndex(of: .perTokenLoss) ?? columns.endIndex)
             columns.append(.grad)
             var lines = try TermCommands.tokens(session, args, command: "objective",
@@ -122,8 +132,8 @@ enum ObjectiveCommands {
                                                 columns: columns)
             lines.append("loss_type \(c.lossType.rawValue): \(c.lossType.summary)")
             if c.objective.foldsSamplerWeight && b.samplerWeight != nil {
-                lines.append("w_i multiplies the completion's ratios and its IS weights (TRL folds the sampler correction into vespo's w, "
-                             + "and does not multiply L_t by it)")
+                lines.append("w_i is the product of the completion's ratios and of its IS weights (TRL folds the sampler correction "
+                             + "into vespo's w and does not multiply L_t by it)")
             }
             return lines
         },
@@ -134,8 +144,8 @@ enum ObjectiveCommands {
             try objectives(session, args)
         },
         Command("gate", syntax: "[OBJECTIVE]",
-                summary: "chart of g(r), the share of a token's gradient an objective keeps, against the ratio, for A > 0 and A < 0 "
-                    + "(OBJECTIVE: clip_min, cispo, sapo or vespo; default the loss_type's)",
+                summary: "chart of g(r), the share of a token's gradient an objective keeps, against r, for A > 0 and A < 0 "
+                    + "(default: the loss_type's objective)",
                 example: "gate sapo", completion: .words(GRPOConfig.PolicyObjective.allCases.map(\.rawValue))) { session, args throws(CommandError) in
             try gate(session, args)
         },
