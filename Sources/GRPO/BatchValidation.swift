@@ -95,7 +95,7 @@ extension Batch {
         let count = completions.first?.rewardsPerFunction?.count ?? 1
         guard count >= 1 else { throw BatchError("rewards_per_func of the first completion is empty; give one reward per function") }
         if let weights = config.rewardWeights, weights.count != count, !hasGivenAdvantages {
-            throw BatchError("reward_weights has \(weights.count) values but there are \(count) reward functions; "
+            throw BatchError("reward_weights has \(weights.count) value(s) but the batch has \(count) reward function(s); "
                              + "give one weight per function (TRL: number of reward weights must match)")
         }
         return count

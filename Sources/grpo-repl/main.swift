@@ -96,8 +96,13 @@ do {
 }
 
 if onTerminal {
-    emit(session.style.bold("grpo-repl") + ": the GRPO loss, term by term. 'help' lists the commands, 'lesson 1' starts the course,")
-    emit("'example' loads a small batch, 'rollout' samples one from the tiny policy. Tab completes; Ctrl-D quits.")
+    // Wrapped to the terminal at spaces (an 80-column window used to cut words in two).
+    session.lineWidth = min(terminalColumns() ?? Fmt.lineWidth, Fmt.lineWidth)
+    let banner = "grpo-repl: the GRPO loss, term by term. 'help' lists the commands, 'lesson 1' starts the course, "
+        + "'example' loads a small batch, 'rollout' samples one from the tiny policy. Tab completes; Ctrl-D quits."
+    for (k, line) in Fmt.wrap(banner, width: session.lineWidth).enumerated() {
+        emit(k == 0 ? session.style.bold("grpo-repl") + line.dropFirst("grpo-repl".count) : line)
+    }
 }
 
 let prompt = onTerminal ? session.style.bold("grpo> ") : "grpo> "

@@ -27,13 +27,17 @@ enum CompareCommands {
     static func lossTypes(_ session: Session, all: Bool) throws(CommandError) -> [String] {
         let batch = try session.currentBatch()
         let length = max(session.config.maxCompletionLength, batch.completions.map(\.length).max() ?? 1)
+        var notes: [String] = []
         func breakdown(_ type: GRPOConfig.LossType) throws(CommandError) -> Breakdown {
             var c = session.config
             c.lossType = type
             c.maxCompletionLength = length
-            // VESPO takes the token sampler modes only (as TRL): show it with token_truncate.
-            if type.objective.foldsSamplerWeight && c.vllmImportanceSamplingMode.isSequenceLevel {
+            // VESPO takes the token sampler modes only (as TRL): show it with token_truncate, and say so.
+            if type.objective.foldsSamplerWeight && c.vllmImportanceSamplingMode.isSequenceLevel && batch.usesSamplerCorrection(c) {
                 c.vllmImportanceSamplingMode = .tokenTruncate
+                let note = "vespo: with vllm_importance_sampling_mode token_truncate (TRL takes no sequence mode for vespo; "
+                    + "'set loss_type vespo' needs that change too)"
+                if !notes.contains(note) { notes.append(note) }
             }
             do { return try Naive.breakdown(batch, config: c) } catch {
                 throw CommandError("the current batch does not fit the options: \(error.message)")
@@ -66,11 +70,15 @@ enum CompareCommands {
             let norm = b.gradLogp.values.reduce(0) { $0 + $1 * $1 }.squareRoot()
             types.add([type.rawValue, type.objective.rawValue, type.aggregation.rawValue, Fmt.num(b.loss, digits: 10), Fmt.num(norm)])
         }
-        return session.render(weights, all: all, command: "compare loss_type all") + [
+        if session.config.resolvedEpsilonHigh < 1 {
+            notes.append("cispo: capped at epsilon_high = \(session.config.resolvedEpsilonHigh.optionText), below 1, so even r = 1 keeps "
+                         + "only that share of the gradient (TRL recommends 'set epsilon_high 5' for cispo)")
+        }
+        return session.render(weights, all: all, command: "compare loss_type") + [
             "1/(B |o_i|): seq-mean-token-mean, a short completion's tokens weigh more; 1/N: token-mean, every token the same;",
             "1/(B L): seq-mean-token-sum-norm, L = \(length); 1/B: seq-mean-token-sum, a completion weighs by its length",
             "",
-        ] + types.render()
+        ] + types.render() + notes
     }
 
     /// A token's weight under an aggregation, as a column header.

@@ -14,6 +14,16 @@ enum ConfigCommands {
         throw CommandError("set takes key=value or key value (e.g. 'set beta=0'); 'config' lists the keys")
     }
 
+    /// A list value written with spaces ('set reward_weights [1, 0.5]') as one word after the key:
+    /// only for an option that takes a list, so every other 'set' reads its words as before.
+    static func listJoined(_ args: [String]) -> [String] {
+        guard args.count > 2 || (args.count == 2 && args[0].contains("=")) else { return args }
+        let key = args[0].split(separator: "=", maxSplits: 1).first.map(String.init) ?? args[0]
+        guard GRPOConfig.option(named: key)?.kind == .numberList else { return args }
+        let rest = args.joined(separator: " ").dropFirst(key.count).drop { $0 == " " || $0 == "=" }
+        return [key, String(rest.filter { $0 != " " })]
+    }
+
     /// Sets `setting` to `value` and says what changed: "key: before -> after", noting a new run
     /// and the steps it discarded, or "key = value (unchanged)".
     static func change(_ setting: Setting, to value: String, in session: Session) throws(CommandError) -> String {
@@ -103,7 +113,7 @@ enum ConfigCommands {
             if args.count == 1, !args[0].contains("="), let setting = session.setting(named: args[0]) {
                 throw CommandError("set \(setting.key) needs a value: \(setting.accepted) (now \(setting.get(session)))")
             }
-            let (key, value) = args.count == 1 && !args[0].contains("=") ? (args[0], "") : try keyValue(args)
+            let (key, value) = args.count == 1 && !args[0].contains("=") ? (args[0], "") : try keyValue(listJoined(args))
             guard let setting = session.setting(named: key) else { throw unknownOption(key, session) }
             return [try change(setting, to: value, in: session)]
         },

@@ -16,19 +16,7 @@ enum ExperimentCommands {
     static let seriesNames = TrainingCommands.chartNames
 
     static func value(_ s: StepSummary, _ name: String) -> Double? {
-        switch name {
-        case "reward": s.meanReward
-        case "kl": s.kl
-        case "clip": s.clipRatioRegion
-        case "entropy": s.entropy
-        case "length": s.meanLength
-        case "length_correct": s.meanLengthCorrect
-        case "length_wrong": s.meanLengthIncorrect
-        case "loss": s.loss
-        case "zero_std": s.fracRewardZeroStd
-        case "grad": s.gradientNorm
-        default: nil
-        }
+        TrainingCommands.series.first { $0.key == name }?.value(s) ?? nil
     }
 
     static func seriesName(_ word: String) throws(CommandError) -> String {

@@ -96,7 +96,7 @@ enum TermCommands {
             var lines = try tokens(session, args, command: "loss", title: BreakdownView.lossFormula(c, samplerWeighted: b.samplerWeight != nil),
                                    columns: [.advantage, .ratio, .lossMask, .offPolicyMask, .entropyMask, .samplerWeight, .kl,
                                              .perTokenLoss, .weight, .weightedLoss])
-            lines.append(BreakdownView.aggregationFormula(c))
+            lines.append(BreakdownView.aggregationFormula(b.config))
             lines.append("loss = \(Fmt.num(b.loss, digits: 10))   (loss = -objective: minimizing it raises the objective)")
             lines += NonFinite.warnings(b)
             return lines

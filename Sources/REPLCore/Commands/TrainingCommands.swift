@@ -69,18 +69,7 @@ enum TrainingCommands {
         guard !history.isEmpty else { return [noSteps] }
         let shown = last.map { Array(history.suffix($0)) } ?? history
         let first = (shown.first?.step ?? 0) + 1
-        let series: [(key: String, title: String, values: [Double])] = [
-            ("reward", "mean reward", shown.map(\.meanReward)),
-            ("kl", "KL to theta_ref", shown.map(\.kl)),
-            ("clip", "clip_ratio/region_mean", shown.map { $0.clipRatioRegion ?? .nan }),
-            ("entropy", "entropy", shown.map(\.entropy)),
-            ("length", "mean completion length", shown.map(\.meanLength)),
-            ("length_correct", "mean length of correct completions (reward 1)", shown.map { $0.meanLengthCorrect ?? .nan }),
-            ("length_wrong", "mean length of wrong completions (reward < 1)", shown.map { $0.meanLengthIncorrect ?? .nan }),
-            ("loss", "loss", shown.map(\.loss)),
-            ("zero_std", "frac_reward_zero_std", shown.map(\.fracRewardZeroStd)),
-            ("grad", "|d loss / d theta|", shown.map(\.gradientNorm)),
-        ]
+        let series = Self.series.map { (key: $0.key, title: $0.title, values: shown.map($0.value).map { $0 ?? .nan }) }
         let chosen = which.compactMap { key in series.first { $0.key == key } }
         // One label width for all, so that a step sits in the same column in every chart.
         let labelWidth = chosen.map { Chart.labelWidth(of: [($0.key, $0.values)]) }.max() ?? 0
@@ -100,8 +89,38 @@ enum TrainingCommands {
         return lines
     }
 
-    static let chartNames = ["reward", "kl", "clip", "entropy", "length", "length_correct", "length_wrong", "loss", "zero_std", "grad"]
-    static let defaultCharts = ["reward", "kl", "clip", "entropy", "length"]
+    /// Every per-step series of a run: its name (for `chart`, `average`, `reach`), its title, and
+    /// how a step's summary gives it (nil where that step has none).
+    static let series: [(key: String, title: String, value: @Sendable (StepSummary) -> Double?)] = [
+        ("reward", "mean reward", { $0.meanReward }),
+        ("kl", "KL to theta_ref", { $0.kl }),
+        ("clip", "clip_ratio/region_mean", { $0.clipRatioRegion }),
+        ("cispo_clip", "cispo_clip_ratio", { $0.cispoClipRatio }),
+        ("vespo_phi", "vespo/phi_seq_mean", { $0.vespoPhiSeqMean }),
+        ("entropy", "entropy", { $0.entropy }),
+        ("entropy_coef", "entropy_coef (as applied)", { $0.entropyCoef }),
+        ("length", "mean completion length", { $0.meanLength }),
+        ("length_correct", "mean length of correct completions (reward 1)", { $0.meanLengthCorrect }),
+        ("length_wrong", "mean length of wrong completions (reward < 1)", { $0.meanLengthIncorrect }),
+        ("loss", "loss", { $0.loss }),
+        ("zero_std", "frac_reward_zero_std", { $0.fracRewardZeroStd }),
+        ("grad", "|d loss / d theta|", { $0.gradientNorm }),
+    ]
+
+    static var chartNames: [String] { series.map(\.key) }
+
+    /// The charts `train` draws: reward, KL, the objective's own clip metric (TRL logs none for
+    /// sapo), entropy (and its coefficient under adaptive control), length.
+    static func defaultCharts(_ config: GRPOConfig) -> [String] {
+        var clip: [String]
+        switch config.objective {
+        case .clipMin: clip = ["clip"]
+        case .cispo: clip = ["cispo_clip"]
+        case .vespo: clip = ["vespo_phi"]
+        case .sapo: clip = []
+        }
+        return ["reward", "kl"] + clip + ["entropy"] + (config.hasEntropyBonus ? ["entropy_coef"] : []) + ["length"]
+    }
 
     static let all: [Command] = [
         Command("tasks", summary: "the tiny policy's tasks and what each shows") { session, args throws(CommandError) in
@@ -226,7 +245,7 @@ enum TrainingCommands {
                          + "\(rollouts * settings.promptsPerIteration * settings.numGenerations) sampled completions")
             lines.append("mean reward \(Fmt.num(mean(run.prefix(window)))) (first \(window) steps) -> "
                          + "\(Fmt.num(mean(run.suffix(window)))) (last \(window) steps)")
-            return lines + [""] + charts(session, which: defaultCharts, last: nil)
+            return lines + [""] + charts(session, which: defaultCharts(session.trainer.lossConfig), last: nil)
         },
         Command("chart", aliases: ["plot"], syntax: "[NAME...|all] [last N]",
                 summary: "charts of the run so far, per step: " + chartNames.joined(separator: ", "), example: "chart reward",
@@ -247,7 +266,7 @@ enum TrainingCommands {
                 }
                 k += 1
             }
-            return charts(session, which: which.isEmpty ? defaultCharts : which, last: last)
+            return charts(session, which: which.isEmpty ? defaultCharts(session.trainer.lossConfig) : which, last: last)
         },
         Command("history", syntax: "[N]", summary: "the last N steps' numbers (default 10)", example: "history 5") { session, args throws(CommandError) in
             guard args.count <= 1 else { throw CommandError("history takes at most one number of steps, e.g. 'history 20'") }

@@ -130,10 +130,21 @@ public final class Session {
         (batch?.tokenCount ?? 0) > Naive.comfortableTokenCount ? .vectorized : displayPath
     }
 
+    /// The options the current batch's loss uses: the session's, except that a batch from the
+    /// trainer under `use_adaptive_entropy` gets the coefficient its controller applies now (the
+    /// one the next step would use), not `entropy_coef` as set.
+    var batchConfig: GRPOConfig {
+        guard batchIsTrainers, config.useAdaptiveEntropy else { return config }
+        var c = config
+        c.entropyCoef = trainer.entropyControl.appliedCoefficient(config)
+        return c
+    }
+
     /// The breakdown of the current batch under the current options, on the shown path.
     public func breakdown() throws(CommandError) -> Breakdown {
         if let breakdownCache { return breakdownCache }
         let batch = try currentBatch()
+        let config = batchConfig
         do {
             let b = shownPath == .naive ? try Naive.breakdown(batch, config: config)
                                         : try Vectorized.breakdown(batch, config: config)
@@ -152,6 +163,7 @@ public final class Session {
                                + "\(Naive.comfortableTokenCount) it handles comfortably (1-2 KB and about 5 us a token); "
                                + "'grpo-repl explain FILE --naive' runs it anyway")
         }
+        let config = batchConfig
         do {
             return (try Naive.breakdown(batch, config: config), try Vectorized.breakdown(batch, config: config))
         } catch {

@@ -14,7 +14,7 @@ import Darwin
 ///
 ///     H = -sum_v p_v logp_v,   p_v = exp(logp_v)
 ///
-/// Lesson 01 (log-probabilities) and 09 (entropy, forking tokens).
+/// Lesson 01 (log-probabilities) and 10 (entropy, forking tokens).
 @inline(__always)
 func logSoftmax(_ logits: [Double], temperature: Double, into logp: inout [Double]) -> Double {
     var m = -Double.infinity

@@ -25,6 +25,10 @@ public struct StepSummary: Sendable, Equatable, Codable {
     public var clipRatioLow: Double?
     public var clipRatioHigh: Double?
     public var clipRatioRegion: Double?
+    /// TRL's `cispo_clip_ratio` (cispo) and `vespo/phi_seq_mean` (vespo); nil for the others.
+    /// Lesson 05.
+    public var cispoClipRatio: Double?
+    public var vespoPhiSeqMean: Double?
     /// Token mean of the per-token KL to theta_ref (the configured estimator), reported even when
     /// beta = 0, where it adds nothing to the loss. Lesson 06.
     public var kl: Double
@@ -69,7 +73,8 @@ extension StepSummary {
             meanReward: mean(rollout.rewards), fracRewardZeroStd: metrics.fracRewardZeroStd ?? 0,  // a rollout always has rewards
             gradientNorm: norm(gradient), parameterChange: norm(change),
             clipRatioLow: metrics.clipRatioLow, clipRatioHigh: metrics.clipRatioHigh,
-            clipRatioRegion: metrics.clipRatioRegion, kl: metrics.kl ?? 0, entropy: metrics.entropy ?? 0,
+            clipRatioRegion: metrics.clipRatioRegion, cispoClipRatio: metrics.cispoClipRatio,
+            vespoPhiSeqMean: metrics.vespoPhiSeqMean, kl: metrics.kl ?? 0, entropy: metrics.entropy ?? 0,
             meanLength: mean((correct + incorrect).map(Double.init)),
             meanLengthCorrect: correct.isEmpty ? nil : mean(correct.map(Double.init)),
             meanLengthIncorrect: incorrect.isEmpty ? nil : mean(incorrect.map(Double.init)),
