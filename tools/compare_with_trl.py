@@ -83,7 +83,6 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 import torch  # noqa: E402
 import trl  # noqa: E402
-from trl.trainer import grpo_trainer  # noqa: E402
 from trl.trainer.grpo_trainer import GRPOTrainer  # noqa: E402
 
 TOOLS = os.path.dirname(os.path.abspath(__file__))
@@ -261,22 +260,11 @@ def trl_once(doc, out_dir, dtype, extra_columns=0, junk=False, zero_where=None, 
                     sampling_per_token_logps[i, :n] = torch.tensor(c["sampler_logp"], dtype=torch.float64)
         old_per_token_logps = padded("old_logp") if pass_old else None
 
-        scope = dict(vars(grpo_trainer))  # TRL's module globals: torch, nanstd, nanmin, math, ...
-        scope.update(self=trainer, device=torch.device("cpu"), mode="train",
-                     completion_ids_list=completion_ids_list, completion_ids=completion_ids,
-                     completion_mask=completion_mask, tool_mask=tool_mask,
-                     sampling_per_token_logps=sampling_per_token_logps, old_per_token_logps=old_per_token_logps,
-                     rewards_per_func=torch.tensor(table, dtype=torch.float64) if table else None, num_generations=g)
-        exec(gold.BLOCKS["truncation"], scope)
-        with torch.no_grad():
-            exec(gold.BLOCKS["is_ratio"], scope)
-        if table:
-            exec(gold.BLOCKS["advantages"], scope)
-            frac_reward_zero_std = eval(gold.BLOCKS["frac"], scope)
-        else:  # given advantages go to _compute_loss as they are; TRL logs no frac_reward_zero_std for them
-            scope["advantages"] = torch.tensor([a for grp in doc["groups"] for a in grp["advantages"]], dtype=torch.float64)
-            frac_reward_zero_std = None
-        exec(gold.BLOCKS["sampling"], scope)
+        given_advantages = None if table else torch.tensor(
+            [a for grp in doc["groups"] for a in grp["advantages"]], dtype=torch.float64)
+        scope, frac_reward_zero_std = gold.generation_lines(
+            trainer, g, completion_ids_list, completion_ids, completion_mask, tool_mask,
+            sampling_per_token_logps, old_per_token_logps, table, given_advantages)
         advantages = scope["advantages"]
         if zero_where is not None:  # rounding noise where the exact value (and ours) is 0
             noise = torch.tensor(zero_where) & (advantages.abs() < TINY_ADVANTAGE)
@@ -284,30 +272,8 @@ def trl_once(doc, out_dir, dtype, extra_columns=0, junk=False, zero_where=None, 
 
         logp = padded("logp").requires_grad_(True)
         entropies = padded("entropy")
-
-        def per_token_logps_and_entropies(model, input_ids, attention_mask, logits_to_keep, **kwargs):
-            assert logits_to_keep == t_max and kwargs.get("compute_entropy")
-            return logp, entropies, None
-
-        trainer._get_per_token_logps_and_entropies = per_token_logps_and_entropies
-        inputs = {
-            "prompt_ids": torch.full((b, 1), gold.TOKEN_ID, dtype=torch.long),
-            "prompt_mask": torch.ones(b, 1, dtype=torch.long),
-            "completion_ids": completion_ids, "completion_mask": scope["completion_mask"],
-            "advantages": advantages, "num_items_in_batch": scope["num_items_in_batch"],
-        }
-        if old_per_token_logps is not None:
-            inputs["old_per_token_logps"] = old_per_token_logps
-        if trainer.use_vllm and trainer.vllm_importance_sampling_correction:
-            inputs["importance_sampling_ratio"] = scope["vllm_importance_sampling_ratio"]
-        if sampling_per_token_logps is not None:
-            inputs["sampling_per_token_logps"] = sampling_per_token_logps
-        if trainer.beta != 0.0:
-            inputs["ref_per_token_logps"] = padded("ref_logp")
-        if scope["tool_mask"] is not None:
-            inputs["tool_mask"] = scope["tool_mask"]
-        loss = trainer._compute_loss(None, inputs)
-        loss.backward()
+        loss, inputs = gold.compute_loss(trainer, scope, completion_ids, advantages, logp, entropies,
+                                         padded("ref_logp") if trainer.beta != 0.0 else None)
         loss_mask = inputs["completion_mask"] * inputs.get("tool_mask", 1)
         out = {}
         if diagnose and trainer.top_entropy_quantile < 1.0:  # TRL's own entropy mask, as _compute_loss makes it

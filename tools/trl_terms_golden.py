@@ -208,6 +208,69 @@ def clean(x):
     return x + 0.0
 
 
+def generation_lines(trainer, g, completion_ids_list, completion_ids, completion_mask, tool_mask,
+                     sampling_per_token_logps, old_per_token_logps, table, advantages=None):
+    """Runs TRL's own lines of _generate_and_score_completions on the given tensors, in its order:
+      if self.mask_truncated_completions: completion_mask (and tool_mask) *= ~is_truncated
+      loss_mask = completion_mask [* tool_mask]; num_items_in_batch = loss_mask.sum()
+      with torch.no_grad(): the vLLM importance-sampling ratio (clamped / masked)
+      advantages from rewards_per_func (when `table` is given; else the `advantages` given)
+      the sampling-level lines that follow.
+    Returns the scope the lines ran in (their variables) and frac_reward_zero_std (None when
+    the advantages were given: TRL logs no such metric for them)."""
+    scope = dict(vars(grpo_trainer))  # TRL's module globals: torch, nanstd, nanmin, math, ...
+    scope.update(self=trainer, device=torch.device("cpu"), mode="train",
+                 completion_ids_list=completion_ids_list, completion_ids=completion_ids,
+                 completion_mask=completion_mask, tool_mask=tool_mask,
+                 sampling_per_token_logps=sampling_per_token_logps, old_per_token_logps=old_per_token_logps,
+                 rewards_per_func=torch.tensor(table, dtype=torch.float64) if table else None,
+                 num_generations=g)
+    exec(BLOCKS["truncation"], scope)
+    with torch.no_grad():
+        exec(BLOCKS["is_ratio"], scope)
+    frac_reward_zero_std = None
+    if table:
+        exec(BLOCKS["advantages"], scope)
+        frac_reward_zero_std = eval(BLOCKS["frac"], scope)
+    else:
+        scope["advantages"] = advantages
+    exec(BLOCKS["sampling"], scope)
+    return scope, frac_reward_zero_std
+
+
+def compute_loss(trainer, scope, completion_ids, advantages, logp, entropies, ref_per_token_logps):
+    """TRL's _compute_loss on the inputs _generate_and_score_completions would hand it (a
+    one-token prompt), with the model's log-probs and entropies replaced by `logp` and
+    `entropies`; backward() runs. Returns the loss and the inputs."""
+    b, t_max = completion_ids.shape
+
+    def per_token_logps_and_entropies(model, input_ids, attention_mask, logits_to_keep, **kwargs):
+        assert logits_to_keep == t_max and kwargs.get("compute_entropy")
+        return logp, entropies, None
+
+    trainer._get_per_token_logps_and_entropies = per_token_logps_and_entropies
+    inputs = {
+        "prompt_ids": torch.full((b, 1), TOKEN_ID, dtype=torch.long),
+        "prompt_mask": torch.ones(b, 1, dtype=torch.long),
+        "completion_ids": completion_ids, "completion_mask": scope["completion_mask"],
+        "advantages": advantages, "num_items_in_batch": scope["num_items_in_batch"],
+    }
+    if scope["old_per_token_logps"] is not None:
+        inputs["old_per_token_logps"] = scope["old_per_token_logps"]
+    if trainer.use_vllm and trainer.vllm_importance_sampling_correction:
+        inputs["importance_sampling_ratio"] = scope["vllm_importance_sampling_ratio"]
+    if scope["sampling_per_token_logps"] is not None:
+        inputs["sampling_per_token_logps"] = scope["sampling_per_token_logps"]
+    if ref_per_token_logps is not None:
+        inputs["ref_per_token_logps"] = ref_per_token_logps
+    if scope["tool_mask"] is not None:
+        inputs["tool_mask"] = scope["tool_mask"]
+    loss = trainer._compute_loss(None, inputs)
+    loss.backward()
+    return loss, inputs
+
+
+
 def run_trl(batch, out_dir, extra_columns=0, junk=False):
     cfg = batch["config"]
     groups = batch["groups"]
@@ -272,55 +335,16 @@ def run_trl(batch, out_dir, extra_columns=0, junk=False):
                                                   padding_value=0.0, padding_side="right"), 0.0)
         old_per_token_logps = padded("old_logp") if pass_old else None
 
-        scope = dict(vars(grpo_trainer))  # TRL's module globals: torch, nanstd, nanmin, math, ...
-        scope.update(self=trainer, device=torch.device("cpu"), mode="train",
-                     completion_ids_list=completion_ids_list, completion_ids=completion_ids,
-                     completion_mask=completion_mask, tool_mask=tool_mask,
-                     sampling_per_token_logps=sampling_per_token_logps, old_per_token_logps=old_per_token_logps,
-                     rewards_per_func=torch.tensor(table, dtype=torch.float64), num_generations=g)
-        # In the order of _generate_and_score_completions:
-        #   if self.mask_truncated_completions:
-        #       ... completion_mask = completion_mask * (~is_truncated).unsqueeze(1).int()
-        #       if tool_mask is not None: tool_mask = tool_mask * (~is_truncated).unsqueeze(1).int()
-        #   loss_mask = completion_mask if tool_mask is None else completion_mask * tool_mask
-        #   num_items_in_batch = self.accelerator.gather(loss_mask.sum()).sum()
-        exec(BLOCKS["truncation"], scope)
-        # with torch.no_grad(): ... if self.use_vllm and self.vllm_importance_sampling_correction:
-        #   per_token_logps_diff = (old_per_token_logps - sampling_per_token_logps) * mask ... clamp / masked_fill
-        with torch.no_grad():
-            exec(BLOCKS["is_ratio"], scope)
-        exec(BLOCKS["advantages"], scope)
-        frac_reward_zero_std = eval(BLOCKS["frac"], scope)
-        exec(BLOCKS["sampling"], scope)
+        scope, frac_reward_zero_std = generation_lines(
+            trainer, g, completion_ids_list, completion_ids, completion_mask, tool_mask,
+            sampling_per_token_logps, old_per_token_logps, table)
 
         logp = padded("logp")
         logp.requires_grad_(True)
         entropies = padded("entropy")
         entropies.requires_grad_(True)
-
-        def per_token_logps_and_entropies(model, input_ids, attention_mask, logits_to_keep, **kwargs):
-            assert logits_to_keep == t_max and kwargs.get("compute_entropy")
-            return logp, entropies, None
-
-        trainer._get_per_token_logps_and_entropies = per_token_logps_and_entropies
-        inputs = {
-            "prompt_ids": torch.full((b, 1), TOKEN_ID, dtype=torch.long),
-            "prompt_mask": torch.ones(b, 1, dtype=torch.long),
-            "completion_ids": completion_ids, "completion_mask": scope["completion_mask"],
-            "advantages": scope["advantages"], "num_items_in_batch": scope["num_items_in_batch"],
-        }
-        if old_per_token_logps is not None:
-            inputs["old_per_token_logps"] = old_per_token_logps
-        if trainer.use_vllm and trainer.vllm_importance_sampling_correction:
-            inputs["importance_sampling_ratio"] = scope["vllm_importance_sampling_ratio"]
-        if sampling_per_token_logps is not None:
-            inputs["sampling_per_token_logps"] = sampling_per_token_logps
-        if trainer.beta != 0.0:
-            inputs["ref_per_token_logps"] = padded("ref_logp")
-        if scope["tool_mask"] is not None:
-            inputs["tool_mask"] = scope["tool_mask"]
-        loss = trainer._compute_loss(None, inputs)
-        loss.backward()
+        loss, inputs = compute_loss(trainer, scope, completion_ids, scope["advantages"], logp, entropies,
+                                    padded("ref_logp") if trainer.beta != 0.0 else None)
     finally:
         torch.set_default_dtype(previous)
 
