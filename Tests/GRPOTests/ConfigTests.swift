@@ -82,4 +82,22 @@ struct ConfigTests {
         c.vllmImportanceSamplingClipMax = nil
         #expect([0.1, 7].map { Naive.boundedSamplerWeight($0, config: c) } == [0, 7])
     }
+
+    @Test("TRL's warnings: luspo at token level, vespo at sequence level, the summing types at sequence level; nothing else",
+          arguments: GRPOConfig.LossType.allCases)
+    func trlWarnings(lossType: GRPOConfig.LossType) {
+        // trl 1.16.0 GRPOTrainer.__init__: `loss_type == "luspo" and level != "sequence"`,
+        // `loss_type == "vespo" and level != "token"`, `level == "sequence" and loss_type in
+        // ["bnpo", "dr_grpo", "dapo", "cispo"]`: each logs a warning and training goes on.
+        for level in GRPOConfig.ImportanceSamplingLevel.allCases {
+            var c = GRPOConfig()
+            c.lossType = lossType
+            c.importanceSamplingLevel = level
+            let trlWarns = (lossType.rawValue == "luspo" && level.rawValue != "sequence")
+                || (lossType.rawValue == "vespo" && level.rawValue != "token")
+                || (level.rawValue == "sequence" && ["bnpo", "dr_grpo", "dapo", "cispo"].contains(lossType.rawValue))
+            #expect(c.trlWarnings.count == (trlWarns ? 1 : 0), "\(lossType) at \(level): \(c.trlWarnings)")
+        }
+        #expect(Preset.allCases.allSatisfy { $0.config.trlWarnings.isEmpty }, "a preset is a set-up TRL does not warn about")
+    }
 }

@@ -54,6 +54,17 @@ struct CommandReplyTests {
         #expect(interpreter.session.trainer.stepCount == 3)
     }
 
+    @Test("set and preset repeat TRL's warning when a change makes one, once")
+    func trlWarningNotes() {
+        let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        #expect(interpreter.execute("set loss_type luspo").lines.count == 2)
+        #expect(interpreter.execute("set beta 0").lines == ["beta: 0.04 -> 0"], "the luspo warning is not repeated")
+        #expect(interpreter.execute("set importance_sampling_level sequence").lines == ["importance_sampling_level: token -> sequence"])
+        let dapo = interpreter.execute("set loss_type dapo").lines
+        #expect(dapo.count == 2 && dapo[1].hasPrefix("note: TRL 1.16 warns (and trains anyway): dapo sums the token terms"))
+        #expect(interpreter.execute("preset gspo").lines.allSatisfy { !$0.hasPrefix("note:") })
+    }
+
     @Test("errors name what was typed and what is accepted")
     func errorMessages() {
         let interpreter = withThreeSteps()

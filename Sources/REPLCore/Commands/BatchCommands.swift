@@ -31,7 +31,7 @@ enum BatchCommands {
                         + (batch.tokenCount > Naive.comfortableTokenCount
                             ? "on the vectorized path (\(batch.tokenCount) tokens is too many for the naive one)"
                             : "'compare' checks both paths")]
-                + NonFinite.warnings(b) + (contents.logged.map { [""] + $0.lines(b) } ?? [])
+                + ConfigCommands.trlNotes(contents.config) + NonFinite.warnings(b) + (contents.logged.map { [""] + $0.lines(b) } ?? [])
         },
         Command("savebatch", syntax: "FILE", summary: "write the current batch and loss options as a batch file (for explain or other libraries)",
                 example: "savebatch /tmp/batch.json", completion: .files) { session, args throws(CommandError) in

@@ -38,6 +38,11 @@ enum ConfigCommands {
         return "\(setting.key): \(before) -> \(after) (starts a new run" + (run.steps > 0 ? ": \(run.steps) step(s) discarded)" : ")")
     }
 
+    /// TRL's warnings for `config` (`GRPOConfig.trlWarnings`) that are not among `earlier`.
+    static func trlNotes(_ config: GRPOConfig, besides earlier: [String] = []) -> [String] {
+        config.trlWarnings.filter { !earlier.contains($0) }.map { "note: TRL 1.16 warns (and trains anyway): \($0)" }
+    }
+
     /// What `setting` accepts, as `config` shows it.
     static func accepted(_ setting: Setting, _ session: Session) -> String {
         // After 'explain', the batch file's length (e.g. 512) is shown, outside the tiny policy's range.
@@ -115,7 +120,8 @@ enum ConfigCommands {
             }
             let (key, value) = args.count == 1 && !args[0].contains("=") ? (args[0], "") : try keyValue(listJoined(args))
             guard let setting = session.setting(named: key) else { throw unknownOption(key, session) }
-            return [try change(setting, to: value, in: session)]
+            let warned = session.config.trlWarnings
+            return [try change(setting, to: value, in: session)] + trlNotes(session.config, besides: warned)
         },
         Command("preset", syntax: "NAME", summary: "load a known set-up's loss options (max_completion_length stays): " + Preset.allCases.map(\.rawValue).joined(separator: ", "),
                 example: "preset dapo", completion: .presets) { session, args throws(CommandError) in
@@ -138,6 +144,7 @@ enum ConfigCommands {
             let changes = zip(before, session.config.settings).filter { $0.value != $1.value }
                 .map { "  \($0.key): \($0.value) -> \($1.value)" }
             return ["preset \(preset.rawValue): \(preset.summary)"] + (changes.isEmpty ? ["  (no option changed)"] : changes)
+                + trlNotes(session.config)
         },
         Command("config", aliases: ["show"], syntax: "[KEY|KIND]",
                 summary: "every option with its value and what it accepts; or one option (KEY), or one kind: loss, training, display",

@@ -133,7 +133,7 @@ public enum ExplainCommand {
                 vectorized = try Vectorized.breakdown(batch, config: config)
             } catch { throw InputError("\(request.path): \(error.message)") }
             let shown = naive ?? vectorized
-            var errors = NonFinite.warnings(shown)
+            var errors = ConfigCommands.trlNotes(config) + NonFinite.warnings(shown)
             var status: Int32 = 0
             if request.check {
                 var failed: [String] = []
