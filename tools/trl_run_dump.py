@@ -12,7 +12,8 @@ Everything is built locally, no download:
   - a 2-layer Llama, hidden size 32, random weights from a fixed seed, no dropout, float64;
   - a dataset of 8 short text prompts;
   - a reward function: the share of completion characters in "a".."m" (about a third of the
-    vocabulary, so the completions of one prompt get different rewards).
+    vocabulary, so the completions of one prompt get different rewards); the two runs with
+    several reward functions add a second one, the share of vowels.
 
 A run is GRPOTrainer.train() with G = 4 completions per prompt, 3 prompts per step
 (per_device_train_batch_size 12), gradient_accumulation_steps 1, num_iterations 2, 2 steps,
@@ -28,6 +29,19 @@ both calls for step 2: 4 calls, one file each (-call1..4). TRL's returned loss i
 the accumulation window (dapo divides by the generation batch's token count times 2/2), so the
 file's loss is the returned one times trl_loss_factor (lesson 12): the loss of the call's rows alone.
 
+Fourteen runs in all (RUNS has each one's options, with a comment): six for the first options
+(grpo with beta 0.04, dapo with epsilon_high 0.28, dr_grpo, GSPO, top_entropy_quantile 0.5,
+dapo-accumulation), then eight for the options added since, one call per step each:
+  - cispo, sapo, vespo: the loss_type alone, every other option at TRL's default. For cispo that
+    default matters: epsilon_high unset means epsilon, so the cap min(r, epsilon_high) is 0.2, below
+    any ratio here, and cispo_clip_ratio counts every token with A > 0 (TRL's docstring recommends 5);
+  - luspo: importance_sampling_level "sequence" (TRL warns at token level) with the clip widths TRL's
+    paper index gives (2e-3, 2.5e-3), and learning rate 5e-5, for the same reason as GSPO's 1e-5;
+  - entropy_coef 0.01 with mask_truncated_completions, max_completion_length 16 (7 of 12 truncated);
+  - off_policy_mask_threshold 0.1, which drops 3 completions (all with A < 0) on step 2;
+  - reward_weights [1, 0.5] over the two reward functions, summed then normalized (TRL's default
+    multi_objective_aggregation), and the same with normalize_then_sum.
+
 Precision. torch's default dtype is set to float64 before anything is built, so the model is
 float64 and so are TRL's reward tensor and advantages (TRL allocates them in the default dtype).
 The file gives the advantages as they are, so their precision only decides how close a group's
@@ -35,10 +49,11 @@ sum is to 0 (~1e-17 here, ~1e-8 in float32). But TRL 1.16 computes log-probs and
 (trl/kernels/chunked_logprob.py), which accumulates in float32 whatever the model's dtype: the
 log-probs, entropies, old and reference log-probs are float32, and so are the token-level ratio
 exp(logp - old_logp) and the KL that TRL computes from them. The file holds those float32 values
-exactly; grpo-swift redoes the arithmetic in float64, so expect the loss to agree to ~1e-9 and
-the metrics (float32 in TRL) to ~1e-8 relative. GSPO's sequence ratio is float64 in TRL here
-(dividing by `mask.sum(-1).clamp(min=1.0)`, a default-dtype tensor, promotes it), so its loss
-agrees to ~1e-16. `--check` also replays TRL's `_compute_loss` on the same inputs in float64
+exactly; grpo-swift redoes the arithmetic in float64, so expect the loss to agree to ~1e-9 (to
+~1e-8 when few tokens count: 47 in the mask_truncated_completions run) and the metrics (float32
+in TRL) to ~1e-8 relative. GSPO's and LUSPO's sequence ratio is float64 in TRL here (dividing by
+`mask.sum(-1).clamp(min=1.0)`, a default-dtype tensor, promotes it), so their loss agrees to
+~1e-16. `--check` also replays TRL's `_compute_loss` on the same inputs in float64
 (see RecordingGRPOTrainer) to show that what is left is that rounding and nothing else.
 
 What is recorded, per `_compute_loss` call (one per optimizer step, except in dapo-accumulation):
@@ -52,8 +67,14 @@ What is recorded, per `_compute_loss` call (one per optimizer step, except in da
     dapo-accumulation it is scaled: the file gives it times trl_loss_factor (the factor is in the
     "source"), and the Trainer logs the sum of a step's two returned losses (checked);
   - the values `_compute_loss` appended to `self._metrics["train"]` (clip_ratio/low_mean,
-    clip_ratio/high_mean, clip_ratio/region_mean, kl when beta != 0, entropy), also checked
-    against what the Trainer logged for that step (with 2 calls a step, their mean).
+    clip_ratio/high_mean, clip_ratio/region_mean, kl when beta != 0, entropy; cispo_clip_ratio
+    and vespo/phi_seq_mean for those losses; policy_loss and entropy_coef with the entropy bonus;
+    not clip_ratio/low_min or clip_ratio/high_max), also checked against what the Trainer logged
+    for that step (with 2 calls a step, their mean);
+  - carried from generation along with the rows (extra keys TRL never reads): each completion's
+    length, whether TRL deems it truncated (its last token is neither <eos> nor <pad>), and its
+    rewards per reward function. With mask_truncated_completions TRL zeroes a truncated
+    completion's completion_mask row (the attention mask too), so the mask no longer gives its length.
 
 The batch file (see lessons/12-reading-library-output.md, "Dumping a batch from TRL"):
   - one call holding the whole generation batch: groups in the order TRL generated them. TRL shuffles the rows of a generation batch before
@@ -64,18 +85,29 @@ The batch file (see lessons/12-reading-library-output.md, "Dumping a batch from 
     one group, in the order _compute_loss saw them;
   - "advantages": TRL's advantages, given as they are (a group gives "advantages" instead of
     "rewards", so grpo-swift skips the group-relative step and uses them);
-  - per completion, its valid tokens only: logp, old_logp, ref_logp (beta != 0), entropy;
-  - "config": the run's TRL options under our names (ours are TRL's GRPOConfig names);
+  - per completion, its valid tokens only: logp, old_logp, ref_logp (beta != 0), entropy. A
+    truncated completion in the mask_truncated_completions run is written with all its tokens and
+    "truncated": true; TRL does not score the tokens of a masked row (their labels are -100), so
+    its logp, old_logp and entropy are 0 there, and in the file;
+  - "config": the run's TRL options under our names (ours are TRL's GRPOConfig names); an option
+    the first six runs do not use (sapo's and vespo's parameters, off_policy_mask_threshold,
+    entropy_coef, mask_truncated_completions, reward_weights and multi_objective_aggregation) is
+    written only in the runs where it acts;
   - "logged": TRL's numbers for that step, from the run itself.
 
 Usage (the venv lives outside the repo; no internet needed):
-  /work/.venv-ref/bin/python tools/trl_run_dump.py --out examples/trl-run
-  /work/.venv-ref/bin/python tools/trl_run_dump.py --out /tmp/dump --runs grpo-beta0.04,gspo
-  /work/.venv-ref/bin/python tools/trl_run_dump.py --out /tmp/dump --check .build/debug/grpo-repl
+  /work/.venv-trl/bin/python tools/trl_run_dump.py --out examples/trl-run
+  /work/.venv-trl/bin/python tools/trl_run_dump.py --out /tmp/dump --runs grpo-beta0.04,gspo
+  /work/.venv-trl/bin/python tools/trl_run_dump.py --out /tmp/dump --check .build/debug/grpo-repl
 
 `--check BINARY` runs `BINARY explain FILE --json` on every file written and prints |ours - TRL|
 for the loss and each logged metric, against the logged numbers and against the float64 replay.
-About 7 s for all six runs on 2 CPUs. Nothing here is needed by the build or the tests.
+Two more checks where they apply: whether explain's off-policy mask drops the completions TRL's
+get_off_policy_mask drops, and, for the runs with two reward functions, explain on a copy of the
+file giving each group's "rewards_per_func" (TRL's) instead of its advantages, so that grpo-swift
+computes the advantages itself from reward_weights and multi_objective_aggregation (printed:
+the largest |A ours - A TRL| and the loss's difference). About 15 s for all fourteen runs on 2
+CPUs. Nothing here is needed by the build or the tests.
 """
 
 import argparse
@@ -136,6 +168,36 @@ RUNS = {
     # TRL's returned loss is scaled for the window (see trl_loss_factor); the files give the call's own.
     "dapo-accumulation": {"gradient_accumulation_steps": 2, "steps_per_generation": 2,
                           "per_device_train_batch_size": G * PROMPTS_PER_STEP // 2},
+    # The loss options added after the six above (TRL's defaults for everything they do not name).
+    # (g) CISPO with TRL's own default cap: epsilon_high unset falls back to epsilon, so the cap on the
+    # (detached) ratio is 0.2, below 1: every token's weight is min(r, 0.2). TRL's docstring recommends 5.0.
+    "cispo": {"loss_type": "cispo"},
+    # (h) SAPO: a sigmoid gate instead of the clip, default temperatures (1.0 for A > 0, 1.05 otherwise)
+    "sapo": {"loss_type": "sapo"},
+    # (i) VESPO: phi of the sequence's summed log-ratio weighs -A * logp; default k and lambda
+    "vespo": {"loss_type": "vespo"},
+    # (j) LUSPO: GSPO's sequence ratio, each completion's loss times its length. TRL warns unless the
+    # level is "sequence"; the clip widths are the ones TRL's paper index gives for it (2e-3, 2.5e-3).
+    # As with GSPO, the common learning rate clips 11 of 12 completions on step 2; at 5e-5, 6 of 12.
+    "luspo": {"loss_type": "luspo", "importance_sampling_level": "sequence", "epsilon": 2e-3,
+              "epsilon_high": 2.5e-3, "learning_rate": 5e-5},
+    # (k) an entropy bonus (loss -= 0.01 * mean entropy of the counted tokens) on TRL's default dapo
+    # loss, with truncated completions (last token not <eos>) left out of the loss. At the common
+    # max_completion_length 12, 9 of 12 are truncated; at 16, 7 of 12, and one of the 5 kept has
+    # exactly 16 tokens, its last one <eos> (TRL tests the last token, not the length).
+    "entropy_coef0.01-mask_truncated_completions": {"entropy_coef": 0.01, "mask_truncated_completions": True,
+                                                    "max_completion_length": 16},
+    # (l) DeepSeek-V3.2's off-policy sequence mask on TRL's default dapo loss: a completion with A < 0 whose
+    # mean (old_logp - logp) exceeds the threshold is dropped. Step 1 is on-policy (the mean is 0: nothing
+    # dropped); on step 2 the five completions with clearly negative A have means 0.07 to 0.16 (two more
+    # have A = -5.5e-8, float32 noise, and means 0.006 and -0.011), and 0.1 drops three of them.
+    "off_policy_mask_threshold0.1": {"off_policy_mask_threshold": 0.1},
+    # (m) two reward functions weighted 1 and 0.5, summed then normalized per group (TRL's default)
+    "reward_weights": {"reward_funcs": ("first_half_share", "vowel_share"), "reward_weights": [1.0, 0.5]},
+    # (n) the same, normalized per function within each group, summed, then normalized over the batch (GDPO)
+    "reward_weights-normalize_then_sum": {"reward_funcs": ("first_half_share", "vowel_share"),
+                                          "reward_weights": [1.0, 0.5],
+                                          "multi_objective_aggregation": "normalize_then_sum"},
 }
 
 def one_call_per_step(args):
@@ -145,6 +207,10 @@ def one_call_per_step(args):
 
 
 METRICS = ("clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean", "kl", "entropy")
+# What _compute_loss logs only for some options, recorded when it does: cispo's and vespo's own metrics, and
+# with an entropy bonus the loss before it and the coefficient. (clip_ratio/low_min and clip_ratio/high_max,
+# which TRL logs for the clipped objectives, are not recorded, in no run.)
+OPTION_METRICS = ("cispo_clip_ratio", "vespo/phi_seq_mean", "policy_loss", "entropy_coef")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -191,6 +257,11 @@ def first_half_share(completions, **kwargs):
     return [sum(ch <= "m" and ch.isalpha() for ch in c) / len(c) if c else 0.0 for c in completions]
 
 
+def vowel_share(completions, **kwargs):
+    """A second reward, for the runs with two: the share of the completion's characters that are vowels."""
+    return [sum(ch in "aeiou" for ch in c) / len(c) if c else 0.0 for c in completions]
+
+
 # ----------------------------------------------------------------------------------------------
 # A GRPOTrainer that records what _compute_loss used and returned
 # ----------------------------------------------------------------------------------------------
@@ -226,9 +297,27 @@ class RecordingGRPOTrainer(GRPOTrainer):
         self._inside_loss = None  # a dict while _compute_loss runs
         self._replaying = None    # (logp, entropy) to return instead of running the model
 
+    def _generate(self, prompts):
+        result = super()._generate(prompts)
+        self._completion_ids_list = result[1]  # the completions' token ids, unpadded, in generation order
+        return result
+
+    def _calculate_rewards(self, *args, **kwargs):
+        self._rewards_per_func = super()._calculate_rewards(*args, **kwargs)
+        return self._rewards_per_func
+
     def _generate_and_score_completions(self, inputs):
         output = super()._generate_and_score_completions(inputs)
         output["row_index"] = torch.arange(output["advantages"].shape[0])
+        # Also carried along, never read by TRL: each completion's length in tokens, whether it is truncated
+        # by TRL's own test (its last token is neither <eos> nor <pad>; with mask_truncated_completions its
+        # completion_mask row is all 0, so the mask no longer gives its length), and its rewards per function.
+        ids = self._completion_ids_list
+        assert len(ids) == output["advantages"].shape[0]
+        ends = [*self.eos_token_ids, self._tokenizer.pad_token_id]
+        output["token_length"] = torch.tensor([len(c) for c in ids])
+        output["is_truncated"] = torch.tensor([c[-1] not in ends for c in ids])
+        output["rewards_per_func"] = self._rewards_per_func.detach().clone()
         return output
 
     def _get_per_token_logps_and_entropies(self, model, *args, **kwargs):
@@ -260,6 +349,8 @@ class RecordingGRPOTrainer(GRPOTrainer):
             "advantages": inputs["advantages"].detach().clone(),
             "num_items_in_batch": int(inputs["num_items_in_batch"]),
             "row_index": inputs["row_index"].clone(),
+            "token_length": inputs["token_length"].clone(), "is_truncated": inputs["is_truncated"].clone(),
+            "rewards_per_func": inputs["rewards_per_func"].clone(),
             "prompt_ids": inputs["prompt_ids"].clone(), "prompt_mask": inputs["prompt_mask"].clone(),
             "metrics": {key: values[before.get(key, 0):] for key, values in metrics.items()
                         if len(values) > before.get(key, 0)},
@@ -305,11 +396,13 @@ def run(name, options, model_dir, tokenizer, work):
         logging_steps=1, save_strategy="no", disable_dropout=True, use_vllm=False,
         dataloader_num_workers=0, learning_rate=LEARNING_RATE,
     )
+    options = dict(options)
+    reward_funcs = [globals()[f] for f in options.pop("reward_funcs", ("first_half_share",))]
     args = GRPOConfig(**{**common, **options})  # a run's options override the common ones
     # every run generates G * PROMPTS_PER_STEP rows at a time, however it cuts them into calls
     assert args.per_device_train_batch_size * args.steps_per_generation == G * PROMPTS_PER_STEP, name
     trainer = RecordingGRPOTrainer(
-        model=load_model(model_dir), reward_funcs=first_half_share, args=args,
+        model=load_model(model_dir), reward_funcs=reward_funcs if len(reward_funcs) > 1 else reward_funcs[0], args=args,
         train_dataset=datasets.Dataset.from_dict({"prompt": PROMPTS}), processing_class=tokenizer,
     )
     trainer.train()
@@ -319,12 +412,29 @@ def run(name, options, model_dir, tokenizer, work):
 def our_config(trainer):
     """The run's loss options, under grpo-swift's names (TRL's GRPOConfig names), as TRL used them."""
     a = trainer.args
-    return {
+    config = {
         "loss_type": a.loss_type, "epsilon": a.epsilon, "epsilon_high": trainer.epsilon_high,
         "delta": a.delta, "beta": a.beta, "use_bias_correction_kl": a.use_bias_correction_kl,
         "importance_sampling_level": a.importance_sampling_level,
         "max_completion_length": a.max_completion_length, "top_entropy_quantile": a.top_entropy_quantile,
     }
+    # The options only some runs use, given where they act (so the first six runs' files keep their keys)
+    if a.loss_type == "sapo":
+        config.update(sapo_temperature_pos=a.sapo_temperature_pos, sapo_temperature_neg=a.sapo_temperature_neg)
+    if a.loss_type == "vespo":
+        config.update(vespo_k_pos=a.vespo_k_pos, vespo_lambda_pos=a.vespo_lambda_pos,
+                      vespo_k_neg=a.vespo_k_neg, vespo_lambda_neg=a.vespo_lambda_neg)
+    if a.off_policy_mask_threshold is not None:
+        config["off_policy_mask_threshold"] = a.off_policy_mask_threshold
+    if trainer._entropy_bonus_enabled:
+        config.update(entropy_coef=a.entropy_coef, use_adaptive_entropy=a.use_adaptive_entropy)
+    if a.mask_truncated_completions:
+        config["mask_truncated_completions"] = True
+    if len(trainer.reward_funcs) > 1:
+        # they act on the advantages, which the file gives; --check also lets explain compute them
+        config.update(scale_rewards=a.scale_rewards, reward_weights=trainer.reward_weights.tolist(),
+                      multi_objective_aggregation=a.multi_objective_aggregation)
+    return config
 
 
 def check_record(name, trainer, record):
@@ -356,6 +466,16 @@ def check_record(name, trainer, record):
     # completion tokens first, padding after
     lengths = mask.sum(1)
     assert torch.equal(mask, (torch.arange(mask.shape[1]) < lengths.unsqueeze(1)).to(mask.dtype))
+    # the mask's length is the completion's, but for a truncated one that TRL masks (all 0)
+    dropped = record["is_truncated"] if a.mask_truncated_completions else torch.zeros(b, dtype=torch.bool)
+    assert torch.equal(lengths[~dropped], record["token_length"][~dropped]), name
+    assert bool((lengths[dropped] == 0).all()), name
+    assert bool((record["token_length"][record["is_truncated"]] == mask.shape[1]).all()), name
+    if a.mask_truncated_completions:
+        assert 0 < int(dropped.sum()) < b, "%s: %d of %d completions truncated" % (name, int(dropped.sum()), b)
+        # TRL does not score a masked completion's tokens (labels -100): 0 in every per-token tensor
+        for key in ("logp", "entropy", "old_per_token_logps"):
+            assert bool((record[key][dropped] == 0).all()), (name, key)
     if whole:
         # back in generation order, the rows of one prompt share the prompt, and their advantages sum to ~0
         order = torch.argsort(record["row_index"])
@@ -370,8 +490,22 @@ def check_record(name, trainer, record):
     for key in ("logp", "entropy", "old_per_token_logps", "ref_per_token_logps"):
         assert record[key] is None or record[key].dtype == torch.float32, (key, record[key].dtype)
     consecutive = torch.equal(record["row_index"], torch.arange(b))
-    return "rows as _compute_loss saw them: %s" % ("in generation order" if consecutive else
-                                                   "shuffled (%s)" % record["row_index"].tolist())
+    notes = ["rows as _compute_loss saw them: %s" % ("in generation order" if consecutive else
+                                                     "shuffled (%s)" % record["row_index"].tolist())]
+    if a.mask_truncated_completions:
+        notes.append("%d of %d completions truncated, masked" % (int(dropped.sum()), b))
+    if a.off_policy_mask_threshold is not None:
+        notes.append("off-policy mask drops %d completion(s)" % int((~off_policy_keep(trainer, record)).sum()))
+    return "; ".join(notes)
+
+
+def off_policy_keep(trainer, record):
+    """Which completions TRL's off-policy sequence mask keeps in this call (TRL's get_off_policy_mask on
+    the recorded tensors; without vLLM it compares with old_per_token_logps)."""
+    mask = record["completion_mask"]
+    keep = trainer.get_off_policy_mask(record["advantages"].unsqueeze(1), record["logp"], record["old_per_token_logps"],
+                                       mask, trainer.args.off_policy_mask_threshold)
+    return keep.squeeze(1).bool()
 
 
 def check_generation(name, trainer, records):
@@ -432,7 +566,8 @@ def batch_document(name, trainer, record):
     generation order. A call holding part of it: one group, the rows in the order _compute_loss saw them."""
     whole = one_call_per_step(trainer.args)
     order = torch.argsort(record["row_index"]).tolist()
-    lengths = record["completion_mask"].sum(1).tolist()
+    lengths = record["token_length"].tolist()  # the completion_mask's, but for truncated completions TRL masked
+    masked = trainer.args.mask_truncated_completions
 
     def valid(tensor, i):
         return [float(x) for x in tensor[i, :lengths[i]]]  # drop the padding
@@ -447,6 +582,10 @@ def batch_document(name, trainer, record):
                 c["ref_logp"] = valid(record["ref_per_token_logps"], i)
             if record["entropy"] is not None:
                 c["entropy"] = valid(record["entropy"], i)
+            if masked and bool(record["is_truncated"][i]):
+                # Its completion_mask row is all 0, so TRL scores none of its tokens (labels -100): its logp,
+                # old_logp and entropy are 0 in TRL's tensors, and so in the file (check_record checks).
+                c["truncated"] = True
             completions.append(c)
         groups.append({"advantages": [float(record["advantages"][i]) for i in rows], "completions": completions})
 
@@ -458,7 +597,7 @@ def batch_document(name, trainer, record):
                                         record["num_items_in_batch"], int(record["completion_mask"].sum())))
     # the loss of this call's rows alone (the factor is 1 when the call is the whole step)
     logged = {"source": source, "loss": record["loss"] * record["loss_factor"]}
-    for key in METRICS:
+    for key in METRICS + OPTION_METRICS:
         values = record["metrics"].get(key)
         if values:
             assert len(values) == 1, "%s appended %d times in one _compute_loss" % (key, len(values))
@@ -496,12 +635,16 @@ def explain(binary, path):
 
 def check(binary, written):
     """Largest |ours - TRL| per run, over both of our paths and the run's files: against what TRL
-    logged (the file's "logged"), and against TRL's `_compute_loss` replayed in float64."""
+    logged (the file's "logged"), and against TRL's `_compute_loss` replayed in float64. Where a run
+    has the off-policy mask, also whether explain drops the completions TRL dropped; where it has
+    several reward functions, explain on the file with its rewards per function instead of the
+    advantages, against TRL's advantages and loss."""
     worst = {"logged": {}, "replay64": {}}
-    verdicts = []
-    for path, run_name, record in written:
+    verdicts, more = [], []
+    for path, run_name, record, extra in written:
         with open(path) as f:
-            logged = json.load(f)["logged"]
+            doc = json.load(f)
+        logged = doc["logged"]
         report = explain(binary, path)
         differ = [k for k, v in report["logged"]["values"].items() if not v["agrees"]]  # explain's own verdict
         verdicts.append("%s: %s" % (os.path.basename(path), "DIFFERS: " + ", ".join(differ) if differ else "agrees"))
@@ -515,16 +658,71 @@ def check(binary, written):
                     mine = ours["loss"] if key == "loss" else ours["metrics"].get(key)  # explain uses TRL's names
                     d = math.inf if mine is None else abs(mine - theirs_all[key])
                     row[key] = max(row.get(key, 0.0), d)
-    keys = ["loss"] + list(METRICS)
+        if extra.get("off_policy_keep") is not None:
+            theirs = extra["off_policy_keep"]
+            for p in ("naive", "vectorized"):
+                mine = report["paths"][p].get("off_policy_mask")
+                more.append("%s (%s): off-policy mask: TRL drops %s, ours %s: %s" % (
+                    os.path.basename(path), p, dropped_rows(theirs), "-" if mine is None else dropped_rows(mine),
+                    "same" if mine == theirs else "DIFFERENT"))
+        if extra.get("rewards_variant") is not None:
+            with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+                json.dump(extra["rewards_variant"], f)
+            try:
+                variant = explain(binary, f.name)
+            finally:
+                os.unlink(f.name)
+            theirs = [a for group in doc["groups"] for a in group["advantages"]]
+            for p in ("naive", "vectorized"):
+                ours = variant["paths"][p]
+                d_adv = max(abs(x - y) for x, y in zip(ours["advantages"], theirs))
+                more.append("%s (%s): from rewards_per_func instead of advantages: max |A ours - A TRL| %.2e, "
+                            "|loss ours - TRL| %.2e" % (os.path.basename(path), p, d_adv, abs(ours["loss"] - logged["loss"])))
+    keys = ["loss"] + list(METRICS) + [k for k in OPTION_METRICS
+                                       if any(k in row for row in worst["logged"].values())]
+    short = {"clip_ratio/": "", "vespo/phi_seq_mean": "vespo_phi", "cispo_clip_ratio": "cispo_clip"}
+    def column(k):
+        for a, b in short.items():
+            k = k.replace(a, b)
+        return k
     for against, title in (("logged", "TRL's logged numbers (the files' \"logged\")"),
                            ("replay64", "TRL's _compute_loss replayed on the same inputs in float64")):
         print("\nmax |ours - TRL| against %s; both paths, all files; '-': not logged" % title)
-        print("%-28s" % "run" + "".join(" %12s" % k.replace("clip_ratio/", "") for k in keys))
+        print("%-44s" % "run" + "".join(" %12s" % column(k) for k in keys))
         for run_name, row in worst[against].items():
-            print("%-28s" % run_name + "".join(" %12s" % ("%.2e" % row[k] if k in row else "-") for k in keys))
+            print("%-44s" % run_name + "".join(" %12s" % ("%.2e" % row[k] if k in row else "-") for k in keys))
     if verdicts:
         print("\nexplain's verdict on each file's logged numbers (1e-5 relative):\n  " + "\n  ".join(verdicts))
+    if more:
+        print("\nalso checked:\n  " + "\n  ".join(more))
     return worst
+
+
+def dropped_rows(keep):
+    """The completions a keep-mask drops, as their indices in the file (counting over all groups)."""
+    rows = [i for i, k in enumerate(keep) if not k]
+    return ("%d of %d %s" % (len(rows), len(keep), rows)) if rows else "none of %d" % len(keep)
+
+
+def extra_checks(trainer, record, doc):
+    """What --check compares besides the logged numbers, in the file's order of completions."""
+    whole = one_call_per_step(trainer.args)
+    order = torch.argsort(record["row_index"]).tolist() if whole else list(range(record["completion_mask"].shape[0]))
+    extra = {}
+    if trainer.args.off_policy_mask_threshold is not None:
+        keep = off_policy_keep(trainer, record)
+        extra["off_policy_keep"] = [bool(keep[i]) for i in order]
+    if len(trainer.reward_funcs) > 1:
+        assert whole, "rewards per function need whole groups"
+        variant = json.loads(json.dumps(doc))
+        # TRL's std: sample (Bessel) with 1e-4 added (trl_terms_golden.OUR_FIXED)
+        variant["config"].update(std_epsilon=1e-4, std_estimator="sample")
+        variant["groups"] = [
+            {"rewards_per_func": [[float(x) for x in record["rewards_per_func"][i]] for i in order[g * G:(g + 1) * G]],
+             "completions": group["completions"]}
+            for g, group in enumerate(variant["groups"])]
+        extra["rewards_variant"] = variant
+    return extra
 
 
 # ----------------------------------------------------------------------------------------------
@@ -566,7 +764,7 @@ def main():
             assert len(mine) == trainer.args.gradient_accumulation_steps, (name, step, len(mine))
             assert entry["loss"] == sum(r["loss"] for r in mine), "%s step %d: loss logged %r, _compute_loss %r" % (
                 name, step, entry["loss"], [r["loss"] for r in mine])
-            for key in METRICS:
+            for key in METRICS + OPTION_METRICS:
                 values = [v for r in mine for v in r["metrics"].get(key, [])]
                 assert (key in entry and entry[key] is not None) == bool(values), (name, step, key)
                 if values:
@@ -580,7 +778,7 @@ def main():
             else:
                 path = os.path.join(args.out, "%s-call%d.json" % (name, record["call"]))
             write_batch(path, doc)
-            written.append((path, name, record))
+            written.append((path, name, record, extra_checks(trainer, record, doc)))
             ratio = (record["logp"] - record["old_per_token_logps"])[record["completion_mask"].bool()]
             print("%s call %d (step %d): loss %.12g (x %.6g), %d of %d tokens, max |logp - old_logp| %.3g; %s -> %s" % (
                 name, record["call"], record["step"], record["loss"], record["loss_factor"],
