@@ -29,16 +29,18 @@ both calls for step 2: 4 calls, one file each (-call1..4). TRL's returned loss i
 the accumulation window (dapo divides by the generation batch's token count times 2/2), so the
 file's loss is the returned one times trl_loss_factor (lesson 12): the loss of the call's rows alone.
 
-Fourteen runs in all (RUNS has each one's options, with a comment): six for the first options
+Fifteen runs in all (RUNS has each one's options, with a comment): six for the first options
 (grpo with beta 0.04, dapo with epsilon_high 0.28, dr_grpo, GSPO, top_entropy_quantile 0.5,
-dapo-accumulation), then eight for the options added since, one call per step each:
+dapo-accumulation), then nine for the options added since, one call per step each:
   - cispo, sapo, vespo: the loss_type alone, every other option at TRL's default. For cispo that
     default matters: epsilon_high unset means epsilon, so the cap min(r, epsilon_high) is 0.2, below
     any ratio here, and cispo_clip_ratio counts every token with A > 0 (TRL's docstring recommends 5);
+  - cispo-epsilon_high5: the recommended cap, far above any ratio here: the weight is r, nothing capped;
   - luspo: importance_sampling_level "sequence" (TRL warns at token level) with the clip widths TRL's
     paper index gives (2e-3, 2.5e-3), and learning rate 5e-5, for the same reason as GSPO's 1e-5;
   - entropy_coef 0.01 with mask_truncated_completions, max_completion_length 16 (7 of 12 truncated);
-  - off_policy_mask_threshold 0.1, which drops 3 completions (all with A < 0) on step 2;
+  - off_policy_mask_threshold 0.1, which drops 3 completions (all with A < 0) on step 2 (the file's
+    "source" says whether the mask fired and which completions it dropped);
   - reward_weights [1, 0.5] over the two reward functions, summed then normalized (TRL's default
     multi_objective_aggregation), and the same with normalize_then_sum.
 
@@ -172,6 +174,9 @@ RUNS = {
     # (g) CISPO with TRL's own default cap: epsilon_high unset falls back to epsilon, so the cap on the
     # (detached) ratio is 0.2, below 1: every token's weight is min(r, 0.2). TRL's docstring recommends 5.0.
     "cispo": {"loss_type": "cispo"},
+    # (g2) CISPO with the cap TRL's docstring recommends (ScaleRL's epsilon_high 5.0): no ratio here comes
+    # near it, so each token's (detached) weight is its ratio r itself and cispo_clip_ratio is 0.
+    "cispo-epsilon_high5": {"loss_type": "cispo", "epsilon_high": 5.0},
     # (h) SAPO: a sigmoid gate instead of the clip, default temperatures (1.0 for A > 0, 1.05 otherwise)
     "sapo": {"loss_type": "sapo"},
     # (i) VESPO: phi of the sequence's summed log-ratio weighs -A * logp; default k and lambda
@@ -595,6 +600,8 @@ def batch_document(name, trainer, record):
                   "(trl_loss_factor: TRL scales for gradient accumulation; %d tokens in the generation batch, "
                   "%d in this call)" % (trl.__version__, name, record["call"], record["step"], record["loss_factor"],
                                         record["num_items_in_batch"], int(record["completion_mask"].sum())))
+    if trainer.args.off_policy_mask_threshold is not None:
+        source += "; " + off_policy_note(trainer, record, order if whole else list(range(len(lengths))))
     # the loss of this call's rows alone (the factor is 1 when the call is the whole step)
     logged = {"source": source, "loss": record["loss"] * record["loss_factor"]}
     for key in METRICS + OPTION_METRICS:
@@ -603,6 +610,21 @@ def batch_document(name, trainer, record):
             assert len(values) == 1, "%s appended %d times in one _compute_loss" % (key, len(values))
             logged[key] = values[0]
     return {"config": our_config(trainer), "logged": logged, "groups": groups}
+
+
+def off_policy_note(trainer, record, order):
+    """Whether TRL's off-policy mask fired in this call, and on which completions (named by their place in
+    the file: `order` lists the rows in the file's order, G per group when the call is the whole step)."""
+    threshold = trainer.args.off_policy_mask_threshold
+    keep = off_policy_keep(trainer, record)
+    per_group = G if one_call_per_step(trainer.args) else len(order)
+    dropped = ["groups[%d].completions[%d]" % (k // per_group, k % per_group)
+               for k, i in enumerate(order) if not bool(keep[i])]
+    if not dropped:
+        return "off_policy_mask_threshold %g did not fire: no completion with A < 0 has a mean old_logp - logp above it%s" % (
+            threshold, " (on-policy: every mean is 0)" if record["step"] == 1 else "")
+    return "off_policy_mask_threshold %g fired: it drops %d of %d completions (A < 0, mean old_logp - logp above %g): %s" % (
+        threshold, len(dropped), len(order), threshold, ", ".join(dropped))
 
 
 def write_batch(path, doc):

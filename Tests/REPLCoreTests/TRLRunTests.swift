@@ -2,9 +2,9 @@ import GRPO
 import Testing
 @testable import REPLCore
 
-/// Golden values from a real TRL run: `examples/trl-run/` holds thirty `_compute_loss` calls of
+/// Golden values from a real TRL run: `examples/trl-run/` holds thirty-two `_compute_loss` calls of
 /// TRL 1.16.0's `GRPOTrainer.train()` on a tiny model (made by `tools/trl_run_dump.py`), each with
-/// the loss and metrics TRL logged for it: twenty-six whole steps (thirteen runs of two steps), and
+/// the loss and metrics TRL logged for it: twenty-eight whole steps (fourteen runs of two steps), and
 /// four calls of a run with gradient accumulation, whose loss is TRL's returned loss times lesson
 /// 12's `trl_loss_factor`. Both of our paths must reproduce every logged number from the same
 /// per-token inputs, to TRL's float32 rounding.
@@ -15,13 +15,13 @@ struct TRLRunTests {
     /// The runs of one call per step (files `RUN-step1.json` and `RUN-step2.json`).
     static let stepRuns = [
         "grpo-beta0.04", "dapo-beta0-epsilon_high0.28", "dr_grpo", "gspo", "top_entropy_quantile0.5",
-        "cispo", "sapo", "vespo", "luspo", "entropy_coef0.01-mask_truncated_completions",
+        "cispo", "cispo-epsilon_high5", "sapo", "vespo", "luspo", "entropy_coef0.01-mask_truncated_completions",
         "off_policy_mask_threshold0.1", "reward_weights", "reward_weights-normalize_then_sum",
     ]
 
-    @Test("thirty calls: thirteen runs of two steps (grpo with KL, dapo, dr_grpo, GSPO, entropy mask, cispo, sapo, vespo, luspo, entropy bonus with truncated completions masked, off-policy mask, two reward functions twice); dapo with accumulation, four calls")
+    @Test("thirty-two calls: fourteen runs of two steps (grpo with KL, dapo, dr_grpo, GSPO, entropy mask, cispo at both caps, sapo, vespo, luspo, entropy bonus with truncated completions masked, off-policy mask, two reward functions twice); dapo with accumulation, four calls")
     func coverage() {
-        #expect(Self.files.count == 30, "found \(Self.files)")
+        #expect(Self.files.count == 32, "found \(Self.files)")
         for run in Self.stepRuns {
             #expect(Self.files.contains { $0.hasSuffix("\(run)-step2.json") }, "\(run)")
         }
