@@ -272,16 +272,17 @@ def vowel_share(completions, **kwargs):
 # ----------------------------------------------------------------------------------------------
 
 def trl_loss_factor(trainer, inputs):
-    """What turns the loss TRL 1.16's _compute_loss returns (train mode, no entropy bonus or
-    router loss) into the loss of this call's rows alone, the number explain computes.
-    (lessons/12-reading-library-output.md, "Dumping a batch from TRL", verbatim.)"""
+    """What turns the policy part of the loss TRL 1.16's _compute_loss returns (train mode) into
+    the policy loss of this call's rows alone. (lessons/12-reading-library-output.md, "Dumping a
+    batch from TRL", verbatim; the runs here with accumulation have no entropy bonus, so the
+    factor applies to their whole loss, as the lesson's trl_call_loss says.)"""
     accumulation = trainer.current_gradient_accumulation_steps
     if trainer.loss_type in ("dapo", "cispo", "vespo"):
         # TRL divides by the generation batch's tokens, rescaled to one accumulation window.
         window_tokens = (float(inputs["num_items_in_batch"].clamp(min=1)) / trainer.accelerator.num_processes
                          * accumulation / trainer.args.steps_per_generation)
         return window_tokens / max(int(inputs["completion_mask"].sum()), 1)
-    return accumulation                             # grpo, bnpo, dr_grpo: divided by it
+    return accumulation                             # grpo, bnpo, dr_grpo, sapo, luspo: divided by it
 
 
 class RecordingGRPOTrainer(GRPOTrainer):
