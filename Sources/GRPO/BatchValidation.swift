@@ -73,11 +73,12 @@ extension Batch {
         }
     }
 
-    /// True when the aggregation divides by max_completion_length, so no completion may be longer.
+    /// True when the aggregation divides by max_completion_length (dr_grpo, no
+    /// `loss_scale_factor`), so no completion may be longer.
     static func dividesByMaxCompletionLength(_ config: GRPOConfig) -> Bool {
         switch config.aggregation {
-        case .constantNormalizer: true
-        case .sequenceMeanTokenMean, .tokenMean, .sequenceMeanTokenSum: false
+        case .constantNormalizer: config.lossScaleFactor == nil
+        case .sequenceMeanTokenMean, .tokenMean, .sequenceMeanTokenSum, .tokenSum: false
         }
     }
 

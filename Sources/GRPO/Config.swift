@@ -85,6 +85,8 @@ public struct GRPOConfig: Sendable, Equatable {
         case k2
         /// k3 = exp(d) - d - 1 (>= 0), computed as expm1(d) - d
         case k3
+        /// |d| = |logp - ref_logp| (verl's `abs`)
+        case abs
     }
 
     /// How the sampler-trainer correction weighs tokens when the sampler (an inference engine such
@@ -172,6 +174,29 @@ public struct GRPOConfig: Sendable, Equatable {
     /// outside them. nil: no bound on that side. Lesson 09.
     public var vllmImportanceSamplingClipMin: Double? = nil
     public var vllmImportanceSamplingClipMax: Double? = 3.0
+
+    // Conventions where verl 0.9.1 computes differently from TRL 1.16, each TRL's by default
+    // (`Conventions.swift` has their types; DESIGN.md, "verl 0.9.1"; lesson 11).
+
+    /// The aggregation in place of the one `loss_type` picks (verl's `loss_agg_mode`, which
+    /// includes `token-sum`); nil: the loss type's.
+    public var lossAggMode: Aggregation? = nil
+    /// Clamp each token's log-ratio logp - old_logp into [-c, c] before exp, with no gradient
+    /// outside (verl's 20 in `vanilla`, `sapo`, `cispo`, `dppo_*`); nil: no clamp (TRL).
+    public var logRatioClamp: Double? = nil
+    /// What `delta` does: TRL's cap of the unclipped ratio, or verl's dual clip (A < 0 only).
+    public var deltaForm: DeltaForm = .cap
+    /// CISPO's weight: TRL's cap min(r, epsilon_high), or verl's clip into [1 - epsilon, 1 + epsilon_high].
+    public var cispoClip: CISPOClip = .cap
+    /// The divisor of seq-mean-token-sum-norm: loss = sum / (B * loss_scale_factor); nil uses
+    /// `max_completion_length` (TRL's dr_grpo). verl's `loss_scale_factor`.
+    public var lossScaleFactor: Double? = nil
+    /// How the token counts that divide are guarded: TRL's max(count, 1) or verl's m_i + 1e-8.
+    public var countDivisor: CountDivisor = .atLeastOne
+    /// verl's clamps of its k3 (`low_var_kl`): d = ref - logp into [-20, 20], the KL into [-10, 10].
+    public var klClamp: Bool = false
+    /// verl's straight-through KL (`k3+` and the like): the value of `kl_estimator`, the gradient of k2.
+    public var klStraightThrough: Bool = false
 
     public init() {}
 

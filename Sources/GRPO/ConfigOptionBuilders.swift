@@ -116,6 +116,28 @@ extension ConfigOption {
             })
     }
 
+    /// A choice that may be unset ("none"): `loss_agg_mode`, which overrides the loss type's.
+    static func optionalChoice<E: RawRepresentable & CaseIterable & Sendable>(
+        _ key: String, _ summary: String, _ path: WritableKeyPath<GRPOConfig, E?> & Sendable
+    ) -> ConfigOption where E.RawValue == String {
+        let names = E.allCases.map(\.rawValue)
+        return ConfigOption(
+            key: key, kind: .choice, summary: summary,
+            accepted: "none or one of " + names.joined(separator: ", "), suggestions: ["none"] + names,
+            get: { $0[keyPath: path]?.rawValue ?? "none" },
+            apply: { config, text throws(ConfigError) in
+                let word = text.trimmingWhitespace
+                if ["none", "null", "off"].contains(word.lowercased()) {
+                    config[keyPath: path] = nil
+                    return
+                }
+                guard let value = E(rawValue: word) else {
+                    throw ConfigError("\(key) must be none or one of \(names.joined(separator: ", ")), not '\(text)'")
+                }
+                config[keyPath: path] = value
+            })
+    }
+
     /// A list of finite numbers, written "1,0.5" (or "[1, 0.5]"); "none" for nil.
     static func numberList(_ key: String, _ summary: String,
                            _ path: WritableKeyPath<GRPOConfig, [Double]?> & Sendable) -> ConfigOption {

@@ -44,10 +44,13 @@ extension GRPOConfig {
         case sequenceMeanTokenMean = "seq-mean-token-mean"
         /// (1/N) sum_it L_it: each token weighs the same (bnpo, dapo, cispo, vespo).
         case tokenMean = "token-mean"
-        /// (1/(B L)) sum_it L_it with L = max_completion_length: a constant (dr_grpo).
+        /// (1/(B L)) sum_it L_it with L = `loss_scale_factor`, or max_completion_length when it
+        /// is not set: a constant (dr_grpo).
         case constantNormalizer = "seq-mean-token-sum-norm"
         /// (1/B) sum_i sum_t L_it: a completion weighs by its length (luspo).
         case sequenceMeanTokenSum = "seq-mean-token-sum"
+        /// sum_it L_it: no normalizer at all (verl's `token-sum`; no TRL loss_type).
+        case tokenSum = "token-sum"
     }
 }
 
@@ -89,7 +92,7 @@ extension GRPOConfig.LossType {
 }
 
 extension GRPOConfig {
-    /// The objective and aggregation the config's `loss_type` picks.
+    /// The objective the config's `loss_type` picks, and its aggregation (or `loss_agg_mode`'s).
     public var objective: PolicyObjective { lossType.objective }
-    public var aggregation: Aggregation { lossType.aggregation }
+    public var aggregation: Aggregation { lossAggMode ?? lossType.aggregation }
 }

@@ -41,6 +41,7 @@ struct GradientCheckTests {
     func nearKink(_ r: Double, _ config: GRPOConfig) -> Bool {
         var kinks = [1 - config.epsilon, 1 + config.resolvedEpsilonHigh]
         if let delta = config.delta { kinks.append(delta) }
+        if let c = config.logRatioClamp { kinks += [exp(-c), exp(c)] }
         return kinks.contains { abs(r - $0) < 1e-4 }
     }
 
@@ -71,6 +72,8 @@ struct GradientCheckTests {
             var config = randomConfig(&rng, for: batch)
             config.lossType = lossType
             if config.objective.foldsSamplerWeight { config.vllmImportanceSamplingMode = .tokenTruncate }
+            // The straight-through KL's gradient is not its value's derivative (its own test below).
+            config.klStraightThrough = false
             let holding = Self.detaches(config.objective)
             if holding { config.useBiasCorrectionKL = false }
             let naive = try Naive.breakdown(batch, config: config)
@@ -83,7 +86,9 @@ struct GradientCheckTests {
                 for t in 0..<c.length {
                     let numeric = (try loss(batch, config, row: i, token: t, shift: h, holdingRatios: holding)
                                    - loss(batch, config, row: i, token: t, shift: -h, holdingRatios: holding)) / (2 * h)
-                    let scale = max(1, abs(numeric))
+                    // The difference quotient's rounding: about ulp(loss) / h (VESPO's weights can
+                    // make the loss large), beside its truncation error.
+                    let scale = max(1, abs(numeric)) + 64 * naive.loss.magnitude.ulp / h / 1e-6
                     #expect(abs(naive.gradLogp[i, t] - numeric) <= 1e-6 * scale,
                             "naive grad [\(i), \(t)] \(naive.gradLogp[i, t]) vs finite difference \(numeric)")
                     #expect(abs(vectorized.gradLogp[i, t] - numeric) <= 1e-6 * scale,
@@ -93,6 +98,30 @@ struct GradientCheckTests {
             }
         }
         #expect(checked > 150)
+    }
+
+    @Test("straight-through KL: the loss of the estimator, the gradient of k2, on both paths",
+          arguments: GRPOConfig.KLEstimator.allCases)
+    func straightThroughKL(estimator: GRPOConfig.KLEstimator) throws {
+        var rng = SeededGenerator(seed: 37)
+        for _ in 0..<30 {
+            let batch = randomBatch(&rng, maxLength: 4)
+            var config = randomConfig(&rng, for: batch)
+            config.klEstimator = estimator
+            config.beta = 0.5
+            config.useBiasCorrectionKL = false  // verl has none; with it, k r's gradient adds the value
+            config.klStraightThrough = true
+            var plain = config
+            plain.klStraightThrough = false
+            var k2 = plain
+            k2.klEstimator = .k2
+            k2.klClamp = false
+            for path in [Naive.breakdown, Vectorized.breakdown] as [(Batch, GRPOConfig) throws -> Breakdown] {
+                let straight = try path(batch, config), value = try path(batch, plain), gradient = try path(batch, k2)
+                expectClose(straight.loss, value.loss, relative: 1e-12)
+                for (x, y) in zip(straight.gradLogp.values, gradient.gradLogp.values) { expectClose(x, y, relative: 1e-12) }
+            }
+        }
     }
 
     @Test("a detached weight: the plain finite difference is not CISPO's gradient, the one holding the ratio is")

@@ -64,7 +64,7 @@ struct PropertyTests {
         #expect(expm1(d) - d >= 0)
     }
 
-    @Test("per-token weights sum to the share of counted completions, to 1, to N / (B L) and to N / B, by aggregation")
+    @Test("per-token weights sum to the share of counted completions, to 1, to N / (B L), to N / B and to N, by aggregation")
     func weightsSum() throws {
         var rng = SeededGenerator(seed: 10)
         for _ in 0..<100 {
@@ -76,17 +76,18 @@ struct PropertyTests {
             let counted = batch.completions.map { Naive.lossMask($0, config: config).filter { $0 }.count }
             let n = Double(counted.reduce(0, +)), b = Double(batch.completionCount)
             guard n > 0 else { continue }
-            for lossType in GRPOConfig.LossType.allCases {
-                config.lossType = lossType
+            for aggregation in GRPOConfig.Aggregation.allCases {
+                config.lossAggMode = aggregation
                 let rowWeights = try Vectorized.breakdown(batch, config: config).weight
                 let w = zip(rowWeights, counted).reduce(0) { $0 + $1.0 * Double($1.1) }  // sum over counted tokens
-                switch lossType.aggregation {
+                switch aggregation {
                 case .sequenceMeanTokenMean:
                     // Each completion with a counted token: its tokens share 1/B.
                     expectClose(w, Double(counted.filter { $0 > 0 }.count) / b, relative: 1e-12)
                 case .tokenMean: expectClose(w, 1, relative: 1e-12)
                 case .constantNormalizer: expectClose(w, n / (b * 8), relative: 1e-12)
                 case .sequenceMeanTokenSum: expectClose(w, n / b, relative: 1e-12)
+                case .tokenSum: expectClose(w, n, relative: 1e-12)
                 }
             }
         }

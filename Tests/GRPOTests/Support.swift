@@ -106,6 +106,14 @@ func randomConfig(_ rng: inout SeededGenerator, reference: Bool = true, for batc
     c.vllmImportanceSamplingClipMax = pick([1.5, 3.0, nil], &rng)
     c.vllmImportanceSamplingClipMin = pick([nil, nil, 0.5], &rng)
     if c.vllmImportanceSamplingClipMax == nil && c.vllmImportanceSamplingClipMin == nil { c.vllmImportanceSamplingClipMin = 0.2 }
+    c.lossAggMode = pick([nil, nil] + GRPOConfig.Aggregation.allCases, &rng)
+    c.logRatioClamp = pick([nil, nil, 20, 0.3], &rng)
+    c.deltaForm = pick(GRPOConfig.DeltaForm.allCases, &rng)
+    c.cispoClip = pick(GRPOConfig.CISPOClip.allCases, &rng)
+    c.lossScaleFactor = pick([nil, 4, 10], &rng)
+    c.countDivisor = pick(GRPOConfig.CountDivisor.allCases, &rng)
+    c.klClamp = pick([false, true], &rng)
+    c.klStraightThrough = pick([false, true], &rng)
     if let batch, rng.integer(0, 1) == 0 {
         let functions = batch.completions.first?.rewardsPerFunction?.count ?? 1
         c.rewardWeights = (0..<functions).map { _ in pick([1, 0.5, 2, -1], &rng) }

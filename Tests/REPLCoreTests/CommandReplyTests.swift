@@ -81,7 +81,7 @@ struct CommandReplyTests {
     @Test("hints for other libraries' option names, each one parenthesis group")
     func otherNames() {
         let interpreter = withThreeSteps()
-        for (key, target) in [("kl_coef", "'beta'"), ("kl_loss_coef", "'beta'"), ("clip_range", "'epsilon'"), ("loss_agg_mode", "'loss_type'")] {
+        for (key, target) in [("kl_coef", "'beta'"), ("kl_loss_coef", "'beta'"), ("clip_range", "'epsilon'"), ("clip_ratio_c", "'delta_form'"), ("kl_loss_type", "'kl_estimator'")] {
             let line = interpreter.execute("set \(key) 1").lines[0]
             #expect(line.hasPrefix("error: unknown option '\(key)'; ") && line.contains(target), "\(line)")
             #expect(!line.contains(") ("), "\(line)")

@@ -4,19 +4,22 @@ extension Naive {
     ///
     ///     seq-mean-token-mean     1 / (B m_i)    each completion weighs the same (grpo, sapo)
     ///     token-mean              1 / N          each token weighs the same (bnpo, dapo, cispo, vespo)
-    ///     seq-mean-token-sum-norm 1 / (B L)      a constant, L = max_completion_length (dr_grpo)
+    ///     seq-mean-token-sum-norm 1 / (B L)      a constant, L = loss_scale_factor or max_completion_length (dr_grpo)
     ///     seq-mean-token-sum      1 / B          a completion weighs by its length (luspo)
+    ///     token-sum               1              no normalizer (verl)
     ///
     /// Under seq-mean-token-mean a token of a short completion weighs more than one of a long
-    /// completion: the length bias of lesson 07. (m_i and N are taken as at least 1, as TRL does.)
+    /// completion: the length bias of lesson 07. N is taken as at least 1; m_i is guarded as
+    /// `count_divisor` says (`sequenceCountDivisor`).
     public static func tokenWeight(countedTokens m: Int, completionCount: Int, totalCounted n: Int,
                                    config: GRPOConfig) -> Double {
         let b = Double(completionCount)
         switch config.aggregation {
-        case .sequenceMeanTokenMean: return 1 / (b * Double(max(m, 1)))
+        case .sequenceMeanTokenMean: return 1 / (b * sequenceCountDivisor(m, config))
         case .tokenMean: return 1 / Double(max(n, 1))
-        case .constantNormalizer: return 1 / (b * Double(config.maxCompletionLength))
+        case .constantNormalizer: return 1 / (b * constantNormalizerLength(config))
         case .sequenceMeanTokenSum: return 1 / b
+        case .tokenSum: return 1
         }
     }
 
@@ -28,14 +31,30 @@ extension Naive {
         switch config.aggregation {
         case .sequenceMeanTokenMean:
             var rowMeans: [Scalar] = []
-            for (i, sum) in rowSums.enumerated() { rowMeans.append(sum / Double(max(perTokenLoss[i].count, 1))) }
+            for (i, sum) in rowSums.enumerated() { rowMeans.append(sum / sequenceCountDivisor(perTokenLoss[i].count, config)) }
             return Scalar.sum(rowMeans) / b
         case .tokenMean:
             return Scalar.sum(rowSums) / Double(max(perTokenLoss.reduce(0) { $0 + $1.count }, 1))
         case .constantNormalizer:
-            return Scalar.sum(rowSums) / (b * Double(config.maxCompletionLength))
+            return Scalar.sum(rowSums) / (b * constantNormalizerLength(config))
         case .sequenceMeanTokenSum:
             return Scalar.sum(rowSums) / b
+        case .tokenSum:
+            return Scalar.sum(rowSums)
         }
+    }
+
+    /// What divides a completion's token sum under seq-mean-token-mean: max(m, 1) (TRL) or
+    /// m + 1e-8 (verl). `GRPOConfig.CountDivisor`.
+    public static func sequenceCountDivisor(_ m: Int, _ config: GRPOConfig) -> Double {
+        switch config.countDivisor {
+        case .atLeastOne: Double(max(m, 1))
+        case .plusEpsilon: Double(m) + 1e-8
+        }
+    }
+
+    /// L of seq-mean-token-sum-norm: `loss_scale_factor`, or `max_completion_length` (dr_grpo).
+    public static func constantNormalizerLength(_ config: GRPOConfig) -> Double {
+        config.lossScaleFactor ?? Double(config.maxCompletionLength)
     }
 }

@@ -50,7 +50,7 @@ extension Naive {
                 ? samplerWeights(oldLogp: c.oldLogp, samplerLogp: c.samplerLogp!, counted: counted[i], config: config) : nil
             var row = RowTerms(advantage: advantage[i])
             if config.importanceSamplingLevel == .sequence {
-                row.sequenceRatio = sequenceRatio(logp: logp[i], oldLogp: c.oldLogp, counted: counted[i])
+                row.sequenceRatio = sequenceRatio(logp: logp[i], oldLogp: c.oldLogp, counted: counted[i], config: config)
             }
             if vespoWeights != nil {
                 let logW = vespoLogWeight(logp: logp[i], oldLogp: c.oldLogp, counted: counted[i], samplerWeights: weights)
@@ -59,13 +59,13 @@ extension Naive {
             }
             var rowLoss: [Scalar] = []
             for t in 0..<c.length {
-                let r = row.sequenceRatio ?? tokenRatio(logp: logp[i][t], oldLogp: c.oldLogp[t])
+                let r = row.sequenceRatio ?? tokenRatio(logp: logp[i][t], oldLogp: c.oldLogp[t], config: config)
                 ratio[i, t] = r.value
                 if let weights { samplerWeight![i, t] = weights[t] }
                 let keepsEntropy = threshold.map { entropyMask(entropy: c.entropy![t], threshold: $0) && counted[i][t] }
                 if let keepsEntropy { mask![i, t] = keepsEntropy }
                 let penalty = c.refLogp.map { ref in
-                    biasCorrectedKL(klPenalty(logp: logp[i][t], refLogp: ref[t], estimator: config.klEstimator),
+                    biasCorrectedKL(klPenalty(logp: logp[i][t], refLogp: ref[t], config: config),
                                     ratio: r, completion: c, token: t, counted: counted[i], config: config)
                 }
                 if let penalty { kl![i, t] = penalty.value }

@@ -19,9 +19,10 @@ extension Naive {
                 case .clipMin:
                     if r < 1 - config.epsilon && a < 0 { low += 1 }
                     // TRL tests the ratio after capping it at delta.
-                    if min(r, config.delta ?? .infinity) > 1 + config.resolvedEpsilonHigh && a > 0 { high += 1 }
+                    if min(r, unclippedRatioCap(config)) > 1 + config.resolvedEpsilonHigh && a > 0 { high += 1 }
                 case .cispo:
-                    if r > config.resolvedEpsilonHigh && a > 0 { high += 1 }
+                    // The capped side: above TRL's cap, or above the range's top (verl's form).
+                    if r > cispoCountBound(config) && a > 0 { high += 1 }
                 case .sapo, .vespo:
                     break
                 }
@@ -68,6 +69,15 @@ extension Naive {
             m.entropyCoef = config.entropyCoef
         }
         return m
+    }
+
+    /// The ratio above which `cispo_clip_ratio` counts a token with A > 0: TRL's cap epsilon_high,
+    /// or 1 + epsilon_high under verl's clip range.
+    static func cispoCountBound(_ config: GRPOConfig) -> Double {
+        switch config.cispoClip {
+        case .cap: config.resolvedEpsilonHigh
+        case .range: 1 + config.resolvedEpsilonHigh
+        }
     }
 
     /// TRL's `sampling/*` metrics of the sampler/trainer correction: |old - sampler| over the

@@ -103,12 +103,23 @@ public final class Scalar {
         return Scalar(a.value, [(a, 0.5), (b, 0.5)])
     }
 
+    /// max(a, b): the gradient goes to the larger operand, half to each on a tie (torch.maximum).
+    /// verl's dual clip takes it. Lesson 04.
+    public static func maximum(_ a: Scalar, _ b: Scalar) -> Scalar {
+        -minimum(-a, -b)
+    }
+
+    /// |a|: d/da = sign(a), 0 at a = 0 (torch.abs's rule). verl's `abs` KL. Lesson 06.
+    public static func abs(_ a: Scalar) -> Scalar {
+        Scalar(Swift.abs(a.value), [(a, a.value > 0 ? 1 : a.value < 0 ? -1 : 0)])
+    }
+
     /// sigmoid(a) = 1 / (1 + exp(-a)): d/da = sigmoid(a) (1 - sigmoid(a)). Both are computed from
     /// e = exp(-|a|), which cannot overflow: sigmoid(|a|) = 1 / (1 + e), sigmoid(-|a|) = e / (1 + e),
     /// and the derivative e / (1 + e)^2, which stays accurate where sigmoid(a) is near 1 (there
     /// 1 - sigmoid(a) would cancel).
     public static func sigmoid(_ a: Scalar) -> Scalar {
-        let e = libmExp(-abs(a.value))
+        let e = libmExp(-Swift.abs(a.value))
         let s = a.value >= 0 ? 1 / (1 + e) : e / (1 + e)
         return Scalar(s, [(a, e / ((1 + e) * (1 + e)))])
     }

@@ -49,7 +49,12 @@ struct LossKernel {
     let facts: RowFacts
     let lowerBound: Double   // 1 - epsilon
     let upperBound: Double   // 1 + epsilon_high
-    let delta: Double        // +inf when two-sided clipping is off
+    let delta: Double        // TRL's cap of the unclipped ratio; +inf when off (or a dual clip)
+    /// verl's dual clip: delta, the floor of -loss / A for A < 0; nil when off.
+    let dualClip: Double?
+    /// log_ratio_clamp: the log-ratio is clamped into [-c, c]; nil when off.
+    let logRatioClamp: Double?
+    let klClamp: Bool, klStraightThrough: Bool
     /// The objective's clip metric counts ratios below `lowCountBound` where A < 0 and above
     /// `highCountBound` where A > 0: 1 - epsilon and 1 + epsilon_high for clip-and-min (+inf when
     /// delta caps the ratio at or below it: TRL tests the capped ratio), epsilon_high for cispo's
@@ -63,7 +68,9 @@ struct LossKernel {
     let entropyThreshold: Double?
     let objective: GRPOConfig.PolicyObjective
     let aggregation: GRPOConfig.Aggregation
-    let cispoCap: Double     // epsilon_high: cispo's cap on the ratio
+    let countDivisor: GRPOConfig.CountDivisor
+    /// cispo's bounds of the ratio: (-inf, epsilon_high] (TRL's cap) or the clip range (verl).
+    let cispoLow: Double, cispoHigh: Double
     let sapoTemperaturePos: Double, sapoTemperatureNeg: Double
     /// The entropy bonus is on: sum the entropies of the tokens the policy term acts on.
     let sumsActingEntropy: Bool
@@ -76,10 +83,20 @@ struct LossKernel {
         self.facts = facts
         lowerBound = 1 - config.epsilon
         upperBound = 1 + config.resolvedEpsilonHigh
-        delta = config.delta ?? .infinity
+        switch config.deltaForm {
+        case .cap: (delta, dualClip) = (config.delta ?? .infinity, nil)
+        case .dualClip: (delta, dualClip) = (.infinity, config.delta)
+        }
+        logRatioClamp = config.logRatioClamp
+        klClamp = config.klClamp
+        klStraightThrough = config.klStraightThrough
         switch config.objective {
         case .clipMin: (lowCountBound, highCountBound) = (lowerBound, delta > upperBound ? upperBound : .infinity)
-        case .cispo: (lowCountBound, highCountBound) = (-.infinity, config.resolvedEpsilonHigh)
+        case .cispo:
+            switch config.cispoClip {
+            case .cap: (lowCountBound, highCountBound) = (-.infinity, config.resolvedEpsilonHigh)
+            case .range: (lowCountBound, highCountBound) = (-.infinity, upperBound)
+            }
         case .sapo, .vespo: (lowCountBound, highCountBound) = (-.infinity, .infinity)
         }
         beta = config.beta
@@ -91,7 +108,11 @@ struct LossKernel {
         self.entropyThreshold = entropyThreshold.map(TorchRules.float32Cut)
         objective = config.objective
         aggregation = config.aggregation
-        cispoCap = config.resolvedEpsilonHigh
+        countDivisor = config.countDivisor
+        switch config.cispoClip {
+        case .cap: (cispoLow, cispoHigh) = (-.infinity, config.resolvedEpsilonHigh)
+        case .range: (cispoLow, cispoHigh) = (lowerBound, upperBound)
+        }
         sapoTemperaturePos = config.sapoTemperaturePos
         sapoTemperatureNeg = config.sapoTemperatureNeg
         sumsActingEntropy = config.entropyCoef != 0
@@ -99,21 +120,29 @@ struct LossKernel {
     }
 
     /// The factor `KernelSums.loss` is missing, with B completions and N counted tokens:
-    /// 1/B (seq-mean-token-mean, seq-mean-token-sum), 1/N (token-mean), 1/(B L) (the constant).
+    /// 1/B (seq-mean-token-mean, seq-mean-token-sum), 1/N (token-mean; N at least 1), 1/(B L)
+    /// (the constant, L = loss_scale_factor or max_completion_length), 1 (token-sum).
     static func batchScale(completions: Int, countedTokens: Int, _ config: GRPOConfig) -> Double {
         switch config.aggregation {
         case .sequenceMeanTokenMean, .sequenceMeanTokenSum: 1 / Double(completions)
         case .tokenMean: 1 / Double(Swift.max(countedTokens, 1))
-        case .constantNormalizer: 1 / (Double(completions) * Double(config.maxCompletionLength))
+        case .constantNormalizer:
+            1 / (Double(completions) * (config.lossScaleFactor ?? Double(config.maxCompletionLength)))
+        case .tokenSum: 1
         }
     }
 
-    /// Row scale: 1/m_i for seq-mean-token-mean (the per-sequence token mean), 1 otherwise.
+    /// Row scale: 1/m_i for seq-mean-token-mean (the per-sequence token mean; m_i at least 1, or
+    /// m_i + 1e-8 under verl's count divisor), 1 otherwise.
     @_transparent
-    static func rowScale(counted m: Int, _ aggregation: GRPOConfig.Aggregation) -> Double {
+    static func rowScale(counted m: Int, _ aggregation: GRPOConfig.Aggregation, _ divisor: GRPOConfig.CountDivisor) -> Double {
         switch aggregation {
-        case .sequenceMeanTokenMean: 1 / Double(Swift.max(m, 1))
-        case .tokenMean, .constantNormalizer, .sequenceMeanTokenSum: 1
+        case .sequenceMeanTokenMean:
+            switch divisor {
+            case .atLeastOne: 1 / Double(Swift.max(m, 1))
+            case .plusEpsilon: 1 / (Double(m) + 1e-8)
+            }
+        case .tokenMean, .constantNormalizer, .sequenceMeanTokenSum, .tokenSum: 1
         }
     }
 
@@ -140,6 +169,8 @@ struct LossKernel {
         var actingEntropy = Lanes(repeating: 0), actingCount = Lanes(repeating: 0)
         // GSPO only: the row's ratio s and its log, and sum_t d L_t / d s so far.
         var s = 1.0, logS = 0.0
+        /// log_ratio_clamp held the row's mean log-ratio: nothing passes back through s.
+        var sRatioClamped = false
         var throughRatio = Lanes(repeating: 0)
     }
 
@@ -159,7 +190,7 @@ struct LossKernel {
                     let n = inputs.count
                     let m = facts.counted?[i] ?? n
                     let a = facts.advantages[i]
-                    let scale = Self.rowScale(counted: m, aggregation)
+                    let scale = Self.rowScale(counted: m, aggregation, countDivisor)
                     var row = Row(inputs: inputs, start: offsets[i], advantage: a, counted: m, scale: scale,
                                   weight: scale * batchScale, keepsPolicy: facts.keepPolicy?[i] ?? true,
                                   vespoWeight: facts.vespoWeight?[i] ?? 0,
@@ -216,7 +247,7 @@ struct LossKernel {
         // log_ratio = logp - old_logp;  coef_1 = exp(log_ratio)
         @_transparent func logRatio(_ c: Int) -> Lanes {
             let t = tokens.lowerBound + c * lanes, count = Swift.min(lanes, tokens.upperBound - t)
-            return load(row.inputs.logp, t, count) - load(row.inputs.oldLogp, t, count)
+            return clampLogRatio(load(row.inputs.logp, t, count) - load(row.inputs.oldLogp, t, count))
         }
         var squares = Lanes(repeating: 0)
         for c in chunks {
@@ -231,7 +262,7 @@ struct LossKernel {
         if let ref = row.inputs.refLogp, needsKL(Sink.self), estimator == .k3 {
             @_transparent func d(_ c: Int) -> Lanes {
                 let t = tokens.lowerBound + c * lanes, count = Swift.min(lanes, tokens.upperBound - t)
-                return load(ref, t, count) - load(row.inputs.logp, t, count)
+                return klInput(load(ref, t, count) - load(row.inputs.logp, t, count))
             }
             squares = Lanes(repeating: 0)
             for c in chunks {
@@ -262,7 +293,10 @@ struct LossKernel {
         let a = row.advantage
         let logp = load(row.inputs.logp, t, count)
         // per_token_loss = the objective's term; * off_policy_mask, * entropy_mask, * the sampler weight
-        var term = tokenTerm(ratio: r, logp: logp, row)
+        // d r / d logp = r, or 0 where log_ratio_clamp held the log-ratio.
+        let held = heldByClamp(row.inputs, t, count)
+        let dr = held.map { r.replacing(with: 0, where: $0) } ?? r
+        var term = tokenTerm(ratio: r, dRatioDLogp: dr, logp: logp, row)
         let keep = maskAndWeigh(&term, row, t, count)
         var loss = term.loss
         var dLogp = term.dLogp
@@ -275,7 +309,8 @@ struct LossKernel {
             if biasCorrection {
                 let dropped = Self.zeroKLAtInfiniteRatio(kl, r), overflowed = (kl .== .infinity) .& (r .== 0)
                 kl = (kl * r).replacing(with: 0, where: dropped)
-                dKL = (dKL * r + kl).replacing(with: 0, where: dropped .| overflowed)
+                let throughRatio = held.map { kl.replacing(with: 0, where: $0) } ?? kl
+                dKL = (dKL * r + throughRatio).replacing(with: 0, where: dropped .| overflowed)
                 if any(overflowed) {
                     let logRatio = logp - load(row.inputs.oldLogp, t, count)
                     kl = overflowedProduct(kl, where: overflowed, ref: load(ref, t, count), row.inputs, t, count, logRatio: logRatio)
@@ -315,6 +350,10 @@ struct LossKernel {
             logRatioSum += row.inputs.logp[t] - row.inputs.oldLogp[t]
         }
         row.logS = logRatioSum / Double(Swift.max(row.counted, 1))
+        if let c = logRatioClamp {
+            row.sRatioClamped = !(row.logS >= -c && row.logS <= c)
+            row.logS = Swift.min(Swift.max(row.logS, -c), c)
+        }
         row.s = exp(row.logS)
     }
 
@@ -335,7 +374,7 @@ struct LossKernel {
         if let ref = row.inputs.refLogp, needsKL(Sink.self) {
             var dKL: Lanes
             let d = load(ref, t, count) - logp
-            (kl, dKL) = klTerm(d: d, expm1OfD: VectorMath.expm1(d))
+            (kl, dKL) = klTerm(d: d, expm1OfD: VectorMath.expm1(klInput(d)))
             if biasCorrection {
                 let dropped = Self.zeroKLAtInfiniteRatio(kl, s), overflowed = (kl .== .infinity) .& (s .== 0)
                 // d (k s) / d logp_t = dk s here, plus k through s (not where the product overflowed).
@@ -369,7 +408,7 @@ struct LossKernel {
     private func finishSequenceRow(_ row: Row, _ sums: inout KernelSums) {
         let throughRatio = row.throughRatio.laneSum
         // Nothing sent back through s passes nothing on, even when s overflowed to inf.
-        let shared = throughRatio == 0 ? 0 : row.weight * throughRatio * row.s / Double(Swift.max(row.counted, 1))
+        let shared = throughRatio == 0 || row.sRatioClamped ? 0 : row.weight * throughRatio * row.s / Double(Swift.max(row.counted, 1))
         for t in 0..<row.inputs.count where row.inputs.lossMask.map({ $0[t] != 0 }) ?? true { grad[row.start + t] += shared }
         let low = row.s < lowCountBound && row.advantage < 0 ? 1.0 : 0
         let high = row.s > highCountBound && row.advantage > 0 ? 1.0 : 0

@@ -50,16 +50,17 @@ extension LossKernel {
         }
     }
 
-    /// `objectiveTerm` at the token's own ratio, its derivative carried on to logp.
+    /// `objectiveTerm` at the token's own ratio, its derivative carried on to logp through
+    /// d r / d logp (r itself, or 0 where `log_ratio_clamp` held the log-ratio).
     @_transparent
-    func tokenTerm(ratio r: Lanes, logp: Lanes, _ row: Row) -> TokenTerm {
+    func tokenTerm(ratio r: Lanes, dRatioDLogp dr: Lanes, logp: Lanes, _ row: Row) -> TokenTerm {
         switch objective {
         case .clipMin:
             let (loss, dRatio) = clipMinTerm(ratio: r, advantage: row.advantage)
-            return TokenTerm(loss: loss, dLogp: Self.chain(dRatio, r))
+            return TokenTerm(loss: loss, dLogp: Self.chain(dRatio, dr))
         case .sapo:
             let term = sapoTerm(ratio: r, advantage: row.advantage, temperature: row.sapoTemperature)
-            return TokenTerm(loss: term.loss, dLogp: Self.chain(term.dRatio, r))
+            return TokenTerm(loss: term.loss, dLogp: Self.chain(term.dRatio, dr))
         case .cispo, .vespo:
             let term = objectiveTerm(ratio: r, logp: logp, row)
             return TokenTerm(loss: term.loss, dLogp: term.dLogp)
@@ -76,8 +77,9 @@ extension LossKernel {
             let (loss, dRatio) = clipMinTerm(ratio: r, advantage: a)
             return Term(loss: loss, dRatio: dRatio, dLogp: zero)
         case .cispo:
-            // -sg(min(r, eps_high)) A logp: d / d logp = -min(r, eps_high) A, nothing through r.
-            let c = Lanes.minimum(r, Lanes(repeating: cispoCap)) * a
+            // -sg(c(r)) A logp with c(r) = clamp(r, cispoLow, cispoHigh): d / d logp = -c(r) A,
+            // nothing through r.
+            let c = Lanes.minimum(Lanes.maximum(r, Lanes(repeating: cispoLow)), Lanes(repeating: cispoHigh)) * a
             return Term(loss: -(c * logp), dRatio: zero, dLogp: -c)
         case .sapo:
             return sapoTerm(ratio: r, advantage: a, temperature: row.sapoTemperature)
@@ -110,7 +112,36 @@ extension LossKernel {
         var dMin = 0.5 * (dc1 + dc2)
         dMin.replace(with: dc2, where: clipped .< unclipped)
         dMin.replace(with: dc1, where: unclipped .< clipped)
-        return (-Lanes.minimum(unclipped, clipped), -a * dMin)
+        let surrogate = Lanes.minimum(unclipped, clipped)
+        if let floor = dualClip, a < 0 { return dualClipTerm(surrogate, dMin: dMin, floor: floor * a, advantage: a) }
+        return (-surrogate, -a * dMin)
+    }
+
+    /// verl's dual clip for A < 0: -max(surrogate, delta A) (`Naive.dualClipFloor`), so the
+    /// gradient goes to the surrogate where it is larger, nowhere where delta A is, half on a tie
+    /// (torch.minimum of the loss-sign terms).
+    @_transparent
+    func dualClipTerm(_ surrogate: Lanes, dMin: Lanes, floor: Double, advantage a: Double) -> (loss: Lanes, dRatio: Lanes) {
+        let f = Lanes(repeating: floor)
+        var dMax = dMin.replacing(with: 0, where: f .> surrogate)
+        dMax.replace(with: 0.5 * dMin, where: f .== surrogate)
+        return (-Lanes.maximum(surrogate, f), -a * dMax)
+    }
+
+    /// The lanes of tokens t ..< t + count whose log-ratio `log_ratio_clamp` holds (outside
+    /// [-c, c], so no gradient passes through the ratio); nil without the clamp.
+    @_transparent
+    func heldByClamp(_ inputs: RowInputs, _ t: Int, _ count: Int) -> LaneMask? {
+        guard let c = logRatioClamp else { return nil }
+        let x = load(inputs.logp, t, count) - load(inputs.oldLogp, t, count)
+        return (x .< -c) .| (x .> c)
+    }
+
+    /// A log-ratio clamped into [-c, c] with `log_ratio_clamp` c, as it is otherwise.
+    @_transparent
+    func clampLogRatio(_ x: Lanes) -> Lanes {
+        guard let c = logRatioClamp else { return x }
+        return Lanes.minimum(Lanes.maximum(x, Lanes(repeating: -c)), Lanes(repeating: c))
     }
 
     /// SAPO's term -gate(r) A with gate(r) = sigmoid(tau (r - 1)) 4 / tau, and its derivative
@@ -146,17 +177,39 @@ extension LossKernel {
         return keep
     }
 
-    /// The per-token KL estimate and its derivative with respect to logp, d = ref_logp - logp.
-    /// `expm1OfD` is expm1(d), which only k3 needs (the token pass computes it ahead).
+    /// The per-token KL estimate and its derivative with respect to logp, d = ref_logp - logp
+    /// (`Naive.klPenalty`). `expm1OfD` is expm1(`klInput(d)`), which only k3 needs (the token
+    /// pass computes it ahead). The straight-through form keeps the value and takes k2's
+    /// derivative -d.
     @_transparent
     func klTerm(d: Lanes, expm1OfD: @autoclosure () -> Lanes) -> (kl: Lanes, dLogp: Lanes) {
+        let (kl, dLogp): (Lanes, Lanes)
         switch estimator {
-        case .k1: return (-d, Lanes(repeating: 1))
-        case .k2: return (d * d * 0.5, -d)
-        case .k3:
-            let e = expm1OfD()
-            return (e - d, -e)
+        case .k1: (kl, dLogp) = (-d, Lanes(repeating: 1))
+        case .k2: (kl, dLogp) = (d * d * 0.5, -d)
+        case .k3: (kl, dLogp) = klClamp ? clampedK3(d: d, expm1OfD: expm1OfD()) : (expm1OfD() - d, -expm1OfD())
+        case .abs:
+            // |d|: d / d logp = -sign(d), 0 at d = 0 (torch.abs).
+            let zero = Lanes(repeating: 0), one = Lanes(repeating: 1)
+            (kl, dLogp) = (Lanes.maximum(d, -d), zero.replacing(with: -one, where: d .> 0).replacing(with: one, where: d .< 0))
         }
+        return klStraightThrough ? (kl, -d) : (kl, dLogp)
+    }
+
+    /// What the k3 estimator's expm1 is taken of: d, or d clamped into [-20, 20] with `kl_clamp`.
+    @_transparent
+    func klInput(_ d: Lanes) -> Lanes {
+        klClamp ? Lanes.minimum(Lanes.maximum(d, Lanes(repeating: -20)), Lanes(repeating: 20)) : d
+    }
+
+    /// verl's `low_var_kl` (`Naive.clampedK3`): k3 of d clamped into [-20, 20], the estimate
+    /// clamped into [-10, 10]; no derivative where either clamp holds. `e` is expm1 of the clamped d.
+    @_transparent
+    func clampedK3(d: Lanes, expm1OfD e: Lanes) -> (kl: Lanes, dLogp: Lanes) {
+        let estimate = e - klInput(d)
+        let held = (d .< -20) .| (d .> 20) .| (estimate .< -10) .| (estimate .> 10)
+        let kl = Lanes.minimum(Lanes.maximum(estimate, Lanes(repeating: -10)), Lanes(repeating: 10))
+        return (kl, (-e).replacing(with: 0, where: held))
     }
 
     /// The lanes of tokens t ..< t + count the loss counts; nil when all four count.
@@ -220,7 +273,7 @@ extension LossKernel {
         for l in 0..<count where overflowed[l] {
             let logKL: Double
             switch estimator {
-            case .k1: logKL = log(d[l].magnitude)
+            case .k1, .abs: logKL = log(d[l].magnitude)
             case .k2: logKL = 2 * log(d[l].magnitude) - M_LN2
             case .k3: logKL = d[l]
             }

@@ -112,7 +112,7 @@ extension Vectorized {
             samplerWeight: terms.samplerWeights.map { Ragged(values: $0, offsets: offsets) },
             vespoWeight: terms.vespoWeight,
             perTokenLoss: Ragged(values: perTokenLoss, offsets: offsets),
-            weight: counted.map { LossKernel.rowScale(counted: $0, config.aggregation) * scale },
+            weight: counted.map { LossKernel.rowScale(counted: $0, config.aggregation, config.countDivisor) * scale },
             gradLogp: Ragged(values: grad, offsets: offsets),
             policyLoss: policyLoss, entropyBonus: bonus, loss: policyLoss - bonus.map(\.value).orZero,
             metrics: Metrics())

@@ -28,9 +28,11 @@ enum CompareCommands {
         let batch = try session.currentBatch()
         let length = max(session.config.maxCompletionLength, batch.completions.map(\.length).max() ?? 1)
         var notes: [String] = []
-        func breakdown(_ type: GRPOConfig.LossType) throws(CommandError) -> Breakdown {
+        /// The loss type's own aggregation, or `aggregation` in its place.
+        func breakdown(_ type: GRPOConfig.LossType, aggregation: GRPOConfig.Aggregation? = nil) throws(CommandError) -> Breakdown {
             var c = session.config
             c.lossType = type
+            c.lossAggMode = aggregation
             c.maxCompletionLength = length
             // VESPO takes the token sampler modes only (as TRL): show it with token_truncate, and say so.
             if type.objective.foldsSamplerWeight && c.vllmImportanceSamplingMode.isSequenceLevel && batch.usesSamplerCorrection(c) {
@@ -45,10 +47,7 @@ enum CompareCommands {
         }
         let aggregations = GRPOConfig.Aggregation.allCases
         var byAggregation: [Breakdown] = []
-        for aggregation in aggregations {
-            guard let type = GRPOConfig.LossType.allCases.first(where: { $0.aggregation == aggregation }) else { continue }
-            byAggregation.append(try breakdown(type))
-        }
+        for aggregation in aggregations { byAggregation.append(try breakdown(session.config.lossType, aggregation: aggregation)) }
         var weights = Table(title: "who pays for each token: w_t under each aggregation (loss = sum_t w_t L_t)",
                             columns: [.number("g"), .number("i"), .number("t"), .number("|o_i|"), .number("A")]
                               + aggregations.map { .number(weightFormula($0)) })
@@ -76,7 +75,8 @@ enum CompareCommands {
         }
         return session.render(weights, all: all, command: "compare loss_type") + [
             "1/(B |o_i|): seq-mean-token-mean, a short completion's tokens weigh more; 1/N: token-mean, every token the same;",
-            "1/(B L): seq-mean-token-sum-norm, L = \(length); 1/B: seq-mean-token-sum, a completion weighs by its length",
+            "1/(B L): seq-mean-token-sum-norm, L = \(session.config.lossScaleFactor.map { Fmt.num($0) } ?? "\(length)"); 1/B: seq-mean-token-sum, a completion weighs by its length;",
+            "1: token-sum (verl's; no TRL loss_type), no normalizer",
             "",
         ] + types.render() + notes
     }
@@ -88,6 +88,7 @@ enum CompareCommands {
         case .tokenMean: "1/N"
         case .constantNormalizer: "1/(B L)"
         case .sequenceMeanTokenSum: "1/B"
+        case .tokenSum: "1"
         }
     }
 

@@ -73,15 +73,15 @@ enum ConfigCommands {
         "group_size": "the group size G is 'num_generations'",
         "n_samples_per_prompt": "OpenRLHF's n_samples_per_prompt is 'num_generations'",
         "eps": "the clip width is 'epsilon'; 'epsilon_high' sets the upper side on its own",
-        "clip_ratio": "verl's clip_ratio is 'epsilon'",
+        "clip_ratio": "verl's clip_ratio is 'epsilon' and 'epsilon_high' only where clip_ratio_low/high are null, and their defaults are 0.2",
         "clip_ratio_low": "verl's clip_ratio_low is 'epsilon'",
         "clip_ratio_high": "verl's clip_ratio_high is 'epsilon_high'",
-        "clip_ratio_c": "verl's dual-clip clip_ratio_c is 'delta'",
+        "clip_ratio_c": "verl's clip_ratio_c is 'delta' with 'delta_form' dual_clip",
+        "kl_loss_type": "verl's kl_loss_type is 'kl_estimator'; low_var_kl is k3 with 'kl_clamp', a '+' is 'kl_straight_through'",
         "kl_coef": "the KL weight is 'beta'",
         "kl_loss_coef": "verl's kl_loss_coef (the KL weight) is 'beta'",
         "clip_range": "the clip width is 'epsilon'; 'epsilon_high' sets the upper side on its own",
         "cliprange": "the clip width is 'epsilon'; 'epsilon_high' sets the upper side on its own",
-        "loss_agg_mode": "verl's loss_agg_mode is 'loss_type', with the names mapped in lesson 12",
         "rho": "rho (the share of forking tokens kept) is 'top_entropy_quantile'",
     ]
 

@@ -157,8 +157,7 @@ enum ExplorationCommands {
         var table = Table(title: "tokens x ~ \(sampled ? "pi_old" : "pi_theta (so ratio = 1 in value)"); expectations summed exactly over the \(n) tokens, no sampling",
                           columns: [.text("estimator"), .number("E[k]"), .number("std(k)"), .number("min k"), .text("E[dk/dlogits]"),
                                     .text("gradient of"), .number("E[ratio*k]"), .text("E[d(ratio*k)/dlogits]"), .text("gradient of")])
-        let names: [GRPOConfig.KLEstimator] = [.k1, .k2, .k3]
-        for estimator in names {
+        for estimator in GRPOConfig.KLEstimator.allCases {
             var k = [Double](repeating: 0, count: n), dk = [Double](repeating: 0, count: n)
             for x in 0..<n {
                 let d = log(q[x]) - log(p[x])
@@ -166,6 +165,7 @@ enum ExplorationCommands {
                 case .k1: k[x] = -d; dk[x] = 1
                 case .k2: k[x] = d * d / 2; dk[x] = -d
                 case .k3: k[x] = expm1(d) - d; dk[x] = -expm1(d)
+                case .abs: k[x] = abs(d); dk[x] = d > 0 ? -1 : d < 0 ? 1 : 0
                 }
             }
             // x ~ old; the ratio r(x) = p/old has d r / d logp = r (it carries a gradient, as in TRL).
@@ -185,7 +185,7 @@ enum ExplorationCommands {
         lines.append("KL(theta||ref) = KL(pi_theta || pi_ref) = \(Fmt.num(klPQ))   the KL term's target; its gradient \(vector(gradPQ))")
         lines.append("KL(ref||theta) = KL(pi_ref || pi_theta) = \(Fmt.num(klQP))   the other direction; its gradient pi_theta - pi_ref = \(vector(gradQP))")
         lines += table.render()
-        lines.append("k1 = logp - ref_logp, k2 = (logp - ref_logp)^2 / 2, k3 = exp(ref_logp - logp) - (ref_logp - logp) - 1;")
+        lines.append("k1 = logp - ref_logp, k2 = (logp - ref_logp)^2 / 2, k3 = exp(ref_logp - logp) - (ref_logp - logp) - 1, abs = |logp - ref_logp|;")
         lines.append("ratio*k is use_bias_correction_kl; gradients are of the loss term with the sampled tokens held fixed, as in training")
         return lines
     }

@@ -73,12 +73,14 @@ enum TermCommands {
                 term: "k3 = exp(ref - logp) - (ref - logp) - 1") { session, args throws(CommandError) in
             try Args.onlyAll(args, "kl")
             let c = session.config
-            let formula: String
+            var formula: String
             switch c.klEstimator {
             case .k1: formula = "k1 = logp - ref_logp"
             case .k2: formula = "k2 = (logp - ref_logp)^2 / 2"
-            case .k3: formula = "k3 = exp(ref_logp - logp) - (ref_logp - logp) - 1"
+            case .k3: formula = "k3 = exp(ref_logp - logp) - (ref_logp - logp) - 1" + (c.klClamp ? ", clamped (kl_clamp)" : "")
+            case .abs: formula = "abs = |logp - ref_logp|"
             }
+            if c.klStraightThrough { formula += "; gradient of k2 (kl_straight_through)" }
             let b = try session.breakdown()
             guard b.kl != nil else { throw CommandError("this batch has no ref_logp, so there is no KL to show") }
             var lines = try tokens(session, args, command: "kl",

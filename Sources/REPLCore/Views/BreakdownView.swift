@@ -242,8 +242,10 @@ public enum BreakdownView {
         case .sequenceMeanTokenMean: return "loss = 1/B sum_i 1/|o_i| sum_t L_t\(bonus)        (w_t = 1 / (B |o_i|))"
         case .tokenMean: return "loss = 1/N sum_i sum_t L_t\(bonus)              (w_t = 1 / N, N = the tokens trained on)"
         case .constantNormalizer:
-            return "loss = 1/(B L) sum_i sum_t L_t\(bonus)          (w_t = 1 / (B L), L = max_completion_length = \(c.maxCompletionLength))"
+            let length = c.lossScaleFactor.map { "loss_scale_factor = \(Fmt.num($0))" } ?? "max_completion_length = \(c.maxCompletionLength)"
+            return "loss = 1/(B L) sum_i sum_t L_t\(bonus)          (w_t = 1 / (B L), L = \(length))"
         case .sequenceMeanTokenSum: return "loss = 1/B sum_i sum_t L_t\(bonus)              (w_t = 1 / B: a completion weighs by its length)"
+        case .tokenSum: return "loss = sum_i sum_t L_t\(bonus)                  (w_t = 1: no normalizer)"
         }
     }
 
