@@ -6,8 +6,8 @@ public struct BatchError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 extension Batch {
-    /// Checks what the loss needs: G >= 2 and equal in every group (G >= 1 when the advantages
-    /// are given), per-token arrays and masks of one length, finite numbers, one reward per
+    /// Checks what the loss needs: G >= 2 and equal in every group (any G >= 1 when the
+    /// advantages are given, as verl's groups by uid may differ in size), per-token arrays and masks of one length, finite numbers, one reward per
     /// function everywhere (as many as `reward_weights`), reference log-probs when beta != 0,
     /// entropies when top_entropy_quantile < 1 or entropy_coef != 0, lengths within
     /// max_completion_length for dr_grpo, and no combination TRL refuses.
@@ -31,7 +31,7 @@ extension Batch {
             guard givenAdvantages || group.completions.count >= 2 else {
                 throw BatchError("\(at) has \(group.completions.count) completion(s); GRPO needs G >= 2 (or give each completion's advantage)")
             }
-            guard group.completions.count == g else {
+            guard givenAdvantages || group.completions.count == g else {
                 throw BatchError("\(at) has \(group.completions.count) completions but group 0 has \(g); all groups need the same G")
             }
             for (ci, c) in group.completions.enumerated() {

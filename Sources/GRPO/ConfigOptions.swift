@@ -60,7 +60,7 @@ extension GRPOConfig {
 
     public static let options: [ConfigOption] = [
         .choice("loss_type", "the policy objective and how it is aggregated (lessons 05, 07)", \.lossType),
-        .number("epsilon", "lower clip width: ratio >= 1 - epsilon", \.epsilon, 0, 1, upperOpen: true),
+        .number("epsilon", "lower clip width: ratio >= 1 - epsilon (1: no lower clip)", \.epsilon, 0, 1),
         .optionalNumber("epsilon_high", "upper clip width: ratio <= 1 + epsilon_high (none = epsilon); cispo's cap",
                        \.epsilonHigh, 0, 100),
         .optionalNumber("delta", "two-sided clip: cap the unclipped ratio at delta (none = off); see delta_form",

@@ -100,6 +100,57 @@ struct HandWorkedTests {
         #expect(b.gradLogp[1, 0] == 0)
     }
 
+    @Test("delta below 1 + epsilon_high: TRL's cap and verl's dual clip part ways inside the clip range",
+          arguments: GRPOConfig.DeltaForm.allCases)
+    func deltaForms(form: GRPOConfig.DeltaForm) throws {
+        // A = -1 (rewards [1, 0], population std 0.5, so A = -0.5 / 0.5), ratio 1.15 inside
+        // [0.8, 1.2], delta 1.1. The surrogate min(1.15 * -1, clip(1.15) * -1) = -1.15 either way.
+        //   cap:       min(min(1.15, 1.1) * -1, 1.15 * -1) = -1.15 -> L = 1.15, through clip(r) = r:
+        //              d L / d logp = -A r = 1.15 (per token; B = 2 rows of one token, weight 1/2)
+        //   dual_clip: max(-1.15, 1.1 * -1) = -1.1 -> L = 1.1, held by the floor: d L / d logp = 0
+        var config = GRPOConfig()
+        config.beta = 0
+        config.stdEstimator = .population
+        config.stdEpsilon = 0
+        config.delta = 1.1
+        config.deltaForm = form
+        let batch = singleTokens(rewards: [1, 0], ratios: [1, 1.15])
+        for b in [try Naive.breakdown(batch, config: config), try Vectorized.breakdown(batch, config: config)] {
+            expectClose(b.advantages[1], -1, "A")
+            switch form {
+            case .cap:
+                expectClose(b.perTokenLoss[1, 0], 1.15, "cap loss")
+                expectClose(b.gradLogp[1, 0], 1.15 / 2, "cap gradient")
+                #expect(b.branch[1, 0] == .unclipped)
+            case .dualClip:
+                expectClose(b.perTokenLoss[1, 0], 1.1, "dual-clip loss")
+                #expect(b.gradLogp[1, 0] == 0)
+                #expect(b.branch[1, 0] == .capped)
+            }
+        }
+    }
+
+    @Test("log_ratio_clamp: the ratio of a log-ratio past c is e^c, and passes no gradient")
+    func logRatioClamp() throws {
+        // Rewards [0, 1]: A = -1, +1. Row 0's log-ratio 25 > c = 20, so r = e^20 (not e^25);
+        // A < 0 keeps the unclipped term: L = -min(e^20 * -1, clip(e^20) * -1 = -1.2) = e^20,
+        // and the clamp passes no gradient: d L / d logp = 0. Row 1: r = 1, A = +1, L = -1,
+        // d L / d logp = -A r / N = -1 / 2 (bnpo: token mean over N = 2).
+        var config = GRPOConfig()
+        config.beta = 0
+        config.lossType = .bnpo
+        config.stdEstimator = .population
+        config.stdEpsilon = 0
+        config.logRatioClamp = 20
+        let batch = singleTokens(rewards: [0, 1], ratios: [exp(25), 1])
+        for b in [try Naive.breakdown(batch, config: config), try Vectorized.breakdown(batch, config: config)] {
+            expectClose(b.ratio[0, 0], exp(20), "clamped ratio")
+            expectClose(b.perTokenLoss[0, 0], exp(20), "loss at the clamp")
+            #expect(b.gradLogp[0, 0] == 0)
+            expectClose(b.gradLogp[1, 0], -0.5, "unclamped token")
+        }
+    }
+
     @Test("zero-variance group: every advantage is exactly 0, even with std_epsilon 0")
     func zeroVariance() throws {
         var config = GRPOConfig()

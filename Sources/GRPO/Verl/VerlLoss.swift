@@ -1,0 +1,90 @@
+/// verl 0.9.1's actor loss in the composed terms: the one table from verl's option words to
+/// `GRPOConfig`. verl's actor computes (`verl/workers/utils/losses.py`, `ppo_loss`)
+///
+///     loss = agg(pg_loss of loss_mode)  -  entropy_coeff * agg(entropy)  +  kl_loss_coef * agg(kl_penalty)
+///
+/// with agg = `loss_agg_mode` over the batch's loss tokens, one mini-batch on one GPU (dp_size
+/// 1, the batch's tokens and completions as the global batch info). Lesson 11.
+extension VerlOptions {
+    /// The loss options that compute what verl's actor backpropagates, for a batch whose
+    /// responses are padded to `paddedWidth` tokens (`max_response_length`, or the longest
+    /// completion). Refuses what verl refuses (with verl's reason) and what is not computed
+    /// here yet (saying so).
+    public func lossConfig(paddedWidth: Int) throws(ConfigError) -> GRPOConfig {
+        try checkComputedHere()
+        var c = GRPOConfig()
+        c.lossAggMode = lossAggMode
+        c.countDivisor = .plusEpsilon
+        c.lossScaleFactor = lossScaleFactor ?? Double(maxResponseLength ?? paddedWidth)
+        c.logRatioClamp = 20
+        try c.set("epsilon", to: resolvedClipRatioLow.optionText)
+        try c.set("epsilon_high", to: resolvedClipRatioHigh.optionText)
+        switch lossMode {
+        case .vanilla:
+            // verl asserts clip_ratio_c > 1 in vanilla (and only there).
+            guard clipRatioC > 1 else {
+                throw ConfigError("clip_ratio_c must be > 1 for dual-clip PPO (verl asserts it), not \(clipRatioC.optionText)")
+            }
+            c.lossType = .grpo
+            try c.set("delta", to: clipRatioC.optionText)
+            c.deltaForm = .dualClip
+        case .cispo:
+            c.lossType = .cispo
+            c.cispoClip = .range
+        case .gspo, .sapo, .gpg, .geoMean, .klCov, .clipCov, .dro, .dppoTV, .dppoKL, .bypassMode:
+            throw ConfigError(notYet("loss_mode \(lossMode.rawValue)"))
+        }
+        c.useBiasCorrectionKL = false
+        c.beta = useKLLoss ? klLossCoef : 0
+        switch klLossType {
+        case .kl, .k1: c.klEstimator = .k1
+        case .abs: c.klEstimator = .abs
+        case .mse, .k2: c.klEstimator = .k2
+        case .lowVarKL, .k3:
+            c.klEstimator = .k3
+            c.klClamp = true
+        case .full: throw ConfigError("kl_loss_type full is not implemented in verl 0.9.1 either")
+        }
+        c.klStraightThrough = klStraightThrough
+        // The advantages come from `VerlAdvantages`, given to the loss per completion.
+        c.scaleRewards = normAdvByStdInGRPO ? .group : .none
+        c.stdEpsilon = 1e-6
+        return c
+    }
+
+    /// The options whose terms are not in the composed loss yet (issue 12's later steps).
+    func checkComputedHere() throws(ConfigError) {
+        if entropyCoeff != 0 || calculateEntropy { throw ConfigError(notYet("the entropy term (entropy_coeff, calculate_entropy)")) }
+        if rolloutIS != nil || rolloutRS != nil { throw ConfigError(notYet("rollout correction (rollout_is, rollout_rs)")) }
+    }
+
+    func notYet(_ what: String) -> String {
+        "\(what): verl 0.9.1 has it, grpo-swift does not compute it yet (issue 12)"
+    }
+}
+
+extension VerlOptions {
+    /// The batch and loss options as verl's actor sees them: the advantages of `adv_estimator`
+    /// from the groups' rewards (or as the batch gives them: a dumped mini-batch carries verl's),
+    /// set on each completion; responses padded to `max_response_length` or the longest one.
+    public func lossInputs(_ batch: Batch) throws(ConfigError) -> (batch: Batch, config: GRPOConfig) {
+        if batch.completions.contains(where: { $0.samplerLogp != nil }) {
+            throw ConfigError(notYet("rollout_log_probs (sampler_logp) and the rollout_corr metrics"))
+        }
+        let width = batch.completions.map(\.length).max() ?? 1
+        if let maxResponseLength, width > maxResponseLength {
+            throw ConfigError("a completion has \(width) tokens, more than max_response_length=\(maxResponseLength)")
+        }
+        let config = try lossConfig(paddedWidth: max(width, 1))
+        if batch.hasGivenAdvantages { return (batch, config) }
+        if batch.completions.contains(where: { $0.rewardsPerFunction != nil }) {
+            throw ConfigError(notYet("several reward functions or null rewards (gdpo)"))
+        }
+        let advantages = try VerlAdvantages.advantages(rewards: batch.groups.map { $0.completions.map(\.reward) }, options: self)
+        var out = batch
+        for g in out.groups.indices {
+            for i in out.groups[g].completions.indices { out.groups[g].completions[i].advantage = advantages[g][i] }
+        }
+        return (out, config)
+    }
+}

@@ -1,0 +1,42 @@
+/// What verl 0.9.1's actor logs for a batch, under verl's names, from the `Breakdown` of the
+/// loss `VerlOptions.lossConfig` describes (either path's). verl's token means are
+/// `masked_mean`: sum / (loss tokens + 1e-8). Lesson 11.
+public enum VerlMetrics {
+    /// The policy loss's metrics (`actor/pg_clipfrac`, `actor/ppo_kl`, `actor/pg_clipfrac_lower`),
+    /// `actor/pg_loss`, and `actor/kl_loss` / `actor/kl_coef` with `use_kl_loss` (the trainer
+    /// prefixes `actor/` to the actor's `kl_loss` and `kl_coef`).
+    public static func metrics(_ b: Breakdown, batch: Batch, options: VerlOptions) -> [(name: String, value: Double)] {
+        var tokens = 0.0, negativeApproxKL = 0.0, clipped = 0.0, clippedLower = 0.0
+        var policy = 0.0, kl = 0.0
+        let c = b.config
+        for (row, completion) in batch.completions.enumerated() {
+            let a = b.advantages[row]
+            var policySum = 0.0, klSum = 0.0
+            for t in 0..<completion.length where b.counts(row: row, token: t) {
+                tokens += 1
+                negativeApproxKL += min(max(completion.logp[t] - completion.oldLogp[t], -20), 20)
+                let r = b.ratio[row, t]
+                switch options.lossMode {
+                case .cispo:
+                    if r != c.clip(r) { clipped += 1 }
+                default:
+                    let terms = Naive.surrogateTerms(ratio: r, advantage: a, config: c)
+                    if terms.clipped < terms.unclipped { clipped += 1 }
+                    if a < 0, min(terms.unclipped, terms.clipped) < a * options.clipRatioC { clippedLower += 1 }
+                }
+                let klT = b.kl?[row, t] ?? 0
+                policySum += b.perTokenLoss[row, t] - c.beta * klT
+                klSum += klT
+            }
+            policy += b.weight[row] * policySum
+            kl += b.weight[row] * klSum
+        }
+        let n = tokens + 1e-8
+        var out: [(name: String, value: Double)] = [
+            ("actor/pg_clipfrac", clipped / n), ("actor/ppo_kl", -negativeApproxKL / n),
+            ("actor/pg_clipfrac_lower", clippedLower / n), ("actor/pg_loss", policy),
+        ]
+        if options.useKLLoss { out += [("actor/kl_loss", kl), ("actor/kl_coef", options.klLossCoef)] }
+        return out
+    }
+}
