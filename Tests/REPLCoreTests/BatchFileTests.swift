@@ -45,7 +45,7 @@ struct BatchFileTests {
     @Test("each malformed field gets a message naming the file and the field")
     func errors() {
         #expect(message(#"[1]"#) == #"b.json: expected an object with "groups", found a list"#)
-        #expect(message(#"{"groups": [], "extra": 1}"#) == #"b.json: unknown key "extra" at the top level; expected "config", "groups" and "logged""#)
+        #expect(message(#"{"groups": [], "extra": 1}"#) == #"b.json: unknown key "extra" at the top level; expected "config" (or "verl"), "groups" and "logged""#)
         #expect(message(#"{"config": {"lr": 1}, "groups": []}"#)?.hasPrefix(#"b.json: config: unknown option "lr"; options are loss_type"#) == true)
         #expect(message(#"{"config": {"loss_type": "ppo"}, "groups": []}"#) == "b.json: config: loss_type must be one of grpo, bnpo, dapo, dr_grpo, cispo, sapo, luspo, vespo, not 'ppo'")
         #expect(message(#"{"groups": [{"rewards": [1, 0], "completions": [{"logp": [-1]}]}]}"#)
@@ -196,7 +196,7 @@ struct BatchFileTests {
         #expect(lines.contains { $0.hasPrefix("kl") && $0.contains("not in this batch") })
         #expect(lines.last == "clip_ratio/region_mean differs: check that the file's config has every option the run used; "
                 + "this batch has no kl (no ref_logp, entropy or rewards for it)")
-        let json = logged.json(b).rendered(pretty: false)
+        let json = logged.json(OurNumbers.trl(b)).rendered(pretty: false)
         #expect(json.contains(#""loss":{"logged":1e-09,"ours":0,"difference":1e-09,"agrees":true}"#))
 
         let scaled = try #require(try contents(withLogged(#"{"loss": 0.5}"#)).logged)

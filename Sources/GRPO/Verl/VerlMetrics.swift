@@ -2,6 +2,10 @@
 /// loss `VerlOptions.lossConfig` describes (either path's). verl's token means are
 /// `masked_mean`: sum / (loss tokens + 1e-8). Lesson 11.
 public enum VerlMetrics {
+    /// Every name `metrics` may return.
+    public static let names = ["actor/pg_clipfrac", "actor/ppo_kl", "actor/pg_clipfrac_lower", "actor/pg_loss",
+                               "actor/kl_loss", "actor/kl_coef"]
+
     /// The policy loss's metrics (`actor/pg_clipfrac`, `actor/ppo_kl`, `actor/pg_clipfrac_lower`),
     /// `actor/pg_loss`, and `actor/kl_loss` / `actor/kl_coef` with `use_kl_loss` (the trainer
     /// prefixes `actor/` to the actor's `kl_loss` and `kl_coef`).

@@ -153,6 +153,22 @@ public struct VerlOptions: Sendable, Equatable {
         }
     }
 
+    /// Every option as text, as `set` reads it ("none" for null), in `keys` order.
+    public var settings: [(key: String, value: String)] {
+        func n(_ x: Double?) -> String { x.map(\.optionText) ?? "none" }
+        func b(_ x: Bool) -> String { x ? "true" : "false" }
+        let values: [String] = [
+            lossMode.rawValue, lossAggMode.rawValue, n(clipRatio), n(clipRatioLow), n(clipRatioHigh), n(clipRatioC),
+            b(useKLLoss), n(klLossCoef), klLossType.rawValue + (klStraightThrough ? "+" : ""), n(entropyCoeff),
+            b(calculateEntropy), n(lossScaleFactor), n(tauPos), n(tauNeg), n(clipCovRatio), n(clipCovLB), n(clipCovUB),
+            clipCovSeed.map(String.init) ?? "none", n(klCovRatio), n(ppoKLCoef), n(droBeta), advEstimator,
+            b(normAdvByStdInGRPO), gdpoRewardWeights.map { $0.map(\.optionText).joined(separator: ",") } ?? "none",
+            rolloutIS ?? "none", rolloutISThreshold, b(rolloutISBatchNormalize), rolloutRS ?? "none",
+            rolloutRSThreshold ?? "none", lossType, maxResponseLength.map(String.init) ?? "none",
+        ]
+        return Array(zip(Self.keys, values)).map { (key: $0.0, value: $0.1) }
+    }
+
     /// verl's fallback: `clip_ratio_low` or, when it is null, `clip_ratio`.
     public var resolvedClipRatioLow: Double { clipRatioLow ?? clipRatio }
     public var resolvedClipRatioHigh: Double { clipRatioHigh ?? clipRatio }

@@ -25,13 +25,19 @@ enum BatchCommands {
             session.config = contents.config
             session.show(batch, origin: "file \(args[0])")
             let b = try session.breakdown()
-            return ["batch: \(args[0]), \(batch.groups.count) group(s) x G = \(batch.groupSize), \(batch.tokenCount) tokens",
+            let verlLines = contents.verl.map { verl in
+                ["verl 0.9.1: " + ExplainText.changedVerlSettings(verl) + " (the loss options below compute verl's loss)"]
+                    + BreakdownView.pairLines(VerlMetrics.metrics(b, batch: batch, options: verl).map { ($0.name, Fmt.num($0.value)) })
+            } ?? []
+            return ["batch: \(args[0]), \(ExplainText.groupsText(batch)), \(batch.tokenCount) tokens"]
+                + verlLines + [
                     "config: " + ExplainText.changedSettings(contents.config),
                     "loss = \(Fmt.num(b.loss, digits: 10)); 'tokens' shows every quantity, "
                         + (batch.tokenCount > Naive.comfortableTokenCount
                             ? "on the vectorized path (\(batch.tokenCount) tokens is too many for the naive one)"
                             : "'compare' checks both paths")]
-                + ConfigCommands.trlNotes(contents.config) + NonFinite.warnings(b) + (contents.logged.map { [""] + $0.lines(b) } ?? [])
+                + (contents.verl == nil ? ConfigCommands.trlNotes(contents.config) : [])
+                + NonFinite.warnings(b) + (contents.logged.map { [""] + $0.lines(contents.ours(b)) } ?? [])
         },
         Command("savebatch", syntax: "FILE", summary: "write the current batch and loss options as a batch file (for explain or other libraries)",
                 example: "savebatch /tmp/batch.json", completion: .files) { session, args throws(CommandError) in

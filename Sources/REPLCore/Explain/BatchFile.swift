@@ -18,12 +18,36 @@ import GRPO
 /// `rewards` too. A completion may say `"truncated": true` (it hit the length limit) and carry a
 /// `"mask"` of 0/1 per token (TRL's `tool_mask`: 0 for tool output the loss does not train on).
 /// An optional top-level `logged` holds what a library logged for the batch (`LoggedNumbers`).
+///
+/// In place of `"config"`, a file may hold `"verl"`: verl 0.9.1's options under verl's leaf
+/// names (`VerlOptions.keys`), verl's defaults for the rest. The loss is then what verl's actor
+/// backpropagates for the batch as one mini-batch on one GPU (`VerlOptions.lossInputs`: the
+/// advantages of `adv_estimator` unless the groups give them), and `logged` takes verl's names.
 public enum BatchFile {
     /// What a batch file holds.
     public struct Contents: Sendable {
         public var config: GRPOConfig
         public var batch: Batch
         public var logged: LoggedNumbers?
+        /// The file's `"verl"` options; nil for a TRL-style file.
+        public var verl: VerlOptions? = nil
+        /// Where the advantages came from when the loss computed them outside the batch (verl's estimator).
+        public var advantageSource: String? = nil
+
+        /// For a verl file: the batch with verl's advantages and the loss options that compute
+        /// verl's loss (after any `--set` changed `verl`). Nothing to do for a TRL-style file.
+        public mutating func resolveVerl(name: String) throws(InputError) {
+            guard let verl else { return }
+            if !batch.hasGivenAdvantages {
+                advantageSource = "A_i by verl's \(verl.advEstimator) estimator, each group one uid (no group of one is NaN: mean 0, std 1)"
+            }
+            do { (batch, config) = try verl.lossInputs(batch) } catch { throw InputError("\(name): verl: \(error.message)") }
+        }
+
+        /// Our numbers under the file's library's names.
+        public func ours(_ b: Breakdown) -> OurNumbers {
+            verl.map { OurNumbers.verl(b, batch: batch, options: $0) } ?? OurNumbers.trl(b)
+        }
     }
 
     static let completionKeys = ["logp", "old_logp", "ref_logp", "entropy", "sampler_logp", "truncated", "mask"]
@@ -31,12 +55,17 @@ public enum BatchFile {
 
     /// Decodes `json` into the config (the file's keys applied over `base`), the batch and the
     /// logged numbers. The caller validates the batch (`Batch.validate(for:)`) once the config is
-    /// final. Messages start with `name` and the field's path.
+    /// final (for a verl file, after `Contents.resolveVerl`). Messages start with `name` and the
+    /// field's path.
     public static func decode(_ json: JSONValue, name: String, base: GRPOConfig) throws(InputError) -> Contents {
         guard case .object(let top) = json else { throw InputError("\(name): expected an object with \"groups\", found \(json.kind)") }
-        for key in top.keys where !["config", "groups", "logged"].contains(key) {
-            throw InputError("\(name): unknown key \"\(key)\" at the top level; expected \"config\", \"groups\" and \"logged\"")
+        for key in top.keys where !["config", "verl", "groups", "logged"].contains(key) {
+            throw InputError("\(name): unknown key \"\(key)\" at the top level; expected \"config\" (or \"verl\"), \"groups\" and \"logged\"")
         }
+        if top["config"] != nil && top["verl"] != nil {
+            throw InputError("\(name): give \"config\" (TRL's option names) or \"verl\" (verl's), not both")
+        }
+        let verl = try top["verl"].map { value throws(InputError) in try verlOptions(value, at: "\(name): verl") }
         var config = base
         if let configValue = top["config"] {
             guard case .object(let object) = configValue else { throw InputError("\(name): config: expected an object, found \(configValue.kind)") }
@@ -58,8 +87,21 @@ public enum BatchFile {
         for (g, value) in groupValues.enumerated() {
             groups.append(try group(value, at: "\(name): groups[\(g)]"))
         }
-        let logged = try top["logged"].map { value throws(InputError) in try LoggedNumbers.decode(value, at: "\(name): logged") }
-        return Contents(config: config, batch: Batch(groups: onePerFunctionRow(groups)), logged: logged)
+        let names = verl == nil ? LoggedNumbers.known.map(\.name) : OurNumbers.verlNames
+        let logged = try top["logged"].map { value throws(InputError) in try LoggedNumbers.decode(value, at: "\(name): logged", names: names) }
+        return Contents(config: config, batch: Batch(groups: onePerFunctionRow(groups)), logged: logged, verl: verl)
+    }
+
+    /// A `"verl"` object: each key one of `VerlOptions.keys`, over verl's defaults.
+    static func verlOptions(_ value: JSONValue, at path: String) throws(InputError) -> VerlOptions {
+        guard case .object(let object) = value else { throw InputError("\(path): expected an object, found \(value.kind)") }
+        var options = VerlOptions()
+        for (key, item) in object.pairs {
+            do { try options.set(key, to: text(of: item, listOption: key == "gdpo_reward_weights")) } catch {
+                throw InputError("\(path): \(error.message)")
+            }
+        }
+        return options
     }
 
     /// A config value as the text `GRPOConfig.set` reads: null means "none"; a list of numbers is
@@ -259,6 +301,18 @@ public enum BatchFile {
             return .object(JSONObject([perCompletion, ("completions", .array(completions))]))
         }
         return .object(JSONObject([("config", configJSON(config)), ("groups", .array(groups))]))
+    }
+
+    /// verl options as JSON, every key: numbers, booleans, null, the rest strings (and a list for
+    /// `gdpo_reward_weights`).
+    public static func verlJSON(_ options: VerlOptions) -> JSONValue {
+        .object(JSONObject(options.settings.map { key, value in
+            if value == "none" { return (key, .null) }
+            if value == "true" || value == "false" { return (key, .bool(value == "true")) }
+            if key == "gdpo_reward_weights" { return (key, .array(value.split(separator: ",").compactMap { Double(String($0)).map(JSONValue.number) })) }
+            if let x = Double(decimalText: value) { return (key, .number(x)) }
+            return (key, .string(value))
+        }))
     }
 
     /// The resolved config as JSON, each value with its type: numbers, booleans, strings, and

@@ -100,10 +100,20 @@ public enum ExplainCommand {
         let json: JSONValue
         do { json = try JSONParser.parse(bytes) } catch { throw InputError("\(request.path): not valid JSON: \(error)") }
         var contents = try BatchFile.decode(json, name: request.path, base: (request.preset ?? .deepseekmath).config)
+        if contents.verl != nil, let preset = request.preset {
+            throw InputError("--preset \(preset.rawValue): \(request.path) has verl's options, which start from verl's defaults")
+        }
         for (key, value) in request.sets {
+            if var verl = contents.verl {
+                // A verl file: --set takes verl's names.
+                do { try verl.set(key, to: value) } catch { throw InputError("--set \(key)=\(value): \(error.message)") }
+                contents.verl = verl
+                continue
+            }
             if let hint = unknownOptionHint(key) { throw InputError("--set \(key)=\(value): unknown option '\(key)'; \(hint)") }
             do { try contents.config.set(key, to: value) } catch { throw InputError("--set \(key)=\(value): \(error.message)") }
         }
+        try contents.resolveVerl(name: request.path)
         do { try contents.batch.validate(for: contents.config) } catch { throw InputError("\(request.path): \(error.message)") }
         return contents
     }
@@ -133,11 +143,11 @@ public enum ExplainCommand {
                 vectorized = try Vectorized.breakdown(batch, config: config)
             } catch { throw InputError("\(request.path): \(error.message)") }
             let shown = naive ?? vectorized
-            var errors = ConfigCommands.trlNotes(config) + NonFinite.warnings(shown)
+            var errors = (contents.verl == nil ? ConfigCommands.trlNotes(config) : []) + NonFinite.warnings(shown)
             var status: Int32 = 0
             if request.check {
                 var failed: [String] = []
-                if contents.logged?.hasDifferences(shown) == true { failed.append("a logged number differs from ours") }
+                if contents.logged?.hasDifferences(contents.ours(shown)) == true { failed.append("a logged number differs from ours") }
                 if let naive, !ExplainText.pathsAgree(naive.maxDifference(from: vectorized), loss: naive.loss) {
                     failed.append("the naive and vectorized paths disagree")
                 }
@@ -147,9 +157,9 @@ public enum ExplainCommand {
                 }
             }
             let output = request.json
-                ? ExplainJSON.document(config: config, naive: naive, vectorized: vectorized, logged: contents.logged).rendered(pretty: true)
-                : ExplainText.render(config: config, batch: batch, naive: naive, vectorized: vectorized,
-                                     logged: contents.logged, showAll: request.showAll, preset: request.preset ?? .deepseekmath)
+                ? ExplainJSON.document(contents, naive: naive, vectorized: vectorized).rendered(pretty: true)
+                : ExplainText.render(contents, naive: naive, vectorized: vectorized,
+                                     showAll: request.showAll, preset: request.preset ?? .deepseekmath)
             return Outcome(output: output, errors: errors, status: status)
         } catch {
             return Outcome(output: "", errors: ["error: " + error.message], status: 2)

@@ -17,15 +17,24 @@ public enum ExplainJSON {
     /// Without the naive path (a big batch), `paths` has only `vectorized` and `max_abs_diff` is null.
     public static func document(config: GRPOConfig, naive: Breakdown?, vectorized: Breakdown,
                                 logged: LoggedNumbers? = nil) -> JSONValue {
+        document(BatchFile.Contents(config: config, batch: Batch(groups: []), logged: logged), naive: naive, vectorized: vectorized)
+    }
+
+    /// A batch file's contents. For a file with `"verl"` options the document also has `"verl"`
+    /// (every option, verl's defaults filled in), and each path's `metrics` are verl's names.
+    public static func document(_ contents: BatchFile.Contents, naive: Breakdown?, vectorized: Breakdown) -> JSONValue {
+        func metrics(_ b: Breakdown) -> JSONObject {
+            guard let verl = contents.verl else { return JSONObject(b.metrics.named.map { ($0.name, JSONValue.number($0.value)) }) }
+            return JSONObject(VerlMetrics.metrics(b, batch: contents.batch, options: verl).map { ($0.name, JSONValue.number($0.value)) })
+        }
         var paths = JSONObject()
-        if let naive { paths["naive"] = path(naive) }
-        paths["vectorized"] = path(vectorized)
-        var document = JSONObject([
-            ("config", BatchFile.configJSON(config)),
-            ("paths", .object(paths)),
-            ("max_abs_diff", naive.map { .number($0.maxDifference(from: vectorized)) } ?? .null),
-        ])
-        if let logged { document["logged"] = logged.json(naive ?? vectorized) }
+        if let naive { paths["naive"] = path(naive, metrics: metrics(naive)) }
+        paths["vectorized"] = path(vectorized, metrics: metrics(vectorized))
+        var document = JSONObject([("config", BatchFile.configJSON(contents.config))])
+        if let verl = contents.verl { document["verl"] = BatchFile.verlJSON(verl) }
+        document["paths"] = .object(paths)
+        document["max_abs_diff"] = naive.map { .number($0.maxDifference(from: vectorized)) } ?? .null
+        if let logged = contents.logged { document["logged"] = logged.json(contents.ours(naive ?? vectorized)) }
         return .object(document)
     }
 
@@ -35,9 +44,8 @@ public enum ExplainJSON {
         .array((0..<r.rowCount).map { .array(r[$0].map(convert)) })
     }
 
-    static func path(_ b: Breakdown) -> JSONValue {
-        // TRL's logging names; a metric TRL does not log for these options is left out.
-        let metrics = JSONObject(b.metrics.named.map { ($0.name, JSONValue.number($0.value)) })
+    /// `metrics`: the library's logging names; a metric it does not log for these options is left out.
+    static func path(_ b: Breakdown, metrics: JSONObject) -> JSONValue {
         var p = JSONObject([
             ("loss", .number(b.loss)),
             ("policy_loss", .number(b.policyLoss)),

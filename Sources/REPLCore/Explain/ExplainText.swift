@@ -9,16 +9,29 @@ public enum ExplainText {
     /// The tables show the naive path's numbers; without it (a big batch), the vectorized path's.
     public static func render(config: GRPOConfig, batch: Batch, naive: Breakdown?, vectorized: Breakdown,
                               logged: LoggedNumbers? = nil, showAll: Bool, preset: Preset = .deepseekmath) -> String {
+        render(BatchFile.Contents(config: config, batch: batch, logged: logged), naive: naive, vectorized: vectorized,
+               showAll: showAll, preset: preset)
+    }
+
+    /// A batch file's contents: TRL's metric names, or verl's for a file with `"verl"` options.
+    public static func render(_ contents: BatchFile.Contents, naive: Breakdown?, vectorized: Breakdown,
+                              showAll: Bool, preset: Preset = .deepseekmath) -> String {
+        let (config, batch, logged) = (contents.config, contents.batch, contents.logged)
         let shown = naive ?? vectorized
         var lines: [String] = []
-        lines.append("batch: \(batch.groups.count) group(s) x G = \(batch.groupSize), \(batch.tokenCount) tokens")
-        lines.append("config: " + changedSettings(config, from: preset))
+        lines.append("batch: \(groupsText(batch)), \(batch.tokenCount) tokens")
+        if let verl = contents.verl {
+            lines.append("verl 0.9.1: " + changedVerlSettings(verl) + "; one mini-batch on one GPU")
+            lines.append("as this project's terms: " + changedSettings(config, from: .deepseekmath))
+        } else {
+            lines.append("config: " + changedSettings(config, from: preset))
+        }
         if naive == nil {
             lines.append("vectorized path only: \(batch.tokenCount) tokens is more than the naive path's "
                          + "\(Naive.comfortableTokenCount) (it is the readable specification, slow on purpose); --naive runs it too")
         }
         lines.append("")
-        lines += BreakdownView.advantageTable(batch, shown).render(maxRows: showAll ? nil : rowLimit) {
+        lines += BreakdownView.advantageTable(batch, shown, givenTitle: contents.advantageSource ?? BreakdownView.givenAdvantagesTitle).render(maxRows: showAll ? nil : rowLimit) {
             "... \($0) more completions (add --all to see every completion)"
         }
         lines.append("")
@@ -30,7 +43,11 @@ public enum ExplainText {
         lines.append(BreakdownView.aggregationFormula(config))
         lines.append("loss = \(Fmt.num(shown.loss, digits: 10))")
         lines.append("")
-        lines += BreakdownView.metricLines(shown.metrics)
+        if let verl = contents.verl {
+            lines += BreakdownView.pairLines(VerlMetrics.metrics(shown, batch: batch, options: verl).map { ($0.name, Fmt.num($0.value)) })
+        } else {
+            lines += BreakdownView.metricLines(shown.metrics)
+        }
         lines.append("")
         if let naive {
             let diff = naive.maxDifference(from: vectorized)
@@ -39,9 +56,24 @@ public enum ExplainText {
         }
         if let logged {
             lines.append("")
-            lines += logged.lines(shown)
+            lines += logged.lines(contents.ours(shown))
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// "2 group(s) x G = 3" when every group has 3 completions, "3 group(s) of 3, 2, 4" (verl's
+    /// groups by uid) otherwise.
+    static func groupsText(_ batch: Batch) -> String {
+        let sizes = batch.groups.map(\.completions.count)
+        if Set(sizes).count <= 1 { return "\(sizes.count) group(s) x G = \(sizes.first ?? 0)" }
+        return "\(sizes.count) group(s) of \(sizes.map(String.init).joined(separator: ", "))"
+    }
+
+    /// The verl options that differ from verl's defaults, or "verl's defaults".
+    static func changedVerlSettings(_ options: VerlOptions) -> String {
+        let base = Dictionary(uniqueKeysWithValues: VerlOptions().settings.map { ($0.key, $0.value) })
+        let changed = options.settings.filter { base[$0.key] != $0.value }.map { "\($0.key)=\($0.value)" }
+        return changed.isEmpty ? "verl's defaults" : changed.joined(separator: " ")
     }
 
     /// The two paths agree to rounding: every quantity within 1e-9 of the loss's size (an

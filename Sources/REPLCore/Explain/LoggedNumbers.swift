@@ -10,7 +10,8 @@ import GRPO
 ///
 ///     "logged": {"source": "TRL 1.16.0, step 2", "loss": -0.0123, "clip_ratio/region_mean": 0.05, "kl": 0.002}
 ///
-/// Names are TRL's logging names (plus `loss`); every key but `source` is optional. A practitioner
+/// Names are TRL's logging names (plus `loss`), or verl's for a file with a `"verl"` object
+/// (`OurNumbers`); every key but `source` is optional. A practitioner
 /// who dumps a step of their own run records the loss and metrics the trainer logged for it, and
 /// `explain` says whether our loss, computed from the same per-token numbers, agrees.
 public struct LoggedNumbers: Sendable, Equatable {
@@ -81,8 +82,9 @@ public struct LoggedNumbers: Sendable, Equatable {
         return (max(digits, 1), pow(10, Double(exponent - decimals)))
     }
 
-    /// Reads the file's `logged` object; `at` names it in messages.
-    static func decode(_ value: JSONValue, at path: String) throws(InputError) -> LoggedNumbers {
+    /// Reads the file's `logged` object; `at` names it in messages; `names` are the numbers we
+    /// compute under the file's library's names (TRL's unless the file is verl's).
+    static func decode(_ value: JSONValue, at path: String, names: [String] = known.map(\.name)) throws(InputError) -> LoggedNumbers {
         guard case .object(let object) = value else { throw InputError("\(path): expected an object, found \(value.kind)") }
         var logged = LoggedNumbers(source: nil, entries: [])
         for (key, item) in object.pairs {
@@ -91,7 +93,7 @@ public struct LoggedNumbers: Sendable, Equatable {
                 logged.source = text
                 continue
             }
-            guard known.contains(where: { $0.name == key }) else {
+            guard names.contains(key) else {
                 logged.ignored.append(key)
                 continue
             }
@@ -107,18 +109,21 @@ public struct LoggedNumbers: Sendable, Equatable {
     }
 
     /// A table of logged vs ours and a one-line verdict.
-    public func lines(_ b: Breakdown) -> [String] {
+    public func lines(_ b: Breakdown) -> [String] { lines(OurNumbers.trl(b)) }
+
+    /// A table of logged vs ours (under the library's names `ours` knows) and a one-line verdict.
+    public func lines(_ numbers: OurNumbers) -> [String] {
         let title = "logged by \(source ?? "the library") vs ours"
         let notCompared = ignored.isEmpty ? [] : ["not compared (we do not compute them): \(ignored.joined(separator: ", "))"]
         guard !entries.isEmpty else {
-            return [title + ": nothing to compare; logged numbers we compute are " + Self.known.map(\.name).joined(separator: ", ")]
+            return [title + ": nothing to compare; logged numbers we compute are " + numbers.names.joined(separator: ", ")]
                 + notCompared
         }
         var table = Table(title: title,
                           columns: [.text("quantity"), .number("logged"), .number("ours"), .number("|difference|"), .text("")])
         var differing: [String] = [], missing: [String] = []
         for entry in entries {
-            let ours = Self.ours(entry.name, b)
+            let ours = numbers.value(entry.name)
             let note: String
             switch Self.verdict(entry.value, ours) {
             case .agrees: note = ""
@@ -140,15 +145,15 @@ public struct LoggedNumbers: Sendable, Equatable {
     }
 
     /// True when some logged number differs from ours (`explain --check` exits 1 then).
-    public func hasDifferences(_ b: Breakdown) -> Bool {
-        entries.contains { Self.verdict($0.value, Self.ours($0.name, b)) == .differs }
+    public func hasDifferences(_ numbers: OurNumbers) -> Bool {
+        entries.contains { Self.verdict($0.value, numbers.value($0.name)) == .differs }
     }
 
     /// For `explain --json`: per name the logged value, ours and the difference.
-    public func json(_ b: Breakdown) -> JSONValue {
+    public func json(_ numbers: OurNumbers) -> JSONValue {
         var values = JSONObject()
         for entry in entries {
-            let ours = Self.ours(entry.name, b)
+            let ours = numbers.value(entry.name)
             values[entry.name] = .object(JSONObject([
                 ("logged", .number(entry.value)),
                 ("ours", ours.map(JSONValue.number) ?? .null),
@@ -159,4 +164,26 @@ public struct LoggedNumbers: Sendable, Equatable {
         return .object(JSONObject([("source", source.map(JSONValue.string) ?? .null), ("values", .object(values)),
                                    ("not_compared", .array(ignored.map(JSONValue.string)))]))
     }
+}
+
+/// Our numbers for a batch under one library's logging names: TRL's (`loss` and `Metrics.names`)
+/// or verl's (`loss` and `VerlMetrics`).
+public struct OurNumbers {
+    /// Every name we compute under this library's vocabulary.
+    public let names: [String]
+    /// Ours for a name; nil when this batch has no such number.
+    public let value: (String) -> Double?
+
+    public static func trl(_ b: Breakdown) -> OurNumbers {
+        OurNumbers(names: LoggedNumbers.known.map(\.name)) { LoggedNumbers.ours($0, b) }
+    }
+
+    public static func verl(_ b: Breakdown, batch: Batch, options: VerlOptions) -> OurNumbers {
+        let metrics = [("loss", b.loss)] + VerlMetrics.metrics(b, batch: batch, options: options).map { ($0.name, $0.value) }
+        let values = Dictionary(uniqueKeysWithValues: metrics)
+        return OurNumbers(names: verlNames) { values[$0] }
+    }
+
+    /// The names a verl file may log that we compute.
+    public static let verlNames = ["loss"] + VerlMetrics.names
 }

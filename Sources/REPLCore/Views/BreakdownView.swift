@@ -160,10 +160,12 @@ public enum BreakdownView {
 
     /// One row per completion: reward, the group's mean and std, the advantage, and its length
     /// (or, when the batch gives its advantages, just those).
-    public static func advantageTable(_ batch: Batch, _ b: Breakdown, digits: Int = 4) -> Table {
+    /// `givenTitle` says where given advantages came from (a trainer, by default).
+    public static func advantageTable(_ batch: Batch, _ b: Breakdown, digits: Int = 4,
+                                      givenTitle: String = givenAdvantagesTitle) -> Table {
         let c = b.config
         if batch.hasGivenAdvantages {
-            var table = Table(title: "A_i as given in the batch (computed by the trainer; no group-relative step here)",
+            var table = Table(title: givenTitle,
                               columns: [.number("g"), .number("i"), .number("A_i"), .number("|o_i|")])
             var row = 0
             for (g, group) in batch.groups.enumerated() {
@@ -212,15 +214,24 @@ public enum BreakdownView {
 
     /// The formula of the per-token loss under this config, as one line; `samplerWeighted` when
     /// the batch's policy terms carry the sampler/trainer correction (VESPO folds it into w).
+    public static let givenAdvantagesTitle = "A_i as given in the batch (computed by the trainer; no group-relative step here)"
+
     public static func lossFormula(_ c: GRPOConfig, samplerWeighted: Bool = false) -> String {
         let ratio = c.importanceSamplingLevel == .sequence ? "s_i" : "r_t"
         var formula: String
         switch c.objective {
         case .clipMin:
-            let first = c.delta.map { "min(\(ratio), \(Fmt.num($0))) A" } ?? "\(ratio) A"
-            formula = "L_t = -min(\(first), clip(\(ratio), \(clipRange(c))) A)"
+            switch (c.deltaForm, c.delta) {
+            case (.dualClip, let delta?):
+                formula = "L_t = -max(min(\(ratio) A, clip(\(ratio), \(clipRange(c))) A), \(Fmt.num(delta)) A if A < 0)"
+            case (.cap, let delta?): formula = "L_t = -min(min(\(ratio), \(Fmt.num(delta))) A, clip(\(ratio), \(clipRange(c))) A)"
+            case (_, nil): formula = "L_t = -min(\(ratio) A, clip(\(ratio), \(clipRange(c))) A)"
+            }
         case .cispo:
-            formula = "L_t = -sg(min(\(ratio), \(c.resolvedEpsilonHigh.optionText))) A logp_t"
+            switch c.cispoClip {
+            case .cap: formula = "L_t = -sg(min(\(ratio), \(c.resolvedEpsilonHigh.optionText))) A logp_t"
+            case .range: formula = "L_t = -sg(clip(\(ratio), \(clipRange(c)))) A logp_t"
+            }
         case .sapo:
             formula = "L_t = -sigmoid(tau (\(ratio) - 1)) 4/tau A   (tau \(c.sapoTemperaturePos.optionText) if A > 0, "
                 + "\(c.sapoTemperatureNeg.optionText) else)"
@@ -230,7 +241,12 @@ public enum BreakdownView {
         if c.offPolicyMaskThreshold != nil { formula += " * keep_i" }
         if c.topEntropyQuantile < 1 { formula += " * kept" }
         if samplerWeighted && !c.objective.foldsSamplerWeight { formula += " * IS weight" }
-        if c.beta != 0 { formula += " + \(Fmt.num(c.beta)) * \(c.klEstimator.rawValue)\(c.useBiasCorrectionKL ? " * \(ratio)" : "")" }
+        if c.beta != 0 {
+            let kl = c.klEstimator.rawValue + (c.klClamp && c.klEstimator == .k3 ? " (clamped)" : "")
+                + (c.klStraightThrough ? " (k2's gradient)" : "")
+            formula += " + \(Fmt.num(c.beta)) * \(kl)\(c.useBiasCorrectionKL ? " * \(ratio)" : "")"
+        }
+        if let clamp = c.logRatioClamp { formula += "; log r clamped to +-\(Fmt.num(clamp))" }
         return formula
     }
 
@@ -256,6 +272,11 @@ public enum BreakdownView {
         if m.kl == nil { pairs.append(("kl", "- (no ref_logp)")) }
         if m.fracRewardZeroStd == nil { pairs.append(("frac_reward_zero_std", "- (advantages given, no rewards)")) }
         if m.entropy == nil { pairs.append(("entropy", "- (no entropy given)")) }
+        return pairLines(pairs)
+    }
+
+    /// "name  value" lines, the values aligned.
+    public static func pairLines(_ pairs: [(String, String)]) -> [String] {
         let width = pairs.map(\.0.count).max() ?? 0
         return pairs.map { $0.0.padding(toLength: width) + "  " + $0.1 }
     }

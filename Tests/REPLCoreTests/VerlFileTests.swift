@@ -1,0 +1,80 @@
+import Foundation
+import GRPO
+import Testing
+@testable import REPLCore
+
+/// Batch files with a `"verl"` object: verl 0.9.1's option names, verl's loss and metric names.
+@Suite("verl batch files")
+struct VerlFileTests {
+    /// One group of two: rewards [1, 0], so A = +-0.5 / (0.70711 + 1e-6) = +-0.7071058 (verl's grpo,
+    /// unbiased std). seq-mean-token-mean, k3 KL coefficient 0.5.
+    ///   row 0, A > 0: log r = 0.2, 0: r = 1.2214 (clipped at 1.2) and 1: L = -1.2 A, -A; mean -0.777817
+    ///   row 1, A < 0: log r = -0.2: r = 0.81873 inside [0.8, 1.2]: L = 0.81873 * 0.70711 = 0.578929
+    ///   pg_loss = (-0.777817 + 0.578929) / 2 = -0.0994436
+    ///   k3 (d = ref - logp = 0.1, -0.2 | 0): 0.0051709, 0.0187308 | 0; kl_loss = (0.0119508 + 0) / 2 = 0.0059754
+    ///   loss = pg_loss + 0.5 kl_loss = -0.0964558. verl 0.9.1's own numbers (verl_terms.json,
+    ///   hand_vanilla_tiny_seq-mean-token-mean_k3) are in "logged".
+    static let tiny = #"""
+    {"verl": {"kl_loss_coef": 0.5, "kl_loss_type": "k3", "loss_agg_mode": "seq-mean-token-mean", "use_kl_loss": true},
+     "groups": [{"rewards": [1.0, 0.0], "completions": [
+        {"logp": [-0.5, -1.0], "old_logp": [-0.7, -1.0], "ref_logp": [-0.4, -1.2]},
+        {"logp": [-0.3], "old_logp": [-0.1], "ref_logp": [-0.3]}]}],
+     "logged": {"source": "verl 0.9.1 ppo_loss", "loss": -0.09645584735531182, "actor/pg_loss": -0.09944355623457696,
+                "actor/pg_clipfrac": 0.3333333322222222, "actor/pg_clipfrac_lower": 0.0, "actor/kl_loss": 0.005975417758530289}}
+    """#
+
+    func explain(_ text: String, _ flags: [String] = []) -> ExplainCommand.Outcome {
+        let directory = TemporaryDirectory("grpo-verl")
+        defer { directory.remove() }
+        return ExplainCommand.run([directory.write("v.json", text)] + flags)
+    }
+
+    @Test("explain computes verl's loss and metrics; --check agrees with what verl logged")
+    func agrees() throws {
+        let text = explain(Self.tiny, ["--check"])
+        #expect(text.status == 0, "\(text.errors)")
+        #expect(text.output.contains("loss = -0.09645584736"), "\(text.output)")
+        #expect(text.output.contains("actor/pg_loss") && text.output.contains("actor/kl_loss"))
+        #expect(text.output.contains("every logged number we have agrees"))
+        let json = explain(Self.tiny, ["--json"])
+        guard case .object(let doc) = try JSONParser.parse(json.output), case .object(let paths)? = doc["paths"],
+              case .object(let naive)? = paths["naive"], case .object(let metrics)? = naive["metrics"],
+              case .object(let verl)? = doc["verl"] else { Issue.record("no verl document: \(json.output.prefix(300))"); return }
+        #expect(metrics["actor/pg_loss"] == .number(-0.09944355623457696) || {
+            if case .number(let x)? = metrics["actor/pg_loss"] { return abs(x + 0.09944355623457696) < 1e-15 }
+            return false
+        }())
+        #expect(verl["clip_ratio_c"] == .number(3) && verl["kl_loss_type"] == .string("k3"))
+    }
+
+    @Test("--check fails when a logged verl number differs; --set takes verl's names; --preset is refused")
+    func setAndCheck() {
+        let wrong = Self.tiny.replacingOccurrences(of: #""actor/pg_loss": -0.09944355623457696"#, with: #""actor/pg_loss": -0.1"#)
+        #expect(explain(wrong, ["--check"]).status == 1)
+        let dapo = explain(Self.tiny, ["--set", "clip_ratio_high=0.28", "--check"])
+        #expect(dapo.status == 1 && dapo.output.contains("clip_ratio_high=0.28"), "\(dapo.errors)")
+        #expect(explain(Self.tiny, ["--set", "beta=0"]).errors.first?.hasPrefix("error: --set beta=0: unknown verl option \"beta\"") == true)
+        #expect(explain(Self.tiny, ["--preset", "trl"]).errors.first?.contains("verl's defaults") == true)
+    }
+
+    @Test("a verl object is checked as verl checks it, and what is not computed yet says so")
+    func refusals() {
+        func error(_ verl: String) -> String? {
+            explain(#"{"verl": {"# + verl + #"}, "groups": [{"rewards": [1, 0], "completions": [{"logp": [-1]}, {"logp": [-2]}]}]}"#).errors.first
+        }
+        #expect(error(#""loss_agg_mode": "seq-sum""#)?.hasSuffix("verl: Invalid loss_agg_mode: seq-sum") == true)
+        #expect(error(#""clip_ratio_c": 1.0"#)?.contains("clip_ratio_c must be > 1") == true)
+        #expect(error(#""kl_loss_type": "k4""#)?.contains("kl_loss_type must be one of kl, k1, abs, mse, k2, low_var_kl, k3") == true)
+        #expect(error(#""lr": 1"#)?.contains(#"unknown verl option "lr"; a "verl" object takes loss_mode"#) == true)
+        #expect(error(#""adv_estimator": "ppo""#)?.contains("adv_estimator must be one of verl's gae, grpo") == true)
+        #expect(error(#""loss_mode": "geo_mean""#)?.contains("loss_mode geo_mean: verl 0.9.1 has it, grpo-swift does not compute it yet") == true)
+        let both = explain(#"{"config": {}, "verl": {}, "groups": []}"#).errors.first
+        #expect(both == #"error: "# + explainPath(both) + #": give "config" (TRL's option names) or "verl" (verl's), not both"#)
+    }
+
+    /// The temporary file's path as an error message names it.
+    func explainPath(_ message: String?) -> String {
+        guard let message, let end = message.range(of: ": give") else { return "" }
+        return String(message[message.index(message.startIndex, offsetBy: 7)..<end.lowerBound])
+    }
+}
