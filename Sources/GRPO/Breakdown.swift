@@ -9,23 +9,25 @@ public enum ClipBranch: String, Sendable, Equatable {
     case capped
 }
 
-/// The entropy bonus of a batch: loss = policy loss - coefficient * meanEntropy. Lesson 05.
+/// The entropy bonus of a batch: loss = policy loss - coefficient * entropy. Lesson 05.
 public struct EntropyBonus: Sendable, Equatable {
     /// `entropy_coef` as applied.
     public var coefficient: Double
-    /// Mean entropy over the tokens the policy term acts on.
-    public var meanEntropy: Double
-    /// How many tokens that mean is over.
+    /// The entropy the coefficient multiplies, as `entropy_aggregation` says: the mean over the
+    /// tokens the policy term acts on (TRL), or the entropies aggregated as the loss aggregates
+    /// its tokens (verl's `entropy_loss`).
+    public var entropy: Double
+    /// How many tokens it is taken over.
     public var tokens: Int
 
-    public init(coefficient: Double, meanEntropy: Double, tokens: Int) {
+    public init(coefficient: Double, entropy: Double, tokens: Int) {
         self.coefficient = coefficient
-        self.meanEntropy = meanEntropy
+        self.entropy = entropy
         self.tokens = tokens
     }
 
     /// What the bonus subtracts from the loss.
-    public var value: Double { coefficient * meanEntropy }
+    public var value: Double { coefficient * entropy }
 }
 
 /// Every intermediate quantity of the loss for one batch. Both paths produce one; the tests
@@ -103,15 +105,21 @@ public struct Breakdown: Sendable {
     }
 
     /// d loss / d H_t, the entropy bonus's gradient with respect to each token's entropy:
-    /// -entropy_coef / (tokens acted on) where the policy term acts, 0 elsewhere; `nil` without a
-    /// bonus. The tiny policy sends it back through its logits. Lesson 05.
+    /// -entropy_coef / (tokens acted on) where the policy term acts, 0 elsewhere (or, under verl's
+    /// `entropy_aggregation`, -entropy_coef times the token's weight w_i where the loss counts it);
+    /// `nil` without a bonus. The tiny policy sends it back through its logits. Lesson 05.
     public var entropyGradient: Ragged<Double>? {
         guard let bonus = entropyBonus else { return nil }
         let share = -bonus.coefficient / Double(max(bonus.tokens, 1))
         var values: [Double] = []
         values.reserveCapacity(ratio.values.count)
         for row in 0..<ratio.rowCount {
-            for t in 0..<(ratio.offsets[row + 1] - ratio.offsets[row]) { values.append(acts(row: row, token: t) ? share : 0) }
+            for t in 0..<(ratio.offsets[row + 1] - ratio.offsets[row]) {
+                switch config.entropyAggregation {
+                case .actingTokenMean: values.append(acts(row: row, token: t) ? share : 0)
+                case .lossAggregation: values.append(counts(row: row, token: t) ? -bonus.coefficient * weight[row] : 0)
+                }
+            }
         }
         return Ragged(values: values, offsets: ratio.offsets)
     }

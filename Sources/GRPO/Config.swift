@@ -193,6 +193,9 @@ public struct GRPOConfig: Sendable, Equatable {
     public var lossScaleFactor: Double? = nil
     /// How the token counts that divide are guarded: TRL's max(count, 1) or verl's m_i + 1e-8.
     public var countDivisor: CountDivisor = .atLeastOne
+    /// What `entropy_coef` multiplies: TRL's mean over the acting tokens, or verl's entropy
+    /// aggregated like the loss.
+    public var entropyAggregation: EntropyAggregation = .actingTokenMean
     /// verl's clamps of its k3 (`low_var_kl`): d = ref - logp into [-20, 20], the KL into [-10, 10].
     public var klClamp: Bool = false
     /// verl's straight-through KL (`k3+` and the like): the value of `kl_estimator`, the gradient of k2.

@@ -19,6 +19,15 @@ extension GRPOConfig {
         case range
     }
 
+    /// What the entropy bonus's coefficient multiplies. Lesson 05.
+    public enum EntropyAggregation: String, Sendable, CaseIterable {
+        /// TRL: the mean entropy of the tokens the policy term acts on, whatever the loss type.
+        case actingTokenMean = "acting_token_mean"
+        /// verl: the entropies aggregated as the loss aggregates its tokens (`entropy_loss`,
+        /// `agg_loss(entropy, response_mask, loss_agg_mode)`), over the tokens the loss counts.
+        case lossAggregation = "loss_agg_mode"
+    }
+
     /// How a token count that divides is kept from 0. Lesson 07.
     public enum CountDivisor: String, Sendable, CaseIterable {
         /// TRL: max(m_i, 1) and max(N, 1).

@@ -71,7 +71,7 @@ struct AgreementTests {
         #expect((n.entropyBonus == nil) == (v.entropyBonus == nil), "\(label) entropy bonus presence")
         if let nb = n.entropyBonus, let vb = v.entropyBonus {
             #expect(nb.tokens == vb.tokens, "\(label) entropy bonus tokens")
-            expectAgree([nb.meanEntropy, nb.value], [vb.meanEntropy, vb.value], "\(label) entropy bonus")
+            expectAgree([nb.entropy, nb.value], [vb.entropy, vb.value], "\(label) entropy bonus")
             expectAgree(n.entropyGradient!.values, v.entropyGradient!.values, "\(label) entropy gradient")
         }
         expectAgree(n.perTokenLoss.values, v.perTokenLoss.values, "\(label) per-token loss")

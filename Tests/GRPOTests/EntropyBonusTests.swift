@@ -19,7 +19,7 @@ struct EntropyBonusTests {
         config.entropyCoef = 0.1
         for b in [try Naive.breakdown(batch, config: config), try Vectorized.breakdown(batch, config: config)] {
             // mean entropy (0.5 + 1.5 + 2.5) / 3 = 1.5; bonus 0.1 * 1.5 = 0.15
-            expectClose(b.entropyBonus!.meanEntropy, 1.5, "mean entropy")
+            expectClose(b.entropyBonus!.entropy, 1.5, "mean entropy")
             expectClose(b.loss, plain.loss - 0.15, "loss")
             expectClose(b.policyLoss, plain.loss, "policy loss")
             #expect(b.gradLogp == plain.gradLogp)
@@ -56,5 +56,35 @@ struct EntropyBonusTests {
         expectClose(control.coefficient, 0.02, "capped at entropy_coef_max")
         config.useAdaptiveEntropy = false
         #expect(control.appliedCoefficient(config) == 0.01, "without adaptive control: entropy_coef as set")
+    }
+
+    @Test("verl's entropy term: the entropies aggregated as the loss is, by hand and on both paths")
+    func aggregatedLikeTheLoss() throws {
+        // Two completions of one group, entropies [1, 3] and [2]; a masked third token on the first.
+        // seq-mean-token-mean with verl's m + 1e-8: (4 / (2 + 1e-8) + 2 / (1 + 1e-8)) / 2 = 1.99999998
+        // (TRL's acting-token mean: (1 + 3 + 2) / 3 = 2); token-sum: 1 + 3 + 2 = 6;
+        // seq-mean-token-sum: (4 + 2) / 2 = 3.
+        var first = Completion(reward: 1, logp: [-1, -1, -1], entropy: [1, 3, 9])
+        first.mask = [true, true, false]
+        let batch = Batch(groups: [Group(completions: [first, Completion(reward: 0, logp: [-1], entropy: [2])])])
+        var config = GRPOConfig()
+        config.beta = 0
+        config.entropyCoef = 0.1
+        config.entropyAggregation = .lossAggregation
+        config.countDivisor = .plusEpsilon
+        let expected: [(GRPOConfig.Aggregation, Double)] = [
+            (.sequenceMeanTokenMean, (4 / (2 + 1e-8) + 2 / (1 + 1e-8)) / 2), (.tokenSum, 6), (.sequenceMeanTokenSum, 3), (.tokenMean, 2),
+        ]
+        for (aggregation, value) in expected {
+            config.lossAggMode = aggregation
+            for b in [try Naive.breakdown(batch, config: config), try Vectorized.breakdown(batch, config: config)] {
+                expectClose(b.entropyBonus!.entropy, value, "\(aggregation.rawValue)")
+                expectClose(b.loss, b.policyLoss - 0.1 * value, "\(aggregation.rawValue) loss")
+                // d loss / d H_t = -coef * w_i at the counted tokens (the tiny policy's path).
+                let gradient = b.entropyGradient!
+                expectClose(gradient[0, 0], -0.1 * b.weight[0], "\(aggregation.rawValue) d loss / d H")
+                #expect(gradient[0, 2] == 0)
+            }
+        }
     }
 }

@@ -114,6 +114,7 @@ func randomConfig(_ rng: inout SeededGenerator, reference: Bool = true, for batc
     c.countDivisor = pick(GRPOConfig.CountDivisor.allCases, &rng)
     c.klClamp = pick([false, true], &rng)
     c.klStraightThrough = pick([false, true], &rng)
+    c.entropyAggregation = pick(GRPOConfig.EntropyAggregation.allCases, &rng)
     if let batch, rng.integer(0, 1) == 0 {
         let functions = batch.completions.first?.rewardsPerFunction?.count ?? 1
         c.rewardWeights = (0..<functions).map { _ in pick([1, 0.5, 2, -1], &rng) }

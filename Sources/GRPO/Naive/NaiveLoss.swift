@@ -88,8 +88,13 @@ extension Naive {
         let policyLoss = aggregate(perTokenLoss, config: config)
         var bonus: EntropyBonus? = nil
         if config.entropyCoef != 0 {
-            let acting = completions.indices.map { i in counted[i].indices.map { counted[i][$0] && (mask?[i, $0] ?? true) } }
-            bonus = entropyBonus(entropy: completions.map { $0.entropy! }, acting: acting, coefficient: config.entropyCoef)
+            switch config.entropyAggregation {
+            case .actingTokenMean:
+                let acting = completions.indices.map { i in counted[i].indices.map { counted[i][$0] && (mask?[i, $0] ?? true) } }
+                bonus = entropyBonus(entropy: completions.map { $0.entropy! }, acting: acting, coefficient: config.entropyCoef)
+            case .lossAggregation:
+                bonus = aggregatedEntropyBonus(entropy: completions.map { $0.entropy! }, counted: counted, config: config)
+            }
         }
         // The entropies are data here: the bonus shifts the loss and sends nothing back to logp.
         let loss = policyLoss - (bonus?.value ?? 0)

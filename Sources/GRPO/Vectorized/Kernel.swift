@@ -72,8 +72,9 @@ struct LossKernel {
     /// cispo's bounds of the ratio: (-inf, epsilon_high] (TRL's cap) or the clip range (verl).
     let cispoLow: Double, cispoHigh: Double
     let sapoTemperaturePos: Double, sapoTemperatureNeg: Double
-    /// The entropy bonus is on: sum the entropies of the tokens the policy term acts on.
-    let sumsActingEntropy: Bool
+    /// The entropy bonus is on: sum the entropies of the tokens the policy term acts on (or, under
+    /// verl's `entropy_aggregation`, of every counted token, each row's sum times its weight).
+    let sumsActingEntropy: Bool, entropyByLossWeights: Bool
     let batchScale: Double   // 1/B, 1/N, 1/(B L): see `batchScale(completions:countedTokens:_:)`
 
     init(grad: UnsafeMutableBufferPointer<Double>, offsets: UnsafeBufferPointer<Int>, facts: RowFacts,
@@ -116,6 +117,7 @@ struct LossKernel {
         sapoTemperaturePos = config.sapoTemperaturePos
         sapoTemperatureNeg = config.sapoTemperatureNeg
         sumsActingEntropy = config.entropyCoef != 0
+        entropyByLossWeights = config.entropyAggregation == .lossAggregation
         batchScale = Self.batchScale(completions: offsets.count - 1, countedTokens: countedTokens, config)
     }
 
@@ -214,7 +216,7 @@ struct LossKernel {
                         }
                     }
                     sums.loss += row.lossSum.laneSum * scale
-                    sums.actingEntropy += row.actingEntropy.laneSum
+                    sums.actingEntropy += row.actingEntropy.laneSum * (entropyByLossWeights ? row.weight : 1)
                     sums.actingTokens += row.actingCount.laneSum
                     if Sink.recordsEverything {
                         sums.kl += row.klSum.laneSum

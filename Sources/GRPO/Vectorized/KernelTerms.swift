@@ -224,7 +224,7 @@ extension LossKernel {
     @_transparent
     func sumActingEntropy(_ row: inout Row, keep: LaneMask, active: LaneMask?, _ t: Int, _ count: Int) {
         guard sumsActingEntropy, let entropy = row.inputs.entropy else { return }
-        let acting = Self.both(keep, active)
+        let acting = Self.both(entropyByLossWeights ? LaneMask(repeating: true) : keep, active)
         let zero = Lanes(repeating: 0)
         row.actingEntropy += zero.replacing(with: load(entropy, t, count), where: acting)
         row.actingCount += zero.replacing(with: 1, where: acting)

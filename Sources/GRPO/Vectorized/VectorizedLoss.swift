@@ -161,8 +161,14 @@ extension Vectorized {
     /// The entropy bonus from the kernel's sums; nil when entropy_coef is 0.
     static func entropyBonus(_ sums: KernelSums, config: GRPOConfig) -> EntropyBonus? {
         guard config.entropyCoef != 0 else { return nil }
-        return EntropyBonus(coefficient: config.entropyCoef, meanEntropy: sums.actingEntropy / Swift.max(sums.actingTokens, 1),
-                            tokens: Int(sums.actingTokens))
+        switch config.entropyAggregation {
+        case .actingTokenMean:
+            return EntropyBonus(coefficient: config.entropyCoef, entropy: sums.actingEntropy / Swift.max(sums.actingTokens, 1),
+                                tokens: Int(sums.actingTokens))
+        case .lossAggregation:
+            // Each row's entropy sum came in times the row's weight: the aggregate itself.
+            return EntropyBonus(coefficient: config.entropyCoef, entropy: sums.actingEntropy, tokens: Int(sums.actingTokens))
+        }
     }
 
     /// The logged metrics from the kernel's sums (`Metrics` names them).

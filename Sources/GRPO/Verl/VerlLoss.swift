@@ -46,6 +46,9 @@ extension VerlOptions {
         case .full: throw ConfigError("kl_loss_type full is not implemented in verl 0.9.1 either")
         }
         c.klStraightThrough = klStraightThrough
+        // - entropy_coeff * agg(entropy): aggregated as the loss is (the entropies are data).
+        try c.set("entropy_coef", to: entropyCoeff.optionText)
+        c.entropyAggregation = .lossAggregation
         // The advantages come from `VerlAdvantages`, given to the loss per completion.
         c.scaleRewards = normAdvByStdInGRPO ? .group : .none
         c.stdEpsilon = 1e-6
@@ -54,7 +57,6 @@ extension VerlOptions {
 
     /// The options whose terms are not in the composed loss yet (issue 12's later steps).
     func checkComputedHere() throws(ConfigError) {
-        if entropyCoeff != 0 || calculateEntropy { throw ConfigError(notYet("the entropy term (entropy_coeff, calculate_entropy)")) }
         if rolloutIS != nil || rolloutRS != nil { throw ConfigError(notYet("rollout correction (rollout_is, rollout_rs)")) }
     }
 
@@ -68,6 +70,9 @@ extension VerlOptions {
     /// from the groups' rewards (or as the batch gives them: a dumped mini-batch carries verl's),
     /// set on each completion; responses padded to `max_response_length` or the longest one.
     public func lossInputs(_ batch: Batch) throws(ConfigError) -> (batch: Batch, config: GRPOConfig) {
+        if reportsEntropy && !batch.hasEntropy {
+            throw ConfigError("entropy_coeff or calculate_entropy: verl's actor then computes each token's entropy; give \"entropy\" for every completion")
+        }
         if batch.completions.contains(where: { $0.samplerLogp != nil }) {
             throw ConfigError(notYet("rollout_log_probs (sampler_logp) and the rollout_corr metrics"))
         }

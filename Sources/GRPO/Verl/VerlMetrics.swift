@@ -4,18 +4,18 @@
 public enum VerlMetrics {
     /// Every name `metrics` may return.
     public static let names = ["actor/pg_clipfrac", "actor/ppo_kl", "actor/pg_clipfrac_lower", "actor/pg_loss",
-                               "actor/kl_loss", "actor/kl_coef"]
+                               "actor/entropy_loss", "actor/kl_loss", "actor/kl_coef"]
 
     /// The policy loss's metrics (`actor/pg_clipfrac`, `actor/ppo_kl`, `actor/pg_clipfrac_lower`),
     /// `actor/pg_loss`, and `actor/kl_loss` / `actor/kl_coef` with `use_kl_loss` (the trainer
     /// prefixes `actor/` to the actor's `kl_loss` and `kl_coef`).
     public static func metrics(_ b: Breakdown, batch: Batch, options: VerlOptions) -> [(name: String, value: Double)] {
         var tokens = 0.0, negativeApproxKL = 0.0, clipped = 0.0, clippedLower = 0.0
-        var policy = 0.0, kl = 0.0
+        var policy = 0.0, kl = 0.0, entropy = 0.0
         let c = b.config
         for (row, completion) in batch.completions.enumerated() {
             let a = b.advantages[row]
-            var policySum = 0.0, klSum = 0.0
+            var policySum = 0.0, klSum = 0.0, entropySum = 0.0
             for t in 0..<completion.length where b.counts(row: row, token: t) {
                 tokens += 1
                 negativeApproxKL += min(max(completion.logp[t] - completion.oldLogp[t], -20), 20)
@@ -31,15 +31,19 @@ public enum VerlMetrics {
                 let klT = b.kl?[row, t] ?? 0
                 policySum += b.perTokenLoss[row, t] - c.beta * klT
                 klSum += klT
+                entropySum += completion.entropy?[t] ?? 0
             }
             policy += b.weight[row] * policySum
             kl += b.weight[row] * klSum
+            entropy += b.weight[row] * entropySum
         }
         let n = tokens + 1e-8
         var out: [(name: String, value: Double)] = [
             ("actor/pg_clipfrac", clipped / n), ("actor/ppo_kl", -negativeApproxKL / n),
             ("actor/pg_clipfrac_lower", clippedLower / n), ("actor/pg_loss", policy),
         ]
+        // agg(entropy), the same aggregate the loss subtracts entropy_coeff times.
+        if options.reportsEntropy { out.append(("actor/entropy_loss", entropy)) }
         if options.useKLLoss { out += [("actor/kl_loss", kl), ("actor/kl_coef", options.klLossCoef)] }
         return out
     }

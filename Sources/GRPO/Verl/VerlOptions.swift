@@ -169,6 +169,9 @@ public struct VerlOptions: Sendable, Equatable {
         return Array(zip(Self.keys, values)).map { (key: $0.0, value: $0.1) }
     }
 
+    /// verl's actor computes the entropy term (and logs `actor/entropy_loss`).
+    public var reportsEntropy: Bool { entropyCoeff != 0 || calculateEntropy }
+
     /// verl's fallback: `clip_ratio_low` or, when it is null, `clip_ratio`.
     public var resolvedClipRatioLow: Double { clipRatioLow ?? clipRatio }
     public var resolvedClipRatioHigh: Double { clipRatioHigh ?? clipRatio }

@@ -63,7 +63,7 @@ public enum ExplainJSON {
         ])
         if let bonus = b.entropyBonus {
             p["entropy_bonus"] = .object(JSONObject([("entropy_coef", .number(bonus.coefficient)),
-                                                     ("mean_entropy", .number(bonus.meanEntropy)),
+                                                     ("entropy", .number(bonus.entropy)),
                                                      ("tokens", .number(Double(bonus.tokens))), ("value", .number(bonus.value))]))
         }
         if let mask = b.lossMask { p["loss_mask"] = rows(mask) { .bool($0) } }

@@ -16,6 +16,24 @@ extension Naive {
                 count += 1
             }
         }
-        return EntropyBonus(coefficient: coefficient, meanEntropy: sum / Double(max(count, 1)), tokens: count)
+        return EntropyBonus(coefficient: coefficient, entropy: sum / Double(max(count, 1)), tokens: count)
+    }
+
+    /// verl's entropy term (`entropy_aggregation` loss_agg_mode): the entropies of the tokens the
+    /// loss counts, aggregated exactly as the per-token losses are (`aggregate`),
+    ///
+    ///     bonus = entropy_coef * sum_i w_i sum_t H_it        (w_i: `tokenWeight`)
+    ///
+    /// so under token-sum it is a sum, under seq-mean-token-mean a mean of row means. Data here,
+    /// as in `entropyBonus`. Lesson 11.
+    public static func aggregatedEntropyBonus(entropy: [[Double]], counted: [[Bool]], config: GRPOConfig) -> EntropyBonus {
+        var rows: [[Scalar]] = []
+        for (row, keep) in zip(entropy, counted) {
+            var kept: [Scalar] = []
+            for t in row.indices where keep[t] { kept.append(Scalar(row[t])) }
+            rows.append(kept)
+        }
+        return EntropyBonus(coefficient: config.entropyCoef, entropy: aggregate(rows, config: config).value,
+                            tokens: rows.reduce(0) { $0 + $1.count })
     }
 }
