@@ -127,11 +127,23 @@ def negative(x, floor=0.01):
     return x if x < -floor else -floor - abs(x + floor)
 
 
+# The four dimensions along which explain computes part of verl today; each batch keeps some of them
+# inside (INSIDE) and draws the others from verl's full lists. Every other option is always drawn
+# from its full list.
+DIMENSIONS = ["loss_mode", "adv_estimator", "entropy", "sampler"]
+INSIDE = {"loss_mode": "vanilla or cispo", "adv_estimator": "grpo",
+          "entropy": "entropy_coeff 0, calculate_entropy false", "sampler": "no sampler_logp"}
+# One dimension outside ("one-off" batches): which one, by weight (a loss mode, an estimator is one
+# of 12 and 10 values; the entropy term and the sampler options cover several options at once).
+ONE_OFF_WEIGHTS = {"loss_mode": 0.45, "adv_estimator": 0.25, "entropy": 0.15, "sampler": 0.15}
+ONE_OFF_SHARE = 0.45
+
+
 def random_option_set(rng, inside):
-    """One random verl option set. `inside`: keep to what explain computes today (vanilla or cispo,
-    grpo, no entropy term, no sampler log-probs); every other option is drawn in full either way."""
+    """One random verl option set; `inside`: the DIMENSIONS kept to what explain computes today.
+    (The sampler dimension, sampler_logp and the rollout options, is drawn with the batch.)"""
     o = {}
-    o["loss_mode"] = rng.choice(["vanilla", "cispo"]) if inside else rng.choice(LOSS_MODES)
+    o["loss_mode"] = rng.choice(["vanilla", "cispo"]) if "loss_mode" in inside else rng.choice(LOSS_MODES)
     o["loss_agg_mode"] = rng.choice(LOSS_AGG_MODES)
     o["clip_ratio"] = rng.choice([0.2, 0.1, 0.3, r10(rng.uniform(0.05, 0.5))])
     o["clip_ratio_low"] = rng.choice([0.2, 0.2, None, 0.1, 0.3, 1.0, r10(rng.uniform(0.02, 0.6))])
@@ -154,7 +166,7 @@ def random_option_set(rng, inside):
     if rng.random() < 0.02:
         kt = "full"  # in verl's list, not implemented there
     o["kl_loss_type"] = kt
-    if inside:
+    if "entropy" in inside:
         o["entropy_coeff"], o["calculate_entropy"] = 0.0, False
     else:
         o["entropy_coeff"] = rng.choice([0.0, 0.0, 0.0, 0.01, 0.001, -0.05, r10(rng.uniform(-0.1, 0.1))])
@@ -171,7 +183,7 @@ def random_option_set(rng, inside):
     o["dro_beta"] = rng.choice([None, 0.5, 0.1, r10(rng.uniform(0.01, 2.0))])
     if o["loss_mode"] == "dro" and rng.random() < 0.9 and o["dro_beta"] is None:
         o["dro_beta"] = 0.5  # null: verl refuses (kept in one draw of ten)
-    o["adv_estimator"] = "grpo" if inside else rng.choice(ADV_ESTIMATORS)
+    o["adv_estimator"] = "grpo" if "adv_estimator" in inside else rng.choice(ADV_ESTIMATORS)
     o["norm_adv_by_std_in_grpo"] = rng.random() < 0.7
     o["gdpo_reward_weights"] = None
     # Rollout correction: only with sampler log-probs (drawn with the batch).
@@ -278,8 +290,18 @@ def random_rewards(rng, g, kind):
 
 
 def random_batch(rng, inside_share):
-    """A random batch and option set, as verl_terms_golden.make_batch writes them."""
-    inside = rng.random() < inside_share
+    """A random batch and option set, as verl_terms_golden.make_batch writes them. Three kinds:
+    "inside" (a share of inside_share): every dimension inside what explain computes today;
+    "one-off" (ONE_OFF_SHARE): one dimension drawn from verl's full list, the others inside;
+    "free" (the rest): every dimension drawn from verl's full list."""
+    u = rng.random()
+    if u < inside_share:
+        tier, inside = "inside", set(DIMENSIONS)
+    elif u < inside_share + ONE_OFF_SHARE:
+        out = rng.choices(list(ONE_OFF_WEIGHTS), weights=list(ONE_OFF_WEIGHTS.values()))[0]
+        tier, inside = "one-off " + out, set(DIMENSIONS) - {out}
+    else:
+        tier, inside = "free", set()
     o = random_option_set(rng, inside)
     n_groups = rng.randint(1, 5)
     sizes = [rng.randint(1, 6) for _ in range(n_groups)]
@@ -288,7 +310,10 @@ def random_batch(rng, inside_share):
     # (bypass_mode has no old_logp: its "old" log-probs are the sampler's, drawn off-policy.)
     drift = rng.choice(["near", "mid", "mid", "far"] + ([] if bypass else ["on"]))
     extreme = drift != "on" and rng.random() < 0.25
-    sampler = bypass or (not inside and rng.random() < 0.3)
+    if "sampler" in inside:
+        sampler = bypass  # bypass_mode's "old" log-probs are the sampler's
+    else:
+        sampler = bypass or tier != "free" or rng.random() < 0.3
     if sampler:
         random_rollout_options(rng, o)
         if bypass and o["use_kl_loss"] and o["rollout_rs"] is not None:
@@ -328,7 +353,7 @@ def random_batch(rng, inside_share):
     for k in VERL_KEYS:
         batch["verl"].setdefault(k, o.get(k))
     batch["verl"] = {k: batch["verl"][k] for k in VERL_KEYS}
-    features = {"inside": inside, "drift": drift, "extreme": extreme, "groups": sizes, "masks": len(masks),
+    features = {"tier": tier, "drift": drift, "extreme": extreme, "groups": sizes, "masks": len(masks),
                 "empty_rows": sum(1 for m in masks.values() if not any(m)), "sampler": sampler, "width": width,
                 "longest": longest}
     return batch, features
@@ -360,6 +385,12 @@ def not_yet_reason(stderr):
             return m.group(1)
         return text.split(", " + NOT_YET)[0].split(": verl: ")[-1]
     return None
+
+
+def explain_reason(stderr):
+    """explain's error line without 'error: FILE: verl: '."""
+    line = next((x for x in stderr.splitlines() if x.startswith("error:")), stderr.splitlines()[0] if stderr else "")
+    return re.sub(r"^error:\s*(\S+\.json:\s*)?(verl:\s*)?", "", line.strip())
 
 
 def run_theirs(batch):
@@ -510,9 +541,10 @@ def main():
     ap.add_argument("--batch", type=int, action="append", metavar="I",
                     help="only batch I of the seed's draw (repeatable): to look at one again")
     ap.add_argument("--tol", type=float, default=1e-9, help="relative to max(1, |verl|)")
-    ap.add_argument("--inside-share", type=float, default=0.45,
+    ap.add_argument("--inside-share", type=float, default=0.4,
                     help="share of draws kept to what explain computes today (loss_mode vanilla/cispo, grpo, no "
-                         "entropy term, no sampler_logp); their other options are drawn in full")
+                         "entropy term, no sampler_logp); their other options are drawn in full (default 0.4; "
+                         "%g%% more have one of these four outside, the rest all four)" % (100 * ONE_OFF_SHARE))
     ap.add_argument("--binary", default=None,
                     help="grpo-repl to run (default .build/release/grpo-repl, built if missing)")
     ap.add_argument("--keep", metavar="DIR", help="write every batch file here (default: only failing ones, in a temp dir)")
@@ -538,13 +570,12 @@ def main():
     counts = collections.Counter()
     not_yet = collections.Counter()
     not_yet_example = {}
-    refused_verl = collections.Counter()  # verl's refusal (where, message) -> batches
-    refused_ours_not_yet = 0
+    refused_verl = collections.defaultdict(collections.Counter)  # verl's refusal -> explain's -> batches
     known = collections.Counter()
     failures = []
     worst = collections.defaultdict(float)
     coverage = collections.defaultdict(collections.Counter)  # option -> value -> agreeing batches
-    inside_drawn = inside_computed = 0
+    tiers = collections.defaultdict(collections.Counter)  # tier -> verdict -> batches
     t0 = time.time()
     t_ours = t_theirs = 0.0
     indices = args.batch if args.batch else range(args.n)
@@ -561,7 +592,6 @@ def main():
         t = time.time()
         ref = run_theirs(batch)
         t_theirs += time.time() - t
-        inside_drawn += features["inside"]
 
         verdict, detail, diffs = None, "", []
         if "harness_error" in ref:
@@ -569,9 +599,7 @@ def main():
         elif "error" in ref:
             if ours["status"] == 2:
                 verdict = "refused"
-                refused_verl["%s: %s" % (ref["raised_in"], ref["error"][:90])] += 1
-                if NOT_YET in ours["stderr"]:
-                    refused_ours_not_yet += 1
+                refused_verl["%s: %s" % (ref["raised_in"], ref["error"][:100])][explain_reason(ours["stderr"])] += 1
                 detail = "verl: %s (%s); ours: %s" % (ref["error"], ref["raised_in"], ours["stderr"])
             else:
                 verdict = "FAIL"
@@ -593,7 +621,6 @@ def main():
             diffs += [("echo", e, "-", math.inf) for e in echo]
             if not diffs:
                 verdict = "agree"
-                inside_computed += features["inside"]
                 for k, x in w.items():
                     worst[k] = max(worst[k], x)
                 for k in ("loss_mode", "loss_agg_mode", "kl_loss_type", "adv_estimator"):
@@ -607,6 +634,8 @@ def main():
                 coverage["extreme log-ratios"][features["extreme"]] += 1
                 coverage["on-policy"][features["drift"] == "on"] += 1
                 coverage["a group of one"][1 in features["groups"]] += 1
+                coverage["entropy term (coeff != 0 or calculate)"][v["entropy_coeff"] != 0 or v["calculate_entropy"]] += 1
+                coverage["sampler_logp"][features["sampler"]] += 1
             else:
                 why = known_difference(ref, v, diffs)
                 if why:
@@ -616,6 +645,7 @@ def main():
                     verdict = "FAIL"
                     detail = "%d numbers differ" % len(diffs)
         counts[verdict] += 1
+        tiers[features["tier"]][verdict] += 1
         if verdict == "FAIL":
             failures.append((index, path, v, detail, diffs))
             kept = os.path.join(failing_dir, os.path.basename(path))
@@ -648,17 +678,23 @@ def main():
             ("FAILURES", counts["FAIL"])]
     for label, k in rows:
         print("  %-50s %5d" % (label, k))
-    print("\n  drawn inside what explain computes today: %d (%d agree; the rest refused by verl or by explain for a "
-          "reason)" % (inside_drawn, inside_computed))
+    print("\nby kind of draw (inside: %s; one-off X: X from verl's full list, the others inside; free: all four "
+          "from the full lists):" % "; ".join(INSIDE.values()))
+    print("  %-28s %6s %6s %8s %8s %6s %6s" % ("", "drawn", "agree", "refused", "not yet", "known", "FAIL"))
+    for tier in sorted(tiers, key=lambda t: (t != "inside", t == "free", t)):
+        c = tiers[tier]
+        print("  %-28s %6d %6d %8d %8d %6d %6d" % (tier, sum(c.values()), c["agree"], c["refused"], c["not yet"],
+                                                  c["known"], c["FAIL"]))
     if not_yet:
         print("\nnot computed yet by grpo-swift, by the first option explain names (batches; first batch):")
         for reason, k in not_yet.most_common():
             print("  %5d  %-70s [batch %d]" % (k, reason, not_yet_example[reason]))
     if refused_verl:
-        print("\nrefused by both, by verl's reason (%d of them explain refuses as not computed yet; the others with "
-              "its own reason):" % refused_ours_not_yet)
-        for reason, k in refused_verl.most_common():
-            print("  %5d  %s" % (k, reason))
+        print("\nrefused by both: verl's reason (where it raised), then explain's (batches):")
+        for reason, theirs in sorted(refused_verl.items(), key=lambda kv: -sum(kv[1].values())):
+            print("  %5d  verl    %s" % (sum(theirs.values()), reason))
+            for ours_reason, k in theirs.most_common():
+                print("  %5d    explain %s" % (k, ours_reason[:120]))
     if known:
         print("\nknown differences:")
         for reason, k in known.most_common():

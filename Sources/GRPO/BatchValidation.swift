@@ -64,7 +64,7 @@ extension Batch {
         if config.beta != 0 && !hasReference {
             throw BatchError("beta is \(config.beta) but no completion has ref_logp; give ref_logp or set beta=0")
         }
-        if usesSamplerCorrection(config) { try validateSamplerBounds(config) }
+        if usesSamplerCorrection(config) { try config.validateSamplerCorrection() }
         if config.topEntropyQuantile < 1 && !hasEntropy {
             throw BatchError("top_entropy_quantile is \(config.topEntropyQuantile) but not every completion has entropy")
         }
@@ -101,9 +101,14 @@ extension Batch {
         }
         return count
     }
+}
 
-    /// The sampler correction's bounds, and what TRL refuses with them.
-    private func validateSamplerBounds(_ config: GRPOConfig) throws(BatchError) {
+extension GRPOConfig {
+    /// The sampler correction's bounds, and what TRL refuses with them: what its options must
+    /// satisfy whenever a batch carries sampler log-probs and the correction is on (a trainer
+    /// checks it before it samples one).
+    public func validateSamplerCorrection() throws(BatchError) {
+        let config = self
         let low = config.vllmImportanceSamplingClipMin, high = config.vllmImportanceSamplingClipMax
         if let low, let high, low >= high {
             throw BatchError("vllm_importance_sampling_clip_min (\(low)) must be below vllm_importance_sampling_clip_max (\(high))")
@@ -118,7 +123,9 @@ extension Batch {
                              + "token_mask, not \(mode.rawValue) (TRL: VESPO folds per-token sampler weights into its sequence ratio)")
         }
     }
+}
 
+extension Batch {
     /// Throws at the first per-token value of `fields` that is not a finite number, naming its
     /// group, completion, field and token.
     func validateTokenValues(_ fields: Set<TokenField> = Set(TokenField.allCases)) throws(BatchError) {

@@ -178,6 +178,11 @@ public struct GRPOConfig: Sendable, Equatable {
     // Conventions where verl 0.9.1 computes differently from TRL 1.16, each TRL's by default
     // (`Conventions.swift` has their types; DESIGN.md, "verl 0.9.1"; lesson 11).
 
+    /// The policy objective in place of the one `loss_type` picks (verl's loss modes that TRL
+    /// has no loss type for: `reinforce`, `dro`, `dppo_tv`, `dppo_kl`); nil: the loss type's.
+    public var policyObjective: PolicyObjective? = nil
+    /// DRO's weight of the quadratic log-ratio penalty (verl's `dro_beta`).
+    public var droBeta: Double = 0.1
     /// The aggregation in place of the one `loss_type` picks (verl's `loss_agg_mode`, which
     /// includes `token-sum`); nil: the loss type's.
     public var lossAggMode: Aggregation? = nil

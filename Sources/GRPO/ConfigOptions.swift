@@ -111,6 +111,10 @@ extension GRPOConfig {
         .optionalNumber("vllm_importance_sampling_clip_min", "lower bound of the sampler/trainer weight (none = no bound)",
                        \.vllmImportanceSamplingClipMin, 0, 1e6),
         // verl's conventions (TRL's by default): lesson 11.
+        .optionalChoice("policy_objective", "the objective, in place of the loss type's (none = loss_type's; lesson 05)",
+                        \.policyObjective),
+        .number("dro_beta", "dro: weight of the penalty (logp - old_logp)^2 / 2 (verl's dro_beta)", \.droBeta, 0, 1e6,
+                lowerOpen: true),
         .optionalChoice("loss_agg_mode", "the aggregation, in place of the loss type's (none = loss_type's; lesson 07)",
                         \.lossAggMode),
         .optionalNumber("log_ratio_clamp", "clamp log r into [-c, c] before exp (verl: 20; none = TRL, no clamp)",

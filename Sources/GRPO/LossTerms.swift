@@ -26,13 +26,21 @@ extension GRPOConfig {
         /// sg(phi(w)) A logp, phi(w) = exp(lambda + k log w - lambda w) of the sequence's product
         /// ratio w (with the sampler weights folded in).
         case vespo
+        /// A logp: no ratio, no clip (verl's `gpg`; `bypass_mode`'s reinforce).
+        case reinforce
+        /// A logp - dro_beta / 2 (logp - old_logp)^2 (verl's `dro`).
+        case dro
+        /// sg(min(r, delta)) A logp, 0 once p - p_old leaves its range in A's direction (verl's `dppo_tv`).
+        case dppoTV = "dppo_tv"
+        /// The same with the Bernoulli KL of p and p_old as the trust region (verl's `dppo_kl`).
+        case dppoKL = "dppo_kl"
 
         /// VESPO folds the sampler/trainer weights into its sequence ratio instead of multiplying
         /// the policy term by them afterwards (TRL skips that product for vespo).
         public var foldsSamplerWeight: Bool {
             switch self {
             case .vespo: true
-            case .clipMin, .cispo, .sapo: false
+            case .clipMin, .cispo, .sapo, .reinforce, .dro, .dppoTV, .dppoKL: false
             }
         }
     }
@@ -92,7 +100,8 @@ extension GRPOConfig.LossType {
 }
 
 extension GRPOConfig {
-    /// The objective the config's `loss_type` picks, and its aggregation (or `loss_agg_mode`'s).
-    public var objective: PolicyObjective { lossType.objective }
+    /// The objective the config's `loss_type` picks (or `policy_objective`'s), and its
+    /// aggregation (or `loss_agg_mode`'s).
+    public var objective: PolicyObjective { policyObjective ?? lossType.objective }
     public var aggregation: Aggregation { lossAggMode ?? lossType.aggregation }
 }

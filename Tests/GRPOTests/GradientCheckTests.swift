@@ -58,19 +58,19 @@ struct GradientCheckTests {
     /// Whether the objective's weights are detached (the gradient holds the ratios fixed).
     static func detaches(_ objective: GRPOConfig.PolicyObjective) -> Bool {
         switch objective {
-        case .cispo, .vespo: true
-        case .clipMin, .sapo: false
+        case .cispo, .vespo, .dppoTV, .dppoKL: true
+        case .clipMin, .sapo, .reinforce, .dro: false
         }
     }
 
-    @Test("random batches, random options, both paths", arguments: GRPOConfig.LossType.allCases)
-    func randomBatches(lossType: GRPOConfig.LossType) throws {
+    @Test("random batches, random options, both paths", arguments: GRPOConfig.PolicyObjective.allCases)
+    func randomBatches(objective: GRPOConfig.PolicyObjective) throws {
         var rng = SeededGenerator(seed: 31)
         var checked = 0
         for _ in 0..<40 {
             let batch = randomBatch(&rng, maxLength: 4)
             var config = randomConfig(&rng, for: batch)
-            config.lossType = lossType
+            config.policyObjective = objective
             if config.objective.foldsSamplerWeight { config.vllmImportanceSamplingMode = .tokenTruncate }
             // The straight-through KL's gradient is not its value's derivative (its own test below).
             config.klStraightThrough = false

@@ -151,6 +151,41 @@ struct HandWorkedTests {
         }
     }
 
+    @Test("dro and dppo_tv on one token each, by hand, both paths")
+    func droAndDPPO() throws {
+        // Rewards [1, 0] with the population std: A = +1, -1. Row 0: logp -0.5, old -0.7
+        // (x = 0.2, r = e^0.2 = 1.2214); row 1: logp -1 = old. One token each, seq-mean-token-mean: w = 1/2.
+        let batch = Batch(groups: [Group(completions: [
+            Completion(reward: 1, logp: [-0.5], oldLogp: [-0.7]), Completion(reward: 0, logp: [-1], oldLogp: [-1]),
+        ])])
+        var config = GRPOConfig()
+        config.beta = 0
+        config.stdEstimator = .population
+        config.stdEpsilon = 0
+        // dro, beta 0.5: row 0 objective A logp - beta/2 x^2 = -0.5 - 0.25 * 0.04 = -0.51, so L = 0.51,
+        // d L / d logp = -(A - beta x) = -0.9; row 1: L = -(-1 * -1) = -1, d L / d logp = -(-1 - 0) = 1.
+        config.policyObjective = .dro
+        config.droBeta = 0.5
+        for b in [try Naive.breakdown(batch, config: config), try Vectorized.breakdown(batch, config: config)] {
+            expectClose(b.loss, (0.51 - 1) / 2, "dro loss")
+            expectClose(b.gradLogp.values, [-0.45, 0.5], "dro gradient")
+        }
+        // dppo_tv: p = e^-0.5 = 0.60653 and p_old = e^-0.7 = 0.49659 differ by 0.10995 <= epsilon_high 0.2,
+        // so row 0 keeps sg(min(r, 3)) A logp: L = -1.2214 * -0.5 = 0.61070, d L / d logp = -1.2214 (times 1/2).
+        // Row 1: p = p_old, kept: L = -(1 * -1 * -1) = -1, d L / d logp = 1 (times 1/2).
+        config.policyObjective = .dppoTV
+        config.delta = 3
+        for b in [try Naive.breakdown(batch, config: config), try Vectorized.breakdown(batch, config: config)] {
+            expectClose(b.perTokenLoss.values, [exp(0.2) * 0.5, -1], "dppo_tv kept")
+            expectClose(b.gradLogp.values, [-exp(0.2) / 2, 0.5], "dppo_tv gradient")
+        }
+        // With epsilon_high 0.1 the move of 0.10995 leaves the trust region: row 0 passes nothing.
+        config.epsilonHigh = 0.1
+        for b in [try Naive.breakdown(batch, config: config), try Vectorized.breakdown(batch, config: config)] {
+            #expect(b.perTokenLoss[0, 0] == 0 && b.gradLogp[0, 0] == 0)
+        }
+    }
+
     @Test("zero-variance group: every advantage is exactly 0, even with std_epsilon 0")
     func zeroVariance() throws {
         var config = GRPOConfig()

@@ -74,6 +74,8 @@ func randomBatch(_ rng: inout SeededGenerator, groups: Int? = nil, groupSize: In
 func randomConfig(_ rng: inout SeededGenerator, reference: Bool = true, for batch: Batch? = nil) -> GRPOConfig {
     var c = GRPOConfig()
     c.lossType = pick(GRPOConfig.LossType.allCases, &rng)
+    c.policyObjective = pick([nil, nil, nil] + GRPOConfig.PolicyObjective.allCases, &rng)
+    c.droBeta = pick([0.1, 0.5, 2], &rng)
     c.epsilon = pick([0.1, 0.2, 0.3], &rng)
     c.epsilonHigh = pick([nil, 0.28, 0.5, 1.5, 5], &rng)
     c.delta = pick([nil, 1.5, 3.0], &rng)

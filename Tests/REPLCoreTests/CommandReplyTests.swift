@@ -160,3 +160,23 @@ struct CommandReplyTests {
         #expect(interpreter.execute("savebatch \(path)").lines.count == 1)
     }
 }
+
+@Suite("Training with options the sampler correction refuses")
+struct SamplerOptionTrainingTests {
+    @Test("sampler bounds the wrong way round: rollout, step, iterate and train refuse (the trainer once trapped) and change nothing")
+    func boundsRefusedBeforeSampling() {
+        let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        for line in ["set vllm_importance_sampling_clip_min 8", "set sampler_precision bfloat16",
+                     "set vllm_importance_sampling_correction true"] {
+            #expect(!interpreter.execute(line).isError, "\(line)")
+        }
+        for command in ["rollout", "step", "iterate", "train 2"] {
+            let reply = interpreter.execute(command)
+            #expect(reply.isError && reply.lines == ["error: \(command.split(separator: " ")[0]) cannot run: "
+                + "vllm_importance_sampling_clip_min (8.0) must be below vllm_importance_sampling_clip_max (3.0)"], "\(reply.lines)")
+        }
+        #expect(interpreter.session.trainer.stepCount == 0 && interpreter.session.trainer.currentRollout == nil)
+        #expect(!interpreter.execute("set vllm_importance_sampling_clip_max 10").isError)
+        #expect(!interpreter.execute("step").isError)
+    }
+}

@@ -71,7 +71,7 @@ extension Naive {
                 if let penalty { kl![i, t] = penalty.value }
                 guard counted[i][t] else { continue }  // out of the loss: L = 0, no gradient
 
-                var policyLoss = -policyObjective(ratio: r, logp: logp[i][t], row: row, config: config)
+                var policyLoss = -policyObjective(ratio: r, logp: logp[i][t], oldLogp: c.oldLogp[t], row: row, config: config)
                 // The masks select the term away (exactly 0), they do not multiply it by 0.
                 if keepPolicy?[i] == false || keepsEntropy == false { policyLoss = Scalar(0) }
                 if let weights, !config.objective.foldsSamplerWeight {

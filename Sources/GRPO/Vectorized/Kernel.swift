@@ -49,6 +49,7 @@ struct LossKernel {
     let facts: RowFacts
     let lowerBound: Double   // 1 - epsilon
     let upperBound: Double   // 1 + epsilon_high
+    let epsilon: Double, epsilonHigh: Double  // the widths themselves (DPPO's trust region)
     let delta: Double        // TRL's cap of the unclipped ratio; +inf when off (or a dual clip)
     /// verl's dual clip: delta, the floor of -loss / A for A < 0; nil when off.
     let dualClip: Double?
@@ -72,6 +73,9 @@ struct LossKernel {
     /// cispo's bounds of the ratio: (-inf, epsilon_high] (TRL's cap) or the clip range (verl).
     let cispoLow: Double, cispoHigh: Double
     let sapoTemperaturePos: Double, sapoTemperatureNeg: Double
+    let droBeta: Double
+    /// DPPO's cap of its detached weight min(r, delta) (+inf without delta).
+    let dppoCap: Double
     /// The entropy bonus is on: sum the entropies of the tokens the policy term acts on (or, under
     /// verl's `entropy_aggregation`, of every counted token, each row's sum times its weight).
     let sumsActingEntropy: Bool, entropyByLossWeights: Bool
@@ -84,6 +88,8 @@ struct LossKernel {
         self.facts = facts
         lowerBound = 1 - config.epsilon
         upperBound = 1 + config.resolvedEpsilonHigh
+        epsilon = config.epsilon
+        epsilonHigh = config.resolvedEpsilonHigh
         switch config.deltaForm {
         case .cap: (delta, dualClip) = (config.delta ?? .infinity, nil)
         case .dualClip: (delta, dualClip) = (.infinity, config.delta)
@@ -98,7 +104,7 @@ struct LossKernel {
             case .cap: (lowCountBound, highCountBound) = (-.infinity, config.resolvedEpsilonHigh)
             case .range: (lowCountBound, highCountBound) = (-.infinity, upperBound)
             }
-        case .sapo, .vespo: (lowCountBound, highCountBound) = (-.infinity, .infinity)
+        case .sapo, .vespo, .reinforce, .dro, .dppoTV, .dppoKL: (lowCountBound, highCountBound) = (-.infinity, .infinity)
         }
         beta = config.beta
         addKL = hasReference && config.beta != 0
@@ -116,6 +122,8 @@ struct LossKernel {
         }
         sapoTemperaturePos = config.sapoTemperaturePos
         sapoTemperatureNeg = config.sapoTemperatureNeg
+        droBeta = config.droBeta
+        dppoCap = config.delta ?? .infinity
         sumsActingEntropy = config.entropyCoef != 0
         entropyByLossWeights = config.entropyAggregation == .lossAggregation
         batchScale = Self.batchScale(completions: offsets.count - 1, countedTokens: countedTokens, config)
@@ -298,7 +306,7 @@ struct LossKernel {
         // d r / d logp = r, or 0 where log_ratio_clamp held the log-ratio.
         let held = heldByClamp(row.inputs, t, count)
         let dr = held.map { r.replacing(with: 0, where: $0) } ?? r
-        var term = tokenTerm(ratio: r, dRatioDLogp: dr, logp: logp, row)
+        var term = tokenTerm(ratio: r, dRatioDLogp: dr, logp: logp, oldLogp: load(row.inputs.oldLogp, t, count), row)
         let keep = maskAndWeigh(&term, row, t, count)
         var loss = term.loss
         var dLogp = term.dLogp
@@ -366,7 +374,7 @@ struct LossKernel {
         let active = activeLanes(row.inputs, t, count)
         let s = Lanes(repeating: row.s)
         let logp = load(row.inputs.logp, t, count)
-        var term = objectiveTerm(ratio: s, logp: logp, row)
+        var term = objectiveTerm(ratio: s, logp: logp, oldLogp: load(row.inputs.oldLogp, t, count), row)
         let keep = maskAndWeigh(&term, row, t, count)
         var loss = term.loss
         row.throughRatio += padded(term.dRatio, active)  // d L_t / d s

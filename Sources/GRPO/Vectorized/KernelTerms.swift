@@ -53,7 +53,7 @@ extension LossKernel {
     /// `objectiveTerm` at the token's own ratio, its derivative carried on to logp through
     /// d r / d logp (r itself, or 0 where `log_ratio_clamp` held the log-ratio).
     @_transparent
-    func tokenTerm(ratio r: Lanes, dRatioDLogp dr: Lanes, logp: Lanes, _ row: Row) -> TokenTerm {
+    func tokenTerm(ratio r: Lanes, dRatioDLogp dr: Lanes, logp: Lanes, oldLogp: Lanes, _ row: Row) -> TokenTerm {
         switch objective {
         case .clipMin:
             let (loss, dRatio) = clipMinTerm(ratio: r, advantage: row.advantage)
@@ -61,15 +61,15 @@ extension LossKernel {
         case .sapo:
             let term = sapoTerm(ratio: r, advantage: row.advantage, temperature: row.sapoTemperature)
             return TokenTerm(loss: term.loss, dLogp: Self.chain(term.dRatio, dr))
-        case .cispo, .vespo:
-            let term = objectiveTerm(ratio: r, logp: logp, row)
+        case .cispo, .vespo, .reinforce, .dro, .dppoTV, .dppoKL:
+            let term = objectiveTerm(ratio: r, logp: logp, oldLogp: oldLogp, row)
             return TokenTerm(loss: term.loss, dLogp: term.dLogp)
         }
     }
 
     /// -objective at ratios r under the loss type's objective (`Naive.policyObjective`).
     @_transparent
-    func objectiveTerm(ratio r: Lanes, logp: Lanes, _ row: Row) -> Term {
+    func objectiveTerm(ratio r: Lanes, logp: Lanes, oldLogp: Lanes, _ row: Row) -> Term {
         let zero = Lanes(repeating: 0)
         let a = row.advantage
         switch objective {
@@ -87,6 +87,35 @@ extension LossKernel {
             // -sg(phi) A logp, phi one number per row.
             let c = Lanes(repeating: row.vespoWeight * a)
             return Term(loss: -(c * logp), dRatio: zero, dLogp: -c)
+        case .reinforce:
+            // -A logp: d / d logp = -A.
+            return Term(loss: -(logp * a), dRatio: zero, dLogp: Lanes(repeating: -a))
+        case .dro:
+            // -(A logp - beta/2 x^2), x = logp - old_logp unclamped: d / d logp = -(A - beta x).
+            let x = logp - oldLogp
+            return Term(loss: -(logp * a - x * x * (0.5 * droBeta)), dRatio: zero, dLogp: -(a - droBeta * x))
+        case .dppoTV, .dppoKL:
+            // -sg(min(r, delta)) A logp * valid: d / d logp = -min(r, delta) A valid.
+            let c = (Lanes.minimum(r, Lanes(repeating: dppoCap)) * a).replacing(with: 0, where: .!dppoKeeps(logp, oldLogp, a))
+            return Term(loss: -(c * logp), dRatio: zero, dLogp: -c)
+        }
+    }
+
+    /// DPPO's trust region (`Naive.dppoKeeps`), lane by lane: p = exp(logp) against
+    /// p_old = exp(old_logp), by the total-variation test or the Bernoulli KL's.
+    @_transparent
+    func dppoKeeps(_ logp: Lanes, _ oldLogp: Lanes, _ a: Double) -> LaneMask {
+        let p = VectorMath.exp(logp), pOld = VectorMath.exp(oldLogp)
+        let high = Lanes(repeating: epsilonHigh), low = Lanes(repeating: epsilon)
+        switch objective {
+        case .dppoKL:
+            var kl = Lanes(repeating: 0)
+            let ratioOfComplements = (1 - pOld + 1e-8) / (1 - p + 1e-8)
+            for l in 0..<Lanes.scalarCount { kl[l] = log(ratioOfComplements[l]) }  // no SIMD log: lane by lane
+            kl = pOld * (oldLogp - logp) + (1 - pOld) * kl
+            return a > 0 ? (kl .<= high) .| (p .<= pOld) : (kl .<= low) .| (p .>= pOld)
+        default:
+            return a > 0 ? (p - pOld) .<= high : (p - pOld) .>= -low
         }
     }
 

@@ -152,7 +152,7 @@ extension Vectorized {
         case .vespo:
             terms.vespoWeight = vespoWeights(source, advantages: advantages, samplerWeights: terms.samplerWeights,
                                              offsets: offsets, config: config)
-        case .clipMin, .cispo, .sapo:
+        case .clipMin, .cispo, .sapo, .reinforce, .dro, .dppoTV, .dppoKL:
             break
         }
         return terms
@@ -187,7 +187,7 @@ extension Vectorized {
             m.cispoClipRatio = sums.clipHigh / units
         case .vespo:
             m.vespoPhiSeqMean = (b.vespoWeight ?? []).reduce(0, +) / Double(Swift.max(b.advantages.count, 1))
-        case .sapo:
+        case .sapo, .reinforce, .dro, .dppoTV, .dppoKL:
             break
         }
         let counted = Double(Swift.max(tokens, 1))

@@ -31,7 +31,19 @@ extension VerlOptions {
         case .cispo:
             c.lossType = .cispo
             c.cispoClip = .range
-        case .gspo, .sapo, .gpg, .geoMean, .klCov, .clipCov, .dro, .dppoTV, .dppoKL, .bypassMode:
+        case .gpg:
+            c.policyObjective = .reinforce
+        case .dro:
+            guard let beta = droBeta, beta > 0 else {
+                throw ConfigError("policy_loss.dro_beta must be a positive value when using DRO (verl's check), not \(droBeta.map(\.optionText) ?? "null")")
+            }
+            c.policyObjective = .dro
+            try c.set("dro_beta", to: beta.optionText)
+        case .dppoTV, .dppoKL:
+            c.policyObjective = lossMode == .dppoTV ? .dppoTV : .dppoKL
+            // clip_ratio_c caps DPPO's detached weight min(r, clip_ratio_c).
+            try c.set("delta", to: clipRatioC.optionText)
+        case .gspo, .sapo, .geoMean, .klCov, .clipCov, .bypassMode:
             throw ConfigError(notYet("loss_mode \(lossMode.rawValue)"))
         }
         c.useBiasCorrectionKL = false

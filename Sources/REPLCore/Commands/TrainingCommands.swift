@@ -117,7 +117,7 @@ enum TrainingCommands {
         case .clipMin: clip = ["clip"]
         case .cispo: clip = ["cispo_clip"]
         case .vespo: clip = ["vespo_phi"]
-        case .sapo: clip = []
+        case .sapo, .reinforce, .dro, .dppoTV, .dppoKL: clip = []
         }
         return ["reward", "kl"] + clip + ["entropy"] + (config.hasEntropyBonus ? ["entropy_coef"] : []) + ["length"]
     }
@@ -163,16 +163,25 @@ enum TrainingCommands {
         Command("rollout", syntax: "[all]", summary: "theta_old <- theta, sample G completions per prompt, score them (starts an iteration)",
                 term: "o_i ~ pi_old(. | q), r_i = reward(q, o_i)") { session, args throws(CommandError) in
             try Args.onlyAll(args, "rollout")
-            try TrainingGuard.check(session.trainer, before: "rollout")
+            try TrainingGuard.check(session.trainer, config: session.config, before: "rollout")
             sync(session)
+            let saved = session.trainer
             let rollout = session.trainer.rollout()
+            // A batch the loss options cannot take (sampler bounds the wrong way round, ...) is
+            // not sampled at all: the session stays as it was.
+            if let batch = session.trainer.buildBatch() {
+                do throws(BatchError) { try batch.validate(for: session.trainer.lossConfig) } catch {
+                    session.trainer = saved
+                    throw CommandError("the loss options do not fit the batch a rollout samples: \(error.message); nothing was sampled")
+                }
+            }
             session.showTrainerBatch(origin: "rollout \(rollout.iteration + 1)")
             return try rolloutLines(session, rollout, all: Args.wantsAll(args))
         },
         Command("step", summary: "one optimizer update on the current batch (samples one first when its mu updates are done)",
                 term: "theta <- theta - lr * d loss / d theta") { session, args throws(CommandError) in
             try Args.none(args, "step")
-            try TrainingGuard.check(session.trainer, before: "step")
+            try TrainingGuard.check(session.trainer, config: session.config, before: "step")
             let saved = session.trainer
             sync(session)
             let sampled = session.trainer.needsRollout
@@ -188,7 +197,7 @@ enum TrainingCommands {
         },
         Command("iterate", summary: "one GRPO iteration: rollout, then num_iterations (mu) updates on that batch (or the updates the current batch has left)") { session, args throws(CommandError) in
             try Args.none(args, "iterate")
-            try TrainingGuard.check(session.trainer, before: "iterate")
+            try TrainingGuard.check(session.trainer, config: session.config, before: "iterate")
             var trainer = session.trainer
             trainer.lossConfig = session.config
             var traces: [StepTrace] = []
@@ -210,7 +219,7 @@ enum TrainingCommands {
                 example: "train 50") { session, args throws(CommandError) in
             guard args.count == 1 else { throw CommandError("train takes a number of iterations, e.g. 'train 200'") }
             let n = try Args.integer(args[0], "the number of iterations", 1, 100_000)
-            try TrainingGuard.check(session.trainer, before: "train")
+            try TrainingGuard.check(session.trainer, config: session.config, before: "train")
             let before = session.trainer.history.count
             var done = 0
             let every = max(1, n / 100)

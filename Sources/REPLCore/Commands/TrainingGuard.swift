@@ -48,9 +48,15 @@ enum TrainingGuard {
     }
 
     /// Refuses to start a command from a state the trainer cannot compute.
-    static func check(_ trainer: Trainer, before command: String) throws(CommandError) {
+    static func check(_ trainer: Trainer, config: GRPOConfig, before command: String) throws(CommandError) {
         if let (reason, hint) = problem(trainer, rollout: command == "rollout") {
             throw CommandError("\(command) cannot run: \(reason); \(hint); 'new' starts a new run")
+        }
+        // A mismatched sampler gives every batch sampler log-probs: the correction's options must fit.
+        if trainer.settings.hasSamplerMismatch && config.vllmImportanceSamplingCorrection {
+            do throws(BatchError) { try config.validateSamplerCorrection() } catch {
+                throw CommandError("\(command) cannot run: \(error.message)")
+            }
         }
     }
 

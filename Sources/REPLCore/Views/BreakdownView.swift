@@ -109,6 +109,9 @@ public enum BreakdownView {
         case .cispo: [.ratio, .advantage, .cispoWeight, .logp, .offPolicyMask, .lossMask, .perTokenLoss, .grad]
         case .sapo: [.ratio, .advantage, .sapoGate, .offPolicyMask, .lossMask, .perTokenLoss, .grad]
         case .vespo: [.ratio, .advantage, .vespoWeight, .logp, .offPolicyMask, .lossMask, .perTokenLoss, .grad]
+        case .reinforce: [.advantage, .logp, .offPolicyMask, .lossMask, .perTokenLoss, .grad]
+        case .dro: [.ratio, .advantage, .logp, .oldLogp, .offPolicyMask, .lossMask, .perTokenLoss, .grad]
+        case .dppoTV, .dppoKL: [.ratio, .advantage, .logp, .oldLogp, .offPolicyMask, .lossMask, .perTokenLoss, .grad]
         }
     }
 
@@ -237,6 +240,15 @@ public enum BreakdownView {
                 + "\(c.sapoTemperatureNeg.optionText) else)"
         case .vespo:
             formula = "L_t = -sg(phi(w_i)) A logp_t"
+        case .reinforce:
+            formula = "L_t = -A logp_t"
+        case .dro:
+            formula = "L_t = -(A logp_t - \(Fmt.num(c.droBeta))/2 (logp_t - old_logp_t)^2)"
+        case .dppoTV, .dppoKL:
+            let cap = c.delta.map { "min(\(ratio), \(Fmt.num($0)))" } ?? ratio
+            let region = c.objective == .dppoKL ? "Bernoulli KL(p_old, p)" : "p - p_old"
+            formula = "L_t = -sg(\(cap)) A logp_t * valid_t   (valid: \(region) within \(c.epsilon.optionText) / "
+                + "\(c.resolvedEpsilonHigh.optionText) in A's direction)"
         }
         if c.offPolicyMaskThreshold != nil { formula += " * keep_i" }
         if c.topEntropyQuantile < 1 { formula += " * kept" }
