@@ -394,10 +394,25 @@ def explain_reason(stderr):
 
 
 def run_theirs(batch):
-    """verl_terms_golden.run_case on a copy; an exception outside verl's own refusals is kept."""
+    """verl_terms_golden.run_case on a copy. run_case turns verl's refusals (ValueError, AssertionError,
+    NotImplementedError, TypeError, KeyError raised in verl) into {"error": ...}; here any other
+    exception raised inside verl's code is a refusal too (verl crashes: e.g. a ZeroDivisionError in
+    its rollout-correction metrics when every IS weight is 0). One of run_verl's own consistency
+    checks (verl's advantages nonzero outside the response mask, ...) is "harness_check": verl's
+    numbers are not what a trainer could use (NaN), nothing to compare. Anything else is kept as
+    "harness_error" (a FAIL, with the traceback)."""
     try:
         return G.run_case(json.loads(json.dumps(batch)))
-    except Exception as e:  # noqa: BLE001  (the harness itself broke: a FAIL, with the traceback)
+    except Exception as e:  # noqa: BLE001
+        tb = traceback.extract_tb(e.__traceback__)
+        last = tb[-1] if tb else None
+        verl_root = os.path.dirname(os.path.abspath(verl.__file__))
+        if last and os.path.abspath(last.filename).startswith(verl_root + os.sep):
+            return {"error": "%s: %s" % (type(e).__name__, e), "error_type": type(e).__name__,
+                    "raised_in": G._where(e)}
+        if (isinstance(e, RuntimeError) and last and last.name == "run_verl"
+                and os.path.abspath(last.filename) == os.path.abspath(G.__file__)):
+            return {"harness_check": str(e)}
         return {"harness_error": "%s: %s" % (type(e).__name__, e), "traceback": traceback.format_exc()}
 
 
@@ -596,6 +611,10 @@ def main():
         verdict, detail, diffs = None, "", []
         if "harness_error" in ref:
             verdict, detail = "FAIL", "verl_terms_golden.run_case itself raised: %s" % ref["harness_error"]
+        elif "harness_check" in ref:
+            verdict = "known"
+            detail = "verl's numbers stop verl_terms_golden.run_verl's check: %s" % ref["harness_check"]
+            known[detail] += 1
         elif "error" in ref:
             if ours["status"] == 2:
                 verdict = "refused"
@@ -674,7 +693,7 @@ def main():
             ("computed by both, agreeing", counts["agree"]),
             ("refused by both (verl raises, explain exits 2)", counts["refused"]),
             ("not computed yet by grpo-swift", counts["not yet"]),
-            ("known differences", counts["known"]),
+            ("known differences, or nothing to compare", counts["known"]),
             ("FAILURES", counts["FAIL"])]
     for label, k in rows:
         print("  %-50s %5d" % (label, k))

@@ -97,7 +97,9 @@ extension VerlOptions {
         if batch.completions.contains(where: { $0.rewardsPerFunction != nil }) {
             throw ConfigError(notYet("several reward functions or null rewards (gdpo)"))
         }
-        let advantages = try VerlAdvantages.advantages(rewards: batch.groups.map { $0.completions.map(\.reward) }, options: self)
+        let counted = batch.groups.map { $0.completions.map { c in (0..<c.length).map { c.mask?[$0] ?? true } } }
+        let advantages = try VerlAdvantages.advantages(rewards: batch.groups.map { $0.completions.map(\.reward) },
+                                                       counted: counted, options: self)
         var out = batch
         for g in out.groups.indices {
             for i in out.groups[g].completions.indices { out.groups[g].completions[i].advantage = advantages[g][i] }
