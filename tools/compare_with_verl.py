@@ -18,17 +18,33 @@ For N seeded random batches, each with a random verl option set, this script
      name (`kl_loss` / `kl_coef` with the `actor/` prefix the trainer adds), relative to
      max(1, |verl|), against --tol (1e-9).
 
+The draw: 1-5 groups (verl's uids) of 1..6 completions, lengths 1..12, tool-style masks of 0/1 with
+rows whose mask is all 0 (never the whole batch), on-policy batches (no old_logp) and off-policy
+ones at three drifts, some with log-ratios, ref log-ratios and sampler log-ratios beyond +-20, ref
+log-probs (also without use_kl_loss), entropies, sampler log-probs; and every verl option from its
+full list (random_option_set, random_rollout_options). Explain computes part of verl today along four
+dimensions (loss_mode, adv_estimator, the entropy term, sampler_logp / rollout correction), so a
+batch is "inside" (--inside-share, 40%: all four inside what explain computes), "one-off" (45%: one
+of the four from verl's full list) or "free" (all four from the full lists); the other options are
+drawn in full in every batch. As grpo-swift computes more, more batches agree, with no change here.
+
 Every batch lands in one class:
   agree        both compute, every number within --tol;
-  refused      verl raises, and explain refuses too (exit status 2, whatever its reason);
+  refused      verl raises (a refusal, or a crash inside verl's code), and explain refuses too
+               (exit status 2, whatever its reason);
   not yet      verl computes, explain exits 2 saying "grpo-swift does not compute it yet": counted
                per reason (the first option explain does not compute), not a failure;
-  known        a documented difference (verl's token-mean over a batch with no loss tokens is 0/0;
-               verl's float32 estimators and metrics within float32 rounding): listed, not a failure;
+  known        a documented difference, or nothing to compare: verl's token-mean over a batch
+               with no loss tokens is 0/0; verl's float32 estimators within float32 rounding; verl's
+               numbers stopped by one of run_verl's own checks (opo's baseline of a group without
+               loss tokens is 0/0: NaN advantages on its rows, masked tokens included, which the
+               seq-mean modes carry into the loss): listed, not a failure;
   FAIL         anything else: a number beyond --tol, a metric one side logs and the other does
                not, explain computing what verl refuses, explain refusing what verl computes for
-               another reason, explain echoing an option differently, explain crashing.
-Exit status 1 when any batch fails.
+               another reason, explain echoing an option differently, explain crashing, the harness
+               raising.
+verl's float32 metrics (the rollout_corr fractions, .float().mean()) are compared with ours rounded
+to float32 as well. Exit status 1 when any batch fails.
 
 Usage (the venv is outside the repo; tools/README.md, section verl_terms_golden.py, says how it was built):
   swift build -c release --product grpo-repl

@@ -189,6 +189,10 @@ public struct GRPOConfig: Sendable, Equatable {
     /// Clamp each token's log-ratio logp - old_logp into [-c, c] before exp, with no gradient
     /// outside (verl's 20 in `vanilla`, `sapo`, `cispo`, `dppo_*`); nil: no clamp (TRL).
     public var logRatioClamp: Double? = nil
+    /// How GSPO's sequence ratio sends its gradient back: TRL's through the mean, or verl's per token.
+    public var sequenceRatioGradient: SequenceRatioGradient = .shared
+    /// Cap the sequence log-ratio from above at this (verl's GSPO: 10); nil: no cap.
+    public var sequenceLogRatioCap: Double? = nil
     /// What `delta` does: TRL's cap of the unclipped ratio, or verl's dual clip (A < 0 only).
     public var deltaForm: DeltaForm = .cap
     /// CISPO's weight: TRL's cap min(r, epsilon_high), or verl's clip into [1 - epsilon, 1 + epsilon_high].

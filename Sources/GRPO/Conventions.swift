@@ -19,6 +19,14 @@ extension GRPOConfig {
         case range
     }
 
+    /// How GSPO's sequence ratio s_i passes its gradient back. Lesson 10.
+    public enum SequenceRatioGradient: String, Sendable, CaseIterable {
+        /// TRL: s_i = exp(mean log-ratio), so every counted token gets s_i / m_i of each token's term.
+        case shared
+        /// verl: s_it = exp(logp_t - sg(logp_t) + sg(mean)), so each token's term reaches its own logp, times s_i.
+        case perToken = "per_token"
+    }
+
     /// What the entropy bonus's coefficient multiplies. Lesson 05.
     public enum EntropyAggregation: String, Sendable, CaseIterable {
         /// TRL: the mean entropy of the tokens the policy term acts on, whatever the loss type.

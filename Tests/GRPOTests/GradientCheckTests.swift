@@ -42,6 +42,7 @@ struct GradientCheckTests {
         var kinks = [1 - config.epsilon, 1 + config.resolvedEpsilonHigh]
         if let delta = config.delta { kinks.append(delta) }
         if let c = config.logRatioClamp { kinks += [exp(-c), exp(c)] }
+        if let cap = config.sequenceLogRatioCap { kinks.append(exp(cap)) }
         return kinks.contains { abs(r - $0) < 1e-4 }
     }
 
@@ -72,8 +73,10 @@ struct GradientCheckTests {
             var config = randomConfig(&rng, for: batch)
             config.policyObjective = objective
             if config.objective.foldsSamplerWeight { config.vllmImportanceSamplingMode = .tokenTruncate }
-            // The straight-through KL's gradient is not its value's derivative (its own test below).
+            // The straight-through KL's gradient and verl's per-token GSPO gradient are not their
+            // values' derivatives (their own tests below).
             config.klStraightThrough = false
+            config.sequenceRatioGradient = .shared
             let holding = Self.detaches(config.objective)
             if holding { config.useBiasCorrectionKL = false }
             let naive = try Naive.breakdown(batch, config: config)
@@ -122,6 +125,33 @@ struct GradientCheckTests {
                 for (x, y) in zip(straight.gradLogp.values, gradient.gradLogp.values) { expectClose(x, y, relative: 1e-12) }
             }
         }
+    }
+
+    @Test("verl's per-token GSPO gradient equals TRL's shared one when every token of a row weighs alike, on both paths")
+    func perTokenSequenceGradient() throws {
+        // Shared: token t gets w s / m_i * sum_u dL_u/ds = w s dL/ds (the m_i terms are alike);
+        // per token: w s dL_t/ds, the same. No entropy mask, no sampler weights, no bias-corrected
+        // KL (k_u s / m_i summed is not k_t s), so nothing makes tokens of a row differ.
+        var rng = SeededGenerator(seed: 41)
+        var compared = 0
+        for _ in 0..<60 {
+            let batch = randomBatch(&rng, maxLength: 5)
+            var config = randomConfig(&rng, for: batch)
+            config.importanceSamplingLevel = .sequence
+            config.topEntropyQuantile = 1
+            config.vllmImportanceSamplingCorrection = false
+            config.useBiasCorrectionKL = false
+            config.sequenceRatioGradient = .shared
+            var perToken = config
+            perToken.sequenceRatioGradient = .perToken
+            for path in [Naive.breakdown, Vectorized.breakdown] as [(Batch, GRPOConfig) throws -> Breakdown] {
+                let shared = try path(batch, config), verl = try path(batch, perToken)
+                expectClose(verl.loss, shared.loss, relative: 1e-12)
+                expectClose(verl.gradLogp.values, shared.gradLogp.values, relative: 1e-10, absolute: 1e-12, "\(config.objective)")
+                compared += 1
+            }
+        }
+        #expect(compared == 120)
     }
 
     @Test("a detached weight: the plain finite difference is not CISPO's gradient, the one holding the ratio is")

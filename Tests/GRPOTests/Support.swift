@@ -117,6 +117,8 @@ func randomConfig(_ rng: inout SeededGenerator, reference: Bool = true, for batc
     c.klClamp = pick([false, true], &rng)
     c.klStraightThrough = pick([false, true], &rng)
     c.entropyAggregation = pick(GRPOConfig.EntropyAggregation.allCases, &rng)
+    c.sequenceRatioGradient = pick(GRPOConfig.SequenceRatioGradient.allCases, &rng)
+    c.sequenceLogRatioCap = pick([nil, nil, 10, 0.1], &rng)
     if let batch, rng.integer(0, 1) == 0 {
         let functions = batch.completions.first?.rewardsPerFunction?.count ?? 1
         c.rewardWeights = (0..<functions).map { _ in pick([1, 0.5, 2, -1], &rng) }

@@ -15,14 +15,42 @@ extension Naive {
     ///     s_i = exp( (1/m_i) sum_t (logp_t - old_logp_t) )
     ///
     /// over the m_i tokens the loss counts: the geometric mean of their token ratios (a
-    /// completion with none gets exp(0) = 1). `log_ratio_clamp` clamps the mean. Lesson 10.
+    /// completion with none gets exp(0) = 1). `log_ratio_clamp` clamps the mean, and
+    /// `sequence_log_ratio_cap` caps it from above (`clampedSequenceLogRatio`). Its gradient
+    /// reaches every counted token, d s_i / d logp_t = s_i / m_i (`sequence_ratio_gradient`
+    /// shared). Lesson 10.
     public static func sequenceRatio(logp: [Scalar], oldLogp: [Double], counted: [Bool], config: GRPOConfig) -> Scalar {
+        Scalar.exp(clampedSequenceLogRatio(meanLogRatio(logp: logp, oldLogp: oldLogp, counted: counted), config))
+    }
+
+    /// (1/m_i) sum_t (logp_t - old_logp_t) over the counted tokens (0 without any).
+    static func meanLogRatio(logp: [Scalar], oldLogp: [Double], counted: [Bool]) -> Scalar {
         var logRatios: [Scalar] = []
         for t in logp.indices where counted[t] {
             logRatios.append(logp[t] - oldLogp[t])
         }
-        let meanLogRatio = Scalar.sum(logRatios) / Double(max(logRatios.count, 1))
-        return Scalar.exp(clampedLogRatio(meanLogRatio, config))
+        return Scalar.sum(logRatios) / Double(max(logRatios.count, 1))
+    }
+
+    /// verl's GSPO ratio at token t (`sequence_ratio_gradient` per_token):
+    ///
+    ///     s_it = exp( logp_t - sg(logp_t) + sg(mean_t' (logp_t' - old_logp_t')) )
+    ///
+    /// the sequence's ratio s_i as a value, but a gradient s_i to token t's own logp only, as if
+    /// the other tokens were held. Summed over a completion's tokens the two forms give the same
+    /// gradient when every token's term is alike; they part ways when tokens weigh differently
+    /// (masks, per-token sampler weights). Lesson 10.
+    public static func perTokenSequenceRatio(logp: Scalar, meanLogRatio: Scalar, config: GRPOConfig) -> Scalar {
+        Scalar.exp(clampedSequenceLogRatio(logp - logp.value + meanLogRatio.value, config))
+    }
+
+    /// A sequence's log-ratio as its ratio takes it: `log_ratio_clamp` into [-c, c], then
+    /// `sequence_log_ratio_cap` from above (verl's GSPO caps it at 10, "for numerical
+    /// stability"); no gradient flows where either holds. Lesson 10.
+    static func clampedSequenceLogRatio(_ x: Scalar, _ config: GRPOConfig) -> Scalar {
+        let clamped = clampedLogRatio(x, config)
+        guard let cap = config.sequenceLogRatioCap else { return clamped }
+        return Scalar.clamp(clamped, min: -.infinity, max: cap)
     }
 
     /// A log-ratio as the ratio takes it: clamped into [-c, c] with `log_ratio_clamp` c (verl's

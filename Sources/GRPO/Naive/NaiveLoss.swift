@@ -49,8 +49,13 @@ extension Naive {
             let weights = correctSampler
                 ? samplerWeights(oldLogp: c.oldLogp, samplerLogp: c.samplerLogp!, counted: counted[i], config: config) : nil
             var row = RowTerms(advantage: advantage[i])
+            // GSPO: one ratio for the row (TRL), or its mean log-ratio for verl's per-token form.
+            var meanLog: Scalar? = nil
             if config.importanceSamplingLevel == .sequence {
-                row.sequenceRatio = sequenceRatio(logp: logp[i], oldLogp: c.oldLogp, counted: counted[i], config: config)
+                switch config.sequenceRatioGradient {
+                case .shared: row.sequenceRatio = sequenceRatio(logp: logp[i], oldLogp: c.oldLogp, counted: counted[i], config: config)
+                case .perToken: meanLog = meanLogRatio(logp: logp[i], oldLogp: c.oldLogp, counted: counted[i])
+                }
             }
             if vespoWeights != nil {
                 let logW = vespoLogWeight(logp: logp[i], oldLogp: c.oldLogp, counted: counted[i], samplerWeights: weights)
@@ -59,7 +64,9 @@ extension Naive {
             }
             var rowLoss: [Scalar] = []
             for t in 0..<c.length {
-                let r = row.sequenceRatio ?? tokenRatio(logp: logp[i][t], oldLogp: c.oldLogp[t], config: config)
+                let r = row.sequenceRatio
+                    ?? meanLog.map { perTokenSequenceRatio(logp: logp[i][t], meanLogRatio: $0, config: config) }
+                    ?? tokenRatio(logp: logp[i][t], oldLogp: c.oldLogp[t], config: config)
                 ratio[i, t] = r.value
                 if let weights { samplerWeight![i, t] = weights[t] }
                 let keepsEntropy = threshold.map { entropyMask(entropy: c.entropy![t], threshold: $0) && counted[i][t] }

@@ -56,6 +56,9 @@ struct LossKernel {
     /// log_ratio_clamp: the log-ratio is clamped into [-c, c]; nil when off.
     let logRatioClamp: Double?
     let klClamp: Bool, klStraightThrough: Bool
+    /// GSPO: verl's per-token gradient form (each token's term reaches its own logp, times s), and
+    /// the cap of the sequence log-ratio from above.
+    let perTokenSequenceGradient: Bool, sequenceLogRatioCap: Double?
     /// The objective's clip metric counts ratios below `lowCountBound` where A < 0 and above
     /// `highCountBound` where A > 0: 1 - epsilon and 1 + epsilon_high for clip-and-min (+inf when
     /// delta caps the ratio at or below it: TRL tests the capped ratio), epsilon_high for cispo's
@@ -97,6 +100,8 @@ struct LossKernel {
         logRatioClamp = config.logRatioClamp
         klClamp = config.klClamp
         klStraightThrough = config.klStraightThrough
+        perTokenSequenceGradient = config.sequenceRatioGradient == .perToken
+        sequenceLogRatioCap = config.sequenceLogRatioCap
         switch config.objective {
         case .clipMin: (lowCountBound, highCountBound) = (lowerBound, delta > upperBound ? upperBound : .infinity)
         case .cispo:
@@ -364,6 +369,10 @@ struct LossKernel {
             row.sRatioClamped = !(row.logS >= -c && row.logS <= c)
             row.logS = Swift.min(Swift.max(row.logS, -c), c)
         }
+        if let cap = sequenceLogRatioCap, !(row.logS <= cap) {
+            row.sRatioClamped = true
+            row.logS = Swift.min(row.logS, cap)
+        }
         row.s = exp(row.logS)
     }
 
@@ -377,8 +386,13 @@ struct LossKernel {
         var term = objectiveTerm(ratio: s, logp: logp, oldLogp: load(row.inputs.oldLogp, t, count), row)
         let keep = maskAndWeigh(&term, row, t, count)
         var loss = term.loss
-        row.throughRatio += padded(term.dRatio, active)  // d L_t / d s
         var dLogp = term.dLogp  // what reaches logp other than through s
+        // d L_t / d s: shared by every counted token (TRL), or to this token only, times s (verl).
+        if !perTokenSequenceGradient {
+            row.throughRatio += padded(term.dRatio, active)
+        } else if !row.sRatioClamped {
+            dLogp += Self.chain(term.dRatio, s)
+        }
 
         var kl = Lanes(repeating: 0)
         if let ref = row.inputs.refLogp, needsKL(Sink.self) {
@@ -388,7 +402,14 @@ struct LossKernel {
             if biasCorrection {
                 let dropped = Self.zeroKLAtInfiniteRatio(kl, s), overflowed = (kl .== .infinity) .& (s .== 0)
                 // d (k s) / d logp_t = dk s here, plus k through s (not where the product overflowed).
-                if addKL { row.throughRatio += padded((beta * kl).replacing(with: 0, where: overflowed), active) }
+                if addKL {
+                    let throughS = (beta * kl).replacing(with: 0, where: overflowed)
+                    if !perTokenSequenceGradient {
+                        row.throughRatio += padded(throughS, active)
+                    } else if !row.sRatioClamped {
+                        dLogp += Self.chain(throughS, s)
+                    }
+                }
                 kl = (kl * s).replacing(with: 0, where: dropped)
                 dKL = (dKL * s).replacing(with: 0, where: dropped .| overflowed)
                 if any(overflowed) {

@@ -31,6 +31,14 @@ extension VerlOptions {
         case .cispo:
             c.lossType = .cispo
             c.cispoClip = .range
+        case .gspo:
+            // One ratio per sequence, verl's per-token gradient form, its log capped at 10 (and
+            // no clamp of the token log-ratios, no dual clip).
+            c.lossType = .grpo
+            c.importanceSamplingLevel = .sequence
+            c.sequenceRatioGradient = .perToken
+            c.sequenceLogRatioCap = 10
+            c.logRatioClamp = nil
         case .gpg:
             c.policyObjective = .reinforce
         case .dro:
@@ -43,7 +51,7 @@ extension VerlOptions {
             c.policyObjective = lossMode == .dppoTV ? .dppoTV : .dppoKL
             // clip_ratio_c caps DPPO's detached weight min(r, clip_ratio_c).
             try c.set("delta", to: clipRatioC.optionText)
-        case .gspo, .sapo, .geoMean, .klCov, .clipCov, .bypassMode:
+        case .sapo, .geoMean, .klCov, .clipCov, .bypassMode:
             throw ConfigError(notYet("loss_mode \(lossMode.rawValue)"))
         }
         c.useBiasCorrectionKL = false

@@ -31,6 +31,9 @@ public enum VerlMetrics {
                     if valid && r > options.clipRatioC { clippedLower += 1 }
                 case .gpg, .dro:
                     break
+                case .gspo:
+                    let terms = Naive.surrogateTerms(ratio: r, advantage: a, config: c)
+                    if terms.clipped < terms.unclipped { clipped += 1 }
                 default:
                     let terms = Naive.surrogateTerms(ratio: r, advantage: a, config: c)
                     if terms.clipped < terms.unclipped { clipped += 1 }
@@ -50,6 +53,7 @@ public enum VerlMetrics {
         switch options.lossMode {
         case .gpg: out = []  // verl's gpg loss logs no metric of its own
         case .dro: out = [("actor/ppo_kl", -logRatio / n)]  // its log-ratio is not clamped
+        case .gspo: out = [("actor/pg_clipfrac", clipped / n), ("actor/ppo_kl", -logRatio / n), ("actor/pg_clipfrac_lower", 0)]
         default:
             out = [("actor/pg_clipfrac", clipped / n), ("actor/ppo_kl", -negativeApproxKL / n),
                    ("actor/pg_clipfrac_lower", clippedLower / n)]
