@@ -286,76 +286,6 @@ enum ExperimentCommands {
         return lines
     }
 
-    // MARK: verl
-
-    /// The current batch's policy loss and metrics as verl 0.9.1's `compute_policy_loss_vanilla`
-    /// names them: one loss per `loss_agg_mode` (from the same per-token losses), `clip_ratio_c`
-    /// as our `delta`, `actor/pg_clipfrac`, `actor/pg_clipfrac_lower`, `actor/ppo_kl`, and the KL
-    /// with verl's clamps next to TRL's unclamped k3.
-    static func verl(_ session: Session, _ args: [String]) throws(CommandError) -> [String] {
-        try Args.none(args, "verl")
-        let batch = try session.currentBatch()
-        let b = try session.breakdown()
-        let config = session.config
-        let lengths = batch.completions.map(\.length)
-        let n = Double(max(batch.tokenCount, 1)), count = Double(lengths.count)
-        // verl's pg_loss is the policy term alone (its KL loss is a separate term), recomputed from
-        // the breakdown rather than as L_t - beta * KL_t, which would cancel badly for a huge KL.
-        let rowSums = (0..<b.perTokenLoss.rowCount).map { i in
-            b.perTokenLoss[i].indices.reduce(0.0) { sum, j in
-                let terms = Naive.surrogateTerms(ratio: b.ratio.values[j], advantage: b.advantages[i], config: config)
-                var term = -min(terms.unclipped, terms.clipped)
-                if let keep = b.entropyMask, !keep.values[j] { term = 0 }
-                if let w = b.samplerWeight { term = w.values[j] == 0 ? 0 : term * w.values[j] }
-                return sum + term
-            }
-        }
-        let total = rowSums.reduce(0, +)
-        let seqMeanTokenMean = zip(rowSums, lengths).map { $0 / Double(max($1, 1)) }.reduce(0, +) / count
-        let L = config.maxCompletionLength
-        var table = Table(title: "actor/pg_loss: the policy term of each token, aggregated by each verl loss_agg_mode "
-                          + "(clip_ratio_c = \(config.delta.map { Fmt.num($0) } ?? "off (1e9)"): our delta)",
-                          columns: [.text("loss_agg_mode"), .number("loss"), .text("TRL / here")])
-        table.add(["token-mean", Fmt.num(total / n, digits: 10), "dapo, bnpo"])
-        table.add(["seq-mean-token-mean", Fmt.num(seqMeanTokenMean, digits: 10), "grpo"])
-        table.add(["seq-mean-token-sum-norm", Fmt.num(total / (count * Double(L)), digits: 10),
-                   "dr_grpo (divisor B x \(L), max_completion_length)"])
-        table.add(["seq-mean-token-sum", Fmt.num(total / count, digits: 10), "(no TRL loss_type)"])
-        table.add(["token-sum", Fmt.num(total, digits: 10), "(no TRL loss_type)"])
-        var lines = [TermCommands.header(session)] + table.render()
-
-        // Metrics, over valid tokens.
-        var clipped = 0.0, dual = 0.0, logRatio = 0.0
-        var row = 0
-        for c in batch.completions {
-            for t in 0..<c.length {
-                if b.branch(row: row, token: t) == .clipped { clipped += 1 }
-                if b.branch(row: row, token: t) == .capped && b.advantages[row] < 0 { dual += 1 }
-                logRatio += c.oldLogp[t] - c.logp[t]
-            }
-            row += 1
-        }
-        var metrics = Table(title: "verl's metrics (means over valid tokens)", columns: [.text("verl"), .number("value"), .text("what it counts; TRL's nearest")])
-        metrics.add(["actor/pg_clipfrac", Fmt.num(clipped / n), "tokens whose min took the clipped term; TRL clip_ratio/region_mean = \(Fmt.num(b.metrics.clipRatioRegion))"])
-        metrics.add(["actor/pg_clipfrac_lower", Fmt.num(dual / n), "dual-clip events (A < 0, ratio > clip_ratio_c); not TRL's clip_ratio/low_mean = \(Fmt.num(b.metrics.clipRatioLow))"])
-        metrics.add(["actor/ppo_kl", Fmt.num(logRatio / n), "mean(old_logp - logp), can be negative; TRL logs no such number"])
-        if batch.hasReference {
-            var clampedSum = 0.0, rawSum = 0.0
-            for c in batch.completions {
-                for t in 0..<c.length {
-                    let d = c.refLogp![t] - c.logp[t]
-                    rawSum += expm1(d) - d
-                    let dc = min(max(d, -20), 20)
-                    clampedSum += min(max(expm1(dc) - dc, -10), 10)
-                }
-            }
-            metrics.add(["actor/kl_loss (low_var_kl)", Fmt.num(clampedSum / n),
-                         "k3 with log-ratio clamped to +-20 and k3 to [-10, 10]; TRL's k3 (no clamp) = \(Fmt.num(rawSum / n))"])
-        }
-        lines += [""] + metrics.render()
-        return lines
-    }
-
     static let all: [Command] = [
         Command("average", syntax: "[SERIES...] [from A] [to B]",
                 summary: "mean of a run's per-step series over steps A-B (the names of 'chart'), and the completions sampled",
@@ -381,9 +311,9 @@ enum ExperimentCommands {
                 term: "(loss(logp_t + h) - loss(logp_t - h)) / 2h") { session, args throws(CommandError) in
             try gradcheck(session, args)
         },
-        Command("verl", summary: "the current batch's loss under each of verl's loss_agg_mode names, and verl's metric names",
-                term: "token-mean, seq-mean-token-mean, seq-mean-token-sum-norm; pg_clipfrac, pg_clipfrac_lower, ppo_kl") { session, args throws(CommandError) in
-            try verl(session, args)
+        Command("verl", summary: "the current batch as verl 0.9.1's actor computes it, under each loss_agg_mode, with verl's metric names",
+                term: "loss = agg(pg_loss) + kl_loss_coef * agg(low_var_kl); pg_clipfrac, pg_clipfrac_lower, ppo_kl") { session, args throws(CommandError) in
+            try VerlCommand.run(session, args)
         },
     ]
 }
