@@ -22,11 +22,12 @@ The draw: 1-5 groups (verl's uids) of 1..6 completions, lengths 1..12, tool-styl
 rows whose mask is all 0 (never the whole batch), on-policy batches (no old_logp) and off-policy
 ones at three drifts, some with log-ratios, ref log-ratios and sampler log-ratios beyond +-20, ref
 log-probs (also without use_kl_loss), entropies, sampler log-probs; and every verl option from its
-full list (random_option_set, random_rollout_options). Explain computes part of verl today along four
-dimensions (loss_mode, adv_estimator, the entropy term, sampler_logp / rollout correction), so a
-batch is "inside" (--inside-share, 40%: all four inside what explain computes), "one-off" (45%: one
-of the four from verl's full list) or "free" (all four from the full lists); the other options are
-drawn in full in every batch. As grpo-swift computes more, more batches agree, with no change here.
+full list (random_option_set, random_rollout_options). The draw is organized along four dimensions
+in which explain computed only part of verl when this was written (loss_mode vanilla/cispo,
+adv_estimator grpo, no entropy term, no sampler_logp / rollout correction): a batch is "inside"
+(--inside-share, 40%: all four kept to those), "one-off" (45%: one of the four from verl's full
+list) or "free" (all four from the full lists); the other options are drawn in full in every batch.
+As grpo-swift computes more, more batches agree, with no change here.
 
 Every batch lands in one class:
   agree        both compute, every number within --tol;
@@ -37,8 +38,8 @@ Every batch lands in one class:
   known        a documented difference, or nothing to compare: verl's token-mean over a batch
                with no loss tokens is 0/0; verl's float32 estimators within float32 rounding; verl's
                numbers stopped by one of run_verl's own checks (opo's baseline of a group without
-               loss tokens is 0/0: NaN advantages on its rows, masked tokens included, which the
-               seq-mean modes carry into the loss): listed, not a failure;
+               loss tokens is 0/0: NaN advantages on its rows, masked tokens included, and a NaN
+               d loss / d logp there): listed, not a failure;
   FAIL         anything else: a number beyond --tol, a metric one side logs and the other does
                not, explain computing what verl refuses, explain refusing what verl computes for
                another reason, explain echoing an option differently, explain crashing, the harness
@@ -143,8 +144,8 @@ def negative(x, floor=0.01):
     return x if x < -floor else -floor - abs(x + floor)
 
 
-# The four dimensions along which explain computes part of verl today; each batch keeps some of them
-# inside (INSIDE) and draws the others from verl's full lists. Every other option is always drawn
+# The four dimensions in which explain computed only part of verl when this was written (90fc150);
+# each batch keeps some of them inside (INSIDE) and draws the others from verl's full lists. Every other option is always drawn
 # from its full list.
 DIMENSIONS = ["loss_mode", "adv_estimator", "entropy", "sampler"]
 INSIDE = {"loss_mode": "vanilla or cispo", "adv_estimator": "grpo",
@@ -156,7 +157,7 @@ ONE_OFF_SHARE = 0.45
 
 
 def random_option_set(rng, inside):
-    """One random verl option set; `inside`: the DIMENSIONS kept to what explain computes today.
+    """One random verl option set; `inside`: the DIMENSIONS kept INSIDE.
     (The sampler dimension, sampler_logp and the rollout options, is drawn with the batch.)"""
     o = {}
     o["loss_mode"] = rng.choice(["vanilla", "cispo"]) if "loss_mode" in inside else rng.choice(LOSS_MODES)
@@ -307,7 +308,7 @@ def random_rewards(rng, g, kind):
 
 def random_batch(rng, inside_share):
     """A random batch and option set, as verl_terms_golden.make_batch writes them. Three kinds:
-    "inside" (a share of inside_share): every dimension inside what explain computes today;
+    "inside" (a share of inside_share): every dimension INSIDE;
     "one-off" (ONE_OFF_SHARE): one dimension drawn from verl's full list, the others inside;
     "free" (the rest): every dimension drawn from verl's full list."""
     u = rng.random()
@@ -573,9 +574,10 @@ def main():
                     help="only batch I of the seed's draw (repeatable): to look at one again")
     ap.add_argument("--tol", type=float, default=1e-9, help="relative to max(1, |verl|)")
     ap.add_argument("--inside-share", type=float, default=0.4,
-                    help="share of draws kept to what explain computes today (loss_mode vanilla/cispo, grpo, no "
-                         "entropy term, no sampler_logp); their other options are drawn in full (default 0.4; "
-                         "%g%% more have one of these four outside, the rest all four)" % (100 * ONE_OFF_SHARE))
+                    help="share of draws kept to what explain computed when this was written (loss_mode "
+                         "vanilla/cispo, grpo, no entropy term, no sampler_logp); their other options are drawn in "
+                         "full (default 0.4; "
+                         "%g%%%% more have one of these four outside, the rest all four)" % (100 * ONE_OFF_SHARE))
     ap.add_argument("--binary", default=None,
                     help="grpo-repl to run (default .build/release/grpo-repl, built if missing)")
     ap.add_argument("--keep", metavar="DIR", help="write every batch file here (default: only failing ones, in a temp dir)")

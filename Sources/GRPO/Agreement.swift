@@ -26,6 +26,7 @@ extension Breakdown {
         compare(vespoWeight, other.vespoWeight)
         compare(perTokenLoss.values, other.perTokenLoss.values)
         compare(weight, other.weight)
+        compare(regularizerWeight, other.regularizerWeight)
         compare(gradLogp.values, other.gradLogp.values)
         for (_, value) in Metrics.names {
             compare(metrics[keyPath: value].map { [$0] }, other.metrics[keyPath: value].map { [$0] })

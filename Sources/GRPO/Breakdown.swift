@@ -63,8 +63,12 @@ public struct Breakdown: Sendable {
     /// others (loss = -objective).
     public var perTokenLoss: Ragged<Double>
     /// w_i, the weight of each of completion i's tokens in the aggregate:
-    /// policyLoss = sum_i w_i sum_t L_{i,t}. Set by the aggregation, the same at every token of a row.
+    /// policyLoss = sum_i w_i sum_t L_{i,t} (`weightedLoss`). Set by the aggregation, the same at
+    /// every token of a row.
     public var weight: [Double]
+    /// The KL's and the entropy term's weight of each of completion i's tokens, when they are
+    /// aggregated differently from the policy term (`policy_agg_mode`); nil: `weight`.
+    public var regularizerWeight: [Double]? = nil
     /// d loss / d logp_t.
     public var gradLogp: Ragged<Double>
     /// The aggregate of the per-token losses, before the entropy bonus.
@@ -104,6 +108,15 @@ public struct Breakdown: Sendable {
         counts(row: row, token: token) && (entropyMask?[row, token] ?? true)
     }
 
+    /// w_i L_it, token t's share of `policyLoss`; with `regularizerWeight` the KL part takes its
+    /// own weight: w_i (L_it - beta KL_it) + w_reg_i beta KL_it.
+    public func weightedLoss(row: Int, token t: Int) -> Double {
+        guard counts(row: row, token: t) else { return 0 }
+        guard let regularizer = regularizerWeight, let kl else { return weight[row] * perTokenLoss[row, t] }
+        let klTerm = config.beta * kl[row, t]
+        return weight[row] * (perTokenLoss[row, t] - klTerm) + regularizer[row] * klTerm
+    }
+
     /// d loss / d H_t, the entropy bonus's gradient with respect to each token's entropy:
     /// -entropy_coef / (tokens acted on) where the policy term acts, 0 elsewhere (or, under verl's
     /// `entropy_aggregation`, -entropy_coef times the token's weight w_i where the loss counts it);
@@ -117,7 +130,7 @@ public struct Breakdown: Sendable {
             for t in 0..<(ratio.offsets[row + 1] - ratio.offsets[row]) {
                 switch config.entropyAggregation {
                 case .actingTokenMean: values.append(acts(row: row, token: t) ? share : 0)
-                case .lossAggregation: values.append(counts(row: row, token: t) ? -bonus.coefficient * weight[row] : 0)
+                case .lossAggregation: values.append(counts(row: row, token: t) ? -bonus.coefficient * (regularizerWeight ?? weight)[row] : 0)
                 }
             }
         }

@@ -183,6 +183,10 @@ public struct GRPOConfig: Sendable, Equatable {
     public var policyObjective: PolicyObjective? = nil
     /// DRO's weight of the quadratic log-ratio penalty (verl's `dro_beta`).
     public var droBeta: Double = 0.1
+    /// The policy term's own aggregation, where it differs from the regularizers' (verl's `sapo`
+    /// always takes seq-mean-token-mean for it, while its KL and entropy follow `loss_agg_mode`);
+    /// nil: the policy term and the regularizers are aggregated alike.
+    public var policyAggMode: Aggregation? = nil
     /// The aggregation in place of the one `loss_type` picks (verl's `loss_agg_mode`, which
     /// includes `token-sum`); nil: the loss type's.
     public var lossAggMode: Aggregation? = nil

@@ -60,11 +60,11 @@ extension GRPOConfig {
 
     public static let options: [ConfigOption] = [
         .choice("loss_type", "the policy objective and how it is aggregated (lessons 05, 07)", \.lossType),
-        .number("epsilon", "lower clip width: ratio >= 1 - epsilon (1: no lower clip)", \.epsilon, 0, 1),
+        .number("epsilon", "lower clip width: ratio >= 1 - epsilon (1 or more: no lower clip)", \.epsilon, 0, 100),
         .optionalNumber("epsilon_high", "upper clip width: ratio <= 1 + epsilon_high (none = epsilon); cispo's cap",
                        \.epsilonHigh, 0, 100),
         .optionalNumber("delta", "two-sided clip: cap the unclipped ratio at delta (none = off); see delta_form",
-                       \.delta, 1, 1e300, lowerOpen: true),
+                       \.delta, 0, 1e300, lowerOpen: true),
         .number("beta", "weight of the KL penalty", \.beta, 0, 1e6),
         .flag("use_bias_correction_kl", "multiply the per-token KL by the importance ratio",
              \.useBiasCorrectionKL),
@@ -115,6 +115,8 @@ extension GRPOConfig {
                         \.policyObjective),
         .number("dro_beta", "dro: weight of the penalty (logp - old_logp)^2 / 2 (verl's dro_beta)", \.droBeta, 0, 1e6,
                 lowerOpen: true),
+        .optionalChoice("policy_agg_mode", "the policy term's aggregation when the KL's differs (verl's sapo; none = the same)",
+                        \.policyAggMode),
         .optionalChoice("loss_agg_mode", "the aggregation, in place of the loss type's (none = loss_type's; lesson 07)",
                         \.lossAggMode),
         .optionalNumber("log_ratio_clamp", "clamp log r into [-c, c] before exp (verl: 20; none = TRL, no clamp)",

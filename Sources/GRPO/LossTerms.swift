@@ -104,4 +104,6 @@ extension GRPOConfig {
     /// aggregation (or `loss_agg_mode`'s).
     public var objective: PolicyObjective { policyObjective ?? lossType.objective }
     public var aggregation: Aggregation { lossAggMode ?? lossType.aggregation }
+    /// The policy term's aggregation: `policy_agg_mode`, or the regularizers' `aggregation`.
+    public var policyAggregation: Aggregation { policyAggMode ?? aggregation }
 }

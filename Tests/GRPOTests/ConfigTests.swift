@@ -33,8 +33,8 @@ struct ConfigTests {
         for (key, value, message) in [
             ("loss_type", "ppo", "loss_type must be one of grpo, bnpo, dapo, dr_grpo, cispo, sapo, luspo, vespo, not 'ppo'"),
             ("epsilon", "nan", "epsilon must be a finite number, not 'nan'"),
-            ("epsilon", "1.5", "epsilon must be a number in [0, 1], not 1.5"),
-            ("delta", "0.5", "delta must be a number in (1, 1e+300], not 0.5"),
+            ("epsilon", "101", "epsilon must be a number in [0, 100], not 101"),
+            ("delta", "0", "delta must be a number in (0, 1e+300], not 0"),
             ("max_completion_length", "1e99", "max_completion_length must be a whole number in [1, 1000000], not '1e99'"),
             ("use_bias_correction_kl", "maybe", "use_bias_correction_kl must be true or false, not 'maybe'"),
         ] {

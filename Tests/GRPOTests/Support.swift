@@ -109,6 +109,7 @@ func randomConfig(_ rng: inout SeededGenerator, reference: Bool = true, for batc
     c.vllmImportanceSamplingClipMin = pick([nil, nil, 0.5], &rng)
     if c.vllmImportanceSamplingClipMax == nil && c.vllmImportanceSamplingClipMin == nil { c.vllmImportanceSamplingClipMin = 0.2 }
     c.lossAggMode = pick([nil, nil] + GRPOConfig.Aggregation.allCases, &rng)
+    c.policyAggMode = pick([nil, nil] + GRPOConfig.Aggregation.allCases, &rng)
     c.logRatioClamp = pick([nil, nil, 20, 0.3], &rng)
     c.deltaForm = pick(GRPOConfig.DeltaForm.allCases, &rng)
     c.cispoClip = pick(GRPOConfig.CISPOClip.allCases, &rng)

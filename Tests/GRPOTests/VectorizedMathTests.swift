@@ -172,7 +172,14 @@ struct VectorizedExtremeTests {
         let (batch, edit) = cases[k]
         edit(&config)
         let n = try Naive.breakdown(batch, config: config), v = try Vectorized.breakdown(batch, config: config)
-        same([n.loss], [v.loss], "case \(k) loss")
+        // A loss that is 0 up to rounding (rewards near 1e308: A sums to 0) is held to the size of
+        // its terms, since the two paths add them in different orders.
+        let termScale = n.perTokenLoss.values.filter(\.isFinite).map(abs).max() ?? 0
+        if n.loss.isFinite && v.loss.isFinite {
+            #expect(close(n.loss, v.loss, relative: 1e-12, absolute: 1e-12 * termScale), "case \(k) loss: \(n.loss) vs \(v.loss)")
+        } else {
+            same([n.loss], [v.loss], "case \(k) loss")
+        }
         same(n.advantages, v.advantages, "case \(k) advantages")
         same(n.groupMean + n.groupStd, v.groupMean + v.groupStd, "case \(k) mean and std")
         same(n.ratio.values, v.ratio.values, "case \(k) ratio")

@@ -52,7 +52,7 @@ struct SettingsTests {
         var trainer = try Trainer()
         #expect(throws: ConfigError.self) { try trainer.set("num_generations", to: "1") }
         #expect(throws: ConfigError.self) { try trainer.set("task", to: "chess") }
-        #expect(throws: ConfigError.self) { try trainer.set("epsilon", to: "2") }
+        #expect(throws: ConfigError.self) { try trainer.set("epsilon", to: "200") }
         let unknown = #expect(throws: ConfigError.self) { try trainer.set("colour", to: "red") }
         #expect(unknown?.message.hasPrefix("unknown setting 'colour'; settings are: task, num_generations") == true)
         #expect(unknown?.message.contains("loss_type") == true)

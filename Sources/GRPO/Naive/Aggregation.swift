@@ -10,11 +10,12 @@ extension Naive {
     ///
     /// Under seq-mean-token-mean a token of a short completion weighs more than one of a long
     /// completion: the length bias of lesson 07. N is taken as at least 1; m_i is guarded as
-    /// `count_divisor` says (`sequenceCountDivisor`).
+    /// `count_divisor` says (`sequenceCountDivisor`). `aggregation` is the policy term's or the
+    /// regularizers' (`GRPOConfig.policyAggregation`, `GRPOConfig.aggregation`).
     public static func tokenWeight(countedTokens m: Int, completionCount: Int, totalCounted n: Int,
-                                   config: GRPOConfig) -> Double {
+                                   aggregation: GRPOConfig.Aggregation, config: GRPOConfig) -> Double {
         let b = Double(completionCount)
-        switch config.aggregation {
+        switch aggregation {
         case .sequenceMeanTokenMean: return 1 / (b * sequenceCountDivisor(m, config))
         case .tokenMean: return 1 / Double(max(n, 1))
         case .constantNormalizer: return 1 / (b * constantNormalizerLength(config))
@@ -25,10 +26,10 @@ extension Naive {
 
     /// The aggregate of the per-token losses (one row per completion, the tokens the loss counts),
     /// written as each formula. Lesson 07.
-    static func aggregate(_ perTokenLoss: [[Scalar]], config: GRPOConfig) -> Scalar {
+    static func aggregate(_ perTokenLoss: [[Scalar]], aggregation: GRPOConfig.Aggregation, config: GRPOConfig) -> Scalar {
         let b = Double(perTokenLoss.count)
         let rowSums = perTokenLoss.map { Scalar.sum($0) }
-        switch config.aggregation {
+        switch aggregation {
         case .sequenceMeanTokenMean:
             var rowMeans: [Scalar] = []
             for (i, sum) in rowSums.enumerated() { rowMeans.append(sum / sequenceCountDivisor(perTokenLoss[i].count, config)) }

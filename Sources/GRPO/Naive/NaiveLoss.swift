@@ -2,7 +2,10 @@ extension Naive {
     /// The whole loss for a batch, term by term, with d loss / d logp from `Scalar.backward()`:
     ///
     ///     L_it = -objective(r_it, A_i, logp_it) * keep_it * w_it + beta * KL_it    (counted tokens)
-    ///     loss = aggregate(L) - entropy_coef * mean entropy                        (`LossTerms.swift`)
+    ///     loss = aggregate(L) - entropy_coef * entropy                             (`LossTerms.swift`)
+    ///
+    /// (the policy terms and the KL terms each aggregated as `policy_agg_mode` and `loss_agg_mode`
+    /// say, alike unless verl's sapo sets them apart).
     ///
     /// keep_it is the off-policy sequence mask times the entropy mask, w_it the sampler weight;
     /// KL uses the chosen estimator, times r_it when `use_bias_correction_kl`. A token the loss
@@ -42,7 +45,7 @@ extension Naive {
         var samplerWeight: Ragged<Double>? = correctSampler ? Ragged(repeating: 1.0, lengths: lengths) : nil
         var vespoWeights: [Double]? = config.objective == .vespo ? [] : nil
         var perTokenLossValue = Ragged(repeating: 0.0, lengths: lengths)
-        var perTokenLoss: [[Scalar]] = []
+        var policyTerms: [[Scalar]] = [], klTerms: [[Scalar]] = []
 
         for i in 0..<completions.count {
             let c = completions[i]
@@ -62,7 +65,7 @@ extension Naive {
                 row.vespoWeight = vespoWeight(logWeight: logW, advantage: advantage[i], config: config)
                 vespoWeights!.append(row.vespoWeight!.value)
             }
-            var rowLoss: [Scalar] = []
+            var rowPolicy: [Scalar] = [], rowKL: [Scalar] = []
             for t in 0..<c.length {
                 let r = row.sequenceRatio
                     ?? meanLog.map { perTokenSequenceRatio(logp: logp[i][t], meanLogRatio: $0, config: config) }
@@ -84,15 +87,17 @@ extension Naive {
                 if let weights, !config.objective.foldsSamplerWeight {
                     policyLoss = weights[t] == 0 ? Scalar(0) : policyLoss * weights[t]
                 }
-                var tokenLoss = policyLoss
-                if let penalty, config.beta != 0 { tokenLoss = tokenLoss + penalty * config.beta }
-                perTokenLossValue[i, t] = tokenLoss.value
-                rowLoss.append(tokenLoss)
+                let klTerm = penalty.map { config.beta != 0 ? $0 * config.beta : Scalar(0) } ?? Scalar(0)
+                perTokenLossValue[i, t] = policyLoss.value + klTerm.value
+                rowPolicy.append(policyLoss)
+                rowKL.append(klTerm)
             }
-            perTokenLoss.append(rowLoss)
+            policyTerms.append(rowPolicy)
+            klTerms.append(rowKL)
         }
 
-        let policyLoss = aggregate(perTokenLoss, config: config)
+        let policyLoss = aggregate(policyTerms, aggregation: config.policyAggregation, config: config)
+            + aggregate(klTerms, aggregation: config.aggregation, config: config)
         var bonus: EntropyBonus? = nil
         if config.entropyCoef != 0 {
             switch config.entropyAggregation {
@@ -121,7 +126,12 @@ extension Naive {
             offPolicyMask: keepPolicy, entropyMask: mask, samplerWeight: samplerWeight, vespoWeight: vespoWeights,
             perTokenLoss: perTokenLossValue,
             weight: countedTokens.map {
-                tokenWeight(countedTokens: $0, completionCount: completions.count, totalCounted: totalCounted, config: config)
+                tokenWeight(countedTokens: $0, completionCount: completions.count, totalCounted: totalCounted,
+                            aggregation: config.policyAggregation, config: config)
+            },
+            regularizerWeight: config.policyAggregation == config.aggregation ? nil : countedTokens.map {
+                tokenWeight(countedTokens: $0, completionCount: completions.count, totalCounted: totalCounted,
+                            aggregation: config.aggregation, config: config)
             },
             gradLogp: grad, policyLoss: policyLoss.value, entropyBonus: bonus, loss: loss.value, metrics: Metrics())
         breakdown.metrics = naiveMetrics(batch: batch, breakdown: breakdown)

@@ -71,7 +71,9 @@ struct LossKernel {
     let sequenceLevel: Bool
     let entropyThreshold: Double?
     let objective: GRPOConfig.PolicyObjective
-    let aggregation: GRPOConfig.Aggregation
+    /// The regularizers' aggregation (the KL's, and the entropy's under verl's form) and the
+    /// policy term's (`policy_agg_mode`); the same unless verl's sapo sets them apart.
+    let aggregation: GRPOConfig.Aggregation, policyAggregation: GRPOConfig.Aggregation
     let countDivisor: GRPOConfig.CountDivisor
     /// cispo's bounds of the ratio: (-inf, epsilon_high] (TRL's cap) or the clip range (verl).
     let cispoLow: Double, cispoHigh: Double
@@ -82,7 +84,8 @@ struct LossKernel {
     /// The entropy bonus is on: sum the entropies of the tokens the policy term acts on (or, under
     /// verl's `entropy_aggregation`, of every counted token, each row's sum times its weight).
     let sumsActingEntropy: Bool, entropyByLossWeights: Bool
-    let batchScale: Double   // 1/B, 1/N, 1/(B L): see `batchScale(completions:countedTokens:_:)`
+    /// 1/B, 1/N, 1/(B L) or 1 (`batchScale`), for the policy term and for the regularizers.
+    let batchScale: Double, regularizerBatchScale: Double
 
     init(grad: UnsafeMutableBufferPointer<Double>, offsets: UnsafeBufferPointer<Int>, facts: RowFacts,
          config: GRPOConfig, hasReference: Bool, entropyThreshold: Double?, countedTokens: Int) {
@@ -120,6 +123,7 @@ struct LossKernel {
         self.entropyThreshold = entropyThreshold.map(TorchRules.float32Cut)
         objective = config.objective
         aggregation = config.aggregation
+        policyAggregation = config.policyAggregation
         countDivisor = config.countDivisor
         switch config.cispoClip {
         case .cap: (cispoLow, cispoHigh) = (-.infinity, config.resolvedEpsilonHigh)
@@ -131,14 +135,16 @@ struct LossKernel {
         dppoCap = config.delta ?? .infinity
         sumsActingEntropy = config.entropyCoef != 0
         entropyByLossWeights = config.entropyAggregation == .lossAggregation
-        batchScale = Self.batchScale(completions: offsets.count - 1, countedTokens: countedTokens, config)
+        batchScale = Self.batchScale(completions: offsets.count - 1, countedTokens: countedTokens, config.policyAggregation, config)
+        regularizerBatchScale = Self.batchScale(completions: offsets.count - 1, countedTokens: countedTokens, config.aggregation, config)
     }
 
     /// The factor `KernelSums.loss` is missing, with B completions and N counted tokens:
     /// 1/B (seq-mean-token-mean, seq-mean-token-sum), 1/N (token-mean; N at least 1), 1/(B L)
     /// (the constant, L = loss_scale_factor or max_completion_length), 1 (token-sum).
-    static func batchScale(completions: Int, countedTokens: Int, _ config: GRPOConfig) -> Double {
-        switch config.aggregation {
+    static func batchScale(completions: Int, countedTokens: Int, _ aggregation: GRPOConfig.Aggregation,
+                           _ config: GRPOConfig) -> Double {
+        switch aggregation {
         case .sequenceMeanTokenMean, .sequenceMeanTokenSum: 1 / Double(completions)
         case .tokenMean: 1 / Double(Swift.max(countedTokens, 1))
         case .constantNormalizer:
@@ -171,12 +177,12 @@ struct LossKernel {
         let advantage: Double
         /// m_i, the tokens the loss counts.
         let counted: Int
-        /// 1/m_i (seq-mean-token-mean) or 1, and the token weight w = scale * batchScale.
-        let scale: Double, weight: Double
+        /// The token weight w = rowScale * batchScale of the policy term, and the regularizers'.
+        let weight: Double, regularizerWeight: Double
         /// The off-policy mask keeps the policy term; VESPO's phi; SAPO's temperature for this A.
         let keepsPolicy: Bool, vespoWeight: Double, sapoTemperature: Double
         /// sum_t L_t so far, one partial sum per lane (added in a fixed order at the end).
-        var lossSum = Lanes(repeating: 0)
+        var lossSum = Lanes(repeating: 0), regularizerLossSum = Lanes(repeating: 0)
         /// Clip counts, KL and entropy sums (breakdown only), acting entropies and their count
         /// (the bonus), and the input probe, per lane.
         var clipLow = Lanes(repeating: 0), clipHigh = Lanes(repeating: 0)
@@ -186,7 +192,7 @@ struct LossKernel {
         var s = 1.0, logS = 0.0
         /// log_ratio_clamp held the row's mean log-ratio: nothing passes back through s.
         var sRatioClamped = false
-        var throughRatio = Lanes(repeating: 0)
+        var throughRatio = Lanes(repeating: 0), regularizerThroughRatio = Lanes(repeating: 0)
     }
 
     /// Tokens per block of the token pass (a multiple of the lane count).
@@ -205,9 +211,10 @@ struct LossKernel {
                     let n = inputs.count
                     let m = facts.counted?[i] ?? n
                     let a = facts.advantages[i]
-                    let scale = Self.rowScale(counted: m, aggregation, countDivisor)
-                    var row = Row(inputs: inputs, start: offsets[i], advantage: a, counted: m, scale: scale,
-                                  weight: scale * batchScale, keepsPolicy: facts.keepPolicy?[i] ?? true,
+                    let weight = Self.rowScale(counted: m, policyAggregation, countDivisor) * batchScale
+                    let regularizerWeight = Self.rowScale(counted: m, aggregation, countDivisor) * regularizerBatchScale
+                    var row = Row(inputs: inputs, start: offsets[i], advantage: a, counted: m,
+                                  weight: weight, regularizerWeight: regularizerWeight, keepsPolicy: facts.keepPolicy?[i] ?? true,
                                   vespoWeight: facts.vespoWeight?[i] ?? 0,
                                   sapoTemperature: a > 0 ? sapoTemperaturePos : sapoTemperatureNeg)
                     if sequenceLevel {
@@ -228,8 +235,8 @@ struct LossKernel {
                             sums.addRowShares(low: low, high: high, units: Double(m))
                         }
                     }
-                    sums.loss += row.lossSum.laneSum * scale
-                    sums.actingEntropy += row.actingEntropy.laneSum * (entropyByLossWeights ? row.weight : 1)
+                    sums.loss += row.lossSum.laneSum * row.weight + row.regularizerLossSum.laneSum * row.regularizerWeight
+                    sums.actingEntropy += row.actingEntropy.laneSum * (entropyByLossWeights ? row.regularizerWeight : 1)
                     sums.actingTokens += row.actingCount.laneSum
                     if Sink.recordsEverything {
                         sums.kl += row.klSum.laneSum
@@ -315,6 +322,7 @@ struct LossKernel {
         let keep = maskAndWeigh(&term, row, t, count)
         var loss = term.loss
         var dLogp = term.dLogp
+        var klLoss = Lanes(repeating: 0), dKLLoss = Lanes(repeating: 0)
 
         // per_token_kl (times coef_1 with the bias correction: d (k r) = dk r + k r)
         var kl = Lanes(repeating: 0)
@@ -331,22 +339,17 @@ struct LossKernel {
                     kl = overflowedProduct(kl, where: overflowed, ref: load(ref, t, count), row.inputs, t, count, logRatio: logRatio)
                 }
             }
-            // per_token_loss += beta * per_token_kl
+            // per_token_loss += beta * per_token_kl (aggregated with the regularizers' weight)
             if addKL {
-                loss += beta * kl
-                dLogp += beta * dKL
+                klLoss = beta * kl
+                dKLLoss = beta * dKL
             }
         }
 
-        // Only the tokens of the row the loss counts: the aggregation's weight, the row's sum.
+        // Only the tokens of the row the loss counts: the aggregations' weights, the row's sums.
         let active = activeLanes(row.inputs, t, count)
-        if let active {
-            loss.replace(with: 0, where: .!active)
-            dLogp.replace(with: 0, where: .!active)
-        }
         let j = row.start + t
-        (row.weight * dLogp).store(to: grad.baseAddress.unsafelyUnwrapped, j, count: count)
-        row.lossSum += padded(loss, active)
+        storeToken(&loss, &dLogp, &klLoss, &dKLLoss, active, &row, at: j, count: count)
         sumActingEntropy(&row, keep: keep, active: active, t, count)
         if Sink.recordsEverything {
             // The objective's clip metric: the ratio left its range on the side A pushes towards.
@@ -355,7 +358,23 @@ struct LossKernel {
             if a > 0 { row.clipHigh += padded(zero.replacing(with: one, where: r .> highCountBound), active) }
             record(&row, kl: kl, t, count, active)
         }
-        sink.store(Chunk(start: j, count: count, ratio: r, loss: loss, kl: kl, keep: Self.both(keep, active)))
+        sink.store(Chunk(start: j, count: count, ratio: r, loss: loss + klLoss, kl: kl, keep: Self.both(keep, active)))
+    }
+
+    /// Zeroes the lanes the loss does not count, writes d loss / d logp = w dL/dlogp (policy) +
+    /// w_reg d(beta KL)/dlogp, and adds each part to its row sum.
+    @_transparent
+    func storeToken(_ loss: inout Lanes, _ dLogp: inout Lanes, _ klLoss: inout Lanes, _ dKLLoss: inout Lanes,
+                    _ active: LaneMask?, _ row: inout Row, at j: Int, count: Int) {
+        if let active {
+            loss.replace(with: 0, where: .!active)
+            dLogp.replace(with: 0, where: .!active)
+            klLoss.replace(with: 0, where: .!active)
+            dKLLoss.replace(with: 0, where: .!active)
+        }
+        (row.weight * dLogp + row.regularizerWeight * dKLLoss).store(to: grad.baseAddress.unsafelyUnwrapped, j, count: count)
+        row.lossSum += loss
+        row.regularizerLossSum += klLoss
     }
 
     /// GSPO: s = exp(mean_t(logp_t - old_logp_t)) over the row's counted tokens.
@@ -387,6 +406,7 @@ struct LossKernel {
         let keep = maskAndWeigh(&term, row, t, count)
         var loss = term.loss
         var dLogp = term.dLogp  // what reaches logp other than through s
+        var klLoss = Lanes(repeating: 0), dKLLoss = Lanes(repeating: 0)
         // d L_t / d s: shared by every counted token (TRL), or to this token only, times s (verl).
         if !perTokenSequenceGradient {
             row.throughRatio += padded(term.dRatio, active)
@@ -405,9 +425,9 @@ struct LossKernel {
                 if addKL {
                     let throughS = (beta * kl).replacing(with: 0, where: overflowed)
                     if !perTokenSequenceGradient {
-                        row.throughRatio += padded(throughS, active)
+                        row.regularizerThroughRatio += padded(throughS, active)
                     } else if !row.sRatioClamped {
-                        dLogp += Self.chain(throughS, s)
+                        dKLLoss += Self.chain(throughS, s)
                     }
                 }
                 kl = (kl * s).replacing(with: 0, where: dropped)
@@ -418,28 +438,24 @@ struct LossKernel {
                 }
             }
             if addKL {
-                loss += beta * kl
-                dLogp += beta * dKL
+                klLoss = beta * kl
+                dKLLoss += beta * dKL
             }
         }
-        if let active {
-            loss.replace(with: 0, where: .!active)
-            dLogp.replace(with: 0, where: .!active)
-        }
         let j = row.start + t
-        (row.weight * dLogp).store(to: grad.baseAddress.unsafelyUnwrapped, j, count: count)
-        row.lossSum += padded(loss, active)
+        storeToken(&loss, &dLogp, &klLoss, &dKLLoss, active, &row, at: j, count: count)
         sumActingEntropy(&row, keep: keep, active: active, t, count)
         if Sink.recordsEverything { record(&row, kl: kl, t, count, active) }
-        sink.store(Chunk(start: j, count: count, ratio: s, loss: loss, kl: kl, keep: Self.both(keep, active)))
+        sink.store(Chunk(start: j, count: count, ratio: s, loss: loss + klLoss, kl: kl, keep: Self.both(keep, active)))
     }
 
     /// Sends what the row's tokens passed through s back to each counted token (d s / d logp_t =
     /// s / m_i), and counts the row's clip metric (one unit per completion).
     private func finishSequenceRow(_ row: Row, _ sums: inout KernelSums) {
-        let throughRatio = row.throughRatio.laneSum
+        // Each part with its aggregation's weight.
+        let throughRatio = row.weight * row.throughRatio.laneSum + row.regularizerWeight * row.regularizerThroughRatio.laneSum
         // Nothing sent back through s passes nothing on, even when s overflowed to inf.
-        let shared = throughRatio == 0 || row.sRatioClamped ? 0 : row.weight * throughRatio * row.s / Double(Swift.max(row.counted, 1))
+        let shared = throughRatio == 0 || row.sRatioClamped ? 0 : throughRatio * row.s / Double(Swift.max(row.counted, 1))
         for t in 0..<row.inputs.count where row.inputs.lossMask.map({ $0[t] != 0 }) ?? true { grad[row.start + t] += shared }
         let low = row.s < lowCountBound && row.advantage < 0 ? 1.0 : 0
         let high = row.s > highCountBound && row.advantage > 0 ? 1.0 : 0

@@ -36,7 +36,7 @@ struct RowFacts {
 /// Sums one range of rows contributes; added up across ranges when rows run in parallel.
 /// Loss + gradient keeps `loss` and the entropy bonus's sums; the rest are the breakdown's metrics.
 struct KernelSums {
-    /// sum over rows of rowScale * sum_t L_t (times batchScale, this is the loss)
+    /// sum over rows of w_i sum_t (policy term) + w_reg_i sum_t (beta KL): the loss before the entropy term
     var loss = 0.0
     /// The objective's clip counts (clip-and-min: low and high; cispo: high) and the units they
     /// count: tokens (token level) or completions (sequence level).

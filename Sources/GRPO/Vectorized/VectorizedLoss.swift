@@ -33,9 +33,7 @@ extension Vectorized {
                 }
             }
         }
-        let tokens = counted.reduce(0, +)
-        return sums.loss * LossKernel.batchScale(completions: flat.completionCount, countedTokens: tokens, config)
-            - entropyBonus(sums, config: config).map(\.value).orZero
+        return sums.loss - entropyBonus(sums, config: config).map(\.value).orZero
     }
 
     /// Every intermediate quantity, computed in the same fused pass as `lossAndGradient` (the
@@ -100,8 +98,11 @@ extension Vectorized {
         // Some input was inf or NaN: find the first one and name it, as `validate` does.
         if !inputsFinite || sums.inputProbe != 0 { try batch.validateTokenValues() }
 
-        let scale = LossKernel.batchScale(completions: completions.count, countedTokens: countedTokens, config)
-        let policyLoss = sums.loss * scale
+        let policyLoss = sums.loss
+        func weights(_ aggregation: GRPOConfig.Aggregation) -> [Double] {
+            let scale = LossKernel.batchScale(completions: completions.count, countedTokens: countedTokens, aggregation, config)
+            return counted.map { LossKernel.rowScale(counted: $0, aggregation, config.countDivisor) * scale }
+        }
         let bonus = entropyBonus(sums, config: config)
         var breakdown = Breakdown(
             config: config, groupSize: batch.groupSize, groupMean: means, groupStd: stds, advantages: advantages,
@@ -112,7 +113,8 @@ extension Vectorized {
             samplerWeight: terms.samplerWeights.map { Ragged(values: $0, offsets: offsets) },
             vespoWeight: terms.vespoWeight,
             perTokenLoss: Ragged(values: perTokenLoss, offsets: offsets),
-            weight: counted.map { LossKernel.rowScale(counted: $0, config.aggregation, config.countDivisor) * scale },
+            weight: weights(config.policyAggregation),
+            regularizerWeight: config.policyAggregation == config.aggregation ? nil : weights(config.aggregation),
             gradLogp: Ragged(values: grad, offsets: offsets),
             policyLoss: policyLoss, entropyBonus: bonus, loss: policyLoss - bonus.map(\.value).orZero,
             metrics: Metrics())

@@ -39,6 +39,13 @@ extension VerlOptions {
             c.sequenceRatioGradient = .perToken
             c.sequenceLogRatioCap = 10
             c.logRatioClamp = nil
+        case .sapo:
+            // SAPO's gate; its policy term is always seq-mean-token-mean in verl, while the KL
+            // and entropy terms follow loss_agg_mode.
+            c.lossType = .sapo
+            try c.set("sapo_temperature_pos", to: tauPos.optionText)
+            try c.set("sapo_temperature_neg", to: tauNeg.optionText)
+            c.policyAggMode = .sequenceMeanTokenMean
         case .gpg:
             c.policyObjective = .reinforce
         case .dro:
@@ -51,7 +58,7 @@ extension VerlOptions {
             c.policyObjective = lossMode == .dppoTV ? .dppoTV : .dppoKL
             // clip_ratio_c caps DPPO's detached weight min(r, clip_ratio_c).
             try c.set("delta", to: clipRatioC.optionText)
-        case .sapo, .geoMean, .klCov, .clipCov, .bypassMode:
+        case .geoMean, .klCov, .clipCov, .bypassMode:
             throw ConfigError(notYet("loss_mode \(lossMode.rawValue)"))
         }
         c.useBiasCorrectionKL = false
@@ -63,7 +70,9 @@ extension VerlOptions {
         case .lowVarKL, .k3:
             c.klEstimator = .k3
             c.klClamp = true
-        case .full: throw ConfigError("kl_loss_type full is not implemented in verl 0.9.1 either")
+        case .full:
+            // verl reads kl_loss_type only with use_kl_loss.
+            if useKLLoss { throw ConfigError("kl_loss_type full is not implemented in verl 0.9.1 either") }
         }
         c.klStraightThrough = klStraightThrough
         // - entropy_coeff * agg(entropy): aggregated as the loss is (the entropies are data).

@@ -29,8 +29,8 @@ public enum VerlMetrics {
                     let valid = Naive.dppoKeeps(logp: completion.logp[t], oldLogp: completion.oldLogp[t], advantage: a, config: c)
                     if !valid { clipped += 1 }
                     if valid && r > options.clipRatioC { clippedLower += 1 }
-                case .gpg, .dro:
-                    break
+                case .gpg, .dro, .sapo:
+                    break  // sapo logs its clip fractions as 0
                 case .gspo:
                     let terms = Naive.surrogateTerms(ratio: r, advantage: a, config: c)
                     if terms.clipped < terms.unclipped { clipped += 1 }
@@ -45,8 +45,10 @@ public enum VerlMetrics {
                 entropySum += completion.entropy?[t] ?? 0
             }
             policy += b.weight[row] * policySum
-            kl += b.weight[row] * klSum
-            entropy += b.weight[row] * entropySum
+            // The KL and entropy terms follow loss_agg_mode even where the policy term does not (sapo).
+            let regularizerWeight = (b.regularizerWeight ?? b.weight)[row]
+            kl += regularizerWeight * klSum
+            entropy += regularizerWeight * entropySum
         }
         let n = tokens + 1e-8
         var out: [(name: String, value: Double)]

@@ -71,7 +71,7 @@ public enum BreakdownView {
             case .perTokenLoss: .number(b.perTokenLoss[row, t])
             // A token the loss does not train on weighs nothing.
             case .weight: .number(b.counts(row: row, token: t) ? b.weight[row] : 0)
-            case .weightedLoss: .number(b.counts(row: row, token: t) ? b.weight[row] * b.perTokenLoss[row, t] : 0)
+            case .weightedLoss: .number(b.weightedLoss(row: row, token: t))
             case .grad: .number(b.gradLogp[row, t])
             }
         }

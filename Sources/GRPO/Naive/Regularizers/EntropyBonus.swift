@@ -33,7 +33,7 @@ extension Naive {
             for t in row.indices where keep[t] { kept.append(Scalar(row[t])) }
             rows.append(kept)
         }
-        return EntropyBonus(coefficient: config.entropyCoef, entropy: aggregate(rows, config: config).value,
+        return EntropyBonus(coefficient: config.entropyCoef, entropy: aggregate(rows, aggregation: config.aggregation, config: config).value,
                             tokens: rows.reduce(0) { $0 + $1.count })
     }
 }
