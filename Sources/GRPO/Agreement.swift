@@ -25,12 +25,22 @@ extension Breakdown {
         compare(samplerWeight?.values, other.samplerWeight?.values)
         compare(vespoWeight, other.vespoWeight)
         compare(perTokenLoss.values, other.perTokenLoss.values)
-        compare(weight, other.weight)
-        compare(regularizerWeight, other.regularizerWeight)
+        // A row without counted tokens weighs nothing, whatever its w_i (verl's 1 / (B (0 + 1e-8))
+        // is 1e7-sized, so its last bit would dwarf every real difference).
+        compare(weightsOfCountedRows(weight), other.weightsOfCountedRows(other.weight))
+        compare(regularizerWeight.map(weightsOfCountedRows), other.regularizerWeight.map(other.weightsOfCountedRows))
         compare(gradLogp.values, other.gradLogp.values)
         for (_, value) in Metrics.names {
             compare(metrics[keyPath: value].map { [$0] }, other.metrics[keyPath: value].map { [$0] })
         }
         return largest
+    }
+
+    /// `weights` with 0 for the rows where the loss counts no token.
+    func weightsOfCountedRows(_ weights: [Double]) -> [Double] {
+        weights.indices.map { row in
+            let length = ratio.offsets[row + 1] - ratio.offsets[row]
+            return (0..<length).contains { counts(row: row, token: $0) } ? weights[row] : 0
+        }
     }
 }

@@ -77,4 +77,33 @@ struct VerlFileTests {
         guard let message, let end = message.range(of: ": give") else { return "" }
         return String(message[message.index(message.startIndex, offsetBy: 7)..<end.lowerBound])
     }
+
+    @Test("a completion without loss tokens under seq-mean-token-mean (weight 1 / (B 1e-8)) does not make the paths 'disagree'")
+    func emptyRowWeight() {
+        let text = #"""
+        {"verl": {"loss_agg_mode": "seq-mean-token-mean", "adv_estimator": "rloo"},
+         "groups": [{"rewards": [1, 0, 0.5], "completions": [{"logp": [-0.5, -1], "old_logp": [-0.7, -1]},
+                     {"logp": [-0.3], "old_logp": [-0.1], "mask": [0]}, {"logp": [-2], "old_logp": [-2.2]}]}]}
+        """#
+        let outcome = explain(text, ["--check"])
+        #expect(outcome.status == 0 && outcome.output.contains("(they agree)"), "\(outcome.errors) \(outcome.output.suffix(300))")
+    }
+
+    @Test("in the REPL, 'verl' after explaining a verl file keeps the file's options; kl_loss as ppo_loss names it is compared")
+    func replKeepsTheFile() {
+        let directory = TemporaryDirectory("grpo-verl")
+        defer { directory.remove() }
+        let file = directory.write("v.json", Self.tiny.replacingOccurrences(of: #""actor/kl_loss""#, with: #""kl_loss""#))
+        let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        let explained = interpreter.execute("explain \(file)")
+        #expect(!explained.isError && explained.lines.contains { $0.hasPrefix("kl_loss ") && $0.contains("0.005975417759") }, "\(explained.lines)")
+        #expect(!explained.lines.contains { $0.contains("not compared") }, "\(explained.lines)")
+        let verl = interpreter.execute("verl")
+        #expect(verl.lines.contains { $0.contains("the file's options") }, "\(verl.lines)")
+        #expect(verl.lines.contains { $0.hasPrefix("seq-mean-token-mean") && $0.contains("-0.09645584736") }, "\(verl.lines)")
+        let advantages = interpreter.execute("advantages")
+        #expect(advantages.lines.contains { $0.hasPrefix("A_i by verl's grpo estimator") }, "\(advantages.lines)")
+        _ = interpreter.execute("example")
+        #expect(interpreter.session.verlFile == nil, "a new batch forgets the file's verl options")
+    }
 }

@@ -48,12 +48,14 @@ extension VerlOptions {
             c.policyAggMode = .sequenceMeanTokenMean
         case .gpg:
             c.policyObjective = .reinforce
+            c.logRatioClamp = nil  // the ratio is not used
         case .dro:
             guard let beta = droBeta, beta > 0 else {
                 throw ConfigError("policy_loss.dro_beta must be a positive value when using DRO (verl's check), not \(droBeta.map(\.optionText) ?? "null")")
             }
             c.policyObjective = .dro
             try c.set("dro_beta", to: beta.optionText)
+            c.logRatioClamp = nil  // its penalty takes the raw log-ratio
         case .dppoTV, .dppoKL:
             c.policyObjective = lossMode == .dppoTV ? .dppoTV : .dppoKL
             // clip_ratio_c caps DPPO's detached weight min(r, clip_ratio_c).
@@ -99,6 +101,9 @@ extension VerlOptions {
     /// from the groups' rewards (or as the batch gives them: a dumped mini-batch carries verl's),
     /// set on each completion; responses padded to `max_response_length` or the longest one.
     public func lossInputs(_ batch: Batch) throws(ConfigError) -> (batch: Batch, config: GRPOConfig) {
+        if useKLLoss && !batch.hasReference {
+            throw ConfigError("use_kl_loss is true but no completion has ref_logp (verl's ref_log_prob); give ref_logp or set use_kl_loss false")
+        }
         if reportsEntropy && !batch.hasEntropy {
             throw ConfigError("entropy_coeff or calculate_entropy: verl's actor then computes each token's entropy; give \"entropy\" for every completion")
         }

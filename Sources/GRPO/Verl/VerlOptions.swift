@@ -43,7 +43,8 @@ public struct VerlOptions: Sendable, Equatable {
     public var clipCovSeed: Int? = nil
     public var klCovRatio = 0.0002, ppoKLCoef = 0.1
     public var droBeta: Double? = nil
-    /// `algorithm.adv_estimator` (verl's `AdvantageEstimator` values; `VerlAdvantages` says which are computed).
+    /// `algorithm.adv_estimator` (verl's `AdvantageEstimator` values; `VerlAdvantages` says which
+    /// are computed). grpo by default here; verl's own default, gae, needs a critic.
     public var advEstimator = "grpo"
     public var normAdvByStdInGRPO = true
     public var gdpoRewardWeights: [Double]? = nil

@@ -24,6 +24,7 @@ enum BatchCommands {
             let batch = contents.batch
             session.config = contents.config
             session.show(batch, origin: "file \(args[0])")
+            if let verl = contents.verl { session.showVerlFile(verl, advantageSource: contents.advantageSource) }
             let b = try session.breakdown()
             let verlLines = contents.verl.map { verl in
                 ["verl 0.9.1: " + ExplainText.changedVerlSettings(verl) + " (the loss options below compute verl's loss)"]

@@ -1,25 +1,28 @@
 import GRPO
 
 /// `verl`: the current batch through verl 0.9.1's actor loss (`VerlOptions`, `VerlMetrics`), one
-/// row per `loss_agg_mode`, beside this session's TRL-style loss. The options TRL and verl share
-/// come from the session (`epsilon` and `epsilon_high` as `clip_ratio_low` / `clip_ratio_high`,
-/// `beta` as `kl_loss_coef`, `max_completion_length` as `max_response_length`, `delta` as
-/// `clip_ratio_c`); what only verl has takes verl's default (the dual clip at 3, the log-ratio
-/// clamp, `low_var_kl`). The advantages are the session's, given to verl as a dumped mini-batch
-/// carries them, so the table compares the losses alone. Lesson 12.
+/// row per `loss_agg_mode`. A batch `explain` read from a file with `"verl"` options keeps them
+/// (its loss mode, KL type, entropy term, ...). Otherwise the options TRL and verl share come
+/// from the session (`epsilon` and `epsilon_high` as `clip_ratio_low` / `clip_ratio_high`, `beta`
+/// as `kl_loss_coef`, `max_completion_length` as `max_response_length`, `delta` as
+/// `clip_ratio_c`) and what only verl has takes verl's default (the dual clip at 3, the
+/// log-ratio clamp, `low_var_kl`). The advantages are the session's, given to verl as a dumped
+/// mini-batch carries them, so the table compares the losses alone. Lesson 12.
 enum VerlCommand {
     static func run(_ session: Session, _ args: [String]) throws(CommandError) -> [String] {
         try Args.none(args, "verl")
         let batch = try session.currentBatch()
         let b = try session.breakdown()
         let c = session.config
-        var options = VerlOptions()
-        options.clipRatioLow = c.epsilon
-        options.clipRatioHigh = c.resolvedEpsilonHigh
-        options.clipRatioC = c.delta ?? options.clipRatioC
-        options.useKLLoss = c.beta != 0 && batch.hasReference
-        options.klLossCoef = c.beta
-        options.maxResponseLength = max(c.maxCompletionLength, batch.completions.map(\.length).max() ?? 1)
+        var options = session.verlFile?.options ?? VerlOptions()
+        if session.verlFile == nil {
+            options.clipRatioLow = c.epsilon
+            options.clipRatioHigh = c.resolvedEpsilonHigh
+            options.clipRatioC = c.delta ?? options.clipRatioC
+            options.useKLLoss = c.beta != 0 && batch.hasReference
+            options.klLossCoef = c.beta
+            options.maxResponseLength = max(c.maxCompletionLength, batch.completions.map(\.length).max() ?? 1)
+        }
         var given = batch
         var row = 0
         for g in given.groups.indices {
@@ -36,10 +39,13 @@ enum VerlCommand {
             }
         }
         var lines = [TermCommands.header(session),
-                     "verl 0.9.1: " + ExplainText.changedVerlSettings(options) + "; A as this session computed it"]
+                     "verl 0.9.1: " + ExplainText.changedVerlSettings(options)
+                        + (session.verlFile == nil ? "; A as this session computed it" : "; the file's options")]
         var table = Table(title: "what verl's actor backpropagates, by loss_agg_mode",
                           columns: [.text("loss_agg_mode"), .number("actor/pg_loss"), .number("loss"), .text("TRL loss_type")])
-        var tokenMean: (Breakdown, Batch)? = nil
+        // The metrics are shown under the file's loss_agg_mode (token-mean, verl's default, otherwise).
+        let shownMode = options.lossAggMode
+        var shown: (Breakdown, Batch)? = nil
         for mode in GRPOConfig.Aggregation.allCases {
             options.lossAggMode = mode
             let verl: Breakdown, inputs: Batch
@@ -51,13 +57,14 @@ enum VerlCommand {
                 throw CommandError("verl: \(error.message)")
             } catch { throw CommandError("verl: \(error)") }
             let pg = VerlMetrics.metrics(verl, batch: inputs, options: options).first { $0.name == "actor/pg_loss" }?.value ?? .nan
-            table.add([mode.rawValue, Fmt.num(pg, digits: 10), Fmt.num(verl.loss, digits: 10), trlName(mode, options)])
-            if mode == .tokenMean { tokenMean = (verl, inputs) }
+            table.add([mode.rawValue, Fmt.num(pg, digits: 10), Fmt.num(verl.loss, digits: 10),
+                       trlName(mode, width: Int(verl.config.lossScaleFactor ?? 0))])
+            if mode == shownMode { shown = (verl, inputs) }
         }
         lines += table.render()
-        guard let (verl, inputs) = tokenMean else { return lines }
-        options.lossAggMode = .tokenMean
-        var metrics = Table(title: "verl's metrics (token-mean: sums over the N loss tokens / (N + 1e-8))",
+        guard let (verl, inputs) = shown else { return lines }
+        options.lossAggMode = shownMode
+        var metrics = Table(title: "verl's metrics (\(shownMode.rawValue); token means are sums / (N + 1e-8))",
                             columns: [.text("verl"), .number("value"), .text("TRL's nearest"), .number("TRL")])
         for (name, value) in VerlMetrics.metrics(verl, batch: inputs, options: options) where name != "actor/pg_loss" {
             let (trl, trlValue) = nearest(name, b)
@@ -65,18 +72,18 @@ enum VerlCommand {
         }
         return lines + [""] + metrics.render() + [
             "pg_clipfrac: the min took the clipped term; pg_clipfrac_lower: dual-clip events",
-            "(A < 0, held at clip_ratio_c), not low_mean; ppo_kl: mean(old_logp - logp);",
-            "kl_loss: k3 with d clamped to +-20 and k3 to [-10, 10], TRL's kl is not clamped",
+            "(A < 0, held at clip_ratio_c), not low_mean; ppo_kl: mean(old_logp - logp),",
+            "clamped to +-20 (vanilla, cispo, dppo); kl_loss: the KL aggregated by",
+            "loss_agg_mode (low_var_kl: d clamped to +-20, k3 to [-10, 10]); TRL's: no clamp",
         ]
     }
 
     /// The TRL loss type with the same aggregation (and the divisor it differs by, for -norm).
-    static func trlName(_ mode: GRPOConfig.Aggregation, _ options: VerlOptions) -> String {
+    static func trlName(_ mode: GRPOConfig.Aggregation, width: Int) -> String {
         switch mode {
         case .tokenMean: "dapo, bnpo"
         case .sequenceMeanTokenMean: "grpo"
-        case .constantNormalizer:
-            "dr_grpo, L = \(options.lossScaleFactor.map { Fmt.num($0) } ?? "\(options.maxResponseLength ?? 0)")"
+        case .constantNormalizer: "dr_grpo, L = \(width)"
         case .sequenceMeanTokenSum: "luspo"
         case .tokenSum: "(none)"
         }

@@ -39,7 +39,8 @@ public enum BatchFile {
         public mutating func resolveVerl(name: String) throws(InputError) {
             guard let verl else { return }
             if !batch.hasGivenAdvantages {
-                advantageSource = "A_i by verl's \(verl.advEstimator) estimator, each group one uid (no group of one is NaN: mean 0, std 1)"
+                advantageSource = "A_i by verl's \(verl.advEstimator) estimator, the file's groups as verl's uids"
+                    + (verl.advEstimator == "grpo" ? " (grpo is the default here; verl's own, gae, needs a critic)" : "")
             }
             do { (batch, config) = try verl.lossInputs(batch) } catch { throw InputError("\(name): verl: \(error.message)") }
         }

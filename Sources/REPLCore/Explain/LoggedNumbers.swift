@@ -136,10 +136,10 @@ public struct LoggedNumbers: Sendable, Equatable {
         }
         var verdict = differing.isEmpty
             ? "every logged number we have agrees with ours (to 1e-5 relative, the precision of float32 logs, or to the digits logged)"
-            : "\(differing.joined(separator: ", ")) \(differing.count == 1 ? "differs" : "differ"): check that the file's config has every option the run used"
-                + (differing.contains("loss") ? ", and that the logged loss is this batch's own (TRL scales it for gradient accumulation; lesson 12)" : "")
+            : "\(differing.joined(separator: ", ")) \(differing.count == 1 ? "differs" : "differ"): check that the file's \(numbers.optionsName) has every option the run used"
+                + (differing.contains("loss") ? ", and that the logged loss is this batch's own" + numbers.lossHint : "")
         if !missing.isEmpty {
-            verdict += "; this batch has no \(missing.joined(separator: ", ")) (no ref_logp, entropy or rewards for it)"
+            verdict += "; this batch has no \(missing.joined(separator: ", ")) (\(numbers.missingReason))"
         }
         return table.render() + [verdict] + notCompared
     }
@@ -171,19 +171,30 @@ public struct LoggedNumbers: Sendable, Equatable {
 public struct OurNumbers {
     /// Every name we compute under this library's vocabulary.
     public let names: [String]
+    /// What the file's options are called, why a number we know may be missing, and what to
+    /// check when the loss differs, in this library's terms.
+    let optionsName: String, missingReason: String, lossHint: String
     /// Ours for a name; nil when this batch has no such number.
     public let value: (String) -> Double?
 
     public static func trl(_ b: Breakdown) -> OurNumbers {
-        OurNumbers(names: LoggedNumbers.known.map(\.name)) { LoggedNumbers.ours($0, b) }
+        OurNumbers(names: LoggedNumbers.known.map(\.name), optionsName: "config",
+                   missingReason: "no ref_logp, entropy or rewards for it",
+                   lossHint: " (TRL scales it for gradient accumulation; lesson 12)") { LoggedNumbers.ours($0, b) }
     }
 
+    /// verl's names; `kl_loss` and `kl_coef` as `ppo_loss` returns them are the trainer's
+    /// `actor/kl_loss` and `actor/kl_coef`.
     public static func verl(_ b: Breakdown, batch: Batch, options: VerlOptions) -> OurNumbers {
         let metrics = [("loss", b.loss)] + VerlMetrics.metrics(b, batch: batch, options: options).map { ($0.name, $0.value) }
         let values = Dictionary(uniqueKeysWithValues: metrics)
-        return OurNumbers(names: verlNames) { values[$0] }
+        return OurNumbers(names: verlNames, optionsName: "\"verl\" object",
+                          missingReason: "its verl options do not compute it: use_kl_loss, entropy_coeff or calculate_entropy",
+                          lossHint: " (one mini-batch on one GPU: verl's global batch is this file's tokens and completions)") {
+            values[$0] ?? values["actor/" + $0]
+        }
     }
 
     /// The names a verl file may log that we compute.
-    public static let verlNames = ["loss"] + VerlMetrics.names
+    public static let verlNames = ["loss"] + VerlMetrics.names + ["kl_loss", "kl_coef"]
 }

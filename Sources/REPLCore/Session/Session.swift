@@ -105,6 +105,16 @@ public final class Session {
         batchOrigin = origin
         batchIsTrainers = fromTrainer
         breakdownCache = nil
+        verlFile = nil
+    }
+
+    /// A batch file's verl options, and where its advantages came from, while its batch is the
+    /// current one (`explain` of a file with `"verl"`): `verl` and `advantages` read them.
+    public private(set) var verlFile: (options: VerlOptions, advantageSource: String?)? = nil
+
+    /// Remembers the verl options of the batch `explain` has just shown.
+    func showVerlFile(_ options: VerlOptions, advantageSource: String?) {
+        verlFile = (options, advantageSource)
     }
 
     /// Forgets the batch on screen when it came from a run that has just been replaced.

@@ -258,14 +258,30 @@ public enum BreakdownView {
                 + (c.klStraightThrough ? " (k2's gradient)" : "")
             formula += " + \(Fmt.num(c.beta)) * \(kl)\(c.useBiasCorrectionKL ? " * \(ratio)" : "")"
         }
-        if let clamp = c.logRatioClamp { formula += "; log r clamped to +-\(Fmt.num(clamp))" }
+        // The clamps, where the objective reads the ratio (REINFORCE does not, DRO's penalty uses the raw log-ratio).
+        switch c.objective {
+        case .clipMin, .cispo, .sapo, .vespo, .dppoTV, .dppoKL:
+            if let clamp = c.logRatioClamp { formula += "; log r clamped to +-\(Fmt.num(clamp))" }
+            if let cap = c.sequenceLogRatioCap, c.importanceSamplingLevel == .sequence { formula += "; log s capped at \(Fmt.num(cap))" }
+        case .reinforce, .dro:
+            break
+        }
         return formula
     }
 
     /// How the per-token losses are aggregated under this loss_type (|o_i| and N count the tokens
     /// the loss trains on), and the entropy bonus when it is on.
     public static func aggregationFormula(_ c: GRPOConfig) -> String {
-        let bonus = c.entropyCoef == 0 ? "" : " - \(Fmt.num(c.entropyCoef)) * mean entropy"
+        let entropy = c.entropyAggregation == .actingTokenMean ? "mean entropy" : "agg(entropy)"
+        let bonus = c.entropyCoef == 0 ? ""
+            : (c.entropyCoef > 0 ? " - \(Fmt.num(c.entropyCoef))" : " + \(Fmt.num(-c.entropyCoef))") + " * \(entropy)"
+        let policy = c.policyAggregation == c.aggregation ? ""
+            : "   (the policy term aggregated as \(c.policyAggregation.rawValue), the KL as below)"
+        return aggregationLine(c, bonus: bonus) + policy
+    }
+
+    /// The aggregation's formula line, with the entropy term `bonus`.
+    static func aggregationLine(_ c: GRPOConfig, bonus: String) -> String {
         switch c.aggregation {
         case .sequenceMeanTokenMean: return "loss = 1/B sum_i 1/|o_i| sum_t L_t\(bonus)        (w_t = 1 / (B |o_i|))"
         case .tokenMean: return "loss = 1/N sum_i sum_t L_t\(bonus)              (w_t = 1 / N, N = the tokens trained on)"
