@@ -74,6 +74,8 @@ struct LossKernel {
     /// The regularizers' aggregation (the KL's, and the entropy's under verl's form) and the
     /// policy term's (`policy_agg_mode`); the same unless verl's sapo sets them apart.
     let aggregation: GRPOConfig.Aggregation, policyAggregation: GRPOConfig.Aggregation
+    /// The usual case: one weight per row for every term, so the two parts are summed as one.
+    let samePolicyAndRegularizerWeights: Bool
     let countDivisor: GRPOConfig.CountDivisor
     /// cispo's bounds of the ratio: (-inf, epsilon_high] (TRL's cap) or the clip range (verl).
     let cispoLow: Double, cispoHigh: Double
@@ -124,6 +126,7 @@ struct LossKernel {
         objective = config.objective
         aggregation = config.aggregation
         policyAggregation = config.policyAggregation
+        samePolicyAndRegularizerWeights = config.policyAggregation == config.aggregation
         countDivisor = config.countDivisor
         switch config.cispoClip {
         case .cap: (cispoLow, cispoHigh) = (-.infinity, config.resolvedEpsilonHigh)
@@ -320,8 +323,7 @@ struct LossKernel {
         let dr = held.map { r.replacing(with: 0, where: $0) } ?? r
         var term = tokenTerm(ratio: r, dRatioDLogp: dr, logp: logp, oldLogp: load(row.inputs.oldLogp, t, count), row)
         let keep = maskAndWeigh(&term, row, t, count)
-        var loss = term.loss
-        var dLogp = term.dLogp
+        let loss = term.loss, dLogp = term.dLogp
         var klLoss = Lanes(repeating: 0), dKLLoss = Lanes(repeating: 0)
 
         // per_token_kl (times coef_1 with the bias correction: d (k r) = dk r + k r)
@@ -349,7 +351,7 @@ struct LossKernel {
         // Only the tokens of the row the loss counts: the aggregations' weights, the row's sums.
         let active = activeLanes(row.inputs, t, count)
         let j = row.start + t
-        storeToken(&loss, &dLogp, &klLoss, &dKLLoss, active, &row, at: j, count: count)
+        let tokenLoss = storeToken(loss, dLogp, klLoss, dKLLoss, active, &row, at: j, count: count)
         sumActingEntropy(&row, keep: keep, active: active, t, count)
         if Sink.recordsEverything {
             // The objective's clip metric: the ratio left its range on the side A pushes towards.
@@ -358,14 +360,26 @@ struct LossKernel {
             if a > 0 { row.clipHigh += padded(zero.replacing(with: one, where: r .> highCountBound), active) }
             record(&row, kl: kl, t, count, active)
         }
-        sink.store(Chunk(start: j, count: count, ratio: r, loss: loss + klLoss, kl: kl, keep: Self.both(keep, active)))
+        sink.store(Chunk(start: j, count: count, ratio: r, loss: tokenLoss, kl: kl, keep: Self.both(keep, active)))
     }
 
     /// Zeroes the lanes the loss does not count, writes d loss / d logp = w dL/dlogp (policy) +
-    /// w_reg d(beta KL)/dlogp, and adds each part to its row sum.
+    /// w_reg d(beta KL)/dlogp, and adds each part to its row sum. Returns the token's L_t.
     @_transparent
-    func storeToken(_ loss: inout Lanes, _ dLogp: inout Lanes, _ klLoss: inout Lanes, _ dKLLoss: inout Lanes,
-                    _ active: LaneMask?, _ row: inout Row, at j: Int, count: Int) {
+    func storeToken(_ loss: Lanes, _ dLogp: Lanes, _ klLoss: Lanes, _ dKLLoss: Lanes,
+                    _ active: LaneMask?, _ row: inout Row, at j: Int, count: Int) -> Lanes {
+        if samePolicyAndRegularizerWeights {
+            // One weight for both parts (every TRL loss type): added first, as L_t = policy + beta KL.
+            var total = loss + klLoss, dTotal = dLogp + dKLLoss
+            if let active {
+                total.replace(with: 0, where: .!active)
+                dTotal.replace(with: 0, where: .!active)
+            }
+            (row.weight * dTotal).store(to: grad.baseAddress.unsafelyUnwrapped, j, count: count)
+            row.lossSum += total
+            return total
+        }
+        var (loss, dLogp, klLoss, dKLLoss) = (loss, dLogp, klLoss, dKLLoss)
         if let active {
             loss.replace(with: 0, where: .!active)
             dLogp.replace(with: 0, where: .!active)
@@ -375,6 +389,7 @@ struct LossKernel {
         (row.weight * dLogp + row.regularizerWeight * dKLLoss).store(to: grad.baseAddress.unsafelyUnwrapped, j, count: count)
         row.lossSum += loss
         row.regularizerLossSum += klLoss
+        return loss + klLoss
     }
 
     /// GSPO: s = exp(mean_t(logp_t - old_logp_t)) over the row's counted tokens.
@@ -404,7 +419,7 @@ struct LossKernel {
         let logp = load(row.inputs.logp, t, count)
         var term = objectiveTerm(ratio: s, logp: logp, oldLogp: load(row.inputs.oldLogp, t, count), row)
         let keep = maskAndWeigh(&term, row, t, count)
-        var loss = term.loss
+        let loss = term.loss
         var dLogp = term.dLogp  // what reaches logp other than through s
         var klLoss = Lanes(repeating: 0), dKLLoss = Lanes(repeating: 0)
         // d L_t / d s: shared by every counted token (TRL), or to this token only, times s (verl).
@@ -443,10 +458,10 @@ struct LossKernel {
             }
         }
         let j = row.start + t
-        storeToken(&loss, &dLogp, &klLoss, &dKLLoss, active, &row, at: j, count: count)
+        let tokenLoss = storeToken(loss, dLogp, klLoss, dKLLoss, active, &row, at: j, count: count)
         sumActingEntropy(&row, keep: keep, active: active, t, count)
         if Sink.recordsEverything { record(&row, kl: kl, t, count, active) }
-        sink.store(Chunk(start: j, count: count, ratio: s, loss: loss + klLoss, kl: kl, keep: Self.both(keep, active)))
+        sink.store(Chunk(start: j, count: count, ratio: s, loss: tokenLoss, kl: kl, keep: Self.both(keep, active)))
     }
 
     /// Sends what the row's tokens passed through s back to each counted token (d s / d logp_t =

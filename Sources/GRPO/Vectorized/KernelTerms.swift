@@ -53,7 +53,7 @@ extension LossKernel {
     /// `objectiveTerm` at the token's own ratio, its derivative carried on to logp through
     /// d r / d logp (r itself, or 0 where `log_ratio_clamp` held the log-ratio).
     @_transparent
-    func tokenTerm(ratio r: Lanes, dRatioDLogp dr: Lanes, logp: Lanes, oldLogp: Lanes, _ row: Row) -> TokenTerm {
+    func tokenTerm(ratio r: Lanes, dRatioDLogp dr: Lanes, logp: Lanes, oldLogp: @autoclosure () -> Lanes, _ row: Row) -> TokenTerm {
         switch objective {
         case .clipMin:
             let (loss, dRatio) = clipMinTerm(ratio: r, advantage: row.advantage)
@@ -62,7 +62,7 @@ extension LossKernel {
             let term = sapoTerm(ratio: r, advantage: row.advantage, temperature: row.sapoTemperature)
             return TokenTerm(loss: term.loss, dLogp: Self.chain(term.dRatio, dr))
         case .cispo, .vespo, .reinforce, .dro, .dppoTV, .dppoKL:
-            let term = objectiveTerm(ratio: r, logp: logp, oldLogp: oldLogp, row)
+            let term = objectiveTerm(ratio: r, logp: logp, oldLogp: oldLogp(), row)
             return TokenTerm(loss: term.loss, dLogp: term.dLogp)
         }
     }
@@ -216,7 +216,9 @@ extension LossKernel {
         switch estimator {
         case .k1: (kl, dLogp) = (-d, Lanes(repeating: 1))
         case .k2: (kl, dLogp) = (d * d * 0.5, -d)
-        case .k3: (kl, dLogp) = klClamp ? clampedK3(d: d, expm1OfD: expm1OfD()) : (expm1OfD() - d, -expm1OfD())
+        case .k3:
+            let e = expm1OfD()
+            (kl, dLogp) = klClamp ? clampedK3(d: d, expm1OfD: e) : (e - d, -e)
         case .abs:
             // |d|: d / d logp = -sign(d), 0 at d = 0 (torch.abs).
             let zero = Lanes(repeating: 0), one = Lanes(repeating: 1)
