@@ -64,6 +64,7 @@ extension VerlOptions {
             throw ConfigError(notYet("loss_mode \(lossMode.rawValue)"))
         }
         c.useBiasCorrectionKL = false
+        c.vllmImportanceSamplingCorrection = false  // verl's correction is rollout_is / rollout_rs
         c.beta = useKLLoss ? klLossCoef : 0
         switch klLossType {
         case .kl, .k1: c.klEstimator = .k1
@@ -107,9 +108,8 @@ extension VerlOptions {
         if reportsEntropy && !batch.hasEntropy {
             throw ConfigError("entropy_coeff or calculate_entropy: verl's actor then computes each token's entropy; give \"entropy\" for every completion")
         }
-        if batch.completions.contains(where: { $0.samplerLogp != nil }) {
-            throw ConfigError(notYet("rollout_log_probs (sampler_logp) and the rollout_corr metrics"))
-        }
+        // rollout_log_probs alone change nothing in the loss (only the rollout_corr/* metrics,
+        // `VerlMetrics.offPolicyMetrics`); the corrections they feed are not computed yet.
         let width = batch.completions.map(\.length).max() ?? 1
         if let maxResponseLength, width > maxResponseLength {
             throw ConfigError("a completion has \(width) tokens, more than max_response_length=\(maxResponseLength)")

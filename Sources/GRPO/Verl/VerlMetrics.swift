@@ -1,10 +1,23 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// What verl 0.9.1's actor logs for a batch, under verl's names, from the `Breakdown` of the
 /// loss `VerlOptions.lossConfig` describes (either path's). verl's token means are
 /// `masked_mean`: sum / (loss tokens + 1e-8). Lesson 11.
 public enum VerlMetrics {
     /// Every name `metrics` may return.
     public static let names = ["actor/pg_clipfrac", "actor/ppo_kl", "actor/pg_clipfrac_lower", "actor/pg_loss",
-                               "actor/entropy_loss", "actor/kl_loss", "actor/kl_coef"]
+                               "actor/entropy_loss", "actor/kl_loss", "actor/kl_coef"] + offPolicyNames
+
+    /// The trainer's `rollout_corr/*` metrics of how far the rollout engine's log-probs are from
+    /// the trainer's (`compute_offpolicy_metrics`), for a batch with `sampler_logp`.
+    public static let offPolicyNames = [
+        "training_ppl", "training_log_ppl", "kl", "k3_kl", "rollout_ppl", "rollout_log_ppl", "log_ppl_diff",
+        "log_ppl_abs_diff", "log_ppl_diff_max", "log_ppl_diff_min", "ppl_ratio", "chi2_token", "chi2_seq",
+    ].map { "rollout_corr/" + $0 }
 
     /// The policy loss's metrics (`actor/pg_clipfrac`, `actor/ppo_kl`, `actor/pg_clipfrac_lower`),
     /// `actor/pg_loss`, and `actor/kl_loss` / `actor/kl_coef` with `use_kl_loss` (the trainer
@@ -64,6 +77,45 @@ public enum VerlMetrics {
         // agg(entropy), the same aggregate the loss subtracts entropy_coeff times.
         if options.reportsEntropy { out.append(("actor/entropy_loss", entropy)) }
         if options.useKLLoss { out += [("actor/kl_loss", kl), ("actor/kl_coef", options.klLossCoef)] }
+        if batch.hasSampler { out += offPolicyMetrics(batch, b) }
         return out
+    }
+
+    /// verl's `compute_offpolicy_metrics` with old = old_logp (pi_train) and rollout = sampler_logp
+    /// over each completion's loss tokens: per-sequence means (sum / (m + 1e-8), so a completion
+    /// without loss tokens counts as 0) and their batch means; rho_t = exp(old - rollout), its
+    /// log clamped to +-20 for the chi^2 estimates (token: mean rho^2 - 1; sequence: the mean of
+    /// exp(2 sum_t log rho_t) - 1).
+    static func offPolicyMetrics(_ batch: Batch, _ b: Breakdown) -> [(name: String, value: Double)] {
+        var tokens = 0.0, kl = 0.0, k3 = 0.0, rhoSquared = 0.0
+        var trainingMeans: [Double] = [], rolloutMeans: [Double] = [], sequenceRhoSquared: [Double] = []
+        for (row, c) in batch.completions.enumerated() {
+            let sampler = c.samplerLogp ?? c.oldLogp
+            var oldSum = 0.0, rolloutSum = 0.0, logRatioSum = 0.0, m = 0.0
+            for t in 0..<c.length where b.counts(row: row, token: t) {
+                let logRatio = c.oldLogp[t] - sampler[t]
+                m += 1
+                oldSum += c.oldLogp[t]
+                rolloutSum += sampler[t]
+                logRatioSum += logRatio
+                kl += -logRatio
+                k3 += expm1(logRatio) - logRatio
+                rhoSquared += exp(2 * min(max(logRatio, -20), 20))
+            }
+            tokens += m
+            trainingMeans.append(oldSum / (m + 1e-8))
+            rolloutMeans.append(rolloutSum / (m + 1e-8))
+            sequenceRhoSquared.append(exp(2 * min(max(logRatioSum, -20), 20)))
+        }
+        let n = tokens + 1e-8, rows = Double(max(trainingMeans.count, 1))
+        func mean(_ xs: [Double]) -> Double { xs.reduce(0, +) / rows }
+        let diff = zip(rolloutMeans, trainingMeans).map { $0 - $1 }
+        let names = offPolicyNames
+        let values = [
+            mean(trainingMeans.map { exp(-$0) }), mean(trainingMeans.map { -$0 }), kl / n, k3 / n,
+            mean(rolloutMeans.map { exp(-$0) }), mean(rolloutMeans.map { -$0 }), mean(diff), mean(diff.map(abs)),
+            diff.max() ?? 0, diff.min() ?? 0, mean(diff.map(exp)), rhoSquared / n - 1, mean(sequenceRhoSquared) - 1,
+        ]
+        return Array(zip(names, values)).map { (name: $0.0, value: $0.1) }
     }
 }
