@@ -30,6 +30,10 @@ public struct Completion: Sendable, Equatable {
     /// Which tokens the loss trains on (TRL's `tool_mask`: false for tool output inside the
     /// completion); nil trains on every token. Lesson 05.
     public var mask: [Bool]?
+    /// Importance weights of the policy term as a trainer computed them, one per token (verl's
+    /// `rollout_is_weights`, `VerlRolloutCorrection`): they multiply the policy term in place of
+    /// the sampler correction's weights (`vllm_importance_sampling_*`); nil: none given. Lesson 09.
+    public var policyWeight: [Double]? = nil
 
     /// `oldLogp` defaults to `logp` (on-policy: every ratio is exactly 1).
     public init(reward: Double, logp: [Double], oldLogp: [Double]? = nil,
@@ -73,6 +77,19 @@ public struct Batch: Sendable, Equatable {
     /// True when every completion carries reference log-probabilities.
     public var hasReference: Bool { !groups.isEmpty && groups.allSatisfy { $0.completions.allSatisfy { $0.refLogp != nil } } }
     public var hasEntropy: Bool { !groups.isEmpty && groups.allSatisfy { $0.completions.allSatisfy { $0.entropy != nil } } }
+    /// Every completion carries given policy weights (`Completion.policyWeight`).
+    public var hasPolicyWeight: Bool { !groups.isEmpty && groups.allSatisfy { $0.completions.allSatisfy { $0.policyWeight != nil } } }
+
+    /// The first (group, completion, token) whose given policy weight is negative.
+    var firstNegativePolicyWeight: (Int, Int, Int)? {
+        for (g, group) in groups.enumerated() {
+            for (i, c) in group.completions.enumerated() {
+                if let t = c.policyWeight?.firstIndex(where: { $0 < 0 && $0.isFinite }) { return (g, i, t) }  // inf: not finite, said later
+            }
+        }
+        return nil
+    }
+
     public var hasSampler: Bool { !groups.isEmpty && groups.allSatisfy { $0.completions.allSatisfy { $0.samplerLogp != nil } } }
     /// True when the completions give one reward per reward function.
     public var hasRewardsPerFunction: Bool {

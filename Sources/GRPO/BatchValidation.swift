@@ -61,6 +61,10 @@ extension Batch {
         }
         try requireAllOrNone(\.refLogp, "ref_logp")
         try requireAllOrNone(\.samplerLogp, "sampler_logp")
+        try requireAllOrNone(\.policyWeight, "policy_weight")
+        if let (g, i, t) = firstNegativePolicyWeight {
+            throw BatchError("group \(g), completion \(i): policy_weight[\(t)] is below 0; an importance weight is >= 0")
+        }
         if config.beta != 0 && !hasReference {
             throw BatchError("beta is \(config.beta) but no completion has ref_logp; give ref_logp or set beta=0")
         }
@@ -144,6 +148,7 @@ extension Batch {
 /// A completion's per-token arrays, named as in a batch file.
 enum TokenField: String, CaseIterable {
     case logp, oldLogp = "old_logp", refLogp = "ref_logp", entropy, samplerLogp = "sampler_logp"
+    case policyWeight = "policy_weight"
 }
 
 extension Completion {
@@ -153,6 +158,7 @@ extension Completion {
         if let refLogp { fields.append((.refLogp, refLogp)) }
         if let entropy { fields.append((.entropy, entropy)) }
         if let samplerLogp { fields.append((.samplerLogp, samplerLogp)) }
+        if let policyWeight { fields.append((.policyWeight, policyWeight)) }
         return fields
     }
 }

@@ -82,6 +82,7 @@ struct ValidationTests {
                 case .refLogp: batch.groups[g].completions[c].refLogp![t] = bad
                 case .entropy: batch.groups[g].completions[c].entropy![t] = bad
                 case .samplerLogp: batch.groups[g].completions[c].samplerLogp![t] = bad
+                case .policyWeight: batch.groups[g].completions[c].policyWeight![t] = bad
                 }
             }
             let expected = error(batch, config)

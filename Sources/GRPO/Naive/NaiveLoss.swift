@@ -42,15 +42,17 @@ extension Naive {
         var kl: Ragged<Double>? = batch.hasReference ? Ragged(repeating: 0.0, lengths: lengths) : nil
         var mask: Ragged<Bool>? = threshold == nil ? nil : Ragged(repeating: true, lengths: lengths)
         let correctSampler = batch.usesSamplerCorrection(config)
-        var samplerWeight: Ragged<Double>? = correctSampler ? Ragged(repeating: 1.0, lengths: lengths) : nil
+        let weighted = correctSampler || batch.hasPolicyWeight
+        var samplerWeight: Ragged<Double>? = weighted ? Ragged(repeating: 1.0, lengths: lengths) : nil
         var vespoWeights: [Double]? = config.objective == .vespo ? [] : nil
         var perTokenLossValue = Ragged(repeating: 0.0, lengths: lengths)
         var policyTerms: [[Scalar]] = [], klTerms: [[Scalar]] = []
 
         for i in 0..<completions.count {
             let c = completions[i]
-            let weights = correctSampler
-                ? samplerWeights(oldLogp: c.oldLogp, samplerLogp: c.samplerLogp!, counted: counted[i], config: config) : nil
+            // The policy term's importance weights: as a trainer gave them, or the sampler correction's.
+            let weights = c.policyWeight ?? (correctSampler
+                ? samplerWeights(oldLogp: c.oldLogp, samplerLogp: c.samplerLogp!, counted: counted[i], config: config) : nil)
             var row = RowTerms(advantage: advantage[i])
             // GSPO: one ratio for the row (TRL), or its mean log-ratio for verl's per-token form.
             var meanLog: Scalar? = nil

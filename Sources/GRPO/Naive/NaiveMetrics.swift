@@ -63,7 +63,7 @@ extension Naive {
         if !b.groupStd.isEmpty {
             m.fracRewardZeroStd = Double(b.groupStd.filter { isZeroStd($0) }.count) / Double(b.groupStd.count)
         }
-        if batch.usesSamplerCorrection(config) { samplingMetrics(batch, breakdown: b, into: &m) }
+        if batch.usesSamplerCorrection(config) && !batch.hasPolicyWeight { samplingMetrics(batch, breakdown: b, into: &m) }
         if config.hasEntropyBonus {
             m.policyLoss = b.policyLoss
             m.entropyCoef = config.entropyCoef

@@ -19,6 +19,8 @@ public struct FlatBatch: Sendable {
     public var mask: [Bool]
     /// Whether each completion was truncated (empty: none was).
     public var truncated: [Bool]
+    /// The given policy weights (`Completion.policyWeight`), flat; empty when none are given.
+    public var policyWeight: [Double] = []
     /// B + 1 row starts; `offsets[B]` is the number of tokens.
     public var offsets: [Int]
     /// r_i, one per completion, group after group.
@@ -74,6 +76,7 @@ public struct FlatBatch: Sendable {
         self.init(logp: logp, oldLogp: old, refLogp: ref, entropy: entropy, samplerLogp: sampler,
                   mask: mask, truncated: truncated, offsets: offsets, rewards: rewards, groupSize: batch.groupSize,
                   hasReference: hasRef, hasEntropy: hasEntropy, hasSampler: hasSampler)
+        if batch.hasPolicyWeight { policyWeight = batch.completions.flatMap { $0.policyWeight! } }
     }
 
     public var completionCount: Int { rewards.count }

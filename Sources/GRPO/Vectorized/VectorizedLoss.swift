@@ -23,7 +23,8 @@ extension Vectorized {
                     ? entropyThreshold(plain, rows: flat.completionCount, topQuantile: config.topEntropyQuantile,
                                        rank: config.entropyQuantileRank) : nil
                 let terms = rowTerms(plain, offsets: flat.offsets, advantages: advantages,
-                                     uses: flat.hasSampler && config.vllmImportanceSamplingCorrection, config: config)
+                                     uses: flat.hasSampler && config.vllmImportanceSamplingCorrection,
+                                     given: flat.policyWeight.isEmpty ? nil : flat.policyWeight, config: config)
                 return withFlatRows(flat, samplerWeight: terms.multiplyingWeights, lossMask: maskBuffer) { rows in
                     gradient.withUnsafeMutableBufferPointer { grad in
                         run(rows, offsets: flat.offsets, advantages: advantages, counted: mask == nil ? nil : counted,
@@ -46,7 +47,9 @@ extension Vectorized {
         // The kernel checks what it reads. It does not read sampler log-probs (only the weights
         // made from them), nor entropies that only some completions carry: check those here.
         var inputsFinite = true
-        do { try batch.validateTokenValues(hasEntropy ? [.samplerLogp] : [.samplerLogp, .entropy]) } catch { inputsFinite = false }
+        do { try batch.validateTokenValues(hasEntropy ? [.samplerLogp, .policyWeight] : [.samplerLogp, .policyWeight, .entropy]) } catch {
+            inputsFinite = false
+        }
         let completions = batch.completions
         var offsets = [0]
         offsets.reserveCapacity(completions.count + 1)
@@ -70,7 +73,7 @@ extension Vectorized {
                                                  rank: config.entropyQuantileRank)
                 }
                 terms = rowTerms(plain, offsets: offsets, advantages: advantages, uses: batch.usesSamplerCorrection(config),
-                                 config: config)
+                                 given: batch.hasPolicyWeight ? completions.flatMap { $0.policyWeight! } : nil, config: config)
                 // Every output is written exactly once by the kernel, so none is filled with zeros
                 // first. The KL and the entropy mask are only kept (and so only written) when they exist.
                 return written(n) { grad in
@@ -119,7 +122,7 @@ extension Vectorized {
             policyLoss: policyLoss, entropyBonus: bonus, loss: policyLoss - bonus.map(\.value).orZero,
             metrics: Metrics())
         breakdown.metrics = metrics(sums, breakdown: breakdown, tokens: countedTokens, hasEntropy: hasEntropy)
-        if let weights = terms.samplerWeights {
+        if let weights = terms.samplerWeights, batch.usesSamplerCorrection(config), !batch.hasPolicyWeight {
             withOptional(mask) { maskBuffer in
                 offsets.withUnsafeBufferPointer { offsetBuffer in
                     samplingMetrics(CompletionRows(completions: completions, useReference: false, useEntropy: false,
@@ -140,13 +143,17 @@ extension Vectorized {
         var vespoWeight: [Double]? = nil
     }
 
+    /// `given`: the policy weights a trainer computed (`Completion.policyWeight`), flat, used in
+    /// place of the sampler correction's.
     static func rowTerms<Source: RowSource>(_ source: Source, offsets: [Int], advantages: [Double], uses sampler: Bool,
-                                            config: GRPOConfig) -> RowTermsOfBatch {
+                                            given: [Double]?, config: GRPOConfig) -> RowTermsOfBatch {
         var terms = RowTermsOfBatch()
-        if sampler {
+        if let given {
+            terms.samplerWeights = given
+        } else if sampler {
             terms.samplerWeights = samplerWeights(source, offsets: offsets, config: config)
-            if !config.objective.foldsSamplerWeight { terms.multiplyingWeights = terms.samplerWeights }
         }
+        if !config.objective.foldsSamplerWeight { terms.multiplyingWeights = terms.samplerWeights }
         if let limit = config.offPolicyMaskThreshold {
             terms.keepPolicy = offPolicyKeep(source, advantages: advantages, threshold: limit)
         }

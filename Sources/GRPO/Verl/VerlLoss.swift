@@ -89,7 +89,7 @@ extension VerlOptions {
 
     /// The options whose terms are not in the composed loss yet (issue 12's later steps).
     func checkComputedHere() throws(ConfigError) {
-        if rolloutIS != nil || rolloutRS != nil { throw ConfigError(notYet("rollout correction (rollout_is, rollout_rs)")) }
+        if rolloutRS != nil { throw ConfigError(notYet("rejection sampling (rollout_rs)")) }
     }
 
     func notYet(_ what: String) -> String {
@@ -109,12 +109,26 @@ extension VerlOptions {
             throw ConfigError("entropy_coeff or calculate_entropy: verl's actor then computes each token's entropy; give \"entropy\" for every completion")
         }
         // rollout_log_probs alone change nothing in the loss (only the rollout_corr/* metrics,
-        // `VerlMetrics.offPolicyMetrics`); the corrections they feed are not computed yet.
+        // `VerlMetrics.offPolicyMetrics`); rollout_is turns them into the policy term's weights.
         let width = batch.completions.map(\.length).max() ?? 1
         if let maxResponseLength, width > maxResponseLength {
             throw ConfigError("a completion has \(width) tokens, more than max_response_length=\(maxResponseLength)")
         }
         let config = try lossConfig(paddedWidth: max(width, 1))
+        var batch = batch
+        if rolloutIS != nil {
+            guard batch.hasSampler else {
+                throw ConfigError("rollout_is needs the rollout engine's log-probs: give sampler_logp (verl's rollout_log_probs) for every completion")
+            }
+            let weights = try VerlRolloutCorrection.weights(batch, options: self).weights
+            var row = 0
+            for g in batch.groups.indices {
+                for i in batch.groups[g].completions.indices {
+                    batch.groups[g].completions[i].policyWeight = weights[row]
+                    row += 1
+                }
+            }
+        }
         if batch.hasGivenAdvantages { return (batch, config) }
         if batch.completions.contains(where: { $0.rewardsPerFunction != nil }) {
             throw ConfigError(notYet("several reward functions or null rewards (gdpo)"))

@@ -11,6 +11,7 @@ public enum VerlMetrics {
     /// Every name `metrics` may return.
     public static let names = ["actor/pg_clipfrac", "actor/ppo_kl", "actor/pg_clipfrac_lower", "actor/pg_loss",
                                "actor/entropy_loss", "actor/kl_loss", "actor/kl_coef"] + offPolicyNames
+        + VerlRolloutCorrection.metricNames
 
     /// The trainer's `rollout_corr/*` metrics of how far the rollout engine's log-probs are from
     /// the trainer's (`compute_offpolicy_metrics`), for a batch with `sampler_logp`.
@@ -78,6 +79,7 @@ public enum VerlMetrics {
         if options.reportsEntropy { out.append(("actor/entropy_loss", entropy)) }
         if options.useKLLoss { out += [("actor/kl_loss", kl), ("actor/kl_coef", options.klLossCoef)] }
         if batch.hasSampler { out += offPolicyMetrics(batch, b) }
+        if batch.hasSampler, let correction = try? VerlRolloutCorrection.weights(batch, options: options) { out += correction.metrics }
         return out
     }
 
