@@ -89,7 +89,6 @@ extension VerlOptions {
 
     /// The options whose terms are not in the composed loss yet (issue 12's later steps).
     func checkComputedHere() throws(ConfigError) {
-        if rolloutRS != nil { throw ConfigError(notYet("rejection sampling (rollout_rs)")) }
     }
 
     func notYet(_ what: String) -> String {
@@ -98,9 +97,12 @@ extension VerlOptions {
 }
 
 extension VerlOptions {
-    /// The batch and loss options as verl's actor sees them: the advantages of `adv_estimator`
-    /// from the groups' rewards (or as the batch gives them: a dumped mini-batch carries verl's),
-    /// set on each completion; responses padded to `max_response_length` or the longest one.
+    /// The batch and loss options as verl's actor sees them, in the trainer's order: the rollout
+    /// correction's weights (`VerlRolloutCorrection`) and rejection (`VerlRejectionSampling`,
+    /// which narrows each completion's mask), then the advantages of `adv_estimator` from the
+    /// groups' rewards over the narrowed masks (or as the batch gives them: a dumped mini-batch
+    /// carries verl's), set on each completion; responses padded to `max_response_length` or the
+    /// longest one. `VerlMetrics` takes the batch as given (the response masks before rejection).
     public func lossInputs(_ batch: Batch) throws(ConfigError) -> (batch: Batch, config: GRPOConfig) {
         if useKLLoss && !batch.hasReference {
             throw ConfigError("use_kl_loss is true but no completion has ref_logp (verl's ref_log_prob); give ref_logp or set use_kl_loss false")
@@ -116,15 +118,17 @@ extension VerlOptions {
         }
         let config = try lossConfig(paddedWidth: max(width, 1))
         var batch = batch
-        if rolloutIS != nil {
+        if rolloutIS != nil || rolloutRS != nil {
             guard batch.hasSampler else {
-                throw ConfigError("rollout_is needs the rollout engine's log-probs: give sampler_logp (verl's rollout_log_probs) for every completion")
+                throw ConfigError("rollout_is and rollout_rs need the rollout engine's log-probs: give sampler_logp (verl's rollout_log_probs) for every completion")
             }
             let weights = try VerlRolloutCorrection.weights(batch, options: self).weights
+            let masks = try VerlRejectionSampling.rejection(batch, options: self).masks
             var row = 0
             for g in batch.groups.indices {
                 for i in batch.groups[g].completions.indices {
-                    batch.groups[g].completions[i].policyWeight = weights[row]
+                    if rolloutIS != nil { batch.groups[g].completions[i].policyWeight = weights[row] }
+                    if masks[row].contains(false) { batch.groups[g].completions[i].mask = masks[row] }
                     row += 1
                 }
             }

@@ -22,7 +22,9 @@ public enum VerlMetrics {
 
     /// The policy loss's metrics (`actor/pg_clipfrac`, `actor/ppo_kl`, `actor/pg_clipfrac_lower`),
     /// `actor/pg_loss`, and `actor/kl_loss` / `actor/kl_coef` with `use_kl_loss` (the trainer
-    /// prefixes `actor/` to the actor's `kl_loss` and `kl_coef`).
+    /// prefixes `actor/` to the actor's `kl_loss` and `kl_coef`); with `sampler_logp`, the
+    /// trainer's `rollout_corr/*`. `batch` is the batch as given (`VerlOptions.lossInputs` before
+    /// it: the response masks before rejection); the loss tokens are `b`'s.
     public static func metrics(_ b: Breakdown, batch: Batch, options: VerlOptions) -> [(name: String, value: Double)] {
         var tokens = 0.0, negativeApproxKL = 0.0, logRatio = 0.0, clipped = 0.0, clippedLower = 0.0
         var policy = 0.0, kl = 0.0, entropy = 0.0
@@ -78,23 +80,24 @@ public enum VerlMetrics {
         // agg(entropy), the same aggregate the loss subtracts entropy_coeff times.
         if options.reportsEntropy { out.append(("actor/entropy_loss", entropy)) }
         if options.useKLLoss { out += [("actor/kl_loss", kl), ("actor/kl_coef", options.klLossCoef)] }
-        if batch.hasSampler { out += offPolicyMetrics(batch, b) }
+        if batch.hasSampler { out += offPolicyMetrics(batch) }
         if batch.hasSampler, let correction = try? VerlRolloutCorrection.weights(batch, options: options) { out += correction.metrics }
+        if batch.hasSampler, let rejection = try? VerlRejectionSampling.rejection(batch, options: options) { out += rejection.metrics }
         return out
     }
 
     /// verl's `compute_offpolicy_metrics` with old = old_logp (pi_train) and rollout = sampler_logp
-    /// over each completion's loss tokens: per-sequence means (sum / (m + 1e-8), so a completion
+    /// over each completion's response tokens (before rejection): per-sequence means (sum / (m + 1e-8), so a completion
     /// without loss tokens counts as 0) and their batch means; rho_t = exp(old - rollout), its
     /// log clamped to +-20 for the chi^2 estimates (token: mean rho^2 - 1; sequence: the mean of
     /// exp(2 sum_t log rho_t) - 1).
-    static func offPolicyMetrics(_ batch: Batch, _ b: Breakdown) -> [(name: String, value: Double)] {
+    static func offPolicyMetrics(_ batch: Batch) -> [(name: String, value: Double)] {
         var tokens = 0.0, kl = 0.0, k3 = 0.0, rhoSquared = 0.0
         var trainingMeans: [Double] = [], rolloutMeans: [Double] = [], sequenceRhoSquared: [Double] = []
-        for (row, c) in batch.completions.enumerated() {
+        for c in batch.completions {
             let sampler = c.samplerLogp ?? c.oldLogp
             var oldSum = 0.0, rolloutSum = 0.0, logRatioSum = 0.0, m = 0.0
-            for t in 0..<c.length where b.counts(row: row, token: t) {
+            for t in 0..<c.length where c.mask?[t] ?? true {
                 let logRatio = c.oldLogp[t] - sampler[t]
                 m += 1
                 oldSum += c.oldLogp[t]

@@ -24,11 +24,13 @@ enum BatchCommands {
             let batch = contents.batch
             session.config = contents.config
             session.show(batch, origin: "file \(args[0])")
-            if let verl = contents.verl { session.showVerlFile(verl, advantageSource: contents.advantageSource) }
+            if let verl = contents.verl {
+                session.showVerlFile(verl, responseBatch: contents.responseBatch ?? batch, advantageSource: contents.advantageSource)
+            }
             let b = try session.breakdown()
             let verlLines = contents.verl.map { verl in
                 ["verl 0.9.1: " + ExplainText.changedVerlSettings(verl) + " (the loss options below compute verl's loss)"]
-                    + BreakdownView.pairLines(VerlMetrics.metrics(b, batch: batch, options: verl).map { ($0.name, Fmt.num($0.value)) })
+                    + BreakdownView.pairLines(VerlMetrics.metrics(b, batch: contents.responseBatch ?? batch, options: verl).map { ($0.name, Fmt.num($0.value)) })
             } ?? []
             return ["batch: \(args[0]), \(ExplainText.groupsText(batch)), \(batch.tokenCount) tokens"]
                 + verlLines + [

@@ -23,21 +23,7 @@ enum VerlCommand {
             options.klLossCoef = c.beta
             options.maxResponseLength = max(c.maxCompletionLength, batch.completions.map(\.length).max() ?? 1)
         }
-        var given = batch
-        var row = 0
-        for g in given.groups.indices {
-            for i in given.groups[g].completions.indices {
-                given.groups[g].completions[i].advantage = b.advantages[row]
-                given.groups[g].completions[i].samplerLogp = nil
-                given.groups[g].completions[i].truncated = false
-                // The tokens this session's loss counts are verl's response_mask.
-                if b.lossMask != nil {
-                    let n = given.groups[g].completions[i].length
-                    given.groups[g].completions[i].mask = (0..<n).map { b.counts(row: row, token: $0) }
-                }
-                row += 1
-            }
-        }
+        let given = verlBatch(session.verlFile?.responseBatch, or: batch, b)
         var lines = [TermCommands.header(session),
                      "verl 0.9.1: " + ExplainText.changedVerlSettings(options)
                         + (session.verlFile == nil ? "; A as this session computed it" : "; the file's options")]
@@ -45,28 +31,27 @@ enum VerlCommand {
                           columns: [.text("loss_agg_mode"), .number("actor/pg_loss"), .number("loss"), .text("TRL loss_type")])
         // The metrics are shown under the file's loss_agg_mode (token-mean, verl's default, otherwise).
         let shownMode = options.lossAggMode
-        var shown: (Breakdown, Batch)? = nil
+        var shown: Breakdown? = nil
         for mode in GRPOConfig.Aggregation.allCases {
             options.lossAggMode = mode
-            let verl: Breakdown, inputs: Batch
+            let verl: Breakdown
             do {
                 let (verlBatch, config) = try options.lossInputs(given)
                 verl = try Vectorized.breakdown(verlBatch, config: config)
-                inputs = verlBatch
             } catch let error as ConfigError { throw CommandError("verl: \(error.message)") } catch let error as BatchError {
                 throw CommandError("verl: \(error.message)")
             } catch { throw CommandError("verl: \(error)") }
-            let pg = VerlMetrics.metrics(verl, batch: inputs, options: options).first { $0.name == "actor/pg_loss" }?.value ?? .nan
+            let pg = VerlMetrics.metrics(verl, batch: given, options: options).first { $0.name == "actor/pg_loss" }?.value ?? .nan
             table.add([mode.rawValue, Fmt.num(pg, digits: 10), Fmt.num(verl.loss, digits: 10),
                        trlName(mode, width: Int(verl.config.lossScaleFactor ?? 0))])
-            if mode == shownMode { shown = (verl, inputs) }
+            if mode == shownMode { shown = verl }
         }
         lines += table.render()
-        guard let (verl, inputs) = shown else { return lines }
+        guard let verl = shown else { return lines }
         options.lossAggMode = shownMode
         var metrics = Table(title: "verl's metrics (\(shownMode.rawValue); token means are sums / (N + 1e-8))",
                             columns: [.text("verl"), .number("value"), .text("TRL's nearest"), .number("TRL")])
-        for (name, value) in VerlMetrics.metrics(verl, batch: inputs, options: options) where name != "actor/pg_loss" {
+        for (name, value) in VerlMetrics.metrics(verl, batch: given, options: options) where name != "actor/pg_loss" && !name.hasPrefix("rollout_corr/") {
             let (trl, trlValue) = nearest(name, b)
             metrics.add([name, Fmt.num(value), trl, trlValue.map { Fmt.num($0) } ?? "-"])
         }
@@ -76,6 +61,29 @@ enum VerlCommand {
             "clamped to +-20 (vanilla, cispo, dppo); kl_loss: the KL aggregated by",
             "loss_agg_mode (low_var_kl: d clamped to +-20, k3 to [-10, 10]); TRL's: no clamp",
         ]
+    }
+
+    /// The batch verl's actor is given, with this session's advantages (so the table compares the
+    /// losses alone): a verl file's batch as the file gave it (its rollout correction runs again
+    /// on it), or the session's batch with the tokens its loss counts as verl's response mask
+    /// (and no sampler log-probs: the session's own correction is TRL's).
+    static func verlBatch(_ fileBatch: Batch?, or batch: Batch, _ b: Breakdown) -> Batch {
+        var given = fileBatch ?? batch
+        var row = 0
+        for g in given.groups.indices {
+            for i in given.groups[g].completions.indices {
+                given.groups[g].completions[i].advantage = b.advantages[row]
+                if fileBatch == nil {
+                    given.groups[g].completions[i].truncated = false
+                    given.groups[g].completions[i].samplerLogp = nil
+                    if b.lossMask != nil {
+                        given.groups[g].completions[i].mask = (0..<given.groups[g].completions[i].length).map { b.counts(row: row, token: $0) }
+                    }
+                }
+                row += 1
+            }
+        }
+        return given
     }
 
     /// The TRL loss type with the same aggregation (and the divisor it differs by, for -norm).

@@ -33,6 +33,9 @@ public enum BatchFile {
         public var verl: VerlOptions? = nil
         /// Where the advantages came from when the loss computed them outside the batch (verl's estimator).
         public var advantageSource: String? = nil
+        /// A verl file's batch as the file gives it (its response masks before verl's rejection
+        /// sampling), what verl's metrics read; `batch` is then what the loss reads.
+        public var responseBatch: Batch? = nil
 
         /// For a verl file: the batch with verl's advantages and the loss options that compute
         /// verl's loss (after any `--set` changed `verl`). Nothing to do for a TRL-style file.
@@ -42,12 +45,13 @@ public enum BatchFile {
                 advantageSource = "A_i by verl's \(verl.advEstimator) estimator, the file's groups as verl's uids"
                     + (verl.advEstimator == "grpo" ? " (grpo is the default here; verl's own, gae, needs a critic)" : "")
             }
+            responseBatch = batch
             do { (batch, config) = try verl.lossInputs(batch) } catch { throw InputError("\(name): verl: \(error.message)") }
         }
 
         /// Our numbers under the file's library's names.
         public func ours(_ b: Breakdown) -> OurNumbers {
-            verl.map { OurNumbers.verl(b, batch: batch, options: $0) } ?? OurNumbers.trl(b)
+            verl.map { OurNumbers.verl(b, batch: responseBatch ?? batch, options: $0) } ?? OurNumbers.trl(b)
         }
     }
 

@@ -25,7 +25,7 @@ public enum ExplainJSON {
     public static func document(_ contents: BatchFile.Contents, naive: Breakdown?, vectorized: Breakdown) -> JSONValue {
         func metrics(_ b: Breakdown) -> JSONObject {
             guard let verl = contents.verl else { return JSONObject(b.metrics.named.map { ($0.name, JSONValue.number($0.value)) }) }
-            return JSONObject(VerlMetrics.metrics(b, batch: contents.batch, options: verl).map { ($0.name, JSONValue.number($0.value)) })
+            return JSONObject(VerlMetrics.metrics(b, batch: contents.responseBatch ?? contents.batch, options: verl).map { ($0.name, JSONValue.number($0.value)) })
         }
         var paths = JSONObject()
         if let naive { paths["naive"] = path(naive, metrics: metrics(naive)) }

@@ -44,7 +44,7 @@ public enum ExplainText {
         lines.append("loss = \(Fmt.num(shown.loss, digits: 10))")
         lines.append("")
         if let verl = contents.verl {
-            lines += BreakdownView.pairLines(VerlMetrics.metrics(shown, batch: batch, options: verl).map { ($0.name, Fmt.num($0.value)) })
+            lines += BreakdownView.pairLines(VerlMetrics.metrics(shown, batch: contents.responseBatch ?? batch, options: verl).map { ($0.name, Fmt.num($0.value)) })
         } else {
             lines += BreakdownView.metricLines(shown.metrics)
         }

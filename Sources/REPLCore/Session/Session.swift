@@ -108,13 +108,14 @@ public final class Session {
         verlFile = nil
     }
 
-    /// A batch file's verl options, and where its advantages came from, while its batch is the
-    /// current one (`explain` of a file with `"verl"`): `verl` and `advantages` read them.
-    public private(set) var verlFile: (options: VerlOptions, advantageSource: String?)? = nil
+    /// A batch file's verl options, its batch as the file gives it (before verl's rejection
+    /// sampling), and where its advantages came from, while its batch is the current one
+    /// (`explain` of a file with `"verl"`): `verl` and `advantages` read them.
+    public private(set) var verlFile: (options: VerlOptions, responseBatch: Batch, advantageSource: String?)? = nil
 
     /// Remembers the verl options of the batch `explain` has just shown.
-    func showVerlFile(_ options: VerlOptions, advantageSource: String?) {
-        verlFile = (options, advantageSource)
+    func showVerlFile(_ options: VerlOptions, responseBatch: Batch, advantageSource: String?) {
+        verlFile = (options, responseBatch, advantageSource)
     }
 
     /// Forgets the batch on screen when it came from a run that has just been replaced.
