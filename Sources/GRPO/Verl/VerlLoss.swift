@@ -60,7 +60,25 @@ extension VerlOptions {
             c.policyObjective = lossMode == .dppoTV ? .dppoTV : .dppoKL
             // clip_ratio_c caps DPPO's detached weight min(r, clip_ratio_c).
             try c.set("delta", to: clipRatioC.optionText)
-        case .geoMean, .klCov, .clipCov, .bypassMode:
+        case .bypassMode:
+            // The rollout engine's log-probs are old_logp (`lossInputs`); ppo_clip is vanilla on
+            // that ratio, reinforce is -A logp (times the rollout_is weights).
+            switch lossType {
+            case "ppo_clip":
+                guard clipRatioC > 1 else {
+                    throw ConfigError("clip_ratio_c must be > 1 for dual-clip PPO (verl asserts it), not \(clipRatioC.optionText)")
+                }
+                c.lossType = .grpo
+                try c.set("delta", to: clipRatioC.optionText)
+                c.deltaForm = .dualClip
+            case "reinforce":
+                c.policyObjective = .reinforce
+                c.logRatioClamp = nil
+            default:
+                throw ConfigError("Invalid loss_type: \(lossType). Must be 'reinforce' or 'ppo_clip' (verl's check of bypass_mode)")
+            }
+            if rolloutRS != nil { throw ConfigError(notYet("rollout_rs in bypass_mode (it narrows the policy term's mask, not the batch's)")) }
+        case .geoMean, .klCov, .clipCov:
             throw ConfigError(notYet("loss_mode \(lossMode.rawValue)"))
         }
         c.useBiasCorrectionKL = false
@@ -118,6 +136,7 @@ extension VerlOptions {
         }
         let config = try lossConfig(paddedWidth: max(width, 1))
         var batch = batch
+        if lossMode == .bypassMode { return try bypassInputs(batch, config: config) }
         if rolloutIS != nil || rolloutRS != nil {
             guard batch.hasSampler else {
                 throw ConfigError("rollout_is and rollout_rs need the rollout engine's log-probs: give sampler_logp (verl's rollout_log_probs) for every completion")
@@ -133,7 +152,13 @@ extension VerlOptions {
                 }
             }
         }
-        if batch.hasGivenAdvantages { return (batch, config) }
+        return (try withAdvantages(batch), config)
+    }
+
+    /// The batch with `adv_estimator`'s advantages over its (possibly narrowed) masks, or as it
+    /// gives them.
+    func withAdvantages(_ batch: Batch) throws(ConfigError) -> Batch {
+        if batch.hasGivenAdvantages { return batch }
         if batch.completions.contains(where: { $0.rewardsPerFunction != nil }) {
             throw ConfigError(notYet("several reward functions or null rewards (gdpo)"))
         }
@@ -144,6 +169,39 @@ extension VerlOptions {
         for g in out.groups.indices {
             for i in out.groups[g].completions.indices { out.groups[g].completions[i].advantage = advantages[g][i] }
         }
-        return (out, config)
+        return out
+    }
+}
+
+extension VerlOptions {
+    /// `bypass_mode`: verl skips the separate old-policy pass and takes the rollout engine's
+    /// log-probs as old_logp; its rollout correction then compares the current logp with them
+    /// (`rolloutCorrectionView`), and only `reinforce` applies the weights (detached: data here).
+    func bypassInputs(_ batch: Batch, config: GRPOConfig) throws(ConfigError) -> (batch: Batch, config: GRPOConfig) {
+        guard batch.hasSampler else {
+            throw ConfigError("bypass_mode takes old_logp from the rollout engine: give sampler_logp (verl's rollout_log_probs) for every completion")
+        }
+        let weights = try VerlRolloutCorrection.weights(rolloutCorrectionView(batch), options: self).weights
+        var out = batch
+        var row = 0
+        for g in out.groups.indices {
+            for i in out.groups[g].completions.indices {
+                out.groups[g].completions[i].oldLogp = out.groups[g].completions[i].samplerLogp!
+                if rolloutIS != nil && lossType == "reinforce" { out.groups[g].completions[i].policyWeight = weights[row] }
+                row += 1
+            }
+        }
+        return (try withAdvantages(out), config)
+    }
+
+    /// The batch as verl's rollout correction reads it: in `bypass_mode` its "old" policy is the
+    /// current one (logp against the rollout engine's); otherwise the batch itself.
+    public func rolloutCorrectionView(_ batch: Batch) -> Batch {
+        guard lossMode == .bypassMode else { return batch }
+        var view = batch
+        for g in view.groups.indices {
+            for i in view.groups[g].completions.indices { view.groups[g].completions[i].oldLogp = view.groups[g].completions[i].logp }
+        }
+        return view
     }
 }

@@ -31,11 +31,13 @@ public enum VerlMetrics {
         let c = b.config
         for (row, completion) in batch.completions.enumerated() {
             let a = b.advantages[row]
+            // bypass_mode's old policy is the rollout engine's.
+            let old = options.lossMode == .bypassMode ? completion.samplerLogp ?? completion.oldLogp : completion.oldLogp
             var policySum = 0.0, klSum = 0.0, entropySum = 0.0
             for t in 0..<completion.length where b.counts(row: row, token: t) {
                 tokens += 1
-                logRatio += completion.logp[t] - completion.oldLogp[t]
-                negativeApproxKL += min(max(completion.logp[t] - completion.oldLogp[t], -20), 20)
+                logRatio += completion.logp[t] - old[t]
+                negativeApproxKL += min(max(completion.logp[t] - old[t], -20), 20)
                 let r = b.ratio[row, t]
                 switch options.lossMode {
                 case .cispo:
@@ -70,6 +72,7 @@ public enum VerlMetrics {
         var out: [(name: String, value: Double)]
         switch options.lossMode {
         case .gpg: out = []  // verl's gpg loss logs no metric of its own
+        case .bypassMode where options.lossType == "reinforce": out = [("actor/ppo_kl", -logRatio / n)]
         case .dro: out = [("actor/ppo_kl", -logRatio / n)]  // its log-ratio is not clamped
         case .gspo: out = [("actor/pg_clipfrac", clipped / n), ("actor/ppo_kl", -logRatio / n), ("actor/pg_clipfrac_lower", 0)]
         default:
@@ -80,9 +83,10 @@ public enum VerlMetrics {
         // agg(entropy), the same aggregate the loss subtracts entropy_coeff times.
         if options.reportsEntropy { out.append(("actor/entropy_loss", entropy)) }
         if options.useKLLoss { out += [("actor/kl_loss", kl), ("actor/kl_coef", options.klLossCoef)] }
-        if batch.hasSampler { out += offPolicyMetrics(batch) }
-        if batch.hasSampler, let correction = try? VerlRolloutCorrection.weights(batch, options: options) { out += correction.metrics }
-        if batch.hasSampler, let rejection = try? VerlRejectionSampling.rejection(batch, options: options) { out += rejection.metrics }
+        let view = options.rolloutCorrectionView(batch)
+        if batch.hasSampler { out += offPolicyMetrics(view) }
+        if batch.hasSampler, let correction = try? VerlRolloutCorrection.weights(view, options: options) { out += correction.metrics }
+        if batch.hasSampler, let rejection = try? VerlRejectionSampling.rejection(view, options: options) { out += rejection.metrics }
         return out
     }
 

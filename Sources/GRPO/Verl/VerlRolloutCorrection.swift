@@ -51,6 +51,11 @@ public enum VerlRolloutCorrection {
         var weights = raw.map { row in
             row.map { w in lower.map { w >= $0 && w <= upper ? w : 0 } ?? min(w, upper) }
         }
+        // verl's effective sample size, 1 / mean((w / mean w)^2), divides by zero (and raises)
+        // when every weight at the response tokens is 0 (IcePop bounds nothing meets).
+        guard zip(weights, masks).contains(where: { zip($0.0, $0.1).contains { $1 && $0 > 0 } }) else {
+            throw ConfigError("every rollout_is weight is 0 at the response tokens: verl's effective sample size divides by zero there (ZeroDivisionError)")
+        }
         var metrics = isMetrics(weights: weights, raw: raw, logRatioSums: logRatioSums, masks: masks, level: level,
                                 upper: upper, lower: lower)
         if let lower {
