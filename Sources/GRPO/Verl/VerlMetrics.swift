@@ -10,8 +10,10 @@ import Darwin
 public enum VerlMetrics {
     /// Every name `metrics` may return.
     public static let names = ["actor/pg_clipfrac", "actor/ppo_kl", "actor/pg_clipfrac_lower", "actor/pg_loss",
-                               "actor/entropy_loss", "actor/kl_loss", "actor/kl_coef"] + offPolicyNames
-        + VerlRolloutCorrection.metricNames
+                               "actor/entropy_loss", "actor/kl_loss", "actor/kl_coef"] + rolloutNames + rolloutNames.map { "actor/" + $0 }
+
+    /// The trainer's `rollout_corr/*` metrics (`actor/rollout_corr/*` in bypass_mode).
+    static let rolloutNames = offPolicyNames + VerlRolloutCorrection.metricNames
 
     /// The trainer's `rollout_corr/*` metrics of how far the rollout engine's log-probs are from
     /// the trainer's (`compute_offpolicy_metrics`), for a batch with `sampler_logp`.
@@ -84,9 +86,12 @@ public enum VerlMetrics {
         if options.reportsEntropy { out.append(("actor/entropy_loss", entropy)) }
         if options.useKLLoss { out += [("actor/kl_loss", kl), ("actor/kl_coef", options.klLossCoef)] }
         let view = options.rolloutCorrectionView(batch)
-        if batch.hasSampler { out += offPolicyMetrics(view) }
-        if batch.hasSampler, let correction = try? VerlRolloutCorrection.weights(view, options: options) { out += correction.metrics }
-        if batch.hasSampler, let rejection = try? VerlRejectionSampling.rejection(view, options: options) { out += rejection.metrics }
+        var rollout: [(name: String, value: Double)] = []
+        if batch.hasSampler { rollout += offPolicyMetrics(view) }
+        if batch.hasSampler, let correction = try? VerlRolloutCorrection.weights(view, options: options) { rollout += correction.metrics }
+        if batch.hasSampler, let rejection = try? VerlRejectionSampling.rejection(view, options: options) { rollout += rejection.metrics }
+        // bypass_mode computes them inside the actor's loss, so the trainer logs them under actor/.
+        out += options.lossMode == .bypassMode ? rollout.map { (name: "actor/" + $0.name, value: $0.value) } : rollout
         return out
     }
 
