@@ -82,7 +82,7 @@ extension Batch {
     static func dividesByMaxCompletionLength(_ config: GRPOConfig) -> Bool {
         switch config.aggregation {
         case .constantNormalizer: config.lossScaleFactor == nil
-        case .sequenceMeanTokenMean, .tokenMean, .sequenceMeanTokenSum, .tokenSum: false
+        case .sequenceMeanTokenMean, .tokenMean, .sequenceMeanTokenSum, .tokenSum, .sequenceMean: false
         }
     }
 

@@ -34,13 +34,16 @@ extension GRPOConfig {
         case dppoTV = "dppo_tv"
         /// The same with the Bernoulli KL of p and p_old as the trust region (verl's `dppo_kl`).
         case dppoKL = "dppo_kl"
+        /// A s_i with s_i the geometric mean of sign-clipped token ratios, once per completion
+        /// (GMPO, verl's `geo_mean`; aggregate with `seq-mean`).
+        case geoMean = "geo_mean"
 
         /// VESPO folds the sampler/trainer weights into its sequence ratio instead of multiplying
         /// the policy term by them afterwards (TRL skips that product for vespo).
         public var foldsSamplerWeight: Bool {
             switch self {
             case .vespo: true
-            case .clipMin, .cispo, .sapo, .reinforce, .dro, .dppoTV, .dppoKL: false
+            case .clipMin, .cispo, .sapo, .reinforce, .dro, .dppoTV, .dppoKL, .geoMean: false
             }
         }
     }
@@ -59,6 +62,9 @@ extension GRPOConfig {
         case sequenceMeanTokenSum = "seq-mean-token-sum"
         /// sum_it L_it: no normalizer at all (verl's `token-sum`; no TRL loss_type).
         case tokenSum = "token-sum"
+        /// (1/B) sum_i mean_t L_it with the exact count m_i: a term that is one number per
+        /// completion, repeated at its tokens, counted once (verl's geo_mean: `torch.mean` over rows).
+        case sequenceMean = "seq-mean"
     }
 }
 

@@ -60,7 +60,7 @@ struct GradientCheckTests {
     static func detaches(_ objective: GRPOConfig.PolicyObjective) -> Bool {
         switch objective {
         case .cispo, .vespo, .dppoTV, .dppoKL: true
-        case .clipMin, .sapo, .reinforce, .dro: false
+        case .clipMin, .sapo, .reinforce, .dro, .geoMean: false
         }
     }
 
@@ -85,6 +85,10 @@ struct GradientCheckTests {
                 let counted = Naive.lossMask(c, config: config)
                 // A sequence ratio moves with every token of its row: skip the whole row near a kink.
                 if !holding && naive.ratio[i].contains(where: { nearKink($0, config) }) { continue }
+                // GMPO clips each token's log-ratio inside its mean: kinks at -eps and eps_high.
+                if config.objective == .geoMean && zip(c.logp, c.oldLogp).contains(where: { x, old in
+                    [-config.epsilon, config.resolvedEpsilonHigh].contains { abs(x - old - $0) < 1e-4 }
+                }) { continue }
                 if nearMaskThreshold(c, counted: counted, config) { continue }
                 for t in 0..<c.length {
                     let numeric = (try loss(batch, config, row: i, token: t, shift: h, holdingRatios: holding)

@@ -88,6 +88,7 @@ struct PropertyTests {
                 case .constantNormalizer: expectClose(w, n / (b * 8), relative: 1e-12)
                 case .sequenceMeanTokenSum: expectClose(w, n / b, relative: 1e-12)
                 case .tokenSum: expectClose(w, n, relative: 1e-12)
+                case .sequenceMean: expectClose(w, Double(counted.filter { $0 > 0 }.count) / b, relative: 1e-12)
                 }
             }
         }

@@ -67,7 +67,7 @@ struct VerlFileTests {
         #expect(error(#""kl_loss_type": "k4""#)?.contains("kl_loss_type must be one of kl, k1, abs, mse, k2, low_var_kl, k3") == true)
         #expect(error(#""lr": 1"#)?.contains(#"unknown verl option "lr"; a "verl" object takes loss_mode"#) == true)
         #expect(error(#""adv_estimator": "ppo""#)?.contains("adv_estimator must be one of verl's gae, grpo") == true)
-        #expect(error(#""loss_mode": "geo_mean""#)?.contains("loss_mode geo_mean: verl 0.9.1 has it, grpo-swift does not compute it yet") == true)
+        #expect(error(#""loss_mode": "kl_cov""#)?.contains("loss_mode kl_cov: verl 0.9.1 has it, grpo-swift does not compute it yet") == true)
         let both = explain(#"{"config": {}, "verl": {}, "groups": []}"#).errors.first
         #expect(both == #"error: "# + explainPath(both) + #": give "config" (TRL's option names) or "verl" (verl's), not both"#)
     }

@@ -21,6 +21,7 @@ extension Naive {
         case .constantNormalizer: return 1 / (b * constantNormalizerLength(config))
         case .sequenceMeanTokenSum: return 1 / b
         case .tokenSum: return 1
+        case .sequenceMean: return 1 / (b * Double(max(m, 1)))
         }
     }
 
@@ -42,6 +43,10 @@ extension Naive {
             return Scalar.sum(rowSums) / b
         case .tokenSum:
             return Scalar.sum(rowSums)
+        case .sequenceMean:
+            var rowMeans: [Scalar] = []
+            for (i, sum) in rowSums.enumerated() { rowMeans.append(sum / Double(max(perTokenLoss[i].count, 1))) }
+            return Scalar.sum(rowMeans) / b
         }
     }
 

@@ -53,10 +53,12 @@ extension Naive {
             // The policy term's importance weights: as a trainer gave them, or the sampler correction's.
             let weights = c.policyWeight ?? (correctSampler
                 ? samplerWeights(oldLogp: c.oldLogp, samplerLogp: c.samplerLogp!, counted: counted[i], config: config) : nil)
-            var row = RowTerms(advantage: advantage[i])
+            var row = RowTerms(advantage: advantage[i], counted: counted[i].filter { $0 }.count)
             // GSPO: one ratio for the row (TRL), or its mean log-ratio for verl's per-token form.
             var meanLog: Scalar? = nil
-            if config.importanceSamplingLevel == .sequence {
+            if config.objective == .geoMean {
+                row.sequenceRatio = geoMeanRatio(logp: logp[i], oldLogp: c.oldLogp, counted: counted[i], advantage: advantage[i], config: config)
+            } else if config.importanceSamplingLevel == .sequence {
                 switch config.sequenceRatioGradient {
                 case .shared: row.sequenceRatio = sequenceRatio(logp: logp[i], oldLogp: c.oldLogp, counted: counted[i], config: config)
                 case .perToken: meanLog = meanLogRatio(logp: logp[i], oldLogp: c.oldLogp, counted: counted[i])

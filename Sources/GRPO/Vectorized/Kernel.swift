@@ -105,7 +105,8 @@ struct LossKernel {
         logRatioClamp = config.logRatioClamp
         klClamp = config.klClamp
         klStraightThrough = config.klStraightThrough
-        perTokenSequenceGradient = config.sequenceRatioGradient == .perToken
+        // GMPO's ratio has its own gradient (`finishSequenceRow`), the one torch takes.
+        perTokenSequenceGradient = config.sequenceRatioGradient == .perToken && config.objective != .geoMean
         sequenceLogRatioCap = config.sequenceLogRatioCap
         switch config.objective {
         case .clipMin: (lowCountBound, highCountBound) = (lowerBound, delta > upperBound ? upperBound : .infinity)
@@ -114,13 +115,13 @@ struct LossKernel {
             case .cap: (lowCountBound, highCountBound) = (-.infinity, config.resolvedEpsilonHigh)
             case .range: (lowCountBound, highCountBound) = (-.infinity, upperBound)
             }
-        case .sapo, .vespo, .reinforce, .dro, .dppoTV, .dppoKL: (lowCountBound, highCountBound) = (-.infinity, .infinity)
+        case .sapo, .vespo, .reinforce, .dro, .dppoTV, .dppoKL, .geoMean: (lowCountBound, highCountBound) = (-.infinity, .infinity)
         }
         beta = config.beta
         addKL = hasReference && config.beta != 0
         biasCorrection = config.useBiasCorrectionKL
         estimator = config.klEstimator
-        sequenceLevel = config.importanceSamplingLevel == .sequence
+        sequenceLevel = config.importanceSamplingLevel == .sequence || config.objective == .geoMean
         // Entropies are compared in float32 (`Naive.entropyMask`): as doubles, against the cut.
         self.entropyThreshold = entropyThreshold.map(TorchRules.float32Cut)
         objective = config.objective
@@ -148,7 +149,7 @@ struct LossKernel {
     static func batchScale(completions: Int, countedTokens: Int, _ aggregation: GRPOConfig.Aggregation,
                            _ config: GRPOConfig) -> Double {
         switch aggregation {
-        case .sequenceMeanTokenMean, .sequenceMeanTokenSum: 1 / Double(completions)
+        case .sequenceMeanTokenMean, .sequenceMeanTokenSum, .sequenceMean: 1 / Double(completions)
         case .tokenMean: 1 / Double(Swift.max(countedTokens, 1))
         case .constantNormalizer:
             1 / (Double(completions) * (config.lossScaleFactor ?? Double(config.maxCompletionLength)))
@@ -166,6 +167,7 @@ struct LossKernel {
             case .atLeastOne: 1 / Double(Swift.max(m, 1))
             case .plusEpsilon: 1 / (Double(m) + 1e-8)
             }
+        case .sequenceMean: 1 / Double(Swift.max(m, 1))
         case .tokenMean, .constantNormalizer, .sequenceMeanTokenSum, .tokenSum: 1
         }
     }
@@ -394,6 +396,10 @@ struct LossKernel {
 
     /// GSPO: s = exp(mean_t(logp_t - old_logp_t)) over the row's counted tokens.
     private func sequenceRatio(_ row: inout Row) {
+        if objective == .geoMean {
+            geoMeanRatio(&row)
+            return
+        }
         var logRatioSum = 0.0
         for t in 0..<row.inputs.count where row.inputs.lossMask.map({ $0[t] != 0 }) ?? true {
             logRatioSum += row.inputs.logp[t] - row.inputs.oldLogp[t]
@@ -464,14 +470,42 @@ struct LossKernel {
         sink.store(Chunk(start: j, count: count, ratio: s, loss: tokenLoss, kl: kl, keep: Self.both(keep, active)))
     }
 
+    /// GMPO (`Naive.geoMeanRatio`): log s = sum_t g_t / (m_i + 1e-8), g_t the log-ratio clipped on
+    /// the side A pushes.
+    private func geoMeanRatio(_ row: inout Row) {
+        var sum = 0.0
+        for t in 0..<row.inputs.count where row.inputs.lossMask.map({ $0[t] != 0 }) ?? true {
+            let x = row.inputs.logp[t] - row.inputs.oldLogp[t]
+            let bounded = Swift.min(Swift.max(x, -epsilon), epsilonHigh)
+            if row.advantage > 0 { sum += Swift.min(x, bounded) } else if row.advantage < 0 { sum += Swift.max(x, bounded) }
+        }
+        row.logS = sum / (Double(row.counted) + 1e-8)
+        row.s = exp(row.logS)
+    }
+
+    /// GMPO's d log s / d logp_t: 1 / (m_i + 1e-8) where g_t moves with the log-ratio, 0 where
+    /// its clip holds it (x above eps_high with A > 0, below -eps with A < 0) or A = 0.
+    func geoMeanSlope(_ row: Row, _ t: Int) -> Double {
+        let x = row.inputs.logp[t] - row.inputs.oldLogp[t]
+        let held = row.advantage > 0 ? x > epsilonHigh : row.advantage < 0 ? x < -epsilon : true
+        return held ? 0 : 1 / (Double(row.counted) + 1e-8)
+    }
+
     /// Sends what the row's tokens passed through s back to each counted token (d s / d logp_t =
-    /// s / m_i), and counts the row's clip metric (one unit per completion).
+    /// s / m_i, or s times `geoMeanSlope` for GMPO), and counts the row's clip metric (one unit
+    /// per completion).
     private func finishSequenceRow(_ row: Row, _ sums: inout KernelSums) {
         // Each part with its aggregation's weight.
         let throughRatio = row.weight * row.throughRatio.laneSum + row.regularizerWeight * row.regularizerThroughRatio.laneSum
         // Nothing sent back through s passes nothing on, even when s overflowed to inf.
         let shared = throughRatio == 0 || row.sRatioClamped ? 0 : throughRatio * row.s / Double(Swift.max(row.counted, 1))
-        for t in 0..<row.inputs.count where row.inputs.lossMask.map({ $0[t] != 0 }) ?? true { grad[row.start + t] += shared }
+        for t in 0..<row.inputs.count where row.inputs.lossMask.map({ $0[t] != 0 }) ?? true {
+            if objective == .geoMean {
+                if throughRatio != 0 { grad[row.start + t] += throughRatio * row.s * geoMeanSlope(row, t) }
+            } else {
+                grad[row.start + t] += shared
+            }
+        }
         let low = row.s < lowCountBound && row.advantage < 0 ? 1.0 : 0
         let high = row.s > highCountBound && row.advantage > 0 ? 1.0 : 0
         sums.clipLow += low

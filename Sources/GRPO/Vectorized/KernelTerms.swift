@@ -61,7 +61,7 @@ extension LossKernel {
         case .sapo:
             let term = sapoTerm(ratio: r, advantage: row.advantage, temperature: row.sapoTemperature)
             return TokenTerm(loss: term.loss, dLogp: Self.chain(term.dRatio, dr))
-        case .cispo, .vespo, .reinforce, .dro, .dppoTV, .dppoKL:
+        case .cispo, .vespo, .reinforce, .dro, .dppoTV, .dppoKL, .geoMean:
             let term = objectiveTerm(ratio: r, logp: logp, oldLogp: oldLogp(), row)
             return TokenTerm(loss: term.loss, dLogp: term.dLogp)
         }
@@ -94,6 +94,10 @@ extension LossKernel {
             // -(A logp - beta/2 x^2), x = logp - old_logp unclamped: d / d logp = -(A - beta x).
             let x = logp - oldLogp
             return Term(loss: -(logp * a - x * x * (0.5 * droBeta)), dRatio: zero, dLogp: -(a - droBeta * x))
+        case .geoMean:
+            // -A_bar s (one s per row, always sequence level): d / d s = -A_bar.
+            let aBar = a * Double(row.counted) / (Double(row.counted) + 1e-8)
+            return Term(loss: -(r * aBar), dRatio: Lanes(repeating: -aBar), dLogp: zero)
         case .dppoTV, .dppoKL:
             // -sg(min(r, delta)) A logp * valid: d / d logp = -min(r, delta) A valid.
             let c = (Lanes.minimum(r, Lanes(repeating: dppoCap)) * a).replacing(with: 0, where: .!dppoKeeps(logp, oldLogp, a))

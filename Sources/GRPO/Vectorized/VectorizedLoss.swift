@@ -161,7 +161,7 @@ extension Vectorized {
         case .vespo:
             terms.vespoWeight = vespoWeights(source, advantages: advantages, samplerWeights: terms.samplerWeights,
                                              offsets: offsets, config: config)
-        case .clipMin, .cispo, .sapo, .reinforce, .dro, .dppoTV, .dppoKL:
+        case .clipMin, .cispo, .sapo, .reinforce, .dro, .dppoTV, .dppoKL, .geoMean:
             break
         }
         return terms
@@ -196,7 +196,7 @@ extension Vectorized {
             m.cispoClipRatio = sums.clipHigh / units
         case .vespo:
             m.vespoPhiSeqMean = (b.vespoWeight ?? []).reduce(0, +) / Double(Swift.max(b.advantages.count, 1))
-        case .sapo, .reinforce, .dro, .dppoTV, .dppoKL:
+        case .sapo, .reinforce, .dro, .dppoTV, .dppoKL, .geoMean:
             break
         }
         let counted = Double(Swift.max(tokens, 1))

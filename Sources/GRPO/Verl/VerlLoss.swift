@@ -78,7 +78,14 @@ extension VerlOptions {
                 throw ConfigError("Invalid loss_type: \(lossType). Must be 'reinforce' or 'ppo_clip' (verl's check of bypass_mode)")
             }
             if rolloutRS != nil { throw ConfigError(notYet("rollout_rs in bypass_mode (it narrows the policy term's mask, not the batch's)")) }
-        case .geoMean, .klCov, .clipCov:
+        case .geoMean:
+            // Its clip acts inside the per-sequence mean; the policy term is a plain mean over
+            // completions (torch.mean), the KL and entropy follow loss_agg_mode.
+            c.policyObjective = .geoMean
+            c.policyAggMode = .sequenceMean
+            c.logRatioClamp = nil
+            if rolloutIS != nil { throw ConfigError(notYet("rollout_is with geo_mean (a geometric mean of the weights per sequence)")) }
+        case .klCov, .clipCov:
             throw ConfigError(notYet("loss_mode \(lossMode.rawValue)"))
         }
         c.useBiasCorrectionKL = false

@@ -54,6 +54,12 @@ public enum VerlMetrics {
                 case .gspo:
                     let terms = Naive.surrogateTerms(ratio: r, advantage: a, config: c)
                     if terms.clipped < terms.unclipped { clipped += 1 }
+                case .geoMean:
+                    // A log-ratio outside [-eps, eps_high], counted by the sign of A.
+                    let x = completion.logp[t] - old[t]
+                    let outside = x != min(max(x, -c.epsilon), c.resolvedEpsilonHigh)
+                    if outside && a > 0 { clipped += 1 }
+                    if outside && a < 0 { clippedLower += 1 }
                 default:
                     let terms = Naive.surrogateTerms(ratio: r, advantage: a, config: c)
                     if terms.clipped < terms.unclipped { clipped += 1 }
@@ -77,6 +83,7 @@ public enum VerlMetrics {
         case .bypassMode where options.lossType == "reinforce": out = [("actor/ppo_kl", -logRatio / n)]
         case .dro: out = [("actor/ppo_kl", -logRatio / n)]  // its log-ratio is not clamped
         case .gspo: out = [("actor/pg_clipfrac", clipped / n), ("actor/ppo_kl", -logRatio / n), ("actor/pg_clipfrac_lower", 0)]
+        case .geoMean: out = [("actor/pg_clipfrac", clipped / n), ("actor/ppo_kl", -logRatio / n), ("actor/pg_clipfrac_lower", clippedLower / n)]
         default:
             out = [("actor/pg_clipfrac", clipped / n), ("actor/ppo_kl", -negativeApproxKL / n),
                    ("actor/pg_clipfrac_lower", clippedLower / n)]

@@ -63,6 +63,11 @@ public struct VerlOptions: Sendable, Equatable {
 
     public init() {}
 
+    /// verl's five `loss_agg_mode`s (`seq-mean`, GMPO's once-per-completion mean, is not one).
+    public static let lossAggModes: [GRPOConfig.Aggregation] = [
+        .tokenMean, .sequenceMeanTokenMean, .sequenceMeanTokenSum, .constantNormalizer, .tokenSum,
+    ]
+
     /// Every key a `"verl"` object may hold, in verl's order of appearance in its config.
     public static let keys = [
         "loss_mode", "loss_agg_mode", "clip_ratio", "clip_ratio_low", "clip_ratio_high", "clip_ratio_c",
@@ -98,7 +103,9 @@ public struct VerlOptions: Sendable, Equatable {
         case "loss_mode": lossMode = try choice(LossMode.self)
         case "loss_agg_mode":
             // verl's ActorConfig refuses an unknown mode with this message.
-            guard let mode = GRPOConfig.Aggregation(rawValue: word) else { throw ConfigError("Invalid loss_agg_mode: \(word)") }
+            guard let mode = GRPOConfig.Aggregation(rawValue: word), Self.lossAggModes.contains(mode) else {
+                throw ConfigError("Invalid loss_agg_mode: \(word)")
+            }
             lossAggMode = mode
         case "clip_ratio": clipRatio = try number()
         case "clip_ratio_low": clipRatioLow = try optionalNumber()

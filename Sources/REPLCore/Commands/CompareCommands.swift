@@ -45,7 +45,9 @@ enum CompareCommands {
                 throw CommandError("the current batch does not fit the options: \(error.message)")
             }
         }
-        let aggregations = GRPOConfig.Aggregation.allCases
+        // seq-mean is for a term that is one number per completion (GMPO): its weights are
+        // seq-mean-token-mean's, so it gets no column of its own.
+        let aggregations = GRPOConfig.Aggregation.allCases.filter { $0 != .sequenceMean }
         var byAggregation: [Breakdown] = []
         for aggregation in aggregations { byAggregation.append(try breakdown(session.config.lossType, aggregation: aggregation)) }
         var weights = Table(title: "who pays for each token: w_t under each aggregation (loss = sum_t w_t L_t)",
@@ -89,6 +91,7 @@ enum CompareCommands {
         case .constantNormalizer: "1/(B L)"
         case .sequenceMeanTokenSum: "1/B"
         case .tokenSum: "1"
+        case .sequenceMean: "1/(B |o_i|)"
         }
     }
 

@@ -32,7 +32,7 @@ enum VerlCommand {
         // The metrics are shown under the file's loss_agg_mode (token-mean, verl's default, otherwise).
         let shownMode = options.lossAggMode
         var shown: Breakdown? = nil
-        for mode in GRPOConfig.Aggregation.allCases {
+        for mode in VerlOptions.lossAggModes {
             options.lossAggMode = mode
             let verl: Breakdown
             do {
@@ -93,7 +93,7 @@ enum VerlCommand {
         case .sequenceMeanTokenMean: "grpo"
         case .constantNormalizer: "dr_grpo, L = \(width)"
         case .sequenceMeanTokenSum: "luspo"
-        case .tokenSum: "(none)"
+        case .tokenSum, .sequenceMean: "(none)"
         }
     }
 

@@ -110,6 +110,7 @@ public enum BreakdownView {
         case .sapo: [.ratio, .advantage, .sapoGate, .offPolicyMask, .lossMask, .perTokenLoss, .grad]
         case .vespo: [.ratio, .advantage, .vespoWeight, .logp, .offPolicyMask, .lossMask, .perTokenLoss, .grad]
         case .reinforce: [.advantage, .logp, .offPolicyMask, .lossMask, .perTokenLoss, .grad]
+        case .geoMean: [.ratio, .advantage, .logp, .oldLogp, .offPolicyMask, .lossMask, .perTokenLoss, .grad]
         case .dro: [.ratio, .advantage, .logp, .oldLogp, .offPolicyMask, .lossMask, .perTokenLoss, .grad]
         case .dppoTV, .dppoKL: [.ratio, .advantage, .logp, .oldLogp, .offPolicyMask, .lossMask, .perTokenLoss, .grad]
         }
@@ -242,6 +243,9 @@ public enum BreakdownView {
             formula = "L_t = -sg(phi(w_i)) A logp_t"
         case .reinforce:
             formula = "L_t = -A logp_t"
+        case .geoMean:
+            formula = "L_i = -A s_i,  s_i = exp(mean_t clip_A(logp_t - old_logp_t)), clipped into [-\(c.epsilon.optionText), "
+                + "\(c.resolvedEpsilonHigh.optionText)] on the side A pushes"
         case .dro:
             formula = "L_t = -(A logp_t - \(Fmt.num(c.droBeta))/2 (logp_t - old_logp_t)^2)"
         case .dppoTV, .dppoKL:
@@ -263,8 +267,8 @@ public enum BreakdownView {
         case .clipMin, .cispo, .sapo, .vespo, .dppoTV, .dppoKL:
             if let clamp = c.logRatioClamp { formula += "; log r clamped to +-\(Fmt.num(clamp))" }
             if let cap = c.sequenceLogRatioCap, c.importanceSamplingLevel == .sequence { formula += "; log s capped at \(Fmt.num(cap))" }
-        case .reinforce, .dro:
-            break
+        case .reinforce, .dro, .geoMean:
+            break  // GMPO clips inside its mean: its formula says so
         }
         return formula
     }
@@ -290,6 +294,7 @@ public enum BreakdownView {
             return "loss = 1/(B L) sum_i sum_t L_t\(bonus)          (w_t = 1 / (B L), L = \(length))"
         case .sequenceMeanTokenSum: return "loss = 1/B sum_i sum_t L_t\(bonus)              (w_t = 1 / B: a completion weighs by its length)"
         case .tokenSum: return "loss = sum_i sum_t L_t\(bonus)                  (w_t = 1: no normalizer)"
+        case .sequenceMean: return "loss = 1/B sum_i L_i\(bonus)                    (each completion's term once)"
         }
     }
 

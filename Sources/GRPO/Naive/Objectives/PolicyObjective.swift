@@ -3,6 +3,8 @@ extension Naive {
     /// `sequence` level) and VESPO's weight phi (for vespo).
     struct RowTerms {
         var advantage: Double
+        /// m_i, the tokens the loss counts (GMPO's mean advantage).
+        var counted = 0
         var sequenceRatio: Scalar?
         var vespoWeight: Scalar?
     }
@@ -18,6 +20,7 @@ extension Naive {
         case .reinforce: reinforceObjective(logp: logp, advantage: row.advantage)
         case .dro: droObjective(logp: logp, oldLogp: oldLogp, advantage: row.advantage, config: config)
         case .dppoTV, .dppoKL: dppoObjective(ratio: ratio, logp: logp, oldLogp: oldLogp, advantage: row.advantage, config: config)
+        case .geoMean: geoMeanObjective(ratio: ratio, advantage: row.advantage, counted: row.counted)
         }
     }
 }
