@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// verl 0.9.1's actor loss in the composed terms: the one table from verl's option words to
 /// `GRPOConfig`. verl's actor computes (`verl/workers/utils/losses.py`, `ppo_loss`)
 ///
@@ -85,7 +91,12 @@ extension VerlOptions {
             c.policyAggMode = .sequenceMean
             c.logRatioClamp = nil
             if rolloutIS != nil { throw ConfigError(notYet("rollout_is with geo_mean (a geometric mean of the weights per sequence)")) }
-        case .klCov, .clipCov:
+        case .clipCov:
+            // Clip and min (no dual clip, no log-ratio clamp); some tokens' policy term dropped
+            // (`clipCovKeep`, applied in `lossInputs`).
+            c.lossType = .grpo
+            c.logRatioClamp = nil
+        case .klCov:
             throw ConfigError(notYet("loss_mode \(lossMode.rawValue)"))
         }
         c.useBiasCorrectionKL = false
@@ -159,7 +170,20 @@ extension VerlOptions {
                 }
             }
         }
-        return (try withAdvantages(batch), config)
+        batch = try withAdvantages(batch)
+        if lossMode == .clipCov {
+            // The choice reads the advantages: after them, as verl's loss does.
+            let keep = try clipCovKeep(batch, config: config)
+            var row = 0
+            for g in batch.groups.indices {
+                for i in batch.groups[g].completions.indices {
+                    let w = batch.groups[g].completions[i].policyWeight ?? keep[row].map { _ in 1 }
+                    batch.groups[g].completions[i].policyWeight = zip(w, keep[row]).map { $0 * $1 }
+                    row += 1
+                }
+            }
+        }
+        return (batch, config)
     }
 
     /// The batch with `adv_estimator`'s advantages over its (possibly narrowed) masks, or as it
@@ -210,5 +234,45 @@ extension VerlOptions {
             for i in view.groups[g].completions.indices { view.groups[g].completions[i].oldLogp = view.groups[g].completions[i].logp }
         }
         return view
+    }
+}
+
+extension VerlOptions {
+    /// clip_cov's choice (verl's `compute_policy_loss_clip_cov`): among the response tokens the
+    /// clip has not already held (the clipped term not above the unclipped one), those whose
+    /// covariance term (A - mean A)(logp - mean logp) lies strictly inside (clip_cov_lb,
+    /// clip_cov_ub) are candidates, and max(int(clip_cov_ratio N), 1) of them lose their policy
+    /// term. verl picks them with `torch.randperm`; when there are more candidates than it picks,
+    /// that choice cannot be reproduced here and the batch is refused. Returns, per completion, 0
+    /// for a chosen token and 1 elsewhere.
+    func clipCovKeep(_ batch: Batch, config: GRPOConfig) throws(ConfigError) -> [[Double]] {
+        let completions = batch.completions
+        var tokens = 0.0, sumA = 0.0, sumLogp = 0.0
+        for c in completions {
+            for t in 0..<c.length where c.mask?[t] ?? true {
+                tokens += 1
+                sumA += c.advantage ?? 0
+                sumLogp += c.logp[t]
+            }
+        }
+        let meanA = sumA / (tokens + 1e-8), meanLogp = sumLogp / (tokens + 1e-8)
+        var candidates: [(row: Int, token: Int)] = []
+        for (row, c) in completions.enumerated() {
+            let a = c.advantage ?? 0
+            for t in 0..<c.length where c.mask?[t] ?? true {
+                let r = exp(c.logp[t] - c.oldLogp[t])
+                let heldByClip = -a * config.clip(r) > -a * r
+                let covariance = (a - meanA) * (c.logp[t] - meanLogp)
+                if !heldByClip && covariance > clipCovLB && covariance < clipCovUB { candidates.append((row, t)) }
+            }
+        }
+        let chosen = max(Int(clipCovRatio * tokens), 1)
+        guard candidates.count <= chosen else {
+            throw ConfigError(notYet("clip_cov's random choice (torch.randperm picks \(chosen) of its \(candidates.count) candidate "
+                                     + "tokens, which cannot be reproduced here; a clip_cov_ratio that takes every candidate is computed)"))
+        }
+        var keep = completions.map { [Double](repeating: 1, count: $0.length) }
+        for (row, t) in candidates { keep[row][t] = 0 }
+        return keep
     }
 }

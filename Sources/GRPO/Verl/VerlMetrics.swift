@@ -29,6 +29,7 @@ public enum VerlMetrics {
     /// it: the response masks before rejection); the loss tokens are `b`'s.
     public static func metrics(_ b: Breakdown, batch: Batch, options: VerlOptions) -> [(name: String, value: Double)] {
         var tokens = 0.0, negativeApproxKL = 0.0, logRatio = 0.0, clipped = 0.0, clippedLower = 0.0
+        let clipCovKeep = options.lossMode == .clipCov ? try? options.clipCovKeep(withAdvantages(batch, b), config: b.config) : nil
         var policy = 0.0, kl = 0.0, entropy = 0.0
         let c = b.config
         for (row, completion) in batch.completions.enumerated() {
@@ -51,6 +52,8 @@ public enum VerlMetrics {
                     if valid && r > options.clipRatioC { clippedLower += 1 }
                 case .gpg, .dro, .sapo:
                     break  // sapo logs its clip fractions as 0
+                case .clipCov:
+                    if clipCovKeep?[row][t] == 0 { clipped += 1 }  // the tokens clip_cov dropped
                 case .gspo:
                     let terms = Naive.surrogateTerms(ratio: r, advantage: a, config: c)
                     if terms.clipped < terms.unclipped { clipped += 1 }
@@ -82,6 +85,7 @@ public enum VerlMetrics {
         case .gpg: out = []  // verl's gpg loss logs no metric of its own
         case .bypassMode where options.lossType == "reinforce": out = [("actor/ppo_kl", -logRatio / n)]
         case .dro: out = [("actor/ppo_kl", -logRatio / n)]  // its log-ratio is not clamped
+        case .clipCov: out = [("actor/pg_clipfrac", clipped / n), ("actor/ppo_kl", -logRatio / n)]
         case .gspo: out = [("actor/pg_clipfrac", clipped / n), ("actor/ppo_kl", -logRatio / n), ("actor/pg_clipfrac_lower", 0)]
         case .geoMean: out = [("actor/pg_clipfrac", clipped / n), ("actor/ppo_kl", -logRatio / n), ("actor/pg_clipfrac_lower", clippedLower / n)]
         default:
@@ -99,6 +103,19 @@ public enum VerlMetrics {
         if batch.hasSampler, let rejection = try? VerlRejectionSampling.rejection(view, options: options) { rollout += rejection.metrics }
         // bypass_mode computes them inside the actor's loss, so the trainer logs them under actor/.
         out += options.lossMode == .bypassMode ? rollout.map { (name: "actor/" + $0.name, value: $0.value) } : rollout
+        return out
+    }
+
+    /// `batch` with the advantages `b` used (clip_cov's choice reads them).
+    static func withAdvantages(_ batch: Batch, _ b: Breakdown) -> Batch {
+        var out = batch
+        var row = 0
+        for g in out.groups.indices {
+            for i in out.groups[g].completions.indices {
+                out.groups[g].completions[i].advantage = b.advantages[row]
+                row += 1
+            }
+        }
         return out
     }
 
