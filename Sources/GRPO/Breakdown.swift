@@ -34,8 +34,10 @@ public struct EntropyBonus: Sendable, Equatable {
 /// check that the two agree. Rows of the ragged quantities are completions, group after group.
 public struct Breakdown: Sendable {
     public var config: GRPOConfig
-    /// G, the completions per group: row i is completion i % G of group i / G.
+    /// G, the completions per group (group 0's when they differ: verl's groups by uid).
     public var groupSize: Int
+    /// Each group's number of completions, in order (`groupAndIndex`).
+    public var groupSizes: [Int] = []
     /// mean of each group's rewards (empty when the batch gives its advantages).
     public var groupMean: [Double]
     /// The std of each group's rewards (the batch std for `scale_rewards=batch` and
@@ -106,6 +108,16 @@ public struct Breakdown: Sendable {
     /// keeps it (the tokens the entropy bonus averages over).
     public func acts(row: Int, token: Int) -> Bool {
         counts(row: row, token: token) && (entropyMask?[row, token] ?? true)
+    }
+
+    /// Row `row` as (group, completion within the group), whatever the groups' sizes.
+    public func groupAndIndex(_ row: Int) -> (group: Int, index: Int) {
+        var start = 0
+        for (g, size) in groupSizes.enumerated() {
+            if row < start + size { return (g, row - start) }
+            start += size
+        }
+        return (row / max(groupSize, 1), row % max(groupSize, 1))
     }
 
     /// w_i L_it, token t's share of `policyLoss`; with `regularizerWeight` the KL part takes its

@@ -106,4 +106,17 @@ struct VerlFileTests {
         _ = interpreter.execute("example")
         #expect(interpreter.session.verlFile == nil, "a new batch forgets the file's verl options")
     }
+
+    @Test("groups of unequal size (verl's uids): warnings name the right group and completion")
+    func unequalGroupsInWarnings() {
+        // Groups of 2 and 3: row 4 is group 1, completion 2 (row / 2 would say group 2).
+        let text = #"""
+        {"config": {"beta": 0},
+         "groups": [{"advantages": [0.5, -0.5], "completions": [{"logp": [-0.5]}, {"logp": [-1]}]},
+                    {"advantages": [1, 0, -1], "completions": [{"logp": [-0.2]}, {"logp": [-1]}, {"logp": [-0.1], "old_logp": [-1000]}]}]}
+        """#
+        let outcome = explain(text)
+        #expect(outcome.errors.contains { $0.contains("group 1, completion 2, token 0 has L_t = inf") }, "\(outcome.errors)")
+        #expect(outcome.output.contains("2 group(s) of 2, 3"), "\(outcome.output.prefix(200))")
+    }
 }

@@ -124,7 +124,8 @@ extension Naive {
         let totalCounted = countedTokens.reduce(0, +)
         let hasLossMask = counted.contains { $0.contains(false) }
         var breakdown = Breakdown(
-            config: config, groupSize: batch.groupSize, groupMean: groupMean, groupStd: groupStd,
+            config: config, groupSize: batch.groupSize, groupSizes: batch.groups.map(\.completions.count),
+            groupMean: groupMean, groupStd: groupStd,
             advantages: advantage, ratio: ratio, kl: kl,
             lossMask: hasLossMask ? Ragged(values: counted.flatMap { $0 }, offsets: ratio.offsets) : nil,
             offPolicyMask: keepPolicy, entropyMask: mask, samplerWeight: samplerWeight, vespoWeight: vespoWeights,

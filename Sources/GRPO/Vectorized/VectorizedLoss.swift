@@ -108,7 +108,8 @@ extension Vectorized {
         }
         let bonus = entropyBonus(sums, config: config)
         var breakdown = Breakdown(
-            config: config, groupSize: batch.groupSize, groupMean: means, groupStd: stds, advantages: advantages,
+            config: config, groupSize: batch.groupSize, groupSizes: batch.groups.map(\.completions.count),
+            groupMean: means, groupStd: stds, advantages: advantages,
             ratio: Ragged(values: ratio, offsets: offsets),
             kl: hasReference ? Ragged(values: kl, offsets: offsets) : nil,
             lossMask: mask.map { Ragged(values: $0.map { $0 != 0 }, offsets: offsets) },

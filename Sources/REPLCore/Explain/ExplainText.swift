@@ -99,12 +99,11 @@ public enum ExplainText {
 public enum NonFinite {
     public static func warnings(_ b: Breakdown) -> [String] {
         var out: [String] = []
-        let groupSize = b.groupSize
         // One std per group (with scale_rewards=batch possibly a single one): never index past it.
         func std(_ g: Int) -> Double { g < b.groupStd.count ? b.groupStd[g] : (b.groupStd.last ?? 0) }
         func mean(_ g: Int) -> Double { g < b.groupMean.count ? b.groupMean[g] : .nan }
         if let row = b.advantages.firstIndex(where: { !$0.isFinite }) {
-            let (g, i) = groupAndIndex(row, groupSize: groupSize)
+            let (g, i) = b.groupAndIndex(row)
             out.append("warning: group \(g), completion \(i) has A = \(Fmt.num(b.advantages[row])): the group's rewards give "
                        + "mean \(Fmt.num(mean(g))) and std \(Fmt.num(std(g))) in doubles")
         } else if let g = b.groupMean.indices.first(where: { mean($0).isInfinite || std($0).isInfinite }) {
@@ -113,14 +112,14 @@ public enum NonFinite {
                        + "in doubles, so its advantages are not what the formula gives")
         }
         if !b.loss.isFinite {
-            out.append(firstToken(b, b.perTokenLoss, groupSize).map { row, t in
-                let (g, i) = groupAndIndex(row, groupSize: groupSize)
+            out.append(firstToken(b, b.perTokenLoss).map { row, t in
+                let (g, i) = b.groupAndIndex(row)
                 return "warning: the loss is \(Fmt.num(b.loss)): group \(g), completion \(i), token \(t) has "
                     + "L_t = \(Fmt.num(b.perTokenLoss[row, t])) (\(terms(b, row, t)))"
             } ?? "warning: the loss is \(Fmt.num(b.loss)), though every L_t is finite: their weighted sum overflows a double")
         }
-        if let (row, t) = firstToken(b, b.gradLogp, groupSize) {
-            let (g, i) = groupAndIndex(row, groupSize: groupSize)
+        if let (row, t) = firstToken(b, b.gradLogp) {
+            let (g, i) = b.groupAndIndex(row)
             out.append("warning: d loss / d logp is \(Fmt.num(b.gradLogp[row, t])) at group \(g), completion \(i), token \(t) "
                        + "(\(terms(b, row, t)), the min takes the \(b.branch(row: row, token: t).rawValue) term)"
                        + (b.loss.isFinite ? " although the loss is \(Fmt.num(b.loss))" : ""))
@@ -138,7 +137,7 @@ public enum NonFinite {
     }
 
     /// The first (row, token) where `values` is not finite.
-    static func firstToken(_ b: Breakdown, _ values: Ragged<Double>, _ groupSize: Int) -> (Int, Int)? {
+    static func firstToken(_ b: Breakdown, _ values: Ragged<Double>) -> (Int, Int)? {
         for row in 0..<values.rowCount {
             let tokens = values[row]
             if let k = tokens.firstIndex(where: { !$0.isFinite }) { return (row, k - tokens.startIndex) }
@@ -146,7 +145,4 @@ public enum NonFinite {
         return nil
     }
 
-    static func groupAndIndex(_ row: Int, groupSize: Int) -> (Int, Int) {
-        (row / max(groupSize, 1), row % max(groupSize, 1))
-    }
 }
