@@ -28,6 +28,8 @@ public enum VerlAdvantages {
         case reinforcePlusPlus = "reinforce_plus_plus"
         /// alpha (r - group mean), alpha = B / (number of nonzero rewards).
         case gpg
+        /// grpo's formula with the group statistics taken in float32 (`float32Statistics`).
+        case grpoVectorized = "grpo_vectorized"
     }
 
     /// The names verl 0.9.1 registers, computed here or not.
@@ -80,6 +82,12 @@ public enum VerlAdvantages {
                 zip(group, masks).map { r, mask in mask.last == true ? r : 0 }
             }
             return try whitened(returns, counted: counted)
+        case .grpoVectorized:
+            return rewards.map { group in
+                let (m, s) = float32Statistics(group)
+                // (r - mean) in float64; std + 1e-6 in float32, as torch promotes them.
+                return group.map { r in options.normAdvByStdInGRPO ? (r - Double(m)) / Double(s + Float(1e-6)) : r - Double(m) }
+            }
         case .gpg:
             let nonzero = rewards.joined().filter { $0 != 0 }.count
             let alpha = Double(rewards.joined().count) / Double(max(nonzero, 1))
@@ -95,6 +103,20 @@ public enum VerlAdvantages {
     static func groupOfOneStatistics(_ group: [Double]) -> (mean: Double, std: Double) {
         guard group.count > 1 else { return (0, 1) }
         return (Naive.mean(group), Naive.std(group, estimator: .sample))
+    }
+
+    /// verl's `group_mean_std` (grpo_vectorized): in float32, the sum of the rewards in order,
+    /// mean = sum / n, the centered squares summed, var = that / max(n - 1, 1), std = sqrt(var);
+    /// a group of one gets mean 0 and std 1.
+    static func float32Statistics(_ group: [Double]) -> (mean: Float, std: Float) {
+        guard group.count > 1 else { return (0, 1) }
+        let scores = group.map { Float($0) }
+        var sum: Float = 0
+        for x in scores { sum += x }
+        let mean = sum / Float(group.count)
+        var squares: Float = 0
+        for x in scores { squares += (x - mean) * (x - mean) }
+        return (mean, (squares / Float(group.count - 1)).squareRoot())
     }
 
     /// grpo_passk: the group's best completion (the first of tied maxima) gets r_max - r_second,
