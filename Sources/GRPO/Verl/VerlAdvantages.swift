@@ -28,7 +28,9 @@ public enum VerlAdvantages {
         case reinforcePlusPlus = "reinforce_plus_plus"
         /// alpha (r - group mean), alpha = B / (number of nonzero rewards).
         case gpg
-        /// grpo's formula with the group statistics taken in float32 (`float32Statistics`).
+        /// grpo's formula with the group statistics taken in float32 (`float32Statistics`), always
+        /// divided by the std: verl's `compute_advantage` passes `norm_adv_by_std_in_grpo` to grpo
+        /// only, so here it keeps its default, true.
         case grpoVectorized = "grpo_vectorized"
     }
 
@@ -86,7 +88,7 @@ public enum VerlAdvantages {
             return rewards.map { group in
                 let (m, s) = float32Statistics(group)
                 // (r - mean) in float64; std + 1e-6 in float32, as torch promotes them.
-                return group.map { r in options.normAdvByStdInGRPO ? (r - Double(m)) / Double(s + Float(1e-6)) : r - Double(m) }
+                return group.map { r in (r - Double(m)) / Double(s + Float(1e-6)) }
             }
         case .gpg:
             let nonzero = rewards.joined().filter { $0 != 0 }.count
