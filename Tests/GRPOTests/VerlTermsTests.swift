@@ -77,7 +77,7 @@ struct VerlTermsTests {
 
     /// The cases whose terms are not computed here yet (issue 12's later steps): each is refused
     /// with a message that says so, never answered with a number.
-    static let computedCount = 140
+    static let computedCount = 144
 
     @Test("loss, advantages, d loss / d logp and verl's metrics on both paths; what verl refuses is refused",
           arguments: VerlTerms.shared.names)
@@ -96,14 +96,18 @@ struct VerlTermsTests {
             guard expected["error"] == nil else { return }
             for (path, b) in [("naive", naive), ("vectorized", vectorized)] {
                 let what = "\(name) \(path)"
-                expectClose(b.loss, expected["loss"] as! Double, relative: 1e-11, absolute: 1e-13, "\(what) loss")
+                // gdpo: verl's statistics are float32 end to end, ours float64: held to float32's
+                // rounding of terms of size 1 (1e-6), not to 1e-10.
+                let float32 = expected["float32_advantages"] != nil
+                let tolerance = float32 ? 1e-6 : 1e-10, floor = float32 ? 1e-6 : 1e-13
+                expectClose(b.loss, expected["loss"] as! Double, relative: tolerance, absolute: floor, "\(what) loss")
                 let grad = expected["grad_logp"] as! [[Double]]
                 for (row, tokens) in grad.enumerated() {
-                    expectClose(Array(b.gradLogp[row]), tokens, relative: 1e-10, absolute: 1e-13, "\(what) grad_logp[\(row)]")
+                    expectClose(Array(b.gradLogp[row]), tokens, relative: tolerance, absolute: floor, "\(what) grad_logp[\(row)]")
                 }
                 for (row, a) in (expected["advantages"] as! [Any]).enumerated() {
                     guard let a = a as? Double else { continue }  // a completion without loss tokens: verl's row is 0
-                    expectClose(b.advantages[row], a, relative: 1e-11, absolute: 1e-13, "\(what) advantage \(row)")
+                    expectClose(b.advantages[row], a, relative: tolerance, absolute: floor, "\(what) advantage \(row)")
                 }
                 let ours = Dictionary(uniqueKeysWithValues: VerlMetrics.metrics(b, batch: batch, options: options).map { ($0.name, $0.value) })
                 // The trainer prefixes actor/ to what the actor's loss returns without it (kl_loss,
@@ -115,7 +119,7 @@ struct VerlTermsTests {
                 for (key, value) in theirs {
                     let name = actorPrefixed(key)
                     guard let mine = ours[name] else { Issue.record("\(what): no metric \(name)"); continue }
-                    expectClose(mine, value, relative: 1e-10, absolute: 1e-13, "\(what) \(name)")
+                    expectClose(mine, value, relative: tolerance, absolute: floor, "\(what) \(name)")
                 }
                 #expect(Set(ours.keys) == Set(theirs.keys.map(actorPrefixed)), "\(what): metric names")
             }

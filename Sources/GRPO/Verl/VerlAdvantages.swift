@@ -32,6 +32,10 @@ public enum VerlAdvantages {
         /// divided by the std: verl's `compute_advantage` passes `norm_adv_by_std_in_grpo` to grpo
         /// only, so here it keeps its default, true.
         case grpoVectorized = "grpo_vectorized"
+        /// GDPO: each reward function's rewards normalized as grpo does (always by the std), the
+        /// results weighted by `gdpo_reward_weights` and summed, then whitened over the batch's
+        /// response tokens. verl does all of it in float32; here in float64 (`gdpoAdvantages`).
+        case gdpo
     }
 
     /// The names verl 0.9.1 registers, computed here or not.
@@ -41,8 +45,10 @@ public enum VerlAdvantages {
     ]
 
     /// The advantages of the batch's groups (one list per group) under `options`; `counted[g][i]`
-    /// says which tokens of completion i of group g the response mask keeps.
-    public static func advantages(rewards: [[Double]], counted: [[[Bool]]], options: VerlOptions) throws(ConfigError) -> [[Double]] {
+    /// says which tokens of completion i of group g the response mask keeps; `perFunction`, the
+    /// rewards of each reward function (gdpo), one list of groups per function.
+    public static func advantages(rewards: [[Double]], counted: [[[Bool]]], perFunction: [[[Double]]] = [],
+                                  options: VerlOptions) throws(ConfigError) -> [[Double]] {
         guard let estimator = Estimator(rawValue: options.advEstimator) else {
             guard verlNames.contains(options.advEstimator) else {
                 throw ConfigError("adv_estimator must be one of verl's \(verlNames.joined(separator: ", ")), not '\(options.advEstimator)'")
@@ -90,6 +96,8 @@ public enum VerlAdvantages {
                 // (r - mean) in float64; std + 1e-6 in float32, as torch promotes them.
                 return group.map { r in (r - Double(m)) / Double(s + Float(1e-6)) }
             }
+        case .gdpo:
+            return try gdpoAdvantages(perFunction.isEmpty ? [rewards] : perFunction, counted: counted, options: options)
         case .gpg:
             let nonzero = rewards.joined().filter { $0 != 0 }.count
             let alpha = Double(rewards.joined().count) / Double(max(nonzero, 1))
@@ -105,6 +113,24 @@ public enum VerlAdvantages {
     static func groupOfOneStatistics(_ group: [Double]) -> (mean: Double, std: Double) {
         guard group.count > 1 else { return (0, 1) }
         return (Naive.mean(group), Naive.std(group, estimator: .sample))
+    }
+
+    /// GDPO (`compute_gdpo_outcome_advantage`): sum_k w_k grpo_k(r_k), whitened over the response
+    /// tokens (verl's `compute_advantage` does not pass `norm_adv_by_std_in_grpo` to it: always
+    /// by the std).
+    static func gdpoAdvantages(_ perFunction: [[[Double]]], counted: [[[Bool]]], options: VerlOptions) throws(ConfigError) -> [[Double]] {
+        let weights = options.gdpoRewardWeights ?? Array(repeating: 1, count: perFunction.count)
+        guard weights.count == perFunction.count else {
+            throw ConfigError("gdpo_reward_weights has \(weights.count) weights for \(perFunction.count) reward functions")
+        }
+        var sum = counted.map { $0.map { _ in 0.0 } }
+        for (k, rewards) in perFunction.enumerated() {
+            for (g, group) in rewards.enumerated() {
+                let (m, s) = groupOfOneStatistics(group)
+                for (i, r) in group.enumerated() { sum[g][i] += weights[k] * (r - m) / (s + 1e-6) }
+            }
+        }
+        return try whitened(sum, counted: counted)
     }
 
     /// verl's `group_mean_std` (grpo_vectorized): in float32, the sum of the rewards in order,

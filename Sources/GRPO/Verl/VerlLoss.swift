@@ -190,12 +190,18 @@ extension VerlOptions {
     /// gives them.
     func withAdvantages(_ batch: Batch) throws(ConfigError) -> Batch {
         if batch.hasGivenAdvantages { return batch }
-        if batch.completions.contains(where: { $0.rewardsPerFunction != nil }) {
-            throw ConfigError(notYet("several reward functions or null rewards (gdpo)"))
+        // Several reward functions: gdpo's input (a null reward verl cannot take).
+        var perFunction: [[[Double]]] = []
+        if let functions = batch.completions.first?.rewardsPerFunction?.count {
+            guard advEstimator == "gdpo" else { throw ConfigError("rewards_per_func: only adv_estimator gdpo takes several reward functions") }
+            guard batch.completions.allSatisfy({ $0.rewardsPerFunction?.allSatisfy { $0 != nil } ?? false }) else {
+                throw ConfigError("rewards_per_func: a null reward, which verl's reward keys cannot hold")
+            }
+            perFunction = (0..<functions).map { k in batch.groups.map { $0.completions.map { $0.rewardsPerFunction![k]! } } }
         }
         let counted = batch.groups.map { $0.completions.map { c in (0..<c.length).map { c.mask?[$0] ?? true } } }
         let advantages = try VerlAdvantages.advantages(rewards: batch.groups.map { $0.completions.map(\.reward) },
-                                                       counted: counted, options: self)
+                                                       counted: counted, perFunction: perFunction, options: self)
         var out = batch
         for g in out.groups.indices {
             for i in out.groups[g].completions.indices { out.groups[g].completions[i].advantage = advantages[g][i] }
