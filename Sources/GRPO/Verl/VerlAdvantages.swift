@@ -130,6 +130,12 @@ public enum VerlAdvantages {
                 for (i, r) in group.enumerated() { sum[g][i] += weights[k] * (r - m) / (s + 1e-6) }
             }
         }
+        // Equal advantages at every response token: verl whitens float32 rounding noise there
+        // (divided by sqrt(1e-8)), a number that cannot be reproduced in float64.
+        let kept = zip(sum, counted).flatMap { zip($0.0, $0.1).filter { !$0.1.filter { $0 }.isEmpty }.map(\.0) }
+        if let low = kept.min(), let high = kept.max(), high - low <= 1e-6 * max(1, abs(high)) {
+            throw ConfigError(options.notYet("gdpo when every response token has the same advantage (verl then whitens its float32 rounding)"))
+        }
         return try whitened(sum, counted: counted)
     }
 
