@@ -128,3 +128,24 @@ func randomConfig(_ rng: inout SeededGenerator, reference: Bool = true, for batc
     }
     return c
 }
+
+/// A golden fixture's batch groups (`trl_terms.json`, `verl_terms.json`), read as `explain`
+/// reads a batch file's: rewards (or one list per reward function), per-token log-probs,
+/// entropies, `truncated` flags and 0/1 masks.
+func fixtureGroups(_ batch: [String: Any]) -> [Group] {
+    (batch["groups"] as! [[String: Any]]).map { group -> Group in
+        let rows = group["completions"] as! [[String: Any]]
+        let rewards = group["rewards"] as? [Double]
+        let perFunction = group["rewards_per_func"] as? [[Any]]
+        return Group(completions: rows.enumerated().map { i, c in
+            var completion = Completion(
+                reward: rewards?[i] ?? 0, logp: c["logp"] as! [Double], oldLogp: c["old_logp"] as? [Double],
+                refLogp: c["ref_logp"] as? [Double], entropy: c["entropy"] as? [Double],
+                samplerLogp: c["sampler_logp"] as? [Double])
+            completion.rewardsPerFunction = perFunction?[i].map { $0 as? Double }
+            completion.truncated = c["truncated"] as? Bool ?? false
+            completion.mask = (c["mask"] as? [Int])?.map { $0 != 0 }
+            return completion
+        })
+    }
+}

@@ -34,22 +34,7 @@ struct TRLTerms: @unchecked Sendable {  // read-only after loading
         let batch = entry(name)["batch"] as! [String: Any]
         var config = GRPOConfig()
         for (key, value) in batch["config"] as! [String: Any] { try config.set(key, to: Self.text(key, value)) }
-        let groups = (batch["groups"] as! [[String: Any]]).map { group -> Group in
-            let rows = group["completions"] as! [[String: Any]]
-            let rewards = group["rewards"] as? [Double]
-            let perFunction = group["rewards_per_func"] as? [[Any]]
-            return Group(completions: rows.enumerated().map { i, c in
-                var completion = Completion(
-                    reward: rewards?[i] ?? 0, logp: c["logp"] as! [Double], oldLogp: c["old_logp"] as? [Double],
-                    refLogp: c["ref_logp"] as? [Double], entropy: c["entropy"] as? [Double],
-                    samplerLogp: c["sampler_logp"] as? [Double])
-                completion.rewardsPerFunction = perFunction?[i].map { $0 as? Double }
-                completion.truncated = c["truncated"] as? Bool ?? false
-                completion.mask = (c["mask"] as? [Int])?.map { $0 != 0 }
-                return completion
-            })
-        }
-        return (Batch(groups: groups), config)
+        return (Batch(groups: fixtureGroups(batch)), config)
     }
 }
 

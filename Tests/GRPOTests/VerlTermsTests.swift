@@ -34,21 +34,7 @@ struct VerlTerms: @unchecked Sendable {  // read-only after loading
         let batch = entry(name)["batch"] as! [String: Any]
         var options = VerlOptions()
         for (key, value) in batch["verl"] as! [String: Any] { try options.set(key, to: Self.text(key, value)) }
-        let groups = (batch["groups"] as! [[String: Any]]).map { group -> Group in
-            let rows = group["completions"] as! [[String: Any]]
-            let rewards = group["rewards"] as? [Double]
-            let perFunction = group["rewards_per_func"] as? [[Any]]
-            return Group(completions: rows.enumerated().map { i, c in
-                var completion = Completion(
-                    reward: rewards?[i] ?? 0, logp: c["logp"] as! [Double], oldLogp: c["old_logp"] as? [Double],
-                    refLogp: c["ref_logp"] as? [Double], entropy: c["entropy"] as? [Double],
-                    samplerLogp: c["sampler_logp"] as? [Double])
-                completion.rewardsPerFunction = perFunction?[i].map { $0 as? Double }
-                completion.mask = (c["mask"] as? [Int])?.map { $0 != 0 }
-                return completion
-            })
-        }
-        return (options, Batch(groups: groups))
+        return (options, Batch(groups: fixtureGroups(batch)))
     }
 
     /// What we compute for the case: the breakdowns of both paths, or the error that refused it.
