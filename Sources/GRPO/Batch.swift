@@ -34,6 +34,10 @@ public struct Completion: Sendable, Equatable {
     /// `rollout_is_weights`, `VerlRolloutCorrection`): they multiply the policy term in place of
     /// the sampler correction's weights (`vllm_importance_sampling_*`); nil: none given. Lesson 09.
     public var policyWeight: [Double]? = nil
+    /// Per-token coefficients k_t >= 0 of a penalty on the log-ratio inside the policy term,
+    /// + k_t |logp_t - old_logp_t| (verl's `kl_cov`: ppo_kl_coef on the tokens whose covariance of
+    /// A and logp is largest, 0 elsewhere, chosen by `VerlOptions.klCovPenalty`); nil: none. Lesson 05.
+    public var logRatioPenalty: [Double]? = nil
 
     /// `oldLogp` defaults to `logp` (on-policy: every ratio is exactly 1).
     public init(reward: Double, logp: [Double], oldLogp: [Double]? = nil,
@@ -79,12 +83,17 @@ public struct Batch: Sendable, Equatable {
     public var hasEntropy: Bool { !groups.isEmpty && groups.allSatisfy { $0.completions.allSatisfy { $0.entropy != nil } } }
     /// Every completion carries given policy weights (`Completion.policyWeight`).
     public var hasPolicyWeight: Bool { !groups.isEmpty && groups.allSatisfy { $0.completions.allSatisfy { $0.policyWeight != nil } } }
+    /// Every completion carries log-ratio penalty coefficients (`Completion.logRatioPenalty`).
+    public var hasLogRatioPenalty: Bool {
+        !groups.isEmpty && groups.allSatisfy { $0.completions.allSatisfy { $0.logRatioPenalty != nil } }
+    }
 
-    /// The first (group, completion, token) whose given policy weight is negative.
-    var firstNegativePolicyWeight: (Int, Int, Int)? {
+    /// The first (group, completion, token) whose value of `field` (given weights or penalty
+    /// coefficients) is negative.
+    func firstNegative(_ field: KeyPath<Completion, [Double]?>) -> (Int, Int, Int)? {
         for (g, group) in groups.enumerated() {
             for (i, c) in group.completions.enumerated() {
-                if let t = c.policyWeight?.firstIndex(where: { $0 < 0 && $0.isFinite }) { return (g, i, t) }  // inf: not finite, said later
+                if let t = c[keyPath: field]?.firstIndex(where: { $0 < 0 && $0.isFinite }) { return (g, i, t) }  // inf: not finite, said later
             }
         }
         return nil

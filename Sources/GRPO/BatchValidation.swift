@@ -62,8 +62,12 @@ extension Batch {
         try requireAllOrNone(\.refLogp, "ref_logp")
         try requireAllOrNone(\.samplerLogp, "sampler_logp")
         try requireAllOrNone(\.policyWeight, "policy_weight")
-        if let (g, i, t) = firstNegativePolicyWeight {
+        try requireAllOrNone(\.logRatioPenalty, "log_ratio_penalty")
+        if let (g, i, t) = firstNegative(\.policyWeight) {
             throw BatchError("group \(g), completion \(i): policy_weight[\(t)] is below 0; an importance weight is >= 0")
+        }
+        if let (g, i, t) = firstNegative(\.logRatioPenalty) {
+            throw BatchError("group \(g), completion \(i): log_ratio_penalty[\(t)] is below 0; a penalty coefficient is >= 0")
         }
         if config.beta != 0 && !hasReference {
             throw BatchError("beta is \(config.beta) but no completion has ref_logp; give ref_logp or set beta=0")
@@ -149,6 +153,7 @@ extension Batch {
 enum TokenField: String, CaseIterable {
     case logp, oldLogp = "old_logp", refLogp = "ref_logp", entropy, samplerLogp = "sampler_logp"
     case policyWeight = "policy_weight"
+    case logRatioPenalty = "log_ratio_penalty"
 }
 
 extension Completion {
@@ -159,6 +164,7 @@ extension Completion {
         if let entropy { fields.append((.entropy, entropy)) }
         if let samplerLogp { fields.append((.samplerLogp, samplerLogp)) }
         if let policyWeight { fields.append((.policyWeight, policyWeight)) }
+        if let logRatioPenalty { fields.append((.logRatioPenalty, logRatioPenalty)) }
         return fields
     }
 }

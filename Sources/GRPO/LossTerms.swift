@@ -1,11 +1,12 @@
 /// The loss as a composition of named terms. Per token of completion i (loss = -objective):
 ///
-///     L_it = -objective(r_it, A_i, logp_it) * keep_it * w_it  +  beta * KL_it
+///     L_it = (-objective(r_it, A_i, logp_it) + k_it |log r_it|) * keep_it * w_it  +  beta * KL_it
 ///     loss = aggregate_i,t(L_it over the tokens the loss counts)  -  entropy_coef * mean entropy
 ///
 /// - importance weight r: token or sequence level (`importance_sampling_level`), times the
 ///   sampler/trainer weight w (`vllm_importance_sampling_*`);
-/// - policy objective: `PolicyObjective` (clip-and-min, CISPO, SAPO, VESPO);
+/// - policy objective: `PolicyObjective` (clip-and-min, CISPO, SAPO, VESPO, ...), plus a penalty on
+///   the log-ratio at the tokens a trainer chose (`Completion.logRatioPenalty`: verl's kl_cov);
 /// - masks: keep = off-policy sequence mask * entropy mask; the loss mask (a completion's
 ///   `mask`, truncated completions) removes a token from the loss altogether;
 /// - regularizers: the KL term, the entropy bonus;
@@ -37,13 +38,16 @@ extension GRPOConfig {
         /// A s_i with s_i the geometric mean of sign-clipped token ratios, once per completion
         /// (GMPO, verl's `geo_mean`; aggregate with `seq-mean`).
         case geoMean = "geo_mean"
+        /// r A: the surrogate without a clip (verl's `kl_cov`, which adds `logRatioPenalty` at
+        /// a few tokens instead).
+        case unclipped
 
         /// VESPO folds the sampler/trainer weights into its sequence ratio instead of multiplying
         /// the policy term by them afterwards (TRL skips that product for vespo).
         public var foldsSamplerWeight: Bool {
             switch self {
             case .vespo: true
-            case .clipMin, .cispo, .sapo, .reinforce, .dro, .dppoTV, .dppoKL, .geoMean: false
+            case .clipMin, .cispo, .sapo, .reinforce, .dro, .dppoTV, .dppoKL, .geoMean, .unclipped: false
             }
         }
     }

@@ -46,8 +46,9 @@ struct AgreementTests {
         #expect(n.lossMask?.values == v.lossMask?.values, "\(label) loss mask")
         #expect(n.offPolicyMask == v.offPolicyMask, "\(label) off-policy mask")
         // The branch is read from the ratio; what each path must do with it: a clipped or capped
-        // token passes no policy gradient, so without a KL term its gradient is exactly 0.
-        if config.objective == .clipMin && config.importanceSamplingLevel == .token && (config.beta == 0 || !batch.hasReference) {
+        // token passes no policy gradient, so without a KL term (or a log-ratio penalty) its gradient is exactly 0.
+        if config.objective == .clipMin && config.importanceSamplingLevel == .token && (config.beta == 0 || !batch.hasReference)
+            && !batch.hasLogRatioPenalty {
             for row in 0..<v.ratio.rowCount {
                 for t in 0..<(v.ratio.offsets[row + 1] - v.ratio.offsets[row]) where v.branch(row: row, token: t) != .unclipped {
                     #expect(v.gradLogp[row, t] == 0 && n.gradLogp[row, t] == 0, "\(label) row \(row) token \(t): clipped but moves")

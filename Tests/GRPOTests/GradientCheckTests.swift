@@ -60,7 +60,7 @@ struct GradientCheckTests {
     static func detaches(_ objective: GRPOConfig.PolicyObjective) -> Bool {
         switch objective {
         case .cispo, .vespo, .dppoTV, .dppoKL: true
-        case .clipMin, .sapo, .reinforce, .dro, .geoMean: false
+        case .clipMin, .sapo, .reinforce, .dro, .geoMean, .unclipped: false
         }
     }
 
@@ -69,7 +69,7 @@ struct GradientCheckTests {
         var rng = SeededGenerator(seed: 31)
         var checked = 0
         for _ in 0..<40 {
-            let batch = randomBatch(&rng, maxLength: 4)
+            var batch = randomBatch(&rng, maxLength: 4)
             var config = randomConfig(&rng, for: batch)
             config.policyObjective = objective
             if config.objective.foldsSamplerWeight { config.vllmImportanceSamplingMode = .tokenTruncate }
@@ -78,7 +78,8 @@ struct GradientCheckTests {
             config.klStraightThrough = false
             config.sequenceRatioGradient = .shared
             let holding = Self.detaches(config.objective)
-            if holding { config.useBiasCorrectionKL = false }
+            // Holding the ratios also holds the log-ratio penalty's |logp - old_logp| (its own test below).
+            if holding { config.useBiasCorrectionKL = false; batch = withoutPenalties(batch) }
             let naive = try Naive.breakdown(batch, config: config)
             let vectorized = try Vectorized.breakdown(batch, config: config)
             for (i, c) in batch.completions.enumerated() {
@@ -90,6 +91,8 @@ struct GradientCheckTests {
                     [-config.epsilon, config.resolvedEpsilonHigh].contains { abs(x - old - $0) < 1e-4 }
                 }) { continue }
                 if nearMaskThreshold(c, counted: counted, config) { continue }
+                // The log-ratio penalty's kink: |logp - old_logp| at 0 (exactly 0 on-policy, where both sides agree).
+                if let k = c.logRatioPenalty, c.logp.indices.contains(where: { k[$0] != 0 && abs(c.logp[$0] - c.oldLogp[$0]) < 1e-4 && c.logp[$0] != c.oldLogp[$0] }) { continue }
                 for t in 0..<c.length {
                     let numeric = (try loss(batch, config, row: i, token: t, shift: h, holdingRatios: holding)
                                    - loss(batch, config, row: i, token: t, shift: -h, holdingRatios: holding)) / (2 * h)
@@ -183,5 +186,12 @@ struct GradientCheckTests {
         let expected: Double = -r * a / 2 + r * a * 0.5 / 2
         expectClose(plain, expected, relative: 1e-6, "the loss's derivative")
         #expect(abs(plain - b.gradLogp[0, 0]) > 0.2)
+    }
+
+    /// The batch with no log-ratio penalty.
+    func withoutPenalties(_ batch: Batch) -> Batch {
+        var out = batch
+        for g in out.groups.indices { for i in out.groups[g].completions.indices { out.groups[g].completions[i].logRatioPenalty = nil } }
+        return out
     }
 }

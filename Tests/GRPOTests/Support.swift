@@ -40,6 +40,7 @@ func randomBatch(_ rng: inout SeededGenerator, groups: Int? = nil, groupSize: In
     let truncation = extras && rng.integer(0, 3) == 0
     let functions = extras && rng.integer(0, 3) == 0 ? rng.integer(1, 3) : 0
     let policyWeights = extras && rng.integer(0, 4) == 0  // given per-token weights (verl's rollout_is_weights)
+    let penalties = extras && rng.integer(0, 4) == 0  // log-ratio penalties at some tokens (verl's kl_cov)
     var result: [Group] = []
     for _ in 0..<(groups ?? rng.integer(1, 4)) {
         let binary = rng.integer(0, 2) == 0
@@ -58,6 +59,7 @@ func randomBatch(_ rng: inout SeededGenerator, groups: Int? = nil, groupSize: In
             if masks { c.mask = (0..<n).map { _ in rng.integer(0, 4) != 0 } }
             if truncation { c.truncated = rng.integer(0, 2) == 0 }
             if policyWeights { c.policyWeight = (0..<n).map { _ in rng.integer(0, 5) == 0 ? 0 : rng.uniform(0, 3) } }
+            if penalties { c.logRatioPenalty = (0..<n).map { _ in rng.integer(0, 2) == 0 ? rng.uniform(0, 2) : 0 } }
             if functions > 0 {
                 let unscorable = rng.integer(0, 7) == 0
                 c.rewardsPerFunction = (0..<functions).map { _ in

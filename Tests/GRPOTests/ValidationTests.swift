@@ -83,6 +83,7 @@ struct ValidationTests {
                 case .entropy: batch.groups[g].completions[c].entropy![t] = bad
                 case .samplerLogp: batch.groups[g].completions[c].samplerLogp![t] = bad
                 case .policyWeight: batch.groups[g].completions[c].policyWeight![t] = bad
+                case .logRatioPenalty: batch.groups[g].completions[c].logRatioPenalty![t] = bad
                 }
             }
             let expected = error(batch, config)

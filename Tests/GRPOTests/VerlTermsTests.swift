@@ -63,7 +63,7 @@ struct VerlTermsTests {
 
     /// The cases whose terms are not computed here yet (issue 12's later steps): each is refused
     /// with a message that says so, never answered with a number.
-    static let computedCount = 144
+    static let computedCount = 150
 
     @Test("loss, advantages, d loss / d logp and verl's metrics on both paths; what verl refuses is refused",
           arguments: VerlTerms.shared.names)
@@ -110,6 +110,20 @@ struct VerlTermsTests {
                 #expect(Set(ours.keys) == Set(theirs.keys.map(actorPrefixed)), "\(what): metric names")
             }
         }
+    }
+
+    @Test("kl_cov penalizes the tokens verl's torch.topk chose", arguments: VerlTerms.shared.names.filter { $0.hasPrefix("kl_cov") })
+    func klCovChoice(name: String) throws {
+        guard case .computed(let options, let batch, _, _) = golden.outcome(name) else {
+            Issue.record("\(name) is not computed")
+            return
+        }
+        let chosen = golden.expected(name)["kl_cov_chosen"] as! [[Int]]
+        let penalized = try options.lossInputs(batch).batch.completions.enumerated().flatMap { row, c in
+            c.logRatioPenalty!.indices.filter { c.logRatioPenalty![$0] != 0 }.map { [row, $0] }
+        }
+        #expect(penalized == chosen)
+        #expect(!chosen.isEmpty)
     }
 
     @Test("how many of verl's cases are computed here (the rest are refused as not yet computed)")

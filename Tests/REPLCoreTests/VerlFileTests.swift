@@ -67,7 +67,11 @@ struct VerlFileTests {
         #expect(error(#""kl_loss_type": "k4""#)?.contains("kl_loss_type must be one of kl, k1, abs, mse, k2, low_var_kl, k3") == true)
         #expect(error(#""lr": 1"#)?.contains(#"unknown verl option "lr"; a "verl" object takes loss_mode"#) == true)
         #expect(error(#""adv_estimator": "ppo""#)?.contains("adv_estimator must be one of verl's gae, grpo") == true)
-        #expect(error(#""loss_mode": "kl_cov""#)?.contains("loss_mode kl_cov: verl 0.9.1 has it, grpo-swift does not compute it yet") == true)
+        // A = +-0.7071 and logp -1, -2 (mean -1.5): both covariances are 0.7071 * 0.5, a tie torch.topk breaks its own way.
+        #expect(error(#""loss_mode": "kl_cov""#)?.contains("kl_cov's choice among equal covariances (torch.topk picks 1 of 2 tokens") == true)
+        #expect(error(#""loss_mode": "kl_cov""#)?.contains("grpo-swift does not compute it yet") == true)
+        #expect(error(#""loss_mode": "kl_cov", "kl_cov_ratio": 1.0"#) == nil)  // both tokens: no choice to make
+        #expect(error(#""loss_mode": "kl_cov", "kl_cov_ratio": 1.5"#)?.contains("at most 1") == true)
         let both = explain(#"{"config": {}, "verl": {}, "groups": []}"#).errors.first
         #expect(both == #"error: "# + explainPath(both) + #": give "config" (TRL's option names) or "verl" (verl's), not both"#)
     }

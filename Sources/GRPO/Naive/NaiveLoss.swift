@@ -1,13 +1,14 @@
 extension Naive {
     /// The whole loss for a batch, term by term, with d loss / d logp from `Scalar.backward()`:
     ///
-    ///     L_it = -objective(r_it, A_i, logp_it) * keep_it * w_it + beta * KL_it    (counted tokens)
+    ///     L_it = (-objective(r_it, A_i, logp_it) + k_it |log r_it|) * keep_it * w_it + beta * KL_it   (counted tokens)
     ///     loss = aggregate(L) - entropy_coef * entropy                             (`LossTerms.swift`)
     ///
     /// (the policy terms and the KL terms each aggregated as `policy_agg_mode` and `loss_agg_mode`
     /// say, alike unless verl's sapo sets them apart).
     ///
-    /// keep_it is the off-policy sequence mask times the entropy mask, w_it the sampler weight;
+    /// k_it the given log-ratio penalty (`logRatioPenalty`, 0 without one), keep_it the off-policy
+    /// sequence mask times the entropy mask, w_it the sampler weight;
     /// KL uses the chosen estimator, times r_it when `use_bias_correction_kl`. A token the loss
     /// does not count (`lossMask`) has L = 0 and no gradient.
     public static func breakdown(_ batch: Batch, config: GRPOConfig) throws(BatchError) -> Breakdown {
@@ -86,6 +87,9 @@ extension Naive {
                 guard counted[i][t] else { continue }  // out of the loss: L = 0, no gradient
 
                 var policyLoss = -policyObjective(ratio: r, logp: logp[i][t], oldLogp: c.oldLogp[t], row: row, config: config)
+                if let k = c.logRatioPenalty?[t], k != 0 {
+                    policyLoss = policyLoss + logRatioPenalty(logp: logp[i][t], oldLogp: c.oldLogp[t], coefficient: k)
+                }
                 // The masks select the term away (exactly 0), they do not multiply it by 0.
                 if keepPolicy?[i] == false || keepsEntropy == false { policyLoss = Scalar(0) }
                 if let weights, !config.objective.foldsSamplerWeight {

@@ -23,7 +23,7 @@ extension Naive {
                 case .cispo:
                     // The capped side: above TRL's cap, or above the range's top (verl's form).
                     if r > cispoCountBound(config) && a > 0 { high += 1 }
-                case .sapo, .vespo, .reinforce, .dro, .dppoTV, .dppoKL, .geoMean:
+                case .sapo, .vespo, .reinforce, .dro, .dppoTV, .dppoKL, .geoMean, .unclipped:
                     break  // no TRL clip metric (verl's: `VerlMetrics`)
                 }
                 units += 1
@@ -46,7 +46,7 @@ extension Naive {
             m.cispoClipRatio = highShare
         case .vespo:
             m.vespoPhiSeqMean = (b.vespoWeight ?? []).reduce(0, +) / Double(max(completions.count, 1))
-        case .sapo, .reinforce, .dro, .dppoTV, .dppoKL, .geoMean:
+        case .sapo, .reinforce, .dro, .dppoTV, .dppoKL, .geoMean, .unclipped:
             break
         }
         var klSum = 0.0, entropySum = 0.0, tokens = 0.0

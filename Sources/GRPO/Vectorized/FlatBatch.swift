@@ -21,6 +21,8 @@ public struct FlatBatch: Sendable {
     public var truncated: [Bool]
     /// The given policy weights (`Completion.policyWeight`), flat; empty when none are given.
     public var policyWeight: [Double] = []
+    /// The log-ratio penalty coefficients (`Completion.logRatioPenalty`), flat; empty when none are given.
+    public var logRatioPenalty: [Double] = []
     /// B + 1 row starts; `offsets[B]` is the number of tokens.
     public var offsets: [Int]
     /// r_i, one per completion, group after group.
@@ -77,6 +79,7 @@ public struct FlatBatch: Sendable {
                   mask: mask, truncated: truncated, offsets: offsets, rewards: rewards, groupSize: batch.groupSize,
                   hasReference: hasRef, hasEntropy: hasEntropy, hasSampler: hasSampler)
         if batch.hasPolicyWeight { policyWeight = batch.completions.flatMap { $0.policyWeight! } }
+        if batch.hasLogRatioPenalty { logRatioPenalty = batch.completions.flatMap { $0.logRatioPenalty! } }
     }
 
     public var completionCount: Int { rewards.count }

@@ -31,6 +31,7 @@ import Darwin
 ///     log_ratio = logp - old_logp;  coef_1 = exp(log_ratio)     tokenBlock, 1st loop (VectorMath)
 ///     per_token_kl's exp(ref - logp) - 1                        tokenBlock, 2nd loop, k3 only
 ///     per_token_loss = the loss_type's objective                tokenChunk -> objectiveTerm
+///     per_token_loss += k |log_ratio| (verl's kl_cov)             tokenChunk -> penalize
 ///     per_token_loss *= off_policy_mask, entropy_mask           tokenChunk -> maskAndWeigh
 ///     per_token_loss *= importance_sampling_ratio               only with sampler log-probs
 ///     per_token_kl = exp(ref - logp) - (ref - logp) - 1         tokenChunk -> klTerm
@@ -115,7 +116,7 @@ struct LossKernel {
             case .cap: (lowCountBound, highCountBound) = (-.infinity, config.resolvedEpsilonHigh)
             case .range: (lowCountBound, highCountBound) = (-.infinity, upperBound)
             }
-        case .sapo, .vespo, .reinforce, .dro, .dppoTV, .dppoKL, .geoMean: (lowCountBound, highCountBound) = (-.infinity, .infinity)
+        case .sapo, .vespo, .reinforce, .dro, .dppoTV, .dppoKL, .geoMean, .unclipped: (lowCountBound, highCountBound) = (-.infinity, .infinity)
         }
         beta = config.beta
         addKL = hasReference && config.beta != 0
@@ -324,6 +325,7 @@ struct LossKernel {
         let held = heldByClamp(row.inputs, t, count)
         let dr = held.map { r.replacing(with: 0, where: $0) } ?? r
         var term = tokenTerm(ratio: r, dRatioDLogp: dr, logp: logp, oldLogp: load(row.inputs.oldLogp, t, count), row)
+        penalize(&term, row, t, count, logp: logp)
         let keep = maskAndWeigh(&term, row, t, count)
         let loss = term.loss, dLogp = term.dLogp
         var klLoss = Lanes(repeating: 0), dKLLoss = Lanes(repeating: 0)
@@ -424,6 +426,7 @@ struct LossKernel {
         let s = Lanes(repeating: row.s)
         let logp = load(row.inputs.logp, t, count)
         var term = objectiveTerm(ratio: s, logp: logp, oldLogp: load(row.inputs.oldLogp, t, count), row)
+        penalize(&term, row, t, count, logp: logp)
         let keep = maskAndWeigh(&term, row, t, count)
         let loss = term.loss
         var dLogp = term.dLogp  // what reaches logp other than through s

@@ -14,6 +14,8 @@ struct RowInputs {
     var lossMask: UnsafeBufferPointer<Double>?
     /// The sampler's log-probs, for the passes before the kernel (the kernel reads the weights).
     var samplerLogp: UnsafeBufferPointer<Double>? = nil
+    /// The log-ratio penalty's coefficients (`Completion.logRatioPenalty`); nil when none are given.
+    var logRatioPenalty: UnsafeBufferPointer<Double>? = nil
 }
 
 /// Gives the kernel one row at a time. Generic, so each source compiles to its own loop.
@@ -142,6 +144,7 @@ struct FlatRows: RowSource {
     let lossMask: UnsafeBufferPointer<Double>?
     let samplerLogp: UnsafeBufferPointer<Double>?
     let offsets: UnsafeBufferPointer<Int>
+    var logRatioPenalty: UnsafeBufferPointer<Double>? = nil
 
     @_transparent
     func withRow<R>(_ i: Int, _ body: (RowInputs) -> R) -> R {
@@ -150,7 +153,7 @@ struct FlatRows: RowSource {
         return body(RowInputs(count: tokens.count, logp: slice(logp), oldLogp: slice(oldLogp),
                               refLogp: refLogp.map(slice), entropy: entropy.map(slice),
                               samplerWeight: samplerWeight.map(slice), lossMask: lossMask.map(slice),
-                              samplerLogp: samplerLogp.map(slice)))
+                              samplerLogp: samplerLogp.map(slice), logRatioPenalty: logRatioPenalty.map(slice)))
     }
 }
 
@@ -164,6 +167,8 @@ struct CompletionRows: RowSource {
     let samplerWeight: UnsafeBufferPointer<Double>?
     let lossMask: UnsafeBufferPointer<Double>?
     let offsets: UnsafeBufferPointer<Int>
+    /// The log-ratio penalty's coefficients, flat (nil: none).
+    var logRatioPenalty: UnsafeBufferPointer<Double>? = nil
 
     @_transparent
     func withRow<R>(_ i: Int, _ body: (RowInputs) -> R) -> R {
@@ -171,13 +176,15 @@ struct CompletionRows: RowSource {
         let tokens = offsets[i]..<offsets[i + 1]
         let weights = samplerWeight.map { UnsafeBufferPointer(rebasing: $0[tokens]) }
         let mask = lossMask.map { UnsafeBufferPointer(rebasing: $0[tokens]) }
+        let penalty = logRatioPenalty.map { UnsafeBufferPointer(rebasing: $0[tokens]) }
         return c.logp.withUnsafeBufferPointer { logp in
             c.oldLogp.withUnsafeBufferPointer { old in
                 withOptional(useReference ? c.refLogp : nil) { ref in
                     withOptional(useEntropy ? c.entropy : nil) { entropy in
                         withOptional(c.samplerLogp) { sampler in
                             body(RowInputs(count: logp.count, logp: logp, oldLogp: old, refLogp: ref,
-                                           entropy: entropy, samplerWeight: weights, lossMask: mask, samplerLogp: sampler))
+                                           entropy: entropy, samplerWeight: weights, lossMask: mask, samplerLogp: sampler,
+                                           logRatioPenalty: penalty))
                         }
                     }
                 }

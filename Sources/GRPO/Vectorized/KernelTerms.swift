@@ -28,6 +28,11 @@ extension LossKernel {
             dRatio *= w
             dLogp *= w
         }
+        @_transparent
+        mutating func add(loss l: Lanes, dLogp d: Lanes) {
+            loss += l
+            dLogp += d
+        }
     }
 
     /// Token level: the term and its whole derivative with respect to logp (through r, whose own
@@ -48,6 +53,11 @@ extension LossKernel {
             loss *= w
             dLogp *= w
         }
+        @_transparent
+        mutating func add(loss l: Lanes, dLogp d: Lanes) {
+            loss += l
+            dLogp += d
+        }
     }
 
     /// `objectiveTerm` at the token's own ratio, its derivative carried on to logp through
@@ -61,6 +71,10 @@ extension LossKernel {
         case .sapo:
             let term = sapoTerm(ratio: r, advantage: row.advantage, temperature: row.sapoTemperature)
             return TokenTerm(loss: term.loss, dLogp: Self.chain(term.dRatio, dr))
+        case .unclipped:
+            // -r A: d / d r = -A (0 with A = 0, whatever the ratio).
+            if row.advantage == 0 { return TokenTerm(loss: Lanes(repeating: 0), dLogp: Lanes(repeating: 0)) }
+            return TokenTerm(loss: -(r * row.advantage), dLogp: Self.chain(Lanes(repeating: -row.advantage), dr))
         case .cispo, .vespo, .reinforce, .dro, .dppoTV, .dppoKL, .geoMean:
             let term = objectiveTerm(ratio: r, logp: logp, oldLogp: oldLogp(), row)
             return TokenTerm(loss: term.loss, dLogp: term.dLogp)
@@ -98,6 +112,10 @@ extension LossKernel {
             // -A_bar s (one s per row, always sequence level): d / d s = -A_bar.
             let aBar = a * Double(row.counted) / (Double(row.counted) + 1e-8)
             return Term(loss: -(r * aBar), dRatio: Lanes(repeating: -aBar), dLogp: zero)
+        case .unclipped:
+            // -r A: d / d r = -A.
+            if a == 0 { return Term(loss: zero, dRatio: zero, dLogp: zero) }
+            return Term(loss: -(r * a), dRatio: Lanes(repeating: -a), dLogp: zero)
         case .dppoTV, .dppoKL:
             // -sg(min(r, delta)) A logp * valid: d / d logp = -min(r, delta) A valid.
             let c = (Lanes.minimum(r, Lanes(repeating: dppoCap)) * a).replacing(with: 0, where: .!dppoKeeps(logp, oldLogp, a))
@@ -190,6 +208,19 @@ extension LossKernel {
         let gate = sigmoid * 4 / tau
         let slope = e / (onePlusE * onePlusE) * 4  // d gate / d r
         return Term(loss: -(gate * a), dRatio: -(slope * a), dLogp: Lanes(repeating: 0))
+    }
+
+    /// + k |logp - old_logp| at the tokens with a log-ratio penalty (`Naive.logRatioPenalty`):
+    /// d / d logp = k sign(logp - old_logp), 0 at 0 (torch.abs). Before the masks and weights,
+    /// which act on the whole policy term.
+    @_transparent
+    func penalize<T: MaskedTerm>(_ term: inout T, _ row: Row, _ t: Int, _ count: Int, logp: Lanes) {
+        guard let penalty = row.inputs.logRatioPenalty else { return }
+        let k = load(penalty, t, count), x = logp - load(row.inputs.oldLogp, t, count)
+        let zero = Lanes(repeating: 0), one = Lanes(repeating: 1)
+        let sign = zero.replacing(with: one, where: x .> 0).replacing(with: -one, where: x .< 0)
+        let held = k .== 0  // no penalty: nothing added (not even 0 * inf)
+        term.add(loss: (k * Lanes.maximum(x, -x)).replacing(with: 0, where: held), dLogp: (k * sign).replacing(with: 0, where: held))
     }
 
     /// * off_policy_mask (the whole row), * entropy_mask, * the sampler weight: each selects (a
@@ -349,4 +380,6 @@ extension LossKernel {
 protocol MaskedTerm {
     mutating func drop(where dropped: LaneMask)
     mutating func weigh(by w: Lanes)
+    /// Adds a term that reaches logp directly (the log-ratio penalty).
+    mutating func add(loss: Lanes, dLogp: Lanes)
 }

@@ -47,7 +47,8 @@ extension Vectorized {
         // The kernel checks what it reads. It does not read sampler log-probs (only the weights
         // made from them), nor entropies that only some completions carry: check those here.
         var inputsFinite = true
-        do { try batch.validateTokenValues(hasEntropy ? [.samplerLogp, .policyWeight] : [.samplerLogp, .policyWeight, .entropy]) } catch {
+        do { try batch.validateTokenValues(hasEntropy ? [.samplerLogp, .policyWeight, .logRatioPenalty]
+                                                            : [.samplerLogp, .policyWeight, .logRatioPenalty, .entropy]) } catch {
             inputsFinite = false
         }
         let completions = batch.completions
@@ -59,6 +60,7 @@ extension Vectorized {
                                        offsets: offsets, config: config)
         let countedTokens = counted.reduce(0, +)
         let (advantages, means, stds) = Vectorized.advantages(of: batch, config: config)
+        let penalty = batch.hasLogRatioPenalty ? completions.flatMap { $0.logRatioPenalty! } : nil
 
         var threshold: Double? = nil
         var terms = RowTermsOfBatch()
@@ -84,12 +86,14 @@ extension Vectorized {
                                     let sink = EveryQuantity(ratio: ratio, kl: hasReference ? kl : nil,
                                                              keep: threshold == nil ? nil : keep, perTokenLoss: perTokenLoss)
                                     sums = withOptional(terms.multiplyingWeights) { weights in
+                                      withOptional(penalty) { penalty in
                                         run(CompletionRows(completions: completions, useReference: hasReference,
                                                            useEntropy: hasEntropy, samplerWeight: weights,
-                                                           lossMask: maskBuffer, offsets: offsetBuffer),
+                                                           lossMask: maskBuffer, offsets: offsetBuffer, logRatioPenalty: penalty),
                                             offsets: offsets, advantages: advantages, counted: mask == nil ? nil : counted,
                                             keepPolicy: terms.keepPolicy, vespoWeight: terms.vespoWeight, config: config,
                                             hasReference: hasReference, threshold: threshold, grad: grad, sink: sink)
+                                      }
                                     }
                                 }
                             }
@@ -162,7 +166,7 @@ extension Vectorized {
         case .vespo:
             terms.vespoWeight = vespoWeights(source, advantages: advantages, samplerWeights: terms.samplerWeights,
                                              offsets: offsets, config: config)
-        case .clipMin, .cispo, .sapo, .reinforce, .dro, .dppoTV, .dppoKL, .geoMean:
+        case .clipMin, .cispo, .sapo, .reinforce, .dro, .dppoTV, .dppoKL, .geoMean, .unclipped:
             break
         }
         return terms
@@ -197,7 +201,7 @@ extension Vectorized {
             m.cispoClipRatio = sums.clipHigh / units
         case .vespo:
             m.vespoPhiSeqMean = (b.vespoWeight ?? []).reduce(0, +) / Double(Swift.max(b.advantages.count, 1))
-        case .sapo, .reinforce, .dro, .dppoTV, .dppoKL, .geoMean:
+        case .sapo, .reinforce, .dro, .dppoTV, .dppoKL, .geoMean, .unclipped:
             break
         }
         let counted = Double(Swift.max(tokens, 1))
@@ -236,9 +240,11 @@ extension Vectorized {
                         withOptional(samplerWeight) { weights in
                             withOptional(flat.hasSampler ? flat.samplerLogp : nil) { sampler in
                                 flat.offsets.withUnsafeBufferPointer { offsets in
-                                    body(FlatRows(logp: logp, oldLogp: old, refLogp: ref, entropy: entropy,
-                                                  samplerWeight: weights, lossMask: lossMask, samplerLogp: sampler,
-                                                  offsets: offsets))
+                                    withOptional(flat.logRatioPenalty.isEmpty ? nil : flat.logRatioPenalty) { penalty in
+                                        body(FlatRows(logp: logp, oldLogp: old, refLogp: ref, entropy: entropy,
+                                                      samplerWeight: weights, lossMask: lossMask, samplerLogp: sampler,
+                                                      offsets: offsets, logRatioPenalty: penalty))
+                                    }
                                 }
                             }
                         }

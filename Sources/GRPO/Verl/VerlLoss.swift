@@ -83,21 +83,27 @@ extension VerlOptions {
             default:
                 throw ConfigError("Invalid loss_type: \(lossType). Must be 'reinforce' or 'ppo_clip' (verl's check of bypass_mode)")
             }
-            if rolloutRS != nil { throw ConfigError(notYet("rollout_rs in bypass_mode (it narrows the policy term's mask, not the batch's)")) }
         case .geoMean:
             // Its clip acts inside the per-sequence mean; the policy term is a plain mean over
-            // completions (torch.mean), the KL and entropy follow loss_agg_mode.
+            // completions (torch.mean), the KL and entropy follow loss_agg_mode. rollout_is's
+            // weights become one per sequence (`geometricMeanWeight`, in `lossInputs`).
             c.policyObjective = .geoMean
             c.policyAggMode = .sequenceMean
             c.logRatioClamp = nil
-            if rolloutIS != nil { throw ConfigError(notYet("rollout_is with geo_mean (a geometric mean of the weights per sequence)")) }
         case .clipCov:
             // Clip and min (no dual clip, no log-ratio clamp); some tokens' policy term dropped
             // (`clipCovKeep`, applied in `lossInputs`).
             c.lossType = .grpo
             c.logRatioClamp = nil
         case .klCov:
-            throw ConfigError(notYet("loss_mode \(lossMode.rawValue)"))
+            // r A with no clip and no clamp; a few tokens get + ppo_kl_coef |log r|
+            // (`klCovPenalty`, applied in `lossInputs`).
+            guard klCovRatio > 0 else { throw ConfigError("kl_cov_ratio should be larger than 0 (verl asserts it), not \(klCovRatio.optionText)") }
+            guard klCovRatio <= 1 else {
+                throw ConfigError("kl_cov_ratio \(klCovRatio.optionText) would pick more tokens than the batch has (torch.topk fails in verl); at most 1")
+            }
+            c.policyObjective = .unclipped
+            c.logRatioClamp = nil
         }
         c.useBiasCorrectionKL = false
         c.vllmImportanceSamplingCorrection = false  // verl's correction is rollout_is / rollout_rs
@@ -164,15 +170,20 @@ extension VerlOptions {
             var row = 0
             for g in batch.groups.indices {
                 for i in batch.groups[g].completions.indices {
-                    if rolloutIS != nil { batch.groups[g].completions[i].policyWeight = weights[row] }
                     if masks[row].contains(false) { batch.groups[g].completions[i].mask = masks[row] }
+                    if rolloutIS != nil {
+                        let c = batch.groups[g].completions[i]
+                        batch.groups[g].completions[i].policyWeight = lossMode == .geoMean
+                            ? Self.geometricMeanWeight(weights[row], counted: (0..<c.length).map { c.mask?[$0] ?? true }) : weights[row]
+                    }
                     row += 1
                 }
             }
         }
         batch = try withAdvantages(batch)
-        if lossMode == .clipCov {
-            // The choice reads the advantages: after them, as verl's loss does.
+        // The covariance choices read the advantages: after them, as verl's loss does.
+        switch lossMode {
+        case .clipCov:
             let keep = try clipCovKeep(batch, config: config)
             var row = 0
             for g in batch.groups.indices {
@@ -182,8 +193,31 @@ extension VerlOptions {
                     row += 1
                 }
             }
+        case .klCov:
+            let penalty = try klCovPenalty(batch)
+            var row = 0
+            for g in batch.groups.indices {
+                for i in batch.groups[g].completions.indices {
+                    batch.groups[g].completions[i].logRatioPenalty = penalty[row]
+                    row += 1
+                }
+            }
+        default:
+            break
         }
         return (batch, config)
+    }
+
+    /// geo_mean's one weight per sequence from rollout_is's token weights w_t: their geometric
+    /// mean over the m counted tokens, exp(sum_t log(w_t + 1e-10) / (m + 1e-8)), at every token
+    /// (so the policy term's token mean is that weight times -A s).
+    static func geometricMeanWeight(_ weights: [Double], counted: [Bool]) -> [Double] {
+        var logSum = 0.0, m = 0.0
+        for t in weights.indices where counted[t] {
+            logSum += log(weights[t] + 1e-10)
+            m += 1
+        }
+        return [Double](repeating: exp(logSum / (m + 1e-8)), count: weights.count)
     }
 
     /// The batch with `adv_estimator`'s advantages over its (possibly narrowed) masks, or as it
@@ -218,17 +252,43 @@ extension VerlOptions {
         guard batch.hasSampler else {
             throw ConfigError("bypass_mode takes old_logp from the rollout engine: give sampler_logp (verl's rollout_log_probs) for every completion")
         }
-        let weights = try VerlRolloutCorrection.weights(rolloutCorrectionView(batch), options: self).weights
+        let view = rolloutCorrectionView(batch)
+        let weights = try VerlRolloutCorrection.weights(view, options: self).weights
+        let rejected = rolloutRS == nil ? nil : try VerlRejectionSampling.rejection(view, options: self).masks
+        let weighs = rolloutIS != nil && lossType == "reinforce"
+        let rejects = rejected?.contains { $0.contains(false) } ?? false
         var out = batch
         var row = 0
         for g in out.groups.indices {
             for i in out.groups[g].completions.indices {
-                out.groups[g].completions[i].oldLogp = out.groups[g].completions[i].samplerLogp!
-                if rolloutIS != nil && lossType == "reinforce" { out.groups[g].completions[i].policyWeight = weights[row] }
+                let c = out.groups[g].completions[i]
+                out.groups[g].completions[i].oldLogp = c.samplerLogp!
+                let w = weighs ? weights[row] : [Double](repeating: 1, count: c.length)
+                if rejects {
+                    out.groups[g].completions[i].policyWeight = policyKeepWeights(w, keep: rejected![row],
+                                                                                  counted: (0..<c.length).map { c.mask?[$0] ?? true })
+                } else if weighs {
+                    out.groups[g].completions[i].policyWeight = w
+                }
                 row += 1
             }
         }
         return (try withAdvantages(out), config)
+    }
+
+    /// bypass_mode's rejection acts inside the actor's loss: it narrows the policy term's mask
+    /// to `keep`, while verl's token count (batch_num_tokens, taken before the loss) and the KL
+    /// and entropy terms keep the full mask. As weights on the policy term: 0 at a rejected
+    /// token, and under seq-mean-token-mean, whose per-sequence divisor is the narrowed count,
+    /// (m + 1e-8) / (m_kept + 1e-8) at the others (m the row's counted tokens). A row with every
+    /// token rejected gets 0 from its policy term, as verl's 0 / 1e-8.
+    func policyKeepWeights(_ weights: [Double], keep: [Bool], counted: [Bool]) -> [Double] {
+        var scale = 1.0
+        if lossAggMode == .sequenceMeanTokenMean {
+            let m = Double(counted.filter { $0 }.count), kept = Double(zip(keep, counted).filter { $0 && $1 }.count)
+            scale = (m + 1e-8) / (kept + 1e-8)
+        }
+        return weights.indices.map { keep[$0] ? weights[$0] * scale : 0 }
     }
 
     /// The batch as verl's rollout correction reads it: in `bypass_mode` its "old" policy is the
@@ -240,45 +300,5 @@ extension VerlOptions {
             for i in view.groups[g].completions.indices { view.groups[g].completions[i].oldLogp = view.groups[g].completions[i].logp }
         }
         return view
-    }
-}
-
-extension VerlOptions {
-    /// clip_cov's choice (verl's `compute_policy_loss_clip_cov`): among the response tokens the
-    /// clip has not already held (the clipped term not above the unclipped one), those whose
-    /// covariance term (A - mean A)(logp - mean logp) lies strictly inside (clip_cov_lb,
-    /// clip_cov_ub) are candidates, and max(int(clip_cov_ratio N), 1) of them lose their policy
-    /// term. verl picks them with `torch.randperm`; when there are more candidates than it picks,
-    /// that choice cannot be reproduced here and the batch is refused. Returns, per completion, 0
-    /// for a chosen token and 1 elsewhere.
-    func clipCovKeep(_ batch: Batch, config: GRPOConfig) throws(ConfigError) -> [[Double]] {
-        let completions = batch.completions
-        var tokens = 0.0, sumA = 0.0, sumLogp = 0.0
-        for c in completions {
-            for t in 0..<c.length where c.mask?[t] ?? true {
-                tokens += 1
-                sumA += c.advantage ?? 0
-                sumLogp += c.logp[t]
-            }
-        }
-        let meanA = sumA / (tokens + 1e-8), meanLogp = sumLogp / (tokens + 1e-8)
-        var candidates: [(row: Int, token: Int)] = []
-        for (row, c) in completions.enumerated() {
-            let a = c.advantage ?? 0
-            for t in 0..<c.length where c.mask?[t] ?? true {
-                let r = exp(c.logp[t] - c.oldLogp[t])
-                let heldByClip = -a * config.clip(r) > -a * r
-                let covariance = (a - meanA) * (c.logp[t] - meanLogp)
-                if !heldByClip && covariance > clipCovLB && covariance < clipCovUB { candidates.append((row, t)) }
-            }
-        }
-        let chosen = max(Int(clipCovRatio * tokens), 1)
-        guard candidates.count <= chosen else {
-            throw ConfigError(notYet("clip_cov's random choice (torch.randperm picks \(chosen) of its \(candidates.count) candidate "
-                                     + "tokens, which cannot be reproduced here; a clip_cov_ratio that takes every candidate is computed)"))
-        }
-        var keep = completions.map { [Double](repeating: 1, count: $0.length) }
-        for (row, t) in candidates { keep[row][t] = 0 }
-        return keep
     }
 }

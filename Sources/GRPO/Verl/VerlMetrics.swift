@@ -28,18 +28,27 @@ public enum VerlMetrics {
     /// trainer's `rollout_corr/*`. `batch` is the batch as given (`VerlOptions.lossInputs` before
     /// it: the response masks before rejection); the loss tokens are `b`'s.
     public static func metrics(_ b: Breakdown, batch: Batch, options: VerlOptions) -> [(name: String, value: Double)] {
-        var tokens = 0.0, negativeApproxKL = 0.0, logRatio = 0.0, clipped = 0.0, clippedLower = 0.0
+        var tokens = 0.0, negativeApproxKL = 0.0, logRatio = 0.0, absLogRatio = 0.0, clipped = 0.0, clippedLower = 0.0
         let clipCovKeep = options.lossMode == .clipCov ? try? options.clipCovKeep(withAdvantages(batch, b), config: b.config) : nil
         var policy = 0.0, kl = 0.0, entropy = 0.0
         let c = b.config
+        // bypass_mode's rejection narrows the mask the policy loss's own metrics average over.
+        let policyMask = options.lossMode == .bypassMode && options.rolloutRS != nil
+            ? try? VerlRejectionSampling.rejection(options.rolloutCorrectionView(batch), options: options).masks : nil
         for (row, completion) in batch.completions.enumerated() {
             let a = b.advantages[row]
             // bypass_mode's old policy is the rollout engine's.
             let old = options.lossMode == .bypassMode ? completion.samplerLogp ?? completion.oldLogp : completion.oldLogp
             var policySum = 0.0, klSum = 0.0, entropySum = 0.0
             for t in 0..<completion.length where b.counts(row: row, token: t) {
+                let klT = b.kl?[row, t] ?? 0
+                policySum += b.perTokenLoss[row, t] - c.beta * klT
+                klSum += klT
+                entropySum += completion.entropy?[t] ?? 0
+                guard policyMask?[row][t] ?? true else { continue }
                 tokens += 1
                 logRatio += completion.logp[t] - old[t]
+                absLogRatio += abs(completion.logp[t] - old[t])
                 negativeApproxKL += min(max(completion.logp[t] - old[t], -20), 20)
                 let r = b.ratio[row, t]
                 switch options.lossMode {
@@ -50,7 +59,7 @@ public enum VerlMetrics {
                     let valid = Naive.dppoKeeps(logp: completion.logp[t], oldLogp: completion.oldLogp[t], advantage: a, config: c)
                     if !valid { clipped += 1 }
                     if valid && r > options.clipRatioC { clippedLower += 1 }
-                case .gpg, .dro, .sapo:
+                case .gpg, .dro, .sapo, .klCov:
                     break  // sapo logs its clip fractions as 0
                 case .clipCov:
                     if clipCovKeep?[row][t] == 0 { clipped += 1 }  // the tokens clip_cov dropped
@@ -68,10 +77,6 @@ public enum VerlMetrics {
                     if terms.clipped < terms.unclipped { clipped += 1 }
                     if a < 0, min(terms.unclipped, terms.clipped) < a * options.clipRatioC { clippedLower += 1 }
                 }
-                let klT = b.kl?[row, t] ?? 0
-                policySum += b.perTokenLoss[row, t] - c.beta * klT
-                klSum += klT
-                entropySum += completion.entropy?[t] ?? 0
             }
             policy += b.weight[row] * policySum
             // The KL and entropy terms follow loss_agg_mode even where the policy term does not (sapo).
@@ -85,6 +90,7 @@ public enum VerlMetrics {
         case .gpg: out = []  // verl's gpg loss logs no metric of its own
         case .bypassMode where options.lossType == "reinforce": out = [("actor/ppo_kl", -logRatio / n)]
         case .dro: out = [("actor/ppo_kl", -logRatio / n)]  // its log-ratio is not clamped
+        case .klCov: out = [("actor/ppo_kl", absLogRatio / n)]  // the mean |log r|, not its mean
         case .clipCov: out = [("actor/pg_clipfrac", clipped / n), ("actor/ppo_kl", -logRatio / n)]
         case .gspo: out = [("actor/pg_clipfrac", clipped / n), ("actor/ppo_kl", -logRatio / n), ("actor/pg_clipfrac_lower", 0)]
         case .geoMean: out = [("actor/pg_clipfrac", clipped / n), ("actor/ppo_kl", -logRatio / n), ("actor/pg_clipfrac_lower", clippedLower / n)]

@@ -117,7 +117,7 @@ enum TrainingCommands {
         case .clipMin: clip = ["clip"]
         case .cispo: clip = ["cispo_clip"]
         case .vespo: clip = ["vespo_phi"]
-        case .sapo, .reinforce, .dro, .dppoTV, .dppoKL, .geoMean: clip = []
+        case .sapo, .reinforce, .dro, .dppoTV, .dppoKL, .geoMean, .unclipped: clip = []
         }
         return ["reward", "kl"] + clip + ["entropy"] + (config.hasEntropyBonus ? ["entropy_coef"] : []) + ["length"]
     }

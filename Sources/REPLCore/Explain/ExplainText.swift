@@ -35,7 +35,7 @@ public enum ExplainText {
             "... \($0) more completions (add --all to see every completion)"
         }
         lines.append("")
-        let title = BreakdownView.lossFormula(config, samplerWeighted: shown.samplerWeight != nil)
+        let title = BreakdownView.lossFormula(config, samplerWeighted: shown.samplerWeight != nil, penalized: batch.hasLogRatioPenalty)
         let tokens = BreakdownView.tokenTable(batch, shown, columns: BreakdownView.allColumns(batch, shown), title: title,
                                               maxRows: showAll ? nil : rowLimit)
         lines += tokens.render(maxRows: showAll ? nil : rowLimit) { "... \($0) more tokens (add --all to see every token)" }

@@ -7,7 +7,7 @@ public enum BreakdownView {
     public enum TokenColumn: String, CaseIterable, Sendable {
         case logp, oldLogp, refLogp, samplerLogp, entropy, advantage, ratio, unclippedTerm, clippedRatio,
              clippedTerm, branch, cispoWeight, sapoGate, vespoWeight, lossMask, offPolicyMask, entropyMask, samplerWeight,
-             kl, perTokenLoss, weight, weightedLoss, grad
+             kl, logRatioPenalty, perTokenLoss, weight, weightedLoss, grad
 
         public var header: String {
             switch self {
@@ -30,6 +30,7 @@ public enum BreakdownView {
             case .entropyMask: "kept"
             case .samplerWeight: "IS weight"
             case .kl: "KL"
+            case .logRatioPenalty: "k_t"
             case .perTokenLoss: "L_t"
             case .weight: "w_t"
             case .weightedLoss: "w_t*L_t"
@@ -68,6 +69,7 @@ public enum BreakdownView {
             case .entropyMask: b.entropyMask.map { .text($0[row, t] ? "yes" : "no") }
             case .samplerWeight: b.samplerWeight.map { .number($0[row, t]) }
             case .kl: b.kl.map { .number($0[row, t]) }
+            case .logRatioPenalty: c.logRatioPenalty.map { .number($0[t]) }
             case .perTokenLoss: .number(b.perTokenLoss[row, t])
             // A token the loss does not train on weighs nothing.
             case .weight: .number(b.counts(row: row, token: t) ? b.weight[row] : 0)
@@ -88,6 +90,7 @@ public enum BreakdownView {
         switch column {
         case .refLogp, .kl: b.kl != nil
         case .samplerLogp: batch.hasSampler
+        case .logRatioPenalty: batch.hasLogRatioPenalty
         case .samplerWeight: b.samplerWeight != nil
         case .entropy: batch.hasEntropy
         case .entropyMask: b.entropyMask != nil
@@ -113,6 +116,7 @@ public enum BreakdownView {
         case .geoMean: [.ratio, .advantage, .logp, .oldLogp, .offPolicyMask, .lossMask, .perTokenLoss, .grad]
         case .dro: [.ratio, .advantage, .logp, .oldLogp, .offPolicyMask, .lossMask, .perTokenLoss, .grad]
         case .dppoTV, .dppoKL: [.ratio, .advantage, .logp, .oldLogp, .offPolicyMask, .lossMask, .perTokenLoss, .grad]
+        case .unclipped: [.ratio, .advantage, .logp, .oldLogp, .logRatioPenalty, .offPolicyMask, .lossMask, .perTokenLoss, .grad]
         }
     }
 
@@ -220,7 +224,8 @@ public enum BreakdownView {
     /// the batch's policy terms carry the sampler/trainer correction (VESPO folds it into w).
     public static let givenAdvantagesTitle = "A_i as given in the batch (computed by the trainer; no group-relative step here)"
 
-    public static func lossFormula(_ c: GRPOConfig, samplerWeighted: Bool = false) -> String {
+    /// `penalized`: the completions carry log-ratio penalties (`Completion.logRatioPenalty`).
+    public static func lossFormula(_ c: GRPOConfig, samplerWeighted: Bool = false, penalized: Bool = false) -> String {
         let ratio = c.importanceSamplingLevel == .sequence ? "s_i" : "r_t"
         var formula: String
         switch c.objective {
@@ -243,6 +248,8 @@ public enum BreakdownView {
             formula = "L_t = -sg(phi(w_i)) A logp_t"
         case .reinforce:
             formula = "L_t = -A logp_t"
+        case .unclipped:
+            formula = "L_t = -\(ratio) A"
         case .geoMean:
             formula = "L_i = -A s_i,  s_i = exp(mean_t clip_A(logp_t - old_logp_t)), clipped into [-\(c.epsilon.optionText), "
                 + "\(c.resolvedEpsilonHigh.optionText)] on the side A pushes"
@@ -254,6 +261,7 @@ public enum BreakdownView {
             formula = "L_t = -sg(\(cap)) A logp_t * valid_t   (valid: \(region) within \(c.epsilon.optionText) / "
                 + "\(c.resolvedEpsilonHigh.optionText) in A's direction)"
         }
+        if penalized { formula = withLogRatioPenalty(formula) }
         if c.offPolicyMaskThreshold != nil { formula += " * keep_i" }
         if c.topEntropyQuantile < 1 { formula += " * kept" }
         if samplerWeighted && !c.objective.foldsSamplerWeight { formula += " * IS weight" }
@@ -264,13 +272,20 @@ public enum BreakdownView {
         }
         // The clamps, where the objective reads the ratio (REINFORCE does not, DRO's penalty uses the raw log-ratio).
         switch c.objective {
-        case .clipMin, .cispo, .sapo, .vespo, .dppoTV, .dppoKL:
+        case .clipMin, .cispo, .sapo, .vespo, .dppoTV, .dppoKL, .unclipped:
             if let clamp = c.logRatioClamp { formula += "; log r clamped to +-\(Fmt.num(clamp))" }
             if let cap = c.sequenceLogRatioCap, c.importanceSamplingLevel == .sequence { formula += "; log s capped at \(Fmt.num(cap))" }
         case .reinforce, .dro, .geoMean:
             break  // GMPO clips inside its mean: its formula says so
         }
         return formula
+    }
+
+    /// "L_t = f" as "L_t = (f + k_t |logp_t - old_logp_t|)": the penalty is inside the policy
+    /// term, so the masks and weights that follow multiply both.
+    static func withLogRatioPenalty(_ formula: String) -> String {
+        guard let equals = formula.range(of: " = ") else { return formula }
+        return formula[..<equals.upperBound] + "(" + formula[equals.upperBound...] + " + k_t |logp_t - old_logp_t|)"
     }
 
     /// How the per-token losses are aggregated under this loss_type (|o_i| and N count the tokens

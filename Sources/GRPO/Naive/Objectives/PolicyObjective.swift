@@ -21,6 +21,7 @@ extension Naive {
         case .dro: droObjective(logp: logp, oldLogp: oldLogp, advantage: row.advantage, config: config)
         case .dppoTV, .dppoKL: dppoObjective(ratio: ratio, logp: logp, oldLogp: oldLogp, advantage: row.advantage, config: config)
         case .geoMean: geoMeanObjective(ratio: ratio, advantage: row.advantage, counted: row.counted)
+        case .unclipped: unclippedObjective(ratio: ratio, advantage: row.advantage)
         }
     }
 }
