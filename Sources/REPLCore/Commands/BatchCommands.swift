@@ -24,8 +24,11 @@ enum BatchCommands {
             let batch = contents.batch
             session.config = contents.config
             session.show(batch, origin: "file \(args[0])")
+            var libraryNote: [String] = []
             if let verl = contents.verl {
                 session.showVerlFile(verl, responseBatch: contents.responseBatch ?? batch, advantageSource: contents.advantageSource)
+            } else {
+                libraryNote = session.backToTRL(because: "the file gives TRL's options")
             }
             let b = try session.breakdown()
             let verlLines = contents.verl.map { verl in
@@ -33,7 +36,7 @@ enum BatchCommands {
                     + BreakdownView.pairLines(VerlMetrics.metrics(b, batch: contents.responseBatch ?? batch, options: verl).map { ($0.name, Fmt.num($0.value)) })
             } ?? []
             return ["batch: \(args[0]), \(ExplainText.groupsText(batch)), \(batch.tokenCount) tokens"]
-                + verlLines + [
+                + libraryNote + verlLines + [
                     "config: " + ExplainText.changedSettings(contents.config),
                     "loss = \(Fmt.num(b.loss, digits: 10)); 'tokens' shows every quantity, "
                         + (batch.tokenCount > Naive.comfortableTokenCount

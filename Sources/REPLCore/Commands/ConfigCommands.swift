@@ -57,7 +57,8 @@ enum ConfigCommands {
         for scope in scopes {
             let entries = session.settings.filter { $0.scope == scope }
             if entries.isEmpty { continue }
-            var table = Table(title: "\(scope.rawValue) options", columns: [.text("key"), .text("value"), .text("accepts")])
+            let title = scope == .loss && session.library == .verl ? "loss options, verl 0.9.1's names ('set library trl': TRL's)" : "\(scope.rawValue) options"
+            var table = Table(title: title, columns: [.text("key"), .text("value"), .text("accepts")])
             for s in entries { table.add([s.key, s.get(session), accepted(s, session)]) }
             if !lines.isEmpty { lines.append("") }
             lines += table.render()
@@ -85,9 +86,23 @@ enum ConfigCommands {
         "rho": "rho (the share of forking tokens kept) is 'top_entropy_quantile'",
     ]
 
+    /// verl's option for a TRL one, for `set` under `library verl`.
+    static let verlNames: [String: String] = [
+        "epsilon": "'clip_ratio_low'", "epsilon_high": "'clip_ratio_high'", "delta": "'clip_ratio_c' (a dual clip)",
+        "beta": "'kl_loss_coef', with 'use_kl_loss true'", "kl_estimator": "'kl_loss_type'",
+        "entropy_coef": "'entropy_coeff'", "loss_type": "'loss_agg_mode' with 'loss_mode'",
+        "scale_rewards": "'norm_adv_by_std_in_grpo'", "sapo_temperature_pos": "'tau_pos'", "sapo_temperature_neg": "'tau_neg'",
+        "importance_sampling_level": "'loss_mode gspo'", "dro_beta": "'dro_beta'", "policy_objective": "'loss_mode'",
+    ]
+
     /// The error for a key no setting has, with the name it has here when the learner used
     /// another library's, or the closest key.
     static func unknownOption(_ key: String, _ session: Session) -> CommandError {
+        if session.library == .verl, GRPOConfig.option(named: key) != nil {
+            let verl = verlNames[GRPOConfig.currentName(of: key)].map { "; verl's is \($0)" } ?? "; verl has no option for it"
+            return CommandError("'\(Interpreter.shorten(key))' is TRL's name and the session speaks verl's (library verl)\(verl), "
+                                + "or 'set library trl' ('config' lists every option)")
+        }
         let suggestion = hint(for: key, among: session.settings.map(\.key)).map { "; \($0)" } ?? ""
         return CommandError("unknown option '\(Interpreter.shorten(key))'\(suggestion) ('config' lists every option)")
     }
@@ -102,6 +117,7 @@ enum ConfigCommands {
     /// What Tab offers after `config`: the kinds of option, then every key.
     static let configWords = Setting.Scope.allCases.map(\.rawValue)
         + (Session.lossSettings + Session.trainingSettings + Session.displaySettings).map(\.key)
+        + Session.verlSettings.map(\.key).filter { !Session.lossSettings.map(\.key).contains($0) }
 
     /// One option as `config KEY` shows it: its value, what it is, and what it accepts.
     static func optionLines(_ setting: Setting, _ session: Session) -> [String] {
@@ -121,7 +137,8 @@ enum ConfigCommands {
             let (key, value) = args.count == 1 && !args[0].contains("=") ? (args[0], "") : try keyValue(listJoined(args))
             guard let setting = session.setting(named: key) else { throw unknownOption(key, session) }
             let warned = session.config.trlWarnings
-            return [try change(setting, to: value, in: session)] + trlNotes(session.config, besides: warned)
+            let changed = try change(setting, to: value, in: session)
+            return [changed] + (setting.notes?(session) ?? []) + (session.library == .trl ? trlNotes(session.config, besides: warned) : [])
         },
         Command("preset", syntax: "NAME", summary: "load a known set-up's loss options (max_completion_length stays): " + Preset.allCases.map(\.rawValue).joined(separator: ", "),
                 example: "preset dapo", completion: .presets) { session, args throws(CommandError) in
@@ -144,7 +161,7 @@ enum ConfigCommands {
             let changes = zip(before, session.config.settings).filter { $0.value != $1.value }
                 .map { "  \($0.key): \($0.value) -> \($1.value)" }
             return ["preset \(preset.rawValue): \(preset.summary)"] + (changes.isEmpty ? ["  (no option changed)"] : changes)
-                + trlNotes(session.config)
+                + trlNotes(session.config) + session.backToTRL(because: "a preset sets TRL's options")
         },
         Command("config", aliases: ["show"], syntax: "[KEY|KIND]",
                 summary: "every option with its value and what it accepts; or one option (KEY), or one kind: loss, training, display",

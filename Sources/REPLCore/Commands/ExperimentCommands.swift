@@ -223,8 +223,7 @@ enum ExperimentCommands {
 
     static func gradcheck(_ session: Session, _ args: [String]) throws(CommandError) -> [String] {
         try Args.onlyAll(args, "gradcheck")
-        let batch = try session.currentBatch()
-        let config = session.config
+        let (batch, config) = try session.lossInputs()
         let (naive, vectorized) = try session.bothBreakdowns()
         let h = 1e-6
         var kinks = [1 - config.epsilon, 1 + config.resolvedEpsilonHigh]

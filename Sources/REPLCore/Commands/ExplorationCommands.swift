@@ -17,7 +17,7 @@ enum ExplorationCommands {
 
     static func surrogate(_ session: Session, _ args: [String]) throws(CommandError) -> [String] {
         try Args.onlyAll(args, "surrogate")
-        let batch = try session.currentBatch()
+        let batch = try session.shownBatch()
         let b = try session.breakdown()
         var table = Table(title: "log-prob surrogate: loss_lp = -sum_t w_t logp_t A_i   (its gradient: -w_t A_i)",
                           columns: [.number("g"), .number("i"), .number("t"), .number("logp"), .number("A"),

@@ -77,6 +77,7 @@ enum SessionFileCommands {
         session.clearBatchIfFromTrainer()
         if file.trainer.currentRollout != nil { session.showTrainerBatch(origin: "rollout \(file.trainer.iterationCount) (loaded)") }
         return ["loaded \(path): task \(file.trainer.settings.task), seed \(file.trainer.settings.seed), \(file.trainer.stepCount) step(s)"]
+            + session.backToTRL(because: "a saved session holds TRL's options")
     }
 
     /// The whole-number fields of a session file and their ranges. They are checked on our own

@@ -12,7 +12,7 @@ enum TermCommands {
 
     static func tokens(_ session: Session, _ args: [String], command: String, title: String,
                        columns: [Column], headers: [Column: String] = [:]) throws(CommandError) -> [String] {
-        let batch = try session.currentBatch()
+        let batch = try session.shownBatch()
         let b = try session.breakdown()
         let present = columns.filter { BreakdownView.isAvailable($0, batch, b) }
         // A clip range as narrow as GSPO's (1e-4) needs more digits to be seen.
@@ -29,7 +29,7 @@ enum TermCommands {
                 summary: "group-relative advantages: each reward against its group's mean and std",
                 term: "A_i = (r_i - mean(group)) / (std + eps)") { session, args throws(CommandError) in
             try Args.onlyAll(args, "advantages")
-            let batch = try session.currentBatch()
+            let batch = try session.shownBatch()
             let b = try session.breakdown()
             var lines = [header(session)] + session.render(BreakdownView.advantageTable(batch, b, givenTitle: session.verlFile?.advantageSource ?? BreakdownView.givenAdvantagesTitle), all: Args.wantsAll(args), command: "advantages")
             let dead = b.groupStd.filter(Naive.isZeroStd).count
@@ -95,7 +95,9 @@ enum TermCommands {
             try Args.onlyAll(args, "loss")
             let c = session.config
             let b = try session.breakdown()
-            var lines = try tokens(session, args, command: "loss", title: BreakdownView.lossFormula(c, samplerWeighted: b.samplerWeight != nil),
+            let penalized = try session.shownBatch().hasLogRatioPenalty
+            var lines = try tokens(session, args, command: "loss",
+                                   title: BreakdownView.lossFormula(b.config, samplerWeighted: b.samplerWeight != nil, penalized: penalized),
                                    columns: [.advantage, .ratio, .lossMask, .offPolicyMask, .entropyMask, .samplerWeight, .kl,
                                              .perTokenLoss, .weight, .weightedLoss])
             lines.append(BreakdownView.aggregationFormula(b.config))
@@ -117,15 +119,22 @@ enum TermCommands {
         Command("tokens", syntax: "[all]", summary: "every per-token quantity in one table",
                 term: "all of the above") { session, args throws(CommandError) in
             try Args.onlyAll(args, "tokens")
-            let batch = try session.currentBatch()
+            let batch = try session.shownBatch()
             let b = try session.breakdown()
-            return try tokens(session, args, command: "tokens", title: BreakdownView.lossFormula(session.config, samplerWeighted: b.samplerWeight != nil),
+            return try tokens(session, args, command: "tokens",
+                              title: BreakdownView.lossFormula(b.config, samplerWeighted: b.samplerWeight != nil, penalized: batch.hasLogRatioPenalty),
                               columns: BreakdownView.allColumns(batch, b))
         },
         Command("metrics", summary: "the numbers TRL logs for this batch: clip fractions, KL, zero-std groups",
                 term: "clip_ratio/*, kl, frac_reward_zero_std") { session, args throws(CommandError) in
             try Args.none(args, "metrics")
             let b = try session.breakdown()
+            if session.library == .verl {
+                // verl's names for what its actor and trainer log (`VerlMetrics`).
+                let batch = if let file = session.verlFile { file.responseBatch } else { try session.currentBatch() }
+                let pairs = VerlMetrics.metrics(b, batch: batch, options: session.verlOptions).map { ($0.name, Fmt.num($0.value)) }
+                return [header(session)] + BreakdownView.pairLines(pairs) + ["loss = \(Fmt.num(b.loss, digits: 10))"]
+            }
             return [header(session)] + BreakdownView.metricLines(b.metrics) + ["loss = \(Fmt.num(b.loss, digits: 10))"]
         },
     ]

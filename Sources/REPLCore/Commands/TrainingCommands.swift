@@ -182,6 +182,7 @@ enum TrainingCommands {
                 term: "theta <- theta - lr * d loss / d theta") { session, args throws(CommandError) in
             try Args.none(args, "step")
             try TrainingGuard.check(session.trainer, config: session.config, before: "step")
+            if let problem = session.verlTrainingProblem(before: "step") { throw CommandError(problem) }
             let saved = session.trainer
             sync(session)
             let sampled = session.trainer.needsRollout
@@ -198,6 +199,7 @@ enum TrainingCommands {
         Command("iterate", summary: "one GRPO iteration: rollout, then num_iterations (mu) updates on that batch (or the updates the current batch has left)") { session, args throws(CommandError) in
             try Args.none(args, "iterate")
             try TrainingGuard.check(session.trainer, config: session.config, before: "iterate")
+            if let problem = session.verlTrainingProblem(before: "iterate") { throw CommandError(problem) }
             var trainer = session.trainer
             trainer.lossConfig = session.config
             var traces: [StepTrace] = []
@@ -220,6 +222,7 @@ enum TrainingCommands {
             guard args.count == 1 else { throw CommandError("train takes a number of iterations, e.g. 'train 200'") }
             let n = try Args.integer(args[0], "the number of iterations", 1, 100_000)
             try TrainingGuard.check(session.trainer, config: session.config, before: "train")
+            if let problem = session.verlTrainingProblem(before: "train") { throw CommandError(problem) }
             let before = session.trainer.history.count
             var done = 0
             let every = max(1, n / 100)

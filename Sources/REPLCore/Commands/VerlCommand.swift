@@ -15,18 +15,26 @@ enum VerlCommand {
         let b = try session.breakdown()
         let c = session.config
         var options = session.verlFile?.options ?? VerlOptions()
-        if session.verlFile == nil {
-            options.clipRatioLow = c.epsilon
-            options.clipRatioHigh = c.resolvedEpsilonHigh
-            options.clipRatioC = c.delta ?? options.clipRatioC
-            options.useKLLoss = c.beta != 0 && batch.hasReference
-            options.klLossCoef = c.beta
-            options.maxResponseLength = max(c.maxCompletionLength, batch.completions.map(\.length).max() ?? 1)
+        let given: Batch
+        let source: String
+        if session.library == .verl {
+            // The session speaks verl: its own options, and verl's advantages from the rewards.
+            options = session.verlOptions
+            given = session.verlFile?.responseBatch ?? batch
+            source = "the session's verl options"
+        } else {
+            if session.verlFile == nil {
+                options.clipRatioLow = c.epsilon
+                options.clipRatioHigh = c.resolvedEpsilonHigh
+                options.clipRatioC = c.delta ?? options.clipRatioC
+                options.useKLLoss = c.beta != 0 && batch.hasReference
+                options.klLossCoef = c.beta
+                options.maxResponseLength = max(c.maxCompletionLength, batch.completions.map(\.length).max() ?? 1)
+            }
+            given = verlBatch(session.verlFile?.responseBatch, or: batch, b)
+            source = session.verlFile == nil ? "A as this session computed it" : "the file's options"
         }
-        let given = verlBatch(session.verlFile?.responseBatch, or: batch, b)
-        var lines = [TermCommands.header(session),
-                     "verl 0.9.1: " + ExplainText.changedVerlSettings(options)
-                        + (session.verlFile == nil ? "; A as this session computed it" : "; the file's options")]
+        var lines = [TermCommands.header(session), "verl 0.9.1: " + ExplainText.changedVerlSettings(options) + "; " + source]
         var table = Table(title: "what verl's actor backpropagates, by loss_agg_mode",
                           columns: [.text("loss_agg_mode"), .number("actor/pg_loss"), .number("loss"), .text("TRL loss_type")])
         // The metrics are shown under the file's loss_agg_mode (token-mean, verl's default, otherwise).
@@ -55,7 +63,7 @@ enum VerlCommand {
             let (trl, trlValue) = nearest(name, b)
             metrics.add([name, Fmt.num(value), trl, trlValue.map { Fmt.num($0) } ?? "-"])
         }
-        return lines + [""] + metrics.render() + [
+        return lines + [""] + metrics.render() + [""] + lossModeLines(options, given) + [
             "pg_clipfrac: the min took the clipped term; pg_clipfrac_lower: dual-clip events",
             "(A < 0, held at clip_ratio_c), not low_mean; ppo_kl: mean(old_logp - logp),",
             "clamped to +-20 (vanilla, cispo, dppo); kl_loss: the KL aggregated by",
@@ -84,6 +92,40 @@ enum VerlCommand {
             }
         }
         return given
+    }
+
+    /// The batch under every `loss_mode` (the other options as they are): verl's pg_loss, its loss,
+    /// and TRL's nearest loss type; a mode that cannot run here says why, under the table.
+    static func lossModeLines(_ options: VerlOptions, _ given: Batch) -> [String] {
+        var table = Table(title: "by loss_mode (\(options.lossAggMode.rawValue))",
+                          columns: [.text("loss_mode"), .number("actor/pg_loss"), .number("loss"), .text("TRL's nearest")])
+        var reasons: [String] = []
+        for mode in VerlOptions.LossMode.allCases {
+            var o = options
+            o.lossMode = mode
+            do {
+                let (verlBatch, config) = try o.lossInputs(given)
+                let verl = try Vectorized.breakdown(verlBatch, config: config)
+                let pg = VerlMetrics.metrics(verl, batch: given, options: o).first { $0.name == "actor/pg_loss" }?.value ?? .nan
+                table.add([mode.rawValue, Fmt.num(pg, digits: 8), Fmt.num(verl.loss, digits: 8), trlNearest(mode)])
+            } catch {
+                table.add([mode.rawValue, "-", "-", trlNearest(mode)])
+                let message = (error as? ConfigError)?.message ?? (error as? BatchError)?.message ?? "\(error)"
+                reasons.append("  \(mode.rawValue): \(message)")
+            }
+        }
+        return table.render() + (reasons.isEmpty ? [] : ["not computed for this batch:"] + reasons)
+    }
+
+    /// The TRL loss type a loss mode is nearest to, and how it differs.
+    static func trlNearest(_ mode: VerlOptions.LossMode) -> String {
+        switch mode {
+        case .vanilla: "dapo + dual clip"
+        case .cispo: "cispo (other clip)"
+        case .gspo: "grpo, sequence level"
+        case .sapo: "sapo"
+        case .gpg, .dro, .dppoTV, .dppoKL, .geoMean, .klCov, .clipCov, .bypassMode: "(none)"
+        }
     }
 
     /// The TRL loss type with the same aggregation (and the divisor it differs by, for -norm).

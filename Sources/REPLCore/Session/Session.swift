@@ -15,6 +15,16 @@ public final class Session {
     public var displayPath: DisplayPath = .naive {
         didSet { breakdownCache = nil }
     }
+    /// Whose option and metric names the session speaks (`set library verl`), and verl's options
+    /// (read under `library verl`, and by the `verl` command after a verl batch file).
+    public internal(set) var library: Library = .trl {
+        didSet { breakdownCache = nil }
+    }
+    public internal(set) var verlOptions = VerlOptions() {
+        didSet { breakdownCache = nil }
+    }
+    /// What the last switch of `library` changed, for `set` to print.
+    var librarySwitchNotes: [String] = []
     public var style = Style(enabled: false)
     public var unicode = true
     /// The widest line `help` wraps its prose to: the terminal's width when the front end knows
@@ -116,6 +126,7 @@ public final class Session {
     /// Remembers the verl options of the batch `explain` has just shown.
     func showVerlFile(_ options: VerlOptions, responseBatch: Batch, advantageSource: String?) {
         verlFile = (options, responseBatch, advantageSource)
+        verlOptions = options
     }
 
     /// Forgets the batch on screen when it came from a run that has just been replaced.
@@ -154,8 +165,7 @@ public final class Session {
     /// The breakdown of the current batch under the current options, on the shown path.
     public func breakdown() throws(CommandError) -> Breakdown {
         if let breakdownCache { return breakdownCache }
-        let batch = try currentBatch()
-        let config = batchConfig
+        let (batch, config) = try lossInputs()
         do {
             let b = shownPath == .naive ? try Naive.breakdown(batch, config: config)
                                         : try Vectorized.breakdown(batch, config: config)
@@ -168,13 +178,12 @@ public final class Session {
 
     /// Both paths' breakdowns (for `compare`).
     public func bothBreakdowns() throws(CommandError) -> (naive: Breakdown, vectorized: Breakdown) {
-        let batch = try currentBatch()
+        let (batch, config) = try lossInputs()
         guard batch.tokenCount <= Naive.comfortableTokenCount else {
             throw CommandError("this needs the naive path, and the batch has \(batch.tokenCount) tokens, more than the "
                                + "\(Naive.comfortableTokenCount) it handles comfortably (1-2 KB and about 5 us a token); "
                                + "'grpo-repl explain FILE --naive' runs it anyway")
         }
-        let config = batchConfig
         do {
             return (try Naive.breakdown(batch, config: config), try Vectorized.breakdown(batch, config: config))
         } catch {

@@ -17,11 +17,13 @@ public struct Setting: Sendable {
     public var startsNewRun = false
     let get: @Sendable (Session) -> String
     let set: @Sendable (Session, String) throws(CommandError) -> Void
+    /// What `set` says after a change besides "key: before -> after" (`library`'s switch).
+    var notes: (@Sendable (Session) -> [String])? = nil
 }
 
 extension Session {
     /// Every setting `set` knows, in the order `show config` lists them.
-    public var settings: [Setting] { Self.lossSettings + extraSettings }
+    public var settings: [Setting] { (library == .verl ? Self.verlSettings : Self.lossSettings) + extraSettings }
 
     /// The loss options; `max_completion_length` is listed once, with the training options,
     /// since it is also the longest completion the tiny policy writes.
@@ -57,6 +59,16 @@ extension Session {
     }
 
     static let displaySettings: [Setting] = [
+        Setting(key: "library", scope: .display, summary: "whose option and metric names the session speaks (verl: its actor's loss)",
+                accepted: "one of trl, verl", suggestions: Library.allCases.map(\.rawValue),
+                get: { $0.library.rawValue },
+                set: { session, text throws(CommandError) in
+                    guard let library = Library(rawValue: text) else {
+                        throw CommandError("library must be one of trl, verl, not '\(Interpreter.shorten(text))'")
+                    }
+                    session.librarySwitchNotes = try session.switchLibrary(to: library)
+                },
+                notes: { session in session.librarySwitchNotes }),
         Setting(key: "rows", scope: .display, summary: "rows a table shows before it is cut (type 'CMD all' for every row)",
                 accepted: "a whole number in [1, 100000]", suggestions: ["20", "40", "100"],
                 get: { "\($0.rowLimit)" },
