@@ -63,7 +63,7 @@ enum VerlCommand {
             let (trl, trlValue) = nearest(name, b)
             metrics.add([name, Fmt.num(value), trl, trlValue.map { Fmt.num($0) } ?? "-"])
         }
-        return lines + [""] + metrics.render() + [""] + lossModeLines(options, given) + [
+        return lines + [""] + metrics.render() + [""] + lossModeLines(options, given, width: session.lineWidth) + [
             "pg_clipfrac: the min took the clipped term; pg_clipfrac_lower: dual-clip events",
             "(A < 0, held at clip_ratio_c), not low_mean; ppo_kl: mean(old_logp - logp),",
             "clamped to +-20 (vanilla, cispo, dppo); kl_loss: the KL aggregated by",
@@ -96,7 +96,7 @@ enum VerlCommand {
 
     /// The batch under every `loss_mode` (the other options as they are): verl's pg_loss, its loss,
     /// and TRL's nearest loss type; a mode that cannot run here says why, under the table.
-    static func lossModeLines(_ options: VerlOptions, _ given: Batch) -> [String] {
+    static func lossModeLines(_ options: VerlOptions, _ given: Batch, width: Int) -> [String] {
         var table = Table(title: "by loss_mode (\(options.lossAggMode.rawValue))",
                           columns: [.text("loss_mode"), .number("actor/pg_loss"), .number("loss"), .text("TRL's nearest")])
         var reasons: [String] = []
@@ -111,7 +111,7 @@ enum VerlCommand {
             } catch {
                 table.add([mode.rawValue, "-", "-", trlNearest(mode)])
                 let message = (error as? ConfigError)?.message ?? (error as? BatchError)?.message ?? "\(error)"
-                reasons.append("  \(mode.rawValue): \(message)")
+                reasons += Fmt.indented("\(mode.rawValue): \(message)", width: width)
             }
         }
         return table.render() + (reasons.isEmpty ? [] : ["not computed for this batch:"] + reasons)

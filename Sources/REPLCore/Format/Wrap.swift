@@ -32,4 +32,10 @@ extension Fmt {
         if !line.isEmpty || lines.isEmpty { lines.append(line) }
         return lines
     }
+
+    /// `text` wrapped to `width` with every line indented by two (continuations by four): a
+    /// note under another line that still fits the terminal.
+    public static func indented(_ text: String, width: Int) -> [String] {
+        wrap(text, width: width - 2, indent: "  ").map { "  " + $0 }
+    }
 }

@@ -108,19 +108,18 @@ extension Session {
             let options = verlFile?.options ?? (unchanged ? verlOptions : Self.verlOptions(from: config))
             do throws(ConfigError) { try useVerlOptions(options) } catch { throw CommandError("library verl: \(error.message)") }
             self.library = .verl
-            return [
-                "library verl: options and metrics under verl 0.9.1's names; the loss is verl's actor loss",
-                "  from: " + ExplainText.changedVerlSettings(verlOptions)
+            return ["library verl: options and metrics under verl 0.9.1's names; the loss is verl's actor loss"]
+                + Fmt.indented("from: " + ExplainText.changedVerlSettings(verlOptions)
                     + (verlFile != nil ? " (the batch file's)" : unchanged ? " (as the session had them)" : " (the session's TRL options in verl's words)"),
-                "  'config' lists verl's options; 'set library trl' goes back",
-            ]
+                    width: lineWidth)
+                + Fmt.indented("'config' lists verl's options; 'set library trl' goes back", width: lineWidth)
         case .trl:
             self.library = .trl
             let steps = verlBatchSteps()
-            return [
-                "library trl: TRL's option names again; the loss keeps verl's conventions in them",
-                "  (" + ExplainText.changedSettings(config) + "); 'preset trl' starts from TRL's own",
-            ] + (steps.isEmpty ? [] : ["  not kept (verl applies them to the batch before its loss): " + steps.joined(separator: ", ")])
+            return ["library trl: TRL's option names again; the loss keeps verl's conventions in them"]
+                + Fmt.indented("(" + ExplainText.changedSettings(config) + "); 'preset trl' starts from TRL's own", width: lineWidth)
+                + (steps.isEmpty ? [] : Fmt.indented("not kept (verl applies them to the batch before its loss): "
+                                                     + steps.joined(separator: ", "), width: lineWidth))
         }
     }
 
