@@ -46,11 +46,13 @@ struct VerlTerms: @unchecked Sendable {  // read-only after loading
     func outcome(_ name: String) -> Outcome {
         do {
             let (options, given) = try input(name)
-            let (batch, config) = try options.lossInputs(given)
+            // Each path with its own advantage estimator.
+            let (batch, config) = try options.lossInputs(given, path: .naive)
+            let vectorizedBatch = try options.lossInputs(given, path: .vectorized).batch
             try batch.validate(for: config)
             // The metrics read the batch as given (its response masks before any rejection).
             return .computed(options, given, naive: try Naive.breakdown(batch, config: config),
-                             vectorized: try Vectorized.breakdown(batch, config: config))
+                             vectorized: try Vectorized.breakdown(vectorizedBatch, config: config))
         } catch let error as ConfigError { return .refused(error.message) } catch let error as BatchError {
             return .refused(error.message)
         } catch { return .refused("\(error)") }

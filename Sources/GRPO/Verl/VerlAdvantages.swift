@@ -49,12 +49,7 @@ public enum VerlAdvantages {
     /// rewards of each reward function (gdpo), one list of groups per function.
     public static func advantages(rewards: [[Double]], counted: [[[Bool]]], perFunction: [[[Double]]] = [],
                                   options: VerlOptions) throws(ConfigError) -> [[Double]] {
-        guard let estimator = Estimator(rawValue: options.advEstimator) else {
-            guard verlNames.contains(options.advEstimator) else {
-                throw ConfigError("adv_estimator must be one of verl's \(verlNames.joined(separator: ", ")), not '\(options.advEstimator)'")
-            }
-            throw ConfigError(options.notYet("adv_estimator \(options.advEstimator)"))
-        }
+        let estimator = try estimator(options)
         let lengths = counted.map { $0.map { Double($0.filter { $0 }.count) } }
         switch estimator {
         case .grpo:
@@ -106,6 +101,16 @@ public enum VerlAdvantages {
                 return group.map { alpha * ($0 - m) }
             }
         }
+    }
+
+    /// `adv_estimator` as an estimator computed here; an unknown name, or one verl has and this
+    /// does not compute, is refused saying which.
+    static func estimator(_ options: VerlOptions) throws(ConfigError) -> Estimator {
+        if let estimator = Estimator(rawValue: options.advEstimator) { return estimator }
+        guard verlNames.contains(options.advEstimator) else {
+            throw ConfigError("adv_estimator must be one of verl's \(verlNames.joined(separator: ", ")), not '\(options.advEstimator)'")
+        }
+        throw ConfigError(options.notYet("adv_estimator \(options.advEstimator)"))
     }
 
     /// A group's mean and unbiased std, except that a group of one gets mean 0 and std 1 (verl's

@@ -145,7 +145,10 @@ extension VerlOptions {
     /// groups' rewards over the narrowed masks (or as the batch gives them: a dumped mini-batch
     /// carries verl's), set on each completion; responses padded to `max_response_length` or the
     /// longest one. `VerlMetrics` takes the batch as given (the response masks before rejection).
-    public func lossInputs(_ batch: Batch) throws(ConfigError) -> (batch: Batch, config: GRPOConfig) {
+    ///
+    /// `path` picks whose implementation of the advantage estimator runs (`VerlAdvantages.advantages`
+    /// or `vectorizedAdvantages`), so that each loss path reads its own.
+    public func lossInputs(_ batch: Batch, path: VerlAdvantages.Path = .naive) throws(ConfigError) -> (batch: Batch, config: GRPOConfig) {
         if useKLLoss && !batch.hasReference {
             throw ConfigError("use_kl_loss is true but no completion has ref_logp (verl's ref_log_prob); give ref_logp or set use_kl_loss false")
         }
@@ -160,7 +163,7 @@ extension VerlOptions {
         }
         let config = try lossConfig(paddedWidth: max(width, 1))
         var batch = batch
-        if lossMode == .bypassMode { return try bypassInputs(batch, config: config) }
+        if lossMode == .bypassMode { return try bypassInputs(batch, config: config, path: path) }
         if rolloutIS != nil || rolloutRS != nil {
             guard batch.hasSampler else {
                 throw ConfigError("rollout_is and rollout_rs need the rollout engine's log-probs: give sampler_logp (verl's rollout_log_probs) for every completion")
@@ -180,7 +183,7 @@ extension VerlOptions {
                 }
             }
         }
-        batch = try withAdvantages(batch)
+        batch = try withAdvantages(batch, path: path)
         // The covariance choices read the advantages: after them, as verl's loss does.
         switch lossMode {
         case .clipCov:
@@ -222,7 +225,7 @@ extension VerlOptions {
 
     /// The batch with `adv_estimator`'s advantages over its (possibly narrowed) masks, or as it
     /// gives them.
-    func withAdvantages(_ batch: Batch) throws(ConfigError) -> Batch {
+    func withAdvantages(_ batch: Batch, path: VerlAdvantages.Path) throws(ConfigError) -> Batch {
         if batch.hasGivenAdvantages { return batch }
         // Several reward functions: gdpo's input (a null reward verl cannot take).
         var perFunction: [[[Double]]] = []
@@ -234,11 +237,21 @@ extension VerlOptions {
             perFunction = (0..<functions).map { k in batch.groups.map { $0.completions.map { $0.rewardsPerFunction![k]! } } }
         }
         let counted = batch.groups.map { $0.completions.map { c in (0..<c.length).map { c.mask?[$0] ?? true } } }
-        let advantages = try VerlAdvantages.advantages(rewards: batch.groups.map { $0.completions.map(\.reward) },
-                                                       counted: counted, perFunction: perFunction, options: self)
+        let rewards = batch.groups.map { $0.completions.map(\.reward) }
+        let advantages: [Double]
+        switch path {
+        case .naive:
+            advantages = try VerlAdvantages.advantages(rewards: rewards, counted: counted, perFunction: perFunction, options: self).flatMap { $0 }
+        case .vectorized:
+            advantages = try VerlAdvantages.vectorizedAdvantages(.init(rewards: rewards, counted: counted, perFunction: perFunction), options: self)
+        }
         var out = batch
+        var row = 0
         for g in out.groups.indices {
-            for i in out.groups[g].completions.indices { out.groups[g].completions[i].advantage = advantages[g][i] }
+            for i in out.groups[g].completions.indices {
+                out.groups[g].completions[i].advantage = advantages[row]
+                row += 1
+            }
         }
         return out
     }
@@ -248,7 +261,7 @@ extension VerlOptions {
     /// `bypass_mode`: verl skips the separate old-policy pass and takes the rollout engine's
     /// log-probs as old_logp; its rollout correction then compares the current logp with them
     /// (`rolloutCorrectionView`), and only `reinforce` applies the weights (detached: data here).
-    func bypassInputs(_ batch: Batch, config: GRPOConfig) throws(ConfigError) -> (batch: Batch, config: GRPOConfig) {
+    func bypassInputs(_ batch: Batch, config: GRPOConfig, path: VerlAdvantages.Path) throws(ConfigError) -> (batch: Batch, config: GRPOConfig) {
         guard batch.hasSampler else {
             throw ConfigError("bypass_mode takes old_logp from the rollout engine: give sampler_logp (verl's rollout_log_probs) for every completion")
         }
@@ -273,7 +286,7 @@ extension VerlOptions {
                 row += 1
             }
         }
-        return (try withAdvantages(out), config)
+        return (try withAdvantages(out, path: path), config)
     }
 
     /// bypass_mode's rejection acts inside the actor's loss: it narrows the policy term's mask

@@ -36,6 +36,9 @@ public enum BatchFile {
         /// A verl file's batch as the file gives it (its response masks before verl's rejection
         /// sampling), what verl's metrics read; `batch` is then what the loss reads.
         public var responseBatch: Batch? = nil
+        /// A verl file's loss inputs with the advantages of the vectorized estimator
+        /// (`VerlAdvantages.vectorizedAdvantages`): what the vectorized path reads, `batch` the naive one's.
+        public var vectorizedBatch: Batch? = nil
 
         /// For a verl file: the batch with verl's advantages and the loss options that compute
         /// verl's loss (after any `--set` changed `verl`). Nothing to do for a TRL-style file.
@@ -46,7 +49,10 @@ public enum BatchFile {
                     + (verl.advEstimator == "grpo" ? " (grpo is the default here; verl's own, gae, needs a critic)" : "")
             }
             responseBatch = batch
-            do { (batch, config) = try verl.lossInputs(batch) } catch { throw InputError("\(name): verl: \(error.message)") }
+            do {
+                vectorizedBatch = try verl.lossInputs(batch, path: .vectorized).batch
+                (batch, config) = try verl.lossInputs(batch, path: .naive)
+            } catch { throw InputError("\(name): verl: \(error.message)") }
         }
 
         /// Our numbers under the file's library's names.

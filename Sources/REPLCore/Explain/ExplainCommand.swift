@@ -140,7 +140,7 @@ public enum ExplainCommand {
             do {
                 let runNaive = request.forceNaive || batch.tokenCount <= request.naiveTokenLimit
                 naive = runNaive ? try Naive.breakdown(batch, config: config) : nil
-                vectorized = try Vectorized.breakdown(batch, config: config)
+                vectorized = try Vectorized.breakdown(contents.vectorizedBatch ?? batch, config: config)
             } catch { throw InputError("\(request.path): \(error.message)") }
             let shown = naive ?? vectorized
             var errors = (contents.verl == nil ? ConfigCommands.trlNotes(config) : []) + NonFinite.warnings(shown)

@@ -126,11 +126,13 @@ extension Session {
     /// The batch and options the loss is computed from: the current batch and `config` under
     /// TRL's words; under verl's, verl's actor inputs for it (`VerlOptions.lossInputs`: a verl
     /// file's batch as the file gave it, or the current batch with its rewards).
-    func lossInputs() throws(CommandError) -> (batch: Batch, config: GRPOConfig) {
+    /// `path`: whose advantage estimator runs (each loss path reads its own).
+    func lossInputs(path: DisplayPath? = nil) throws(CommandError) -> (batch: Batch, config: GRPOConfig) {
         let batch = try currentBatch()
         guard library == .verl else { return (batch, batchConfig) }
         do throws(ConfigError) {
-            var (verlBatch, config) = try verlOptions.lossInputs(verlFile?.responseBatch ?? batch)
+            let estimator: VerlAdvantages.Path = (path ?? shownPath) == .naive ? .naive : .vectorized
+            var (verlBatch, config) = try verlOptions.lossInputs(verlFile?.responseBatch ?? batch, path: estimator)
             config.maxCompletionLength = self.config.maxCompletionLength
             return (verlBatch, config)
         } catch {

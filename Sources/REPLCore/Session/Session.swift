@@ -178,14 +178,15 @@ public final class Session {
 
     /// Both paths' breakdowns (for `compare`).
     public func bothBreakdowns() throws(CommandError) -> (naive: Breakdown, vectorized: Breakdown) {
-        let (batch, config) = try lossInputs()
+        let (batch, config) = try lossInputs(path: .naive)
         guard batch.tokenCount <= Naive.comfortableTokenCount else {
             throw CommandError("this needs the naive path, and the batch has \(batch.tokenCount) tokens, more than the "
                                + "\(Naive.comfortableTokenCount) it handles comfortably (1-2 KB and about 5 us a token); "
                                + "'grpo-repl explain FILE --naive' runs it anyway")
         }
+        let vectorizedBatch = try lossInputs(path: .vectorized).batch
         do {
-            return (try Naive.breakdown(batch, config: config), try Vectorized.breakdown(batch, config: config))
+            return (try Naive.breakdown(batch, config: config), try Vectorized.breakdown(vectorizedBatch, config: config))
         } catch {
             throw CommandError("the current batch does not fit the options: \(error.message)")
         }
