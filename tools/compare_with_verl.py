@@ -33,8 +33,10 @@ Every batch lands in one class:
   agree        both compute, every number within --tol;
   refused      verl raises (a refusal, or a crash inside verl's code), and explain refuses too
                (exit status 2, whatever its reason);
-  not yet      verl computes, explain exits 2 saying "grpo-swift does not compute it yet": counted
-               per reason (the first option explain does not compute), not a failure;
+  not yet      verl computes, explain exits 2 saying "grpo-swift does not compute it yet" (or
+               "... cannot be reproduced here, so grpo-swift does not compute it": a random draw,
+               the order of ties or float32 noise inside torch): counted per reason (the first
+               option explain does not compute), not a failure;
   known        a documented difference, or nothing to compare: verl's token-mean over a batch
                with no loss tokens is 0/0; verl's float32 estimators within float32 rounding; verl's
                numbers stopped by one of run_verl's own checks (opo's baseline of a group without
@@ -88,7 +90,7 @@ import verl  # noqa: E402
 import verl.trainer.ppo.core_algos as core_algos  # noqa: E402
 import verl.trainer.ppo.rollout_corr_helper as rollout_corr_helper  # noqa: E402
 
-NOT_YET = "grpo-swift does not compute it yet"
+NOT_YET = "grpo-swift does not compute it"  # "... it yet", or "... it" after "cannot be reproduced here"
 DEFAULT_BINARY = os.path.join(REPO, ".build", "release", "grpo-repl")
 
 # --------------------------------------------------------------------------------------------
@@ -397,7 +399,7 @@ def not_yet_reason(stderr):
         if NOT_YET not in line:
             continue
         text = re.sub(r"^error:\s*", "", line.strip())
-        m = re.search(r"verl: (.*?): verl \d+\.\d+\.\d+ has it", text)
+        m = re.search(r"verl: (.*?): verl \d+\.\d+\.\d+ (?:has it|decides it)", text)
         if m:
             return m.group(1)
         return text.split(", " + NOT_YET)[0].split(": verl: ")[-1]
@@ -710,7 +712,7 @@ def main():
     rows = [("batches drawn", n),
             ("computed by both, agreeing", counts["agree"]),
             ("refused by both (verl raises, explain exits 2)", counts["refused"]),
-            ("not computed yet by grpo-swift", counts["not yet"]),
+            ("not computed by grpo-swift (not yet, or not reproducible)", counts["not yet"]),
             ("known differences, or nothing to compare", counts["known"]),
             ("FAILURES", counts["FAIL"])]
     for label, k in rows:
@@ -723,7 +725,7 @@ def main():
         print("  %-28s %6d %6d %8d %8d %6d %6d" % (tier, sum(c.values()), c["agree"], c["refused"], c["not yet"],
                                                   c["known"], c["FAIL"]))
     if not_yet:
-        print("\nnot computed yet by grpo-swift, by the first option explain names (batches; first batch):")
+        print("\nnot computed by grpo-swift, by the first option explain names (batches; first batch):")
         for reason, k in not_yet.most_common():
             print("  %5d  %-70s [batch %d]" % (k, reason, not_yet_example[reason]))
     if refused_verl:

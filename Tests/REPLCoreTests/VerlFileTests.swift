@@ -69,7 +69,7 @@ struct VerlFileTests {
         #expect(error(#""adv_estimator": "ppo""#)?.contains("adv_estimator must be one of verl's gae, grpo") == true)
         // A = +-0.7071 and logp -1, -2 (mean -1.5): both covariances are 0.7071 * 0.5, a tie torch.topk breaks its own way.
         #expect(error(#""loss_mode": "kl_cov""#)?.contains("kl_cov's choice among equal covariances (torch.topk picks 1 of 2 tokens") == true)
-        #expect(error(#""loss_mode": "kl_cov""#)?.contains("grpo-swift does not compute it yet") == true)
+        #expect(error(#""loss_mode": "kl_cov""#)?.contains("grpo-swift does not compute it") == true)
         #expect(error(#""loss_mode": "kl_cov", "kl_cov_ratio": 1.0"#) == nil)  // both tokens: no choice to make
         #expect(error(#""loss_mode": "kl_cov", "kl_cov_ratio": 1.5"#)?.contains("at most 1") == true)
         let both = explain(#"{"config": {}, "verl": {}, "groups": []}"#).errors.first

@@ -139,7 +139,7 @@ public enum VerlAdvantages {
         // (divided by sqrt(1e-8)), a number that cannot be reproduced in float64.
         let kept = zip(sum, counted).flatMap { zip($0.0, $0.1).filter { !$0.1.filter { $0 }.isEmpty }.map(\.0) }
         if let low = kept.min(), let high = kept.max(), high - low <= 1e-6 * max(1, abs(high)) {
-            throw ConfigError(options.notYet("gdpo when every response token has the same advantage (verl then whitens its float32 rounding)"))
+            throw ConfigError(options.notReproducible("gdpo when every response token has the same advantage (verl then whitens its float32 rounding noise)"))
         }
         return try whitened(sum, counted: counted)
     }

@@ -120,7 +120,7 @@ extension VerlAdvantages {
             }
             let kept = out.indices.filter { x.keptTokens[$0] > 0 }.map { out[$0] }
             if let low = kept.min(), let high = kept.max(), high - low <= 1e-6 * Swift.max(1, abs(high)) {
-                throw ConfigError(options.notYet("gdpo when every response token has the same advantage (verl then whitens its float32 rounding)"))
+                throw ConfigError(options.notReproducible("gdpo when every response token has the same advantage (verl then whitens its float32 rounding noise)"))
             }
             return try whiten(out, x.keptTokens)
         }

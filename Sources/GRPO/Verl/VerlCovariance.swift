@@ -33,8 +33,8 @@ extension VerlOptions {
         }
         let chosen = max(Int(clipCovRatio * tokens), 1)
         guard candidates.count <= chosen else {
-            throw ConfigError(notYet("clip_cov's random choice (torch.randperm picks \(chosen) of its \(candidates.count) candidate "
-                                     + "tokens, which cannot be reproduced here; a clip_cov_ratio that takes every candidate is computed)"))
+            throw ConfigError(notReproducible("clip_cov's random choice (torch.randperm picks \(chosen) of its \(candidates.count) candidate "
+                                             + "tokens; a clip_cov_ratio that takes every candidate is computed)"))
         }
         var keep = completions.map { [Double](repeating: 1, count: $0.length) }
         for (row, t) in candidates { keep[row][t] = 0 }
@@ -63,8 +63,8 @@ extension VerlOptions {
         let chosen = max(1, Int(Double(covariance.count) * klCovRatio))
         covariance.sort { $0.value > $1.value }
         if chosen < covariance.count && covariance[chosen - 1].value == covariance[chosen].value {
-            throw ConfigError(notYet("kl_cov's choice among equal covariances (torch.topk picks \(chosen) of \(covariance.count) tokens "
-                                     + "and the \(chosen)th ties with the next, which cannot be reproduced here)"))
+            throw ConfigError(notReproducible("kl_cov's choice among equal covariances (torch.topk picks \(chosen) of \(covariance.count) tokens "
+                                             + "and the last one picked ties with the next)"))
         }
         for (_, row, t) in covariance.prefix(chosen) { penalty[row][t] = ppoKLCoef }
         return penalty

@@ -134,7 +134,13 @@ extension VerlOptions {
     }
 
     func notYet(_ what: String) -> String {
-        "\(what): verl 0.9.1 has it, grpo-swift does not compute it yet (issue 12)"
+        "\(what): verl 0.9.1 has it, grpo-swift does not compute it yet"
+    }
+
+    /// A refusal for a number verl decides inside torch in a way this cannot reproduce (a random
+    /// draw, the order of ties, float32 rounding noise), so none is given rather than a guess.
+    func notReproducible(_ what: String) -> String {
+        "\(what): verl 0.9.1 decides it inside torch, which cannot be reproduced here, so grpo-swift does not compute it"
     }
 }
 
