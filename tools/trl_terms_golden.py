@@ -32,7 +32,6 @@ Usage (the venv is outside the repo):
   /work/.venv-trl/bin/python tools/trl_terms_golden.py --out /tmp/x.json --case sapo_token
 """
 
-import argparse
 import copy
 import inspect
 import json
@@ -58,6 +57,7 @@ REPO = os.path.dirname(TOOLS)
 sys.dont_write_bytecode = True  # importing compare_with_trl leaves no __pycache__ in the repo
 sys.path.insert(0, TOOLS)
 from compare_with_trl import make_trainer  # noqa: E402  (and its SingleProcess accelerator)
+import golden_cli  # noqa: E402
 
 DEFAULT_OUT = os.path.join(REPO, "Tests", "GRPOTests", "Fixtures", "trl_terms.json")
 TRL_VERSION = "1.16.0"
@@ -893,29 +893,7 @@ def generate(selected=None):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=DEFAULT_OUT)
-    ap.add_argument("--check", action="store_true", help="regenerate and compare with --out byte for byte")
-    ap.add_argument("--case", action="append", help="only these cases (no hand checks)")
-    ap.add_argument("--list", action="store_true", help="print the case names")
-    args = ap.parse_args()
-    if args.list:
-        for name, what, _ in CASES:
-            print("%-52s %s" % (name, what))
-        return 0
-    if trl.__version__ != TRL_VERSION:
-        print("warning: trl %s installed; this script was written for trl %s" % (trl.__version__, TRL_VERSION))
-    torch.set_num_threads(1)
-    text = generate(set(args.case) if args.case else None)
-    if args.check:
-        with open(args.out) as f:
-            same = f.read() == text
-        print("%s: %s" % (args.out, "identical" if same else "DIFFERS"))
-        return 0 if same else 1
-    with open(args.out, "w") as f:
-        f.write(text)
-    print("wrote %s: %d cases, %d bytes" % (args.out, text.count('"name":'), len(text.encode())))
-    return 0
+    return golden_cli.main(__doc__.split("\n")[0], CASES, generate, "trl", trl.__version__, TRL_VERSION, DEFAULT_OUT, torch)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,6 @@ if os.environ.get("PYTHONHASHSEED") != "0":
     os.environ["PYTHONHASHSEED"] = "0"
     os.execv(sys.executable, [sys.executable] + sys.argv)
 
-import argparse
 import ast
 import copy
 import json
@@ -92,6 +91,8 @@ from verl.workers.utils.losses import ppo_loss  # noqa: E402
 TOOLS = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(TOOLS)
 DEFAULT_OUT = os.path.join(REPO, "Tests", "GRPOTests", "Fixtures", "verl_terms.json")
+sys.path.insert(0, TOOLS)
+import golden_cli  # noqa: E402
 VERL_VERSION = "0.9.1"
 PROMPT_ID, TOKEN_ID = 5, 7
 JUNK_PAD = {"old_logp": -2.0, "ref_logp": -3.0, "sampler_logp": -4.0, "entropy": 1.5}
@@ -1223,29 +1224,7 @@ def generate(selected=None):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", default=DEFAULT_OUT)
-    ap.add_argument("--check", action="store_true", help="regenerate and compare with --out byte for byte")
-    ap.add_argument("--case", action="append", help="only these cases (no hand checks)")
-    ap.add_argument("--list", action="store_true", help="print the case names")
-    args = ap.parse_args()
-    if args.list:
-        for name, what, _ in CASES:
-            print("%-52s %s" % (name, what))
-        return 0
-    if verl.__version__ != VERL_VERSION:
-        print("warning: verl %s installed; this script was written for verl %s" % (verl.__version__, VERL_VERSION))
-    torch.set_num_threads(1)
-    text = generate(set(args.case) if args.case else None)
-    if args.check:
-        with open(args.out) as f:
-            same = f.read() == text
-        print("%s: %s" % (args.out, "identical" if same else "DIFFERS"))
-        return 0 if same else 1
-    with open(args.out, "w") as f:
-        f.write(text)
-    print("wrote %s: %d cases, %d bytes" % (args.out, text.count('"name":'), len(text.encode())))
-    return 0
+    return golden_cli.main(__doc__.split("\n")[0], CASES, generate, "verl", verl.__version__, VERL_VERSION, DEFAULT_OUT, torch)
 
 
 if __name__ == "__main__":
