@@ -1,0 +1,74 @@
+import GRPO
+import Testing
+import TinyPolicy
+@testable import REPLCore
+
+/// `seeds` and `sweep`: one experiment over several seeds, and its statistics.
+@Suite("seeds and sweep")
+struct SeedsTests {
+    /// [1, 2, 3, 4]: mean 2.5; sd = sqrt((1.5^2 + 0.5^2 + 0.5^2 + 1.5^2) / 3) = sqrt(5/3) = 1.2909944;
+    /// t(0.975, 3) = 3.182, so the half-width is 3.182 * 1.2909944 / sqrt(4) = 2.0539721.
+    @Test("mean, sd and the t interval by hand")
+    func statistics() throws {
+        let s = try #require(SeedStatistics([1, 2, 3, 4]))
+        #expect(s.mean == 2.5)
+        #expect(abs(s.sd - 1.2909944487) < 1e-9)
+        #expect(abs(s.halfWidth - 2.0539721679) < 1e-9)
+        #expect(s.min == 1 && s.max == 4)
+        #expect(SeedStatistics([7]) == nil)
+        #expect(SeedStatistics.t975(degreesOfFreedom: 7) == 2.365)
+        #expect(SeedStatistics.t975(degreesOfFreedom: 35) == 2.042)  // the lower end of 30..40: wider
+    }
+
+    @Test("each run is the run 'new SEED' then 'train M' gives")
+    func runsAreNewRuns() throws {
+        let session = Session(projectRoot: ProjectFiles.root)
+        let (runs, stopped) = try SeedsCommand.runs(session, SeedsCommand.Request(seeds: 2, iterations: 6))
+        #expect(stopped == nil && runs.map(\.seed) == [1, 2])
+        for run in runs {
+            let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+            for line in ["new \(run.seed)", "train 6"] { #expect(!interpreter.execute(line).isError) }
+            let history = interpreter.session.trainer.history
+            #expect(run.iterations.map(\.reward) == history.map(\.meanReward))
+            #expect(run.iterations.map(\.kl) == history.map(\.kl))
+        }
+    }
+
+    @Test("the first iteration whose trailing mean reaches the level")
+    func reached() {
+        let rewards = [0.1, 0.5, 0.9, 0.7, 1.0]
+        let run = SeedsCommand.Run(seed: 1, iterations: rewards.map {
+            SeedsCommand.Iteration(reward: $0, length: 3, lengthWrong: nil, kl: 0, clip: nil, entropy: 1)
+        })
+        // Windows of 2: (0.1+0.5)/2 = 0.3, (0.5+0.9)/2 = 0.7, (0.9+0.7)/2 = 0.8, (0.7+1)/2 = 0.85.
+        #expect(SeedsCommand.reached(run, level: 0.8, window: 2) == 4)
+        #expect(SeedsCommand.reached(run, level: 0.85, window: 2) == 5)
+        #expect(SeedsCommand.reached(run, level: 0.9, window: 2) == nil)
+        #expect(SeedsCommand.reached(run, level: 0.1, window: 9) == nil)  // fewer iterations than the window
+    }
+
+    @Test("Ctrl-C stops at a run boundary and keeps the runs done")
+    func stops() throws {
+        let session = Session(projectRoot: ProjectFiles.root)
+        var asked = 0
+        session.shouldStop = {
+            asked += 1
+            return asked > 1
+        }
+        let (runs, stopped) = try SeedsCommand.runs(session, SeedsCommand.Request(seeds: 3, iterations: 4))
+        #expect(runs.isEmpty)
+        #expect(stopped == "stopped during seed 1: 0 run(s) done, that one left out")
+    }
+
+    @Test("sweep leaves the session's options as they were, and reports each value")
+    func sweepKeepsOptions() {
+        let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        let before = interpreter.session.config
+        let reply = interpreter.execute("sweep loss_type grpo,dapo seeds 2 train 4")
+        #expect(!reply.isError, "\(reply.lines)")
+        #expect(interpreter.session.config == before)
+        #expect(reply.lines.contains { $0.hasPrefix("grpo ") } && reply.lines.contains { $0.hasPrefix("dapo ") })
+        #expect(interpreter.execute("sweep epsilon 0.2,7000 seeds 2 train 3").lines.first
+                == "error: sweep epsilon 7000: epsilon must be a number in [0, 100], not 7000")
+    }
+}
