@@ -61,11 +61,13 @@ enum TermCommands {
             guard c.objective == .clipMin else {
                 throw CommandError("loss_type \(c.lossType.rawValue) has no clip and min (\(c.lossType.summary)); 'objective' shows its term")
             }
+            // delta is TRL's cap of the unclipped ratio, or verl's dual clip (a floor for A < 0 only).
+            let capped = c.delta != nil && c.deltaForm == .cap
             let title = "min(ratio*A, clip(ratio, \(BreakdownView.clipRange(c)))*A)"
-                + (c.delta.map { "   (ratio capped at delta = \(Fmt.num($0)))" } ?? "")
+                + (c.delta.map { capped ? "   (ratio capped at delta = \(Fmt.num($0)))" : "   (dual clip: at least \(Fmt.num($0)) A where A < 0)" } ?? "")
             var lines = try tokens(session, args, command: "clip", title: title,
                                    columns: [.ratio, .advantage, .unclippedTerm, .clippedRatio, .clippedTerm, .branch],
-                                   headers: c.delta == nil ? [:] : [.unclippedTerm: "min(ratio,delta)*A"])
+                                   headers: capped ? [.unclippedTerm: "min(ratio,delta)*A"] : [:])
             lines.append("clipped/capped tokens pass no policy gradient: the min chose a term that does not move with the ratio")
             return lines
         },
