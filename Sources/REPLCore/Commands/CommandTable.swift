@@ -7,7 +7,7 @@ public enum CommandTable {
         ("the loss, term by term (add 'all' to see every row)", TermCommands.all + ObjectiveCommands.all),
         ("options", ConfigCommands.all),
         ("side by side and the code", CompareCommands.all + SourceCommand.all),
-        ("experiments", ExplorationCommands.all + ExperimentCommands.all + SeedsCommand.all),
+        ("experiments", ExplorationCommands.all + ExperimentCommands.all + SeedsCommand.all + SequenceKLCommand.all),
         ("lessons", LessonCommands.all + [LessonCommands.nextCommand]),
         ("this REPL", SessionFileCommands.all + HelpCommands.all),
     ]
