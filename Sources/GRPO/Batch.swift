@@ -34,9 +34,10 @@ public struct Completion: Sendable, Equatable {
     /// `rollout_is_weights`, `VerlRolloutCorrection`): they multiply the policy term in place of
     /// the sampler correction's weights (`vllm_importance_sampling_*`); nil: none given. Lesson 09.
     public var policyWeight: [Double]? = nil
-    /// Per-token coefficients k_t >= 0 of a penalty on the log-ratio inside the policy term,
+    /// Per-token coefficients k_t of a penalty on the log-ratio inside the policy term,
     /// + k_t |logp_t - old_logp_t| (verl's `kl_cov`: ppo_kl_coef on the tokens whose covariance of
-    /// A and logp is largest, 0 elsewhere, chosen by `VerlOptions.klCovPenalty`); nil: none. Lesson 05.
+    /// A and logp is largest, 0 elsewhere, chosen by `VerlOptions.klCovPenalty`; any finite k, as
+    /// verl takes a negative ppo_kl_coef too); nil: none. Lesson 05.
     public var logRatioPenalty: [Double]? = nil
 
     /// `oldLogp` defaults to `logp` (on-policy: every ratio is exactly 1).
@@ -88,8 +89,7 @@ public struct Batch: Sendable, Equatable {
         !groups.isEmpty && groups.allSatisfy { $0.completions.allSatisfy { $0.logRatioPenalty != nil } }
     }
 
-    /// The first (group, completion, token) whose value of `field` (given weights or penalty
-    /// coefficients) is negative.
+    /// The first (group, completion, token) whose value of `field` (given weights) is negative.
     func firstNegative(_ field: KeyPath<Completion, [Double]?>) -> (Int, Int, Int)? {
         for (g, group) in groups.enumerated() {
             for (i, c) in group.completions.enumerated() {

@@ -66,9 +66,6 @@ extension Batch {
         if let (g, i, t) = firstNegative(\.policyWeight) {
             throw BatchError("group \(g), completion \(i): policy_weight[\(t)] is below 0; an importance weight is >= 0")
         }
-        if let (g, i, t) = firstNegative(\.logRatioPenalty) {
-            throw BatchError("group \(g), completion \(i): log_ratio_penalty[\(t)] is below 0; a penalty coefficient is >= 0")
-        }
         if config.beta != 0 && !hasReference {
             throw BatchError("beta is \(config.beta) but no completion has ref_logp; give ref_logp or set beta=0")
         }

@@ -72,19 +72,21 @@ struct LogRatioPenaltyTests {
         }
     }
 
-    @Test("a negative coefficient is refused, naming the token")
-    func negativeRefused() {
-        var c = Completion(reward: 0, logp: [-1, -2], advantage: 1)
-        c.logRatioPenalty = [0, -0.5]
-        var other = Completion(reward: 0, logp: [-1], advantage: 0)
-        other.logRatioPenalty = [1]
-        let batch = Batch(groups: [Group(completions: [c, other])])
-        #expect(throws: BatchError.self) { try Naive.breakdown(batch, config: GRPOConfig()) }
-        do {
-            _ = try Vectorized.breakdown(batch, config: GRPOConfig())
-            Issue.record("a negative penalty was accepted")
-        } catch {
-            #expect(error.message == "group 0, completion 0: log_ratio_penalty[1] is below 0; a penalty coefficient is >= 0")
+    /// verl takes a negative ppo_kl_coef: the "penalty" then pays a token for moving away.
+    ///   One token, A = 0 (no policy term), x = -1 - (-1.5) = 0.5, k = -0.2:
+    ///   L = k |x| = -0.1, dL/dlogp = k sign(x) = -0.2; token-mean over 1 token.
+    @Test("a negative coefficient is a bonus, on both paths")
+    func negativeCoefficient() throws {
+        var c = Completion(reward: 0, logp: [-1], oldLogp: [-1.5], advantage: 0)
+        c.logRatioPenalty = [-0.2]
+        let batch = Batch(groups: [Group(completions: [c])])
+        var config = GRPOConfig()
+        config.policyObjective = .unclipped
+        config.lossAggMode = .tokenMean
+        config.beta = 0
+        for b in [try Naive.breakdown(batch, config: config), try Vectorized.breakdown(batch, config: config)] {
+            expectClose(b.loss, -0.1, relative: 1e-12)
+            expectClose(b.gradLogp[0, 0], -0.2, relative: 1e-12)
         }
     }
 }

@@ -59,7 +59,7 @@ func randomBatch(_ rng: inout SeededGenerator, groups: Int? = nil, groupSize: In
             if masks { c.mask = (0..<n).map { _ in rng.integer(0, 4) != 0 } }
             if truncation { c.truncated = rng.integer(0, 2) == 0 }
             if policyWeights { c.policyWeight = (0..<n).map { _ in rng.integer(0, 5) == 0 ? 0 : rng.uniform(0, 3) } }
-            if penalties { c.logRatioPenalty = (0..<n).map { _ in rng.integer(0, 2) == 0 ? rng.uniform(0, 2) : 0 } }
+            if penalties { c.logRatioPenalty = (0..<n).map { _ in rng.integer(0, 2) == 0 ? rng.uniform(-1, 2) : 0 } }  // verl takes a negative ppo_kl_coef
             if functions > 0 {
                 let unscorable = rng.integer(0, 7) == 0
                 c.rewardsPerFunction = (0..<functions).map { _ in

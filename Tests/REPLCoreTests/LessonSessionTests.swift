@@ -89,7 +89,8 @@ struct LessonSessionTests {
             #expect(printed.count == before + 1 && printed.last == "grpo> \(step.command)")
             #expect(reply.lines.first != "grpo> \(step.command)")
         }
-        #expect(!progressSeen.isEmpty && progressSeen.allSatisfy { $0?.hasPrefix("grpo> train ") == true },
+        let training = ["grpo> train ", "grpo> seeds ", "grpo> sweep "]
+        #expect(!progressSeen.isEmpty && progressSeen.allSatisfy { line in training.contains { line?.hasPrefix($0) == true } },
                 "training reports progress after its own echo: \(progressSeen)")
     }
 

@@ -65,8 +65,10 @@ public enum VerlAdvantages {
                 return group.map { r in r * n / (n - 1) - m * n / (n - 1) }
             }
         case .opo:
-            return zip(rewards, lengths).map { group, length in
+            return try zip(rewards, lengths).enumerated().map { (g, pair) throws(ConfigError) in
+                let (group, length) = pair
                 guard group.count > 1 else { return group }  // baseline 0
+                guard length.reduce(0, +) > 0 else { throw opoWithoutTokens(g) }
                 let baseline = zip(group, length).reduce(0) { $0 + $1.0 * $1.1 } / length.reduce(0, +)
                 return group.map { $0 - baseline }
             }
@@ -111,6 +113,11 @@ public enum VerlAdvantages {
             throw ConfigError("adv_estimator must be one of verl's \(verlNames.joined(separator: ", ")), not '\(options.advEstimator)'")
         }
         throw ConfigError(options.notYet("adv_estimator \(options.advEstimator)"))
+    }
+
+    /// opo's baseline of a group none of whose tokens the loss counts: 0 / 0.
+    static func opoWithoutTokens(_ g: Int) -> ConfigError {
+        ConfigError("opo: no token of group \(g) counts, so its length-weighted baseline is 0/0 (verl's advantages there are NaN)")
     }
 
     /// A group's mean and unbiased std, except that a group of one gets mean 0 and std 1 (verl's

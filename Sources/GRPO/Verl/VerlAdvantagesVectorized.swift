@@ -74,6 +74,7 @@ extension VerlAdvantages {
                     weighted += x.rewards[k] * Double(x.keptTokens[k])
                     tokens += Double(x.keptTokens[k])
                 }
+                if slice.count > 1 && tokens == 0 { throw opoWithoutTokens(g) }
                 let baseline = slice.count > 1 ? weighted / tokens : 0
                 for k in slice { out[k] = x.rewards[k] - baseline }
             }

@@ -17,14 +17,16 @@ extension VerlOptions {
     /// completion). Refuses what verl refuses (with verl's reason) and what is not computed
     /// here yet (saying so).
     public func lossConfig(paddedWidth: Int) throws(ConfigError) -> GRPOConfig {
-        try checkComputedHere()
         var c = GRPOConfig()
         c.lossAggMode = lossAggMode
         c.countDivisor = .plusEpsilon
+        if let factor = lossScaleFactor, !(factor > 0) {
+            throw ConfigError("loss_scale_factor must be > 0 or null, not \(factor.optionText): seq-mean-token-sum-norm divides by it")
+        }
         c.lossScaleFactor = lossScaleFactor ?? Double(maxResponseLength ?? paddedWidth)
         c.logRatioClamp = 20
-        try c.set("epsilon", to: resolvedClipRatioLow.optionText)
-        try c.set("epsilon_high", to: resolvedClipRatioHigh.optionText)
+        try c.set("epsilon", to: resolvedClipRatioLow.optionText, as: clipRatioLow == nil ? "clip_ratio" : "clip_ratio_low")
+        try c.set("epsilon_high", to: resolvedClipRatioHigh.optionText, as: clipRatioHigh == nil ? "clip_ratio" : "clip_ratio_high")
         switch lossMode {
         case .vanilla:
             // verl asserts clip_ratio_c > 1 in vanilla (and only there).
@@ -32,7 +34,7 @@ extension VerlOptions {
                 throw ConfigError("clip_ratio_c must be > 1 for dual-clip PPO (verl asserts it), not \(clipRatioC.optionText)")
             }
             c.lossType = .grpo
-            try c.set("delta", to: clipRatioC.optionText)
+            try c.set("delta", to: clipRatioC.optionText, as: "clip_ratio_c")
             c.deltaForm = .dualClip
         case .cispo:
             c.lossType = .cispo
@@ -49,8 +51,8 @@ extension VerlOptions {
             // SAPO's gate; its policy term is always seq-mean-token-mean in verl, while the KL
             // and entropy terms follow loss_agg_mode.
             c.lossType = .sapo
-            try c.set("sapo_temperature_pos", to: tauPos.optionText)
-            try c.set("sapo_temperature_neg", to: tauNeg.optionText)
+            try c.set("sapo_temperature_pos", to: tauPos.optionText, as: "tau_pos")
+            try c.set("sapo_temperature_neg", to: tauNeg.optionText, as: "tau_neg")
             c.policyAggMode = .sequenceMeanTokenMean
         case .gpg:
             c.policyObjective = .reinforce
@@ -60,12 +62,12 @@ extension VerlOptions {
                 throw ConfigError("policy_loss.dro_beta must be a positive value when using DRO (verl's check), not \(droBeta.map(\.optionText) ?? "null")")
             }
             c.policyObjective = .dro
-            try c.set("dro_beta", to: beta.optionText)
+            try c.set("dro_beta", to: beta.optionText, as: "dro_beta")
             c.logRatioClamp = nil  // its penalty takes the raw log-ratio
         case .dppoTV, .dppoKL:
             c.policyObjective = lossMode == .dppoTV ? .dppoTV : .dppoKL
             // clip_ratio_c caps DPPO's detached weight min(r, clip_ratio_c).
-            try c.set("delta", to: clipRatioC.optionText)
+            try c.set("delta", to: clipRatioC.optionText, as: "clip_ratio_c")
         case .bypassMode:
             // The rollout engine's log-probs are old_logp (`lossInputs`); ppo_clip is vanilla on
             // that ratio, reinforce is -A logp (times the rollout_is weights).
@@ -75,7 +77,7 @@ extension VerlOptions {
                     throw ConfigError("clip_ratio_c must be > 1 for dual-clip PPO (verl asserts it), not \(clipRatioC.optionText)")
                 }
                 c.lossType = .grpo
-                try c.set("delta", to: clipRatioC.optionText)
+                try c.set("delta", to: clipRatioC.optionText, as: "clip_ratio_c")
                 c.deltaForm = .dualClip
             case "reinforce":
                 c.policyObjective = .reinforce
@@ -121,7 +123,7 @@ extension VerlOptions {
         }
         c.klStraightThrough = klStraightThrough
         // - entropy_coeff * agg(entropy): aggregated as the loss is (the entropies are data).
-        try c.set("entropy_coef", to: entropyCoeff.optionText)
+        try c.set("entropy_coef", to: entropyCoeff.optionText, as: "entropy_coeff")
         c.entropyAggregation = .lossAggregation
         // The advantages come from `VerlAdvantages`, given to the loss per completion.
         c.scaleRewards = normAdvByStdInGRPO ? .group : .none
@@ -129,9 +131,6 @@ extension VerlOptions {
         return c
     }
 
-    /// The options whose terms are not in the composed loss yet (issue 12's later steps).
-    func checkComputedHere() throws(ConfigError) {
-    }
 
     func notYet(_ what: String) -> String {
         "\(what): verl 0.9.1 has it, grpo-swift does not compute it yet"
@@ -319,5 +318,15 @@ extension VerlOptions {
             for i in view.groups[g].completions.indices { view.groups[g].completions[i].oldLogp = view.groups[g].completions[i].logp }
         }
         return view
+    }
+}
+
+extension GRPOConfig {
+    /// `set(key, to:)` for a value that came from verl's option `verlName`: a refusal names
+    /// verl's option, not ours.
+    mutating func set(_ key: String, to text: String, as verlName: String) throws(ConfigError) {
+        do throws(ConfigError) { try set(key, to: text) } catch {
+            throw ConfigError(error.message.hasPrefix(key) ? verlName + error.message.dropFirst(key.count) : "\(verlName): \(error.message)")
+        }
     }
 }

@@ -13,7 +13,7 @@ public enum VerlMetrics {
                                "actor/entropy_loss", "actor/kl_loss", "actor/kl_coef"] + rolloutNames + rolloutNames.map { "actor/" + $0 }
 
     /// The trainer's `rollout_corr/*` metrics (`actor/rollout_corr/*` in bypass_mode).
-    static let rolloutNames = offPolicyNames + VerlRolloutCorrection.metricNames
+    static let rolloutNames = offPolicyNames + VerlRolloutCorrection.metricNames + VerlRejectionSampling.metricNames
 
     /// The trainer's `rollout_corr/*` metrics of how far the rollout engine's log-probs are from
     /// the trainer's (`compute_offpolicy_metrics`), for a batch with `sampler_logp`.

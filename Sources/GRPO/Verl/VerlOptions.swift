@@ -130,8 +130,9 @@ public struct VerlOptions: Sendable, Equatable {
         case "clip_cov_lb": clipCovLB = try number()
         case "clip_cov_ub": clipCovUB = try number()
         case "clip_cov_seed": clipCovSeed = try optionalNumber().map { Int($0) }
-        case "kl_cov_ratio": klCovRatio = try number()
-        case "ppo_kl_coef": ppoKLCoef = try number()
+        // null reads as verl's fallback in `compute_policy_loss_kl_cov` (1.0 for ppo_kl_coef, not its default 0.1).
+        case "kl_cov_ratio": klCovRatio = isNone ? 0.0002 : try number()
+        case "ppo_kl_coef": ppoKLCoef = isNone ? 1.0 : try number()
         case "dro_beta": droBeta = try optionalNumber()
         case "adv_estimator": advEstimator = word
         case "norm_adv_by_std_in_grpo": normAdvByStdInGRPO = try flag()
@@ -175,6 +176,32 @@ public struct VerlOptions: Sendable, Equatable {
             rolloutRSThreshold ?? "none", lossType, maxResponseLength.map(String.init) ?? "none",
         ]
         return Array(zip(Self.keys, values)).map { (key: $0.0, value: $0.1) }
+    }
+
+    /// Checks every value as it is checked where it is read, whichever loss mode, estimator or
+    /// correction reads it: for the REPL's `set`, where an invalid value changes nothing. (verl,
+    /// and a batch file here, refuse a value only when something reads it.)
+    public func checkValues() throws(ConfigError) {
+        _ = try VerlAdvantages.estimator(self)
+        guard ["ppo_clip", "reinforce"].contains(lossType) else {
+            throw ConfigError("loss_type must be ppo_clip or reinforce (bypass_mode's policy loss), not '\(lossType)'")
+        }
+        if let beta = droBeta, !(beta > 0) { throw ConfigError("dro_beta must be positive or null (dro's check), not \(beta.optionText)") }
+        guard klCovRatio > 0 && klCovRatio <= 1 else { throw ConfigError("kl_cov_ratio must be in (0, 1], not \(klCovRatio.optionText)") }
+        guard tauPos > 0 && tauNeg > 0 else { throw ConfigError("tau_pos and tau_neg must be > 0 (sapo divides by them)") }
+        if let seed = clipCovSeed, seed < 0 { throw ConfigError("clip_cov_seed must be a whole number >= 0 or null, not \(seed)") }
+        // Every loss mode's own checks, and the rollout correction's, on a batch of one group.
+        for mode in LossMode.allCases where mode != .dro || droBeta != nil {
+            var o = self
+            o.lossMode = mode
+            if mode == .vanilla || mode == .bypassMode { o.clipRatioC = max(clipRatioC, 1.5) }  // checked when it is the mode
+            _ = try o.lossConfig(paddedWidth: 1)
+        }
+        let probe = Batch(groups: [Group(completions: [Completion(reward: 1, logp: [-1], samplerLogp: [-1]),
+                                                       Completion(reward: 0, logp: [-1], samplerLogp: [-1])])])
+        _ = try VerlRolloutCorrection.threshold(rolloutISThreshold)  // read only with rollout_is, checked anyway
+        _ = try VerlRolloutCorrection.weights(probe, options: self)
+        _ = try VerlRejectionSampling.rejection(probe, options: self)
     }
 
     /// verl's actor computes the entropy term (and logs `actor/entropy_loss`).

@@ -20,6 +20,13 @@ public enum VerlRejectionSampling {
     static let supportedOptions = ["token_k1", "token_k2", "token_k3", "seq_sum_k1", "seq_sum_k2", "seq_sum_k3",
                           "seq_mean_k1", "seq_mean_k2", "seq_mean_k3", "seq_max_k2", "seq_max_k3"]
 
+    /// Every `rollout_corr/rollout_rs_*` metric name `rejection` may return, over every option.
+    public static let metricNames: [String] = supportedOptions.flatMap { option in
+        ["mean", "max", "min", "fraction_high", "fraction_low", "std", "seq_mean", "seq_std", "seq_max", "seq_min",
+         "seq_max_deviation", "seq_fraction_high", "seq_fraction_low", "masked_fraction", "seq_masked_fraction"]
+            .map { "rollout_corr/rollout_rs_\(option)_\($0)" }
+    } + ["rollout_corr/rollout_rs_masked_fraction", "rollout_corr/rollout_rs_seq_masked_fraction"]
+
     /// The response masks after rejection, and verl's `rollout_corr/rollout_rs_*` metrics.
     public static func rejection(_ batch: Batch, options: VerlOptions) throws(ConfigError)
         -> (masks: [[Bool]], metrics: [(name: String, value: Double)])

@@ -48,10 +48,24 @@ enum BatchCommands {
         Command("savebatch", syntax: "FILE", summary: "write the current batch and loss options as a batch file (for explain or other libraries)",
                 example: "savebatch /tmp/batch.json", completion: .files) { session, args throws(CommandError) in
             guard args.count == 1 else { throw CommandError("savebatch takes one FILE, e.g. 'savebatch batch.json'") }
-            let batch = try session.currentBatch()
-            let file = BatchFile.encode(batch, config: session.config)
+            // Under library verl: verl's options and the batch as verl's actor is given it (a verl
+            // file's own, before rejection), so that 'explain' computes the same loss again.
+            let batch: Batch, file: JSONValue
+            var notes: [String] = []
+            if session.library == .verl {
+                batch = if let verlFile = session.verlFile { verlFile.responseBatch } else { try session.currentBatch() }
+                file = BatchFile.encode(batch, verl: session.verlOptionsAsComputed())
+            } else {
+                batch = try session.currentBatch()
+                file = BatchFile.encode(batch, config: session.config)
+                if batch.hasPolicyWeight || batch.hasLogRatioPenalty {
+                    notes.append("note: this batch's per-token weights and penalties are verl's and TRL's options cannot hold them; "
+                                 + "'set library verl' then 'savebatch' writes verl's options")
+                }
+            }
             do throws(InputError) { try AtomicFile.write(file.rendered(pretty: true) + "\n", to: args[0]) } catch { throw CommandError(error.message) }
-            var lines = ["wrote \(args[0]): \(batch.completionCount) completions, \(batch.tokenCount) tokens"]
+            var lines = ["wrote \(args[0]): \(batch.completionCount) completions, \(batch.tokenCount) tokens"
+                         + (session.library == .verl ? ", under verl's option names" : "")] + notes
             // `example trl`'s synthetic golden inputs hold a "log-probability" above 0.
             do throws(InputError) { _ = try BatchFile.decode(file, name: args[0], base: session.config) } catch {
                 lines.append("note: 'explain' will refuse this file: \(error.message)")

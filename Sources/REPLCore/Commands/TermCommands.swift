@@ -31,7 +31,7 @@ enum TermCommands {
             try Args.onlyAll(args, "advantages")
             let batch = try session.shownBatch()
             let b = try session.breakdown()
-            var lines = [header(session)] + session.render(BreakdownView.advantageTable(batch, b, givenTitle: session.verlFile?.advantageSource ?? BreakdownView.givenAdvantagesTitle), all: Args.wantsAll(args), command: "advantages")
+            var lines = [header(session)] + session.render(BreakdownView.advantageTable(batch, b, givenTitle: try session.advantageSource()), all: Args.wantsAll(args), command: "advantages")
             let dead = b.groupStd.filter(Naive.isZeroStd).count
             if dead > 0 {
                 lines.append("\(dead) of \(b.groupStd.count) group(s) have all rewards equal (std 0): their advantages are 0 and teach nothing")

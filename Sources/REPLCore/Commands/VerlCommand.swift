@@ -19,7 +19,7 @@ enum VerlCommand {
         let source: String
         if session.library == .verl {
             // The session speaks verl: its own options, and verl's advantages from the rewards.
-            options = session.verlOptions
+            options = session.verlOptionsAsComputed()
             given = session.verlFile?.responseBatch ?? batch
             source = "the session's verl options"
         } else {
@@ -107,9 +107,9 @@ enum VerlCommand {
                 let (verlBatch, config) = try o.lossInputs(given)
                 let verl = try Vectorized.breakdown(verlBatch, config: config)
                 let pg = VerlMetrics.metrics(verl, batch: given, options: o).first { $0.name == "actor/pg_loss" }?.value ?? .nan
-                table.add([mode.rawValue, Fmt.num(pg, digits: 8), Fmt.num(verl.loss, digits: 8), trlNearest(mode)])
+                table.add([mode.rawValue, Fmt.num(pg, digits: 8), Fmt.num(verl.loss, digits: 8), trlNearest(mode, options.lossAggMode)])
             } catch {
-                table.add([mode.rawValue, "-", "-", trlNearest(mode)])
+                table.add([mode.rawValue, "-", "-", trlNearest(mode, options.lossAggMode)])
                 let message = (error as? ConfigError)?.message ?? (error as? BatchError)?.message ?? "\(error)"
                 reasons += Fmt.indented("\(mode.rawValue): \(message)", width: width)
             }
@@ -117,14 +117,21 @@ enum VerlCommand {
         return table.render() + (reasons.isEmpty ? [] : ["not computed for this batch:"] + reasons)
     }
 
-    /// The TRL loss type a loss mode is nearest to, and how it differs.
-    static func trlNearest(_ mode: VerlOptions.LossMode) -> String {
+    /// The TRL loss type a loss mode is nearest to under `aggregation`, and how it differs.
+    static func trlNearest(_ mode: VerlOptions.LossMode, _ aggregation: GRPOConfig.Aggregation) -> String {
+        let clipMin: String? = switch aggregation {
+        case .tokenMean: "dapo"
+        case .sequenceMeanTokenMean: "grpo"
+        case .constantNormalizer: "dr_grpo"
+        case .sequenceMeanTokenSum: "luspo"
+        case .tokenSum, .sequenceMean: nil
+        }
         switch mode {
-        case .vanilla: "dapo + dual clip"
-        case .cispo: "cispo (other clip)"
-        case .gspo: "grpo, sequence level"
-        case .sapo: "sapo"
-        case .gpg, .dro, .dppoTV, .dppoKL, .geoMean, .klCov, .clipCov, .bypassMode: "(none)"
+        case .vanilla: return clipMin.map { "\($0) + dual clip" } ?? "(none)"
+        case .cispo: return aggregation == .tokenMean ? "cispo (other clip)" : "(none)"
+        case .gspo: return clipMin.map { "\($0), sequence level" } ?? "(none)"
+        case .sapo: return "sapo"  // its policy term is always seq-mean-token-mean, as TRL's
+        case .gpg, .dro, .dppoTV, .dppoKL, .geoMean, .klCov, .clipCov, .bypassMode: return "(none)"
         }
     }
 

@@ -287,6 +287,15 @@ public enum BatchFile {
     /// The batch (and config) as a batch file, so a batch from the tiny policy can be saved and
     /// explained again or compared with another library.
     public static func encode(_ batch: Batch, config: GRPOConfig) -> JSONValue {
+        encode(batch, options: ("config", configJSON(config)))
+    }
+
+    /// The batch with verl's options under `"verl"` (a session under `library verl`).
+    public static func encode(_ batch: Batch, verl: VerlOptions) -> JSONValue {
+        encode(batch, options: ("verl", verlJSON(verl)))
+    }
+
+    static func encode(_ batch: Batch, options: (String, JSONValue)) -> JSONValue {
         let groups: [JSONValue] = batch.groups.map { group in
             let completions: [JSONValue] = group.completions.map { c in
                 var o = JSONObject()
@@ -311,7 +320,7 @@ public enum BatchFile {
             }
             return .object(JSONObject([perCompletion, ("completions", .array(completions))]))
         }
-        return .object(JSONObject([("config", configJSON(config)), ("groups", .array(groups))]))
+        return .object(JSONObject([options, ("groups", .array(groups))]))
     }
 
     /// verl options as JSON, every key: numbers, booleans, null, the rest strings (and a list for

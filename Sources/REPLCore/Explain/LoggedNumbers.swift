@@ -116,7 +116,13 @@ public struct LoggedNumbers: Sendable, Equatable {
         let title = "logged by \(source ?? "the library") vs ours"
         let notCompared = ignored.isEmpty ? [] : ["not compared (we do not compute them): \(ignored.joined(separator: ", "))"]
         guard !entries.isEmpty else {
-            return [title + ": nothing to compare; logged numbers we compute are " + numbers.names.joined(separator: ", ")]
+            // The rejection metrics, one per option and statistic, as one pattern each.
+            var shown: [String] = []
+            for name in numbers.names {
+                let short = name.contains("rollout_rs_") ? String(name[..<name.range(of: "rollout_rs_")!.upperBound]) + "*" : name
+                if !shown.contains(short) { shown.append(short) }
+            }
+            return [title + ": nothing to compare; logged numbers we compute are " + shown.joined(separator: ", ")]
                 + notCompared
         }
         var table = Table(title: title,
@@ -189,7 +195,8 @@ public struct OurNumbers {
         let metrics = [("loss", b.loss)] + VerlMetrics.metrics(b, batch: batch, options: options).map { ($0.name, $0.value) }
         let values = Dictionary(uniqueKeysWithValues: metrics)
         return OurNumbers(names: verlNames, optionsName: "\"verl\" object",
-                          missingReason: "its verl options do not compute it: use_kl_loss, entropy_coeff or calculate_entropy",
+                          missingReason: "its verl options do not compute it: actor/kl_loss needs use_kl_loss, actor/entropy_loss "
+                              + "entropy_coeff or calculate_entropy, rollout_corr/* sampler_logp and the rollout_is or rollout_rs that logs it",
                           lossHint: " (one mini-batch on one GPU: verl's global batch is this file's tokens and completions)") {
             values[$0] ?? values["actor/" + $0]
         }

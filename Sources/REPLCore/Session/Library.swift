@@ -66,6 +66,7 @@ extension Session {
     /// Makes `options` the session's verl options, and their loss (in the neutral options) the
     /// one training uses. Throws what verl would refuse; then nothing changes.
     func useVerlOptions(_ options: VerlOptions) throws(ConfigError) {
+        try options.checkValues()
         var config = try options.lossConfig(paddedWidth: options.maxResponseLength ?? config.maxCompletionLength)
         config.maxCompletionLength = self.config.maxCompletionLength
         verlOptions = options
@@ -118,7 +119,7 @@ extension Session {
             let steps = verlBatchSteps()
             return ["library trl: TRL's option names again; the loss keeps verl's conventions in them"]
                 + Fmt.indented("(" + ExplainText.changedSettings(config) + "); 'preset trl' starts from TRL's own", width: lineWidth)
-                + (steps.isEmpty ? [] : Fmt.indented("not kept (verl applies them to the batch before its loss): "
+                + (steps.isEmpty ? [] : Fmt.indented("not kept (verl computes them from the whole batch, which TRL's options cannot say): "
                                                      + steps.joined(separator: ", "), width: lineWidth))
         }
     }
@@ -132,7 +133,7 @@ extension Session {
         guard library == .verl else { return (batch, batchConfig) }
         do throws(ConfigError) {
             let estimator: VerlAdvantages.Path = (path ?? shownPath) == .naive ? .naive : .vectorized
-            var (verlBatch, config) = try verlOptions.lossInputs(verlFile?.responseBatch ?? batch, path: estimator)
+            var (verlBatch, config) = try verlOptionsAsComputed().lossInputs(verlFile?.responseBatch ?? batch, path: estimator)
             config.maxCompletionLength = self.config.maxCompletionLength
             return (verlBatch, config)
         } catch {
@@ -154,7 +155,8 @@ extension Session {
         let missing = verlBatchSteps()
         guard !missing.isEmpty else { return nil }
         return "\(command) cannot run: under library verl the tiny policy trains with verl's loss terms and grpo's advantages, "
-            + "not \(missing.joined(separator: ", ")) (they act on the batch before the loss); set them back, or 'set library trl'"
+            + "not \(missing.joined(separator: ", ")) (verl computes them from the whole batch: its estimator, its rollout "
+            + "correction, kl_cov's and clip_cov's choice of tokens, bypass_mode's old policy); set them back, or 'set library trl'"
     }
 
     /// Goes back to TRL's words after a command that set TRL's options (`preset`, `load`,
@@ -176,5 +178,26 @@ extension Session {
         if let level = v.rolloutIS { steps.append("rollout_is \(level)") }
         if let option = v.rolloutRS { steps.append("rollout_rs \(option)") }
         return steps
+    }
+
+    /// Where the advantages `advantages` shows come from, when the loss did not compute them
+    /// itself: as the batch gives them, or verl's estimator (under `library verl`, the current one).
+    func advantageSource() throws(CommandError) -> String {
+        let given = verlFile?.responseBatch ?? batch
+        guard library == .verl, given?.hasGivenAdvantages == false else {
+            return verlFile?.advantageSource ?? BreakdownView.givenAdvantagesTitle
+        }
+        return "A_i by verl's \(verlOptions.advEstimator) estimator, the batch's groups as verl's uids"
+    }
+
+    /// The session's verl options with the padded width they are computed at: a verl file's
+    /// own, or the tiny policy's `max_completion_length` (its responses' width), or the longest
+    /// completion of the batch when that is longer (a TRL file's).
+    func verlOptionsAsComputed() -> VerlOptions {
+        var options = verlOptions
+        if verlFile == nil && options.maxResponseLength == nil {
+            options.maxResponseLength = max(config.maxCompletionLength, batch?.completions.map(\.length).max() ?? 1)
+        }
+        return options
     }
 }

@@ -294,14 +294,15 @@ public enum BreakdownView {
         let entropy = c.entropyAggregation == .actingTokenMean ? "mean entropy" : "agg(entropy)"
         let bonus = c.entropyCoef == 0 ? ""
             : (c.entropyCoef > 0 ? " - \(Fmt.num(c.entropyCoef))" : " + \(Fmt.num(-c.entropyCoef))") + " * \(entropy)"
-        let policy = c.policyAggregation == c.aggregation ? ""
-            : "   (the policy term aggregated as \(c.policyAggregation.rawValue), the KL as below)"
-        return aggregationLine(c, bonus: bonus) + policy
+        // The policy term's aggregation (the w_t column's); the regularizers' when it differs.
+        let regularizers = c.policyAggregation == c.aggregation ? ""
+            : "   (w_t of the policy term; the KL and entropy aggregated as \(c.aggregation.rawValue))"
+        return aggregationLine(c, c.policyAggregation, bonus: bonus) + regularizers
     }
 
-    /// The aggregation's formula line, with the entropy term `bonus`.
-    static func aggregationLine(_ c: GRPOConfig, bonus: String) -> String {
-        switch c.aggregation {
+    /// The formula line of `aggregation`, with the entropy term `bonus`.
+    static func aggregationLine(_ c: GRPOConfig, _ aggregation: GRPOConfig.Aggregation, bonus: String) -> String {
+        switch aggregation {
         case .sequenceMeanTokenMean: return "loss = 1/B sum_i 1/|o_i| sum_t L_t\(bonus)        (w_t = 1 / (B |o_i|))"
         case .tokenMean: return "loss = 1/N sum_i sum_t L_t\(bonus)              (w_t = 1 / N, N = the tokens trained on)"
         case .constantNormalizer:
@@ -309,7 +310,7 @@ public enum BreakdownView {
             return "loss = 1/(B L) sum_i sum_t L_t\(bonus)          (w_t = 1 / (B L), L = \(length))"
         case .sequenceMeanTokenSum: return "loss = 1/B sum_i sum_t L_t\(bonus)              (w_t = 1 / B: a completion weighs by its length)"
         case .tokenSum: return "loss = sum_i sum_t L_t\(bonus)                  (w_t = 1: no normalizer)"
-        case .sequenceMean: return "loss = 1/B sum_i L_i\(bonus)                    (each completion's term once)"
+        case .sequenceMean: return "loss = 1/B sum_i L_i\(bonus)                    (w_t = 1 / (B |o_i|): a completion's one term, at each of its tokens)"
         }
     }
 
