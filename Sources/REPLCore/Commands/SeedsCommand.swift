@@ -248,6 +248,17 @@ enum SeedsCommand {
             table.add(row)
         }
         lines += table.render()
+        // The other series at the runs' end, as mean (sd).
+        var others = Table(title: "the other series at the end of each run, mean (sd) over the runs",
+                           columns: [.text(setting.key)] + measures.dropFirst().map { .text($0.name) })
+        for (value, runs) in rows {
+            others.add([value] + measures.dropFirst().map { measure in
+                let xs = runs.compactMap { endValue($0, measure.value, window: w) }
+                guard let s = SeedStatistics(xs) else { return xs.first.map { Fmt.num($0) } ?? "-" }
+                return "\(Fmt.num(s.mean)) (\(Fmt.num(s.sd, digits: 2)))"
+            })
+        }
+        lines += [""] + others.render()
         if request.level != nil {
             lines += Fmt.wrap("reached: runs whose mean reward over \(request.window) iterations reaches \(Fmt.num(request.level!)); "
                               + "'at iteration' is over those runs only", width: session.lineWidth, indent: "  ")
