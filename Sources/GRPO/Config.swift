@@ -58,7 +58,8 @@ public struct GRPOConfig: Sendable, Equatable {
         case sequence
     }
 
-    /// Sample (n - 1, Bessel; every library) or population (n; `np.std`, many blogs) std.
+    /// Sample (n - 1, Bessel: torch.std, which TRL, verl and OpenRLHF use) or population (n; `np.std`
+    /// without ddof, many blogs) std.
     /// Our own switch. Lesson 02.
     public enum StdEstimator: String, Sendable, CaseIterable {
         case sample

@@ -16,8 +16,9 @@ extension Naive {
         return m
     }
 
-    /// std(x) = sqrt( sum_k (x_k - mean)^2 / d ), with d = n - 1 for the sample estimator (every
-    /// RL library; Bessel's correction) and d = n for the population one (`np.std`). Lesson 02.
+    /// std(x) = sqrt( sum_k (x_k - mean)^2 / d ), with d = n - 1 for the sample estimator (torch.std,
+    /// as TRL, verl and OpenRLHF take it; Bessel's correction) and d = n for the population one
+    /// (`np.std` without ddof). Lesson 02.
     public static func std(_ xs: [Double], estimator: GRPOConfig.StdEstimator) -> Double {
         let m = mean(xs)
         var squares = 0.0
