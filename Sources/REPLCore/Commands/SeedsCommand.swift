@@ -21,6 +21,8 @@ enum SeedsCommand {
         var iterations: [Iteration]
     }
 
+    /// An iteration's numbers: the mean over its inner updates (with mu > 1 the first of them
+    /// clips nothing, so `clip` is a share of the iteration's updates).
     struct Iteration: Sendable {
         var reward: Double, length: Double, lengthWrong: Double?, kl: Double, clip: Double?, entropy: Double
     }
@@ -235,15 +237,20 @@ enum SeedsCommand {
                              + "x \(request.iterations) iterations each; task \(t.task), \(t.promptsPerIteration) prompts x G = \(t.numGenerations), "
                              + "mu = \(t.numIterations); the other options as the session has them", width: session.lineWidth, indent: "  ")
         var columns: [Table.Column] = [.text(setting.key), .number("reward"), .number("sd"), .text("95% interval")]
-        if request.level != nil { columns += [.text("reached"), .number("at iteration"), .number("sd")] }
+        if request.level != nil { columns += [.text("reached"), .number("at iteration"), .number("sd"), .number("completions")] }
         var table = Table(title: "reward at the end of each run (the mean of its last \(w) iterations)", columns: columns)
         for (value, runs) in rows {
+            // Completions sampled per iteration under this value (it may be num_generations itself).
+            let settings = scratches.first { $0.value == value }!.session.trainer.settings
+            let perIteration = Double(settings.promptsPerIteration * settings.numGenerations)
             guard let s = SeedStatistics(runs.map { endValue($0, { $0.reward }, window: w)! }) else { continue }
             var row = [value, Fmt.num(s.mean), Fmt.num(s.sd), s.intervalText]
             if let level = request.level {
                 let at = runs.compactMap { reached($0, level: level, window: request.window) }.map(Double.init)
                 let t = SeedStatistics(at)
-                row += ["\(at.count)/\(runs.count)", t.map { Fmt.num($0.mean) } ?? at.first.map { Fmt.num($0) } ?? "-", t.map { Fmt.num($0.sd) } ?? "-"]
+                let mean = t?.mean ?? at.first
+                row += ["\(at.count)/\(runs.count)", mean.map { Fmt.num($0) } ?? "-", t.map { Fmt.num($0.sd) } ?? "-",
+                        mean.map { Fmt.num($0 * perIteration) } ?? "-"]
             }
             table.add(row)
         }
@@ -261,7 +268,7 @@ enum SeedsCommand {
         lines += [""] + others.render()
         if request.level != nil {
             lines += Fmt.wrap("reached: runs whose mean reward over \(request.window) iterations reaches \(Fmt.num(request.level!)); "
-                              + "'at iteration' is over those runs only", width: session.lineWidth, indent: "  ")
+                              + "'at iteration' is over those runs only, 'completions' the ones sampled by then", width: session.lineWidth, indent: "  ")
         }
         if !rows.isEmpty {
             let n = rows.flatMap { $0.runs.map(\.iterations.count) }.min() ?? 0
