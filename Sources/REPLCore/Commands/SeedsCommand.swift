@@ -131,7 +131,7 @@ enum SeedsCommand {
         let (runs, stopped) = try Self.runs(session, request)
         guard runs.count >= 2 else { return [stopped ?? "", "fewer than 2 runs: no spread to show"] }
         let w = max(1, min(request.window, request.iterations / 2))
-        var lines = [header(session, runs: runs, request: request)]
+        var lines = header(session, runs: runs, request: request)
         var table = Table(title: "at the end of each run (the mean of its last \(w) iterations), over the \(runs.count) runs",
                           columns: [.text("series"), .number("mean"), .number("sd"), .text("95% interval"), .number("min"), .number("max")])
         for (name, value) in measures {
@@ -159,11 +159,21 @@ enum SeedsCommand {
     }
 
     /// What was run: the seeds, the length, and the options that differ from the defaults.
-    static func header(_ session: Session, runs: [Run], request: Request) -> String {
-        let s = session.trainer.settings
-        return "\(runs.count) runs (seeds 1-\(runs.count)) x \(request.iterations) iterations: task \(s.task), "
-            + "\(s.promptsPerIteration) prompts x G = \(s.numGenerations), mu = \(s.numIterations); loss: "
-            + ExplainText.changedSettings(session.config)
+    static func header(_ session: Session, runs: [Run], request: Request) -> [String] {
+        Fmt.wrap("\(runs.count) runs (seeds 1-\(runs.count)) x \(request.iterations) iterations: "
+                 + trainingText(session.trainer.settings) + "; loss: " + ExplainText.changedSettings(session.config),
+                 width: session.lineWidth, indent: "  ")
+    }
+
+    /// The training options that differ from the defaults (task, prompts and G always), as
+    /// "task copy, 4 prompts x G = 8, mu = 1, learning_rate=0.5".
+    static func trainingText(_ s: TrainingSettings) -> String {
+        let defaults = TrainingSettings()
+        let shown = ["task", "prompts_per_iteration", "num_generations", "num_iterations", "seed", "max_completion_length"]
+        let changed = TrainingSettings.options.filter { !shown.contains($0.key) && $0.get(s) != $0.get(defaults) }
+            .map { "\($0.key)=\($0.get(s))" }
+        return "task \(s.task), \(s.promptsPerIteration) prompts x G = \(s.numGenerations), mu = \(s.numIterations)"
+            + (changed.isEmpty ? "" : ", " + changed.joined(separator: " "))
     }
 
     /// When each run first reaches `level`: the iteration and the sampled completions, over the
@@ -234,8 +244,8 @@ enum SeedsCommand {
         let w = max(1, min(request.window, request.iterations / 2))
         let t = session.trainer.settings
         var lines = Fmt.wrap("sweep \(setting.key) over \(rows.map(\.value).joined(separator: ", ")): \(request.seeds) seeds (1-\(request.seeds)) "
-                             + "x \(request.iterations) iterations each; task \(t.task), \(t.promptsPerIteration) prompts x G = \(t.numGenerations), "
-                             + "mu = \(t.numIterations); the other options as the session has them", width: session.lineWidth, indent: "  ")
+                             + "x \(request.iterations) iterations each; " + trainingText(t) + "; loss: "
+                             + ExplainText.changedSettings(session.config) + " (\(setting.key) as swept)", width: session.lineWidth, indent: "  ")
         var columns: [Table.Column] = [.text(setting.key), .number("reward"), .number("sd"), .text("95% interval")]
         if request.level != nil { columns += [.text("reached"), .number("at iteration"), .number("sd"), .number("completions")] }
         var table = Table(title: "reward at the end of each run (the mean of its last \(w) iterations)", columns: columns)
@@ -283,7 +293,7 @@ enum SeedsCommand {
 
     static let all: [Command] = [
         Command("seeds", syntax: "N train M [reach L]",
-                summary: "train M iterations from each of the seeds 1..N: the mean, spread and 95% interval of reward, length, clip, KL; "
+                summary: "train M iterations from each of the seeds 1..N: the mean, spread and 95% interval of reward, length, length of wrong answers, clip, KL, entropy; "
                     + "reach L times when the mean reward of a window (10, or 'window W') of iterations first reaches L",
                 example: "seeds 8 train 200 reach 0.9") { session, args throws(CommandError) in
             try seeds(session, args)
