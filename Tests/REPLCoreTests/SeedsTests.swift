@@ -70,5 +70,10 @@ struct SeedsTests {
         #expect(reply.lines.contains { $0.hasPrefix("grpo ") } && reply.lines.contains { $0.hasPrefix("dapo ") })
         #expect(interpreter.execute("sweep epsilon 0.2,7000 seeds 2 train 3").lines.first
                 == "error: sweep epsilon 7000: epsilon must be a number in [0, 100], not 7000")
+        // Presets as the swept values: each a preset's loss options, the session's untouched.
+        let presets = interpreter.execute("sweep preset dapo,cispo seeds 2 train 3")
+        #expect(!presets.isError && presets.lines.contains { $0.hasPrefix("cispo ") }, "\(presets.lines)")
+        #expect(interpreter.session.config == before)
+        #expect(interpreter.execute("sweep preset dapo,nope seeds 2 train 3").lines.first?.hasPrefix("error: sweep preset nope: no preset 'nope'") == true)
     }
 }

@@ -208,10 +208,7 @@ enum SeedsCommand {
 
     static func sweep(_ session: Session, _ args: [String]) throws(CommandError) -> [String] {
         guard args.count >= 2 else { throw CommandError("sweep takes KEY V1,V2,... then 'seeds N train M', e.g. 'sweep loss_type grpo,dapo seeds 8 train 200'") }
-        guard let setting = session.setting(named: args[0]), setting.scope != .display else {
-            throw CommandError("sweep varies a loss or training option; '\(Interpreter.shorten(args[0]))' is not one ('config' lists them)")
-        }
-        guard setting.key != "seed" else { throw CommandError("sweep varies an option over the seeds 1..N; the seed itself is what 'seeds N' varies") }
+        let (key, apply) = try sweptOption(args[0], session)
         let values = args[1].split(separator: ",").map(String.init)
         guard values.count >= 2, values.count <= 8 else { throw CommandError("sweep takes 2 to 8 values, separated by commas, e.g. grpo,dapo") }
         let request = try parse(Array(args.dropFirst(2)), command: "sweep")
@@ -228,25 +225,25 @@ enum SeedsCommand {
             scratch.shouldStop = session.shouldStop
             scratch.progress = session.progress
             if session.library == .verl { _ = try scratch.switchLibrary(to: .verl) }
-            do { try setting.set(scratch, value) } catch { throw CommandError("sweep \(setting.key) \(value): \(error.message)") }
+            do { try apply(scratch, value) } catch { throw CommandError("sweep \(key) \(value): \(error.message)") }
             scratches.append((value, scratch))
         }
         var rows: [(value: String, runs: [Run])] = []
         var stopped: String? = nil
         for (value, scratch) in scratches {
-            let (runs, halted) = try Self.runs(scratch, request, label: "\(setting.key) \(value), ")
+            let (runs, halted) = try Self.runs(scratch, request, label: "\(key) \(value), ")
             if let halted {
-                stopped = "\(setting.key) \(value): \(halted)"
+                stopped = "\(key) \(value): \(halted)"
                 break
             }
             rows.append((value, runs))
         }
         let w = max(1, min(request.window, request.iterations / 2))
         let t = session.trainer.settings
-        var lines = Fmt.wrap("sweep \(setting.key) over \(rows.map(\.value).joined(separator: ", ")): \(request.seeds) seeds (1-\(request.seeds)) "
+        var lines = Fmt.wrap("sweep \(key) over \(rows.map(\.value).joined(separator: ", ")): \(request.seeds) seeds (1-\(request.seeds)) "
                              + "x \(request.iterations) iterations each; " + trainingText(t) + "; loss: "
-                             + ExplainText.changedSettings(session.config) + " (\(setting.key) as swept)", width: session.lineWidth, indent: "  ")
-        var columns: [Table.Column] = [.text(setting.key), .number("reward"), .number("sd"), .text("95% interval")]
+                             + ExplainText.changedSettings(session.config) + " (\(key) as swept)", width: session.lineWidth, indent: "  ")
+        var columns: [Table.Column] = [.text(key), .number("reward"), .number("sd"), .text("95% interval")]
         if request.level != nil { columns += [.text("reached"), .number("at iteration"), .number("sd"), .number("completions")] }
         var table = Table(title: "reward at the end of each run (the mean of its last \(w) iterations)", columns: columns)
         for (value, runs) in rows {
@@ -267,7 +264,7 @@ enum SeedsCommand {
         lines += table.render()
         // The other series at the runs' end, as mean (sd).
         var others = Table(title: "the other series at the end of each run, mean (sd) over the runs",
-                           columns: [.text(setting.key)] + measures.dropFirst().map { .text($0.name) })
+                           columns: [.text(key)] + measures.dropFirst().map { .text($0.name) })
         for (value, runs) in rows {
             others.add([value] + measures.dropFirst().map { measure in
                 let xs = runs.compactMap { endValue($0, measure.value, window: w) }
@@ -283,12 +280,35 @@ enum SeedsCommand {
         if !rows.isEmpty {
             let n = rows.flatMap { $0.runs.map(\.iterations.count) }.min() ?? 0
             let series = rows.map { row in
-                (name: "\(setting.key) \(row.value)", values: (0..<n).map { i in row.runs.map { $0.iterations[i].reward }.reduce(0, +) / Double(row.runs.count) })
+                (name: "\(key) \(row.value)", values: (0..<n).map { i in row.runs.map { $0.iterations[i].reward }.reduce(0, +) / Double(row.runs.count) })
             }
             lines += [""] + Chart.render(title: "mean reward per iteration, each the mean over \(request.seeds) seeds", series: series,
                                          width: 60, height: 9, unicode: session.unicode)
         }
         return lines + (stopped.map { ["", $0] } ?? [])
+    }
+
+    /// What `sweep` varies: a loss or training option (through its setting), or `preset` (each
+    /// value a preset's loss options, max_completion_length kept, as `preset` does).
+    static func sweptOption(_ name: String, _ session: Session) throws(CommandError)
+        -> (key: String, apply: (Session, String) throws(CommandError) -> Void) {
+        if name == "preset" {
+            guard session.library == .trl else { throw CommandError("sweep preset: presets are TRL's options; 'set library trl' first") }
+            return ("preset", { scratch, value throws(CommandError) in
+                guard let preset = Preset(rawValue: value) else {
+                    throw CommandError("no preset '\(Interpreter.shorten(value))'; presets are \(Preset.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                var config = preset.config
+                config.maxCompletionLength = scratch.config.maxCompletionLength
+                scratch.config = config
+                scratch.trainer.lossConfig = config
+            })
+        }
+        guard let setting = session.setting(named: name), setting.scope != .display else {
+            throw CommandError("sweep varies a loss or training option, or preset; '\(Interpreter.shorten(name))' is neither ('config' lists them)")
+        }
+        guard setting.key != "seed" else { throw CommandError("sweep varies an option over the seeds 1..N; the seed itself is what 'seeds N' varies") }
+        return (setting.key, { scratch, value throws(CommandError) in try setting.set(scratch, value) })
     }
 
     static let all: [Command] = [
@@ -299,7 +319,7 @@ enum SeedsCommand {
             try seeds(session, args)
         },
         Command("sweep", syntax: "KEY A,B,... seeds ...",
-                summary: "'seeds N train M [reach L]' for each value A, B, ... of one loss or training option: the end reward and when it reaches L, with spreads",
+                summary: "'seeds N train M [reach L]' for each value A, B, ... of one loss or training option (or preset): the end reward and when it reaches L, with spreads",
                 example: "sweep loss_type grpo,dapo seeds 8 train 200 reach 0.9", completion: .options) { session, args throws(CommandError) in
             try sweep(session, args)
         },
