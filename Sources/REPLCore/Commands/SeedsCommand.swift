@@ -167,13 +167,20 @@ enum SeedsCommand {
 
     /// The training options that differ from the defaults (task, prompts and G always), as
     /// "task copy, 4 prompts x G = 8, mu = 1, learning_rate=0.5".
-    static func trainingText(_ s: TrainingSettings) -> String {
+    /// `swept`: the option a sweep varies, which is left out (its values head the table).
+    static func trainingText(_ s: TrainingSettings, swept: String? = nil) -> String {
         let defaults = TrainingSettings()
         let shown = ["task", "prompts_per_iteration", "num_generations", "num_iterations", "seed", "max_completion_length"]
-        let changed = TrainingSettings.options.filter { !shown.contains($0.key) && $0.get(s) != $0.get(defaults) }
+        let changed = TrainingSettings.options.filter { !shown.contains($0.key) && $0.key != swept && $0.get(s) != $0.get(defaults) }
             .map { "\($0.key)=\($0.get(s))" }
-        return "task \(s.task), \(s.promptsPerIteration) prompts x G = \(s.numGenerations), mu = \(s.numIterations)"
-            + (changed.isEmpty ? "" : ", " + changed.joined(separator: " "))
+        var parts = swept == "task" ? [] : ["task \(s.task)"]
+        switch swept {
+        case "prompts_per_iteration": parts.append("G = \(s.numGenerations)")
+        case "num_generations": parts.append("\(s.promptsPerIteration) prompts")
+        default: parts.append("\(s.promptsPerIteration) prompts x G = \(s.numGenerations)")
+        }
+        if swept != "num_iterations" { parts.append("mu = \(s.numIterations)") }
+        return (parts + changed).joined(separator: ", ")
     }
 
     /// When each run first reaches `level`: the iteration and the sampled completions, over the
@@ -241,8 +248,9 @@ enum SeedsCommand {
         let w = max(1, min(request.window, request.iterations / 2))
         let t = session.trainer.settings
         var lines = Fmt.wrap("sweep \(key) over \(rows.map(\.value).joined(separator: ", ")): \(request.seeds) seeds (1-\(request.seeds)) "
-                             + "x \(request.iterations) iterations each; " + trainingText(t) + "; loss: "
-                             + ExplainText.changedSettings(session.config) + " (\(key) as swept)", width: session.lineWidth, indent: "  ")
+                             + "x \(request.iterations) iterations each; " + trainingText(t, swept: key) + "; loss: "
+                             + ExplainText.changedSettings(session.config)
+                             + (session.setting(named: key)?.scope == .training ? "" : " (\(key) as swept)"), width: session.lineWidth, indent: "  ")
         var columns: [Table.Column] = [.text(key), .number("reward"), .number("sd"), .text("95% interval")]
         if request.level != nil { columns += [.text("reached"), .number("at iteration"), .number("sd"), .number("completions")] }
         var table = Table(title: "reward at the end of each run (the mean of its last \(w) iterations)", columns: columns)
