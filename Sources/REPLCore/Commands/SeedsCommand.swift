@@ -251,33 +251,35 @@ enum SeedsCommand {
                              + "x \(request.iterations) iterations each; " + trainingText(t, swept: key) + "; loss: "
                              + ExplainText.changedSettings(session.config)
                              + (session.setting(named: key)?.scope == .training ? "" : " (\(key) as swept)"), width: session.lineWidth, indent: "  ")
-        var columns: [Table.Column] = [.text(key), .number("reward"), .number("sd"), .text("95% interval")]
-        if request.level != nil { columns += [.text("reached"), .number("at iteration"), .number("sd"), .number("completions")] }
-        var table = Table(title: "reward at the end of each run (the mean of its last \(w) iterations)", columns: columns)
+        var table = Table(title: "reward at the end of each run (the mean of its last \(w) iterations)",
+                          columns: [.text(key), .number("reward"), .number("sd"), .text("95% interval")])
+        // When each run reaches the level: a table of its own, so that each fits 80 columns.
+        var reach = Table(title: "when the mean reward over \(request.window) iterations first reaches \(Fmt.num(request.level ?? 0))",
+                          columns: [.text(key), .text("reached"), .number("at iteration"), .number("sd"), .number("completions")])
         for (value, runs) in rows {
-            // Completions sampled per iteration under this value (it may be num_generations itself).
-            let settings = scratches.first { $0.value == value }!.session.trainer.settings
-            let perIteration = Double(settings.promptsPerIteration * settings.numGenerations)
             guard let s = SeedStatistics(runs.map { endValue($0, { $0.reward }, window: w)! }) else { continue }
-            var row = [value, Fmt.num(s.mean), Fmt.num(s.sd), s.intervalText]
+            table.add([value, Fmt.num(s.mean), Fmt.num(s.sd), s.intervalText])
             if let level = request.level {
+                // Completions sampled per iteration under this value (it may be num_generations itself).
+                let settings = scratches.first { $0.value == value }!.session.trainer.settings
+                let perIteration = Double(settings.promptsPerIteration * settings.numGenerations)
                 let at = runs.compactMap { reached($0, level: level, window: request.window) }.map(Double.init)
                 let t = SeedStatistics(at)
                 let mean = t?.mean ?? at.first
-                row += ["\(at.count)/\(runs.count)", mean.map { Fmt.num($0) } ?? "-", t.map { Fmt.num($0.sd) } ?? "-",
-                        mean.map { Fmt.num($0 * perIteration) } ?? "-"]
+                reach.add([value, "\(at.count)/\(runs.count)", mean.map { Fmt.num($0) } ?? "-", t.map { Fmt.num($0.sd) } ?? "-",
+                           mean.map { Fmt.num($0 * perIteration) } ?? "-"])
             }
-            table.add(row)
         }
         lines += table.render()
-        // The other series at the runs' end, as mean (sd).
+        if request.level != nil { lines += [""] + reach.render() }
+        // The other series at the runs' end, as mean (sd), three digits each.
         var others = Table(title: "the other series at the end of each run, mean (sd) over the runs",
                            columns: [.text(key)] + measures.dropFirst().map { .text($0.name) })
         for (value, runs) in rows {
             others.add([value] + measures.dropFirst().map { measure in
                 let xs = runs.compactMap { endValue($0, measure.value, window: w) }
-                guard let s = SeedStatistics(xs) else { return xs.first.map { Fmt.num($0) } ?? "-" }
-                return "\(Fmt.num(s.mean)) (\(Fmt.num(s.sd, digits: 2)))"
+                guard let s = SeedStatistics(xs) else { return xs.first.map { Fmt.num($0, digits: 3) } ?? "-" }
+                return "\(Fmt.num(s.mean, digits: 3)) (\(Fmt.num(s.sd, digits: 2)))"
             })
         }
         lines += [""] + others.render()
