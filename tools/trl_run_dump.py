@@ -27,7 +27,7 @@ The same 12-row generation batch is shuffled and cut into 2 calls of 6 rows, so 
 are split between calls; an optimizer step is 2 calls (accumulated), and num_iterations 2 replays
 both calls for step 2: 4 calls, one file each (-call1..4). TRL's returned loss is then scaled for
 the accumulation window (dapo divides by the generation batch's token count times 2/2), so the
-file's loss is the returned one times trl_loss_factor (lesson 12): the loss of the call's rows alone.
+file's loss is the returned one times trl_loss_factor (lesson 13): the loss of the call's rows alone.
 
 Fifteen runs in all (RUNS has each one's options, with a comment): six for the first options
 (grpo with beta 0.04, dapo with epsilon_high 0.28, dr_grpo, GSPO, top_entropy_quantile 0.5,
@@ -78,7 +78,7 @@ What is recorded, per `_compute_loss` call (one per optimizer step, except in da
     rewards per reward function. With mask_truncated_completions TRL zeroes a truncated
     completion's completion_mask row (the attention mask too), so the mask no longer gives its length.
 
-The batch file (see lessons/12-reading-library-output.md, "Dumping a batch from TRL"):
+The batch file (see lessons/13-reading-library-output.md, "Dumping a batch from TRL"):
   - one call holding the whole generation batch: groups in the order TRL generated them. TRL shuffles the rows of a generation batch before
     it reaches `_compute_loss` (`shuffle_sequence_dict` in `_prepare_inputs`), so the rows of a
     prompt are not consecutive there; each row is tagged with its index at generation time and
@@ -273,7 +273,7 @@ def vowel_share(completions, **kwargs):
 
 def trl_loss_factor(trainer, inputs):
     """What turns the policy part of the loss TRL 1.16's _compute_loss returns (train mode) into
-    the policy loss of this call's rows alone. (lessons/12-reading-library-output.md, "Dumping a
+    the policy loss of this call's rows alone. (lessons/13-reading-library-output.md, "Dumping a
     batch from TRL", verbatim; the runs here with accumulation have no entropy bonus, so the
     factor applies to their whole loss, as the lesson's trl_call_loss says.)"""
     accumulation = trainer.current_gradient_accumulation_steps

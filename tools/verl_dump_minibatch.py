@@ -19,8 +19,8 @@ whose helpers it imports: the ActorConfig built by hydra, the trainer's compute_
   3. verl.workers.utils.losses.ppo_loss, as the FSDP engine calls it (dp_size 1, batch_num_tokens
      = the mini-batch's loss tokens, global_batch_size = its rows, one micro-batch);
 then dumps the mini-batch with what verl returned under "logged" and writes
-lessons/data/13-verl-dump.json. `grpo-repl explain` on that file recomputes the loss from the
-dumped tensors alone and compares it with "logged" (lesson 13).
+lessons/data/14-verl-dump.json. `grpo-repl explain` on that file recomputes the loss from the
+dumped tensors alone and compares it with "logged" (lesson 14).
 
 In a real run the same tensors are in the actor's update: verl 0.9.1's engine workers call
 `ppo_loss(config, model_output, data)` (verl/workers/utils/losses.py) once per micro-batch; inside
@@ -57,7 +57,7 @@ from verl.workers.utils.losses import ppo_loss  # noqa: E402
 
 import verl.trainer.ppo.rollout_corr_helper as rollout_corr_helper  # noqa: E402
 
-DEFAULT_OUT = os.path.join(G.REPO, "lessons", "data", "13-verl-dump.json")
+DEFAULT_OUT = os.path.join(G.REPO, "lessons", "data", "14-verl-dump.json")
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ extension Breakdown {
     /// infinities and two NaNs count as agreeing; a size mismatch, or a quantity or metric one
     /// has and the other lacks, is inf. The group means and stds, and the masks, are compared by
     /// the tests separately. A few 1e-16 means the naive and vectorized paths agree to rounding.
-    /// Lesson 11.
+    /// Lesson 12.
     public func maxDifference(from other: Breakdown) -> Double {
         var largest = 0.0
         func compare(_ a: [Double]?, _ b: [Double]?) {

@@ -18,7 +18,7 @@ public struct Completion: Sendable, Equatable {
     /// advantages were computed over a larger batch (TRL shuffles a generation batch's rows and
     /// spreads a prompt's G completions over steps and GPUs, so a minibatch seldom holds whole
     /// groups). When every completion has one, the group-relative step is skipped, rewards are
-    /// ignored and groups are only containers. Lesson 12.
+    /// ignored and groups are only containers. Lesson 13.
     public var advantage: Double?
     /// One reward per reward function (TRL's `rewards_per_func` row), nil where a function could
     /// not score the completion (TRL's NaN). When given, `reward` is not used: the functions are

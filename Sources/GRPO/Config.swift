@@ -71,7 +71,7 @@ public struct GRPOConfig: Sendable, Equatable {
     /// checked with 2.15.0), or in float32 (torch 2.13 and before, checked with 2.13.0). It
     /// decides ties: with rho 0.7 over 11 entropies, four of them 0, the float32 rank is exactly 3
     /// and keeps the zeros, the float64 one is 3.0000001 and drops them. Our own switch (TRL takes
-    /// whatever torch it runs on). Lesson 10.
+    /// whatever torch it runs on). Lesson 11.
     public enum QuantileRank: String, Sendable, CaseIterable {
         case float64
         case float32
@@ -128,7 +128,7 @@ public struct GRPOConfig: Sendable, Equatable {
     /// The constant divisor of `dr_grpo` (TRL `max_completion_length`, default 512).
     public var maxCompletionLength: Int = 512
     /// rho: keep the policy term only on the top rho share of tokens by entropy (TRL
-    /// `top_entropy_quantile`; 1 keeps all, 0.2 keeps the "forking tokens"). Lesson 10.
+    /// `top_entropy_quantile`; 1 keeps all, 0.2 keeps the "forking tokens"). Lesson 11.
     public var topEntropyQuantile: Double = 1.0
     public var entropyQuantileRank: QuantileRank = .float64
     /// SAPO's gate temperature for tokens with A > 0 (TRL `sapo_temperature_pos`).
@@ -177,7 +177,7 @@ public struct GRPOConfig: Sendable, Equatable {
     public var vllmImportanceSamplingClipMax: Double? = 3.0
 
     // Conventions where verl 0.9.1 computes differently from TRL 1.16, each TRL's by default
-    // (`Conventions.swift` has their types; DESIGN.md, "verl 0.9.1"; lesson 11).
+    // (`Conventions.swift` has their types; DESIGN.md, "verl 0.9.1"; lesson 14).
 
     /// The policy objective in place of the one `loss_type` picks (verl's loss modes that TRL
     /// has no loss type for: `reinforce`, `dro`, `dppo_tv`, `dppo_kl`); nil: the loss type's.

@@ -80,7 +80,7 @@ extension GRPOConfig {
                 1, 1_000_000),
         .number("top_entropy_quantile", "keep the policy term on this top share of tokens by entropy",
                \.topEntropyQuantile, 0, 1),
-        .choice("entropy_quantile_rank", "torch.quantile's rank: float64 (torch >= 2.15) or float32 (<= 2.13) (lesson 10)",
+        .choice("entropy_quantile_rank", "torch.quantile's rank: float64 (torch >= 2.15) or float32 (<= 2.13) (lesson 11)",
                 \.entropyQuantileRank),
         .number("sapo_temperature_pos", "sapo: gate temperature where A > 0", \.sapoTemperaturePos, 0, 1e6, lowerOpen: true),
         .number("sapo_temperature_neg", "sapo: gate temperature where A <= 0", \.sapoTemperatureNeg, 0, 1e6, lowerOpen: true),
@@ -110,7 +110,7 @@ extension GRPOConfig {
                        \.vllmImportanceSamplingClipMax, 0, 1e6, lowerOpen: true),
         .optionalNumber("vllm_importance_sampling_clip_min", "lower bound of the sampler/trainer weight (none = no bound)",
                        \.vllmImportanceSamplingClipMin, 0, 1e6),
-        // verl's conventions (TRL's by default): lesson 11.
+        // verl's conventions (TRL's by default): lesson 14.
         .optionalChoice("policy_objective", "the objective, in place of the loss type's (none = loss_type's; lesson 05)",
                         \.policyObjective),
         .number("dro_beta", "dro: weight of the penalty (logp - old_logp)^2 / 2 (verl's dro_beta)", \.droBeta, 0, 1e6,

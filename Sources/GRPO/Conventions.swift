@@ -1,5 +1,5 @@
 /// The types of the options where verl 0.9.1 and TRL 1.16 compute differently (`GRPOConfig`'s
-/// fields after the sampler options). Each is stated once here; lesson 11 compares them on one
+/// fields after the sampler options). Each is stated once here; lesson 14 compares them on one
 /// batch.
 extension GRPOConfig {
     /// What `delta` does to the clip-and-min objective. Lesson 04.

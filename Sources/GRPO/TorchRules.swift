@@ -10,7 +10,7 @@ public enum TorchRules {
     /// q is float32 (torch makes it a tensor of the input's dtype). torch 2.15 takes the rank in
     /// float64 and rounds w to float32; torch 2.13 took it in float32 (`GRPOConfig.QuantileRank`).
     /// The two differ when the rank is near a whole number: (1 - 0.7) * 10 is exactly 3 in float32,
-    /// 3.0000001192 from the float32 0.3 in float64. `v` is sorted and not empty. Lesson 10.
+    /// 3.0000001192 from the float32 0.3 in float64. `v` is sorted and not empty. Lesson 11.
     public static func quantile(sorted v: [Float], _ q: Float, rank precision: GRPOConfig.QuantileRank) -> Float {
         let lo: Int, hi: Int, w: Float
         switch precision {

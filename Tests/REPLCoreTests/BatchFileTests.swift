@@ -200,7 +200,7 @@ struct BatchFileTests {
         #expect(json.contains(#""loss":{"logged":1e-09,"ours":0,"difference":1e-09,"agrees":true}"#))
 
         let scaled = try #require(try contents(withLogged(#"{"loss": 0.5}"#)).logged)
-        #expect(scaled.lines(b).last?.hasSuffix("and that the logged loss is this batch's own (TRL scales it for gradient accumulation; lesson 12)") == true)
+        #expect(scaled.lines(b).last?.hasSuffix("and that the logged loss is this batch's own (TRL scales it for gradient accumulation; lesson 13)") == true)
         let agreeing = try contents(withLogged(#"{"loss": 0, "clip_ratio/low_mean": 0}"#))
         #expect(agreeing.logged!.lines(b).last == "every logged number we have agrees with ours (to 1e-5 relative, the precision of float32 logs, or to the digits logged)")
 

@@ -47,7 +47,7 @@ struct CommandReplyTests {
     @Test("after 'explain', setting max_completion_length back to the tiny policy's own value keeps the run")
     func maxCompletionLengthAfterExplain() {
         let interpreter = withThreeSteps()
-        #expect(!interpreter.execute("explain lessons/data/12-trl-dump.json").isError)
+        #expect(!interpreter.execute("explain lessons/data/13-trl-dump.json").isError)
         let shown = interpreter.session.config.maxCompletionLength
         #expect(shown != 8)
         #expect(interpreter.execute("set max_completion_length 8").lines == ["max_completion_length: \(shown) -> 8"])

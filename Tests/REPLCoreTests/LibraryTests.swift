@@ -15,9 +15,9 @@ struct LibraryTests {
 
     @Test("a verl batch file's options become the session's, and metrics speak verl's names with verl's own numbers")
     func verlFile() {
-        let repl = interpreter(["explain lessons/data/12-verl-batch.json", "set library verl"])
+        let repl = interpreter(["explain lessons/data/13-verl-batch.json", "set library verl"])
         #expect(reply(repl, "config kl_loss_type").first?.hasPrefix("kl_loss_type = k3 ") == true)
-        // verl's ppo_loss logged pg_loss -0.0994436 and loss -0.0964558 for this file (lesson 12).
+        // verl's ppo_loss logged pg_loss -0.0994436 and loss -0.0964558 for this file (lesson 13).
         let metrics = reply(repl, "metrics")
         #expect(metrics.contains { $0.hasPrefix("actor/pg_loss") && $0.hasSuffix("-0.09944") }, "\(metrics)")
         #expect(metrics.contains("loss = -0.09645584736"), "\(metrics)")

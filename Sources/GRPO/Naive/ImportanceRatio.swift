@@ -54,7 +54,7 @@ extension Naive {
     }
 
     /// A log-ratio as the ratio takes it: clamped into [-c, c] with `log_ratio_clamp` c (verl's
-    /// 20, "for stability": no gradient flows where it clamps), as it is otherwise (TRL). Lesson 11.
+    /// 20, "for stability": no gradient flows where it clamps), as it is otherwise (TRL). Lesson 14.
     static func clampedLogRatio(_ x: Scalar, _ config: GRPOConfig) -> Scalar {
         guard let c = config.logRatioClamp else { return x }
         return Scalar.clamp(x, min: -c, max: c)

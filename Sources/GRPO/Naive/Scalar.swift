@@ -11,7 +11,7 @@ import Darwin
 /// respect to each operand. `backward()` walks the graph from the output back to the leaves and
 /// applies the chain rule: grad(input) += grad(result) * d result / d input.
 /// The naive loss is written with these, so its gradient through `min` and `clamp` is not derived
-/// by hand anywhere: it follows from the rules here. Lesson 11.
+/// by hand anywhere: it follows from the rules here. Lesson 12.
 public final class Scalar {
     public let value: Double
     /// d(output) / d(self), filled in by `backward()` on the output.

@@ -24,7 +24,7 @@ import Darwin
 ///    entropy bonus from the kernel's sums.
 ///
 /// `VectorMath` (exp and expm1 as SIMD arithmetic) is what makes step 3 fast; it agrees with
-/// libm to an ulp or two. Lesson 11 walks through the mapping.
+/// libm to an ulp or two. Lesson 12 walks through the mapping.
 public enum Vectorized {
     /// Group-relative advantages over flat rewards (B = groups * G, NaN where no reward function
     /// scored a completion), one pass per group, nan-aware as TRL's `nanmean` and `nanstd`:

@@ -2,7 +2,7 @@
 /// contiguous array, completions back to back, row i at `offsets[i] ..< offsets[i+1]`.
 ///
 /// TRL pads every completion to the longest and carries a 0/1 mask; here there is no padding at
-/// all, so no padded position can carry a NaN or inf into the result. Lesson 11.
+/// all, so no padded position can carry a NaN or inf into the result. Lesson 12.
 public struct FlatBatch: Sendable {
     public var logp: [Double]
     public var oldLogp: [Double]

@@ -8,7 +8,7 @@ import Darwin
 /// `compute_*_outcome_advantage`), grouped as verl groups: by the prompt's uid, so groups may
 /// differ in size. A completion's score is its reward (verl sums the token-level rewards, which
 /// hold the reward at the completion's last token). One advantage per completion, broadcast to
-/// the tokens its response mask keeps. Lesson 11.
+/// the tokens its response mask keeps. Lesson 14.
 public enum VerlAdvantages {
     /// The estimators computed here (verl's `AdvantageEstimator` names).
     public enum Estimator: String, Sendable, CaseIterable {

@@ -7,7 +7,7 @@ import Darwin
 /// verl's advantage estimators on flat arrays, the vectorized path's own implementation: the
 /// batch's rewards back to back with group offsets, each group's statistics taken once in one
 /// pass over its slice, the batch-wide whitening as two weighted sums. `VerlAdvantages.advantages`
-/// is the specification it is tested against (`VerlAdvantageAgreementTests`). Lesson 11.
+/// is the specification it is tested against (`VerlAdvantageAgreementTests`). Lesson 14.
 extension VerlAdvantages {
     /// Which implementation computes the advantages: the naive specification or the flat one.
     public enum Path: String, Sendable, CaseIterable {

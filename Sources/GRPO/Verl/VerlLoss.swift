@@ -10,7 +10,7 @@ import Darwin
 ///     loss = agg(pg_loss of loss_mode)  -  entropy_coeff * agg(entropy)  +  kl_loss_coef * agg(kl_penalty)
 ///
 /// with agg = `loss_agg_mode` over the batch's loss tokens, one mini-batch on one GPU (dp_size
-/// 1, the batch's tokens and completions as the global batch info). Lesson 11.
+/// 1, the batch's tokens and completions as the global batch info). Lesson 14.
 extension VerlOptions {
     /// The loss options that compute what verl's actor backpropagates, for a batch whose
     /// responses are padded to `paddedWidth` tokens (`max_response_length`, or the longest

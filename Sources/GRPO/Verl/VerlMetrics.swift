@@ -6,7 +6,7 @@ import Darwin
 
 /// What verl 0.9.1's actor logs for a batch, under verl's names, from the `Breakdown` of the
 /// loss `VerlOptions.lossConfig` describes (either path's). verl's token means are
-/// `masked_mean`: sum / (loss tokens + 1e-8). Lesson 11.
+/// `masked_mean`: sum / (loss tokens + 1e-8). Lesson 14.
 public enum VerlMetrics {
     /// Every name `metrics` may return.
     public static let names = ["actor/pg_clipfrac", "actor/ppo_kl", "actor/pg_clipfrac_lower", "actor/pg_loss",

@@ -2,7 +2,7 @@
 /// names (`actor_rollout_ref.actor.*`, `...actor.policy_loss.*`, `algorithm.*`,
 /// `algorithm.rollout_correction.*`), each with verl's default. A batch file's `"verl"` object
 /// sets them; `lossConfig(paddedWidth:)` translates them into the library-neutral `GRPOConfig`
-/// (`VerlLoss.swift`: the one table from verl's words to the terms). Lesson 11.
+/// (`VerlLoss.swift`: the one table from verl's words to the terms). Lesson 14.
 public struct VerlOptions: Sendable, Equatable {
     /// `policy_loss.loss_mode`: verl's registered policy losses.
     public enum LossMode: String, Sendable, CaseIterable {

@@ -7,7 +7,7 @@ import GRPO
 /// as `kl_loss_coef`, `max_completion_length` as `max_response_length`, `delta` as
 /// `clip_ratio_c`) and what only verl has takes verl's default (the dual clip at 3, the
 /// log-ratio clamp, `low_var_kl`). The advantages are the session's, given to verl as a dumped
-/// mini-batch carries them, so the table compares the losses alone. Lesson 12.
+/// mini-batch carries them, so the table compares the losses alone. Lesson 13.
 enum VerlCommand {
     static func run(_ session: Session, _ args: [String]) throws(CommandError) -> [String] {
         try Args.none(args, "verl")

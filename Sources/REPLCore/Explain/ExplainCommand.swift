@@ -21,7 +21,7 @@ public enum ExplainCommand {
             + " (default deepseekmath)",
         "  --set k=v      change one option after the file's config (repeatable)",
         "The batch file (groups of completions with rewards or advantages, per-token log-probs, an",
-        "optional config and the numbers a trainer logged): README.md, section 'explain'; lesson 12.",
+        "optional config and the numbers a trainer logged): README.md, section 'explain'; lesson 13.",
     ].joined(separator: "\n")
 
     public struct Request: Equatable, Sendable {

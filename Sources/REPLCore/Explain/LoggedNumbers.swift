@@ -186,7 +186,7 @@ public struct OurNumbers {
     public static func trl(_ b: Breakdown) -> OurNumbers {
         OurNumbers(names: LoggedNumbers.known.map(\.name), optionsName: "config",
                    missingReason: "no ref_logp, entropy or rewards for it",
-                   lossHint: " (TRL scales it for gradient accumulation; lesson 12)") { LoggedNumbers.ours($0, b) }
+                   lossHint: " (TRL scales it for gradient accumulation; lesson 13)") { LoggedNumbers.ours($0, b) }
     }
 
     /// verl's names; `kl_loss` and `kl_coef` as `ppo_loss` returns them are the trainer's

@@ -3,7 +3,7 @@ import GRPO
 /// Which library's words the session speaks (`set library verl`): its option names (`config`,
 /// `set`) and its logged numbers (`metrics`). Under verl the loss is what verl 0.9.1's actor
 /// backpropagates (`VerlOptions.lossInputs`: its advantage estimator, rollout correction and
-/// loss mode); under TRL it is `GRPOConfig` as set. Lesson 13.
+/// loss mode); under TRL it is `GRPOConfig` as set. Lesson 14.
 public enum Library: String, Sendable, CaseIterable {
     case trl, verl
 }

@@ -32,7 +32,7 @@ public struct StepSummary: Sendable, Equatable, Codable {
     /// Token mean of the per-token KL to theta_ref (the configured estimator), reported even when
     /// beta = 0, where it adds nothing to the loss. Lesson 06.
     public var kl: Double
-    /// Token mean of pi_theta's entropy. Lesson 10.
+    /// Token mean of pi_theta's entropy. Lesson 15.
     public var entropy: Double
     /// Mean completion length |o_i| in tokens (the end token included). Lesson 07.
     public var meanLength: Double
@@ -53,7 +53,7 @@ public struct StepSummary: Sendable, Equatable, Codable {
     /// controller's); `nil` without a bonus. Lesson 05.
     public var entropyCoef: Double?
     /// Largest difference between the naive and vectorized breakdowns, when `cross_check` is on.
-    /// Lesson 11.
+    /// Lesson 12.
     public var crossCheckDifference: Double?
 }
 

@@ -62,7 +62,7 @@ extension TrainingSettings {
         number("temperature", "logits / T when sampling and scoring", \.temperature, 0, 100),
         integer("max_completion_length", "longest completion, and dr_grpo's divisor", \.maxCompletionLength, 1, 64,
                 startsNewRun: true),
-        choice("path", "which loss path drives training (lesson 11)", \.path),
+        choice("path", "which loss path drives training (lesson 12)", \.path),
         TrainingOption(
             key: "cross_check", summary: "run both paths every step and record the largest difference",
             accepted: "true or false", suggestions: ["true", "false"], startsNewRun: false,

@@ -1,4 +1,4 @@
-/// Which loss path computes the Breakdown (and so d loss / d logp) that drives training. Lesson 11.
+/// Which loss path computes the Breakdown (and so d loss / d logp) that drives training. Lesson 12.
 public enum LossPath: String, Sendable, Codable, CaseIterable {
     /// Loops and scalar autodiff: the specification, slow on purpose.
     case naive
@@ -29,7 +29,7 @@ public struct TrainingSettings: Sendable, Equatable, Codable {
     public var maxCompletionLength = 8
     /// Which loss path drives training.
     public var path = LossPath.vectorized
-    /// Also run the other path on every step and record the largest difference. Lesson 11.
+    /// Also run the other path on every step and record the largest difference. Lesson 12.
     public var crossCheck = false
     /// The sampler's logit precision: anything but `exact` makes the sampler differ from pi_old.
     /// Lesson 09.

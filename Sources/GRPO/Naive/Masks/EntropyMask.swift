@@ -2,7 +2,7 @@ extension Naive {
     /// The entropy above which a token counts as a "forking token": the (1 - rho) quantile of the
     /// entropies of the tokens the loss counts, rho = `top_entropy_quantile`. TRL takes it with
     /// `torch.quantile` on float32 values; `TorchRules.quantile` rounds exactly as that does, so
-    /// the threshold is TRL's to the last bit. Lesson 10.
+    /// the threshold is TRL's to the last bit. Lesson 11.
     public static func entropyThreshold(entropies: [[Double]], counted: [[Bool]], topQuantile rho: Double,
                                         rank: GRPOConfig.QuantileRank) -> Double {
         var values: [Float] = []

@@ -25,7 +25,7 @@ extension Naive {
     ///     bonus = entropy_coef * sum_i w_i sum_t H_it        (w_i: `tokenWeight`)
     ///
     /// so under token-sum it is a sum, under seq-mean-token-mean a mean of row means. Data here,
-    /// as in `entropyBonus`. Lesson 11.
+    /// as in `entropyBonus`. Lesson 14.
     public static func aggregatedEntropyBonus(entropy: [[Double]], counted: [[Bool]], config: GRPOConfig) -> EntropyBonus {
         var rows: [[Scalar]] = []
         for (row, keep) in zip(entropy, counted) {

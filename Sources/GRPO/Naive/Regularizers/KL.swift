@@ -28,7 +28,7 @@ extension Naive {
     }
 
     /// verl's `low_var_kl`: k3 of d clamped into [-20, 20], itself clamped into [-10, 10] "for
-    /// stability"; no gradient flows where either clamp acts. Lesson 11.
+    /// stability"; no gradient flows where either clamp acts. Lesson 14.
     static func clampedK3(_ d: Scalar) -> Scalar {
         let clampedD = Scalar.clamp(d, min: -20, max: 20)
         return Scalar.clamp(Scalar.expm1(clampedD) - clampedD, min: -10, max: 10)
@@ -36,7 +36,7 @@ extension Naive {
 
     /// verl's straight-through estimators (`k1+`, `k3+`, ...): the value of `estimate`, the
     /// gradient of k2 = d^2 / 2 (whose expected gradient is the true KL's), written as
-    /// k2 - sg(k2) + sg(estimate). Lesson 11.
+    /// k2 - sg(k2) + sg(estimate). Lesson 14.
     static func straightThroughKL(_ estimate: Scalar, d: Scalar) -> Scalar {
         let k2 = d * d * 0.5
         return (k2 - k2.value) + estimate.value
