@@ -133,7 +133,7 @@ let big = needBig ? SyntheticBatch(completions: options.completions, maxLen: opt
 if want.contains(.lossGrad), let big {
     var grad: [Double] = []
     let t = measure(warmup: options.warmup, repeats: options.repeats) {
-        blackHole += Vectorized.lossAndGradient(big.flat, advantages: big.advantages, config: bigConfig, gradient: &grad)
+        blackHole += (try? Vectorized.lossAndGradient(big.flat, advantages: big.advantages, config: bigConfig, gradient: &grad)) ?? .nan
     }
     rows.append(Row(path: "vectorized", completions: big.completions, maxLen: big.maxLen,
                     validTokens: big.validTokens, timing: t))
@@ -153,7 +153,7 @@ if want.contains(.breakdown), let big {
         if warmHeap && !Memory.keepFreedMemory() { continue }
         let timings = measureInTurn(warmup: options.warmup, repeats: options.repeats, [
             { blackHole += (try? Vectorized.breakdown(big.batch, config: bigConfig).loss) ?? .nan },
-            { blackHole += Vectorized.lossAndGradient(big.flat, advantages: big.advantages, config: bigConfig, gradient: &grad) },
+            { blackHole += (try? Vectorized.lossAndGradient(big.flat, advantages: big.advantages, config: bigConfig, gradient: &grad)) ?? .nan },
         ])
         let (t, ratio) = (timings[0], timings[0].pairedRatio(to: timings[1]))
         let label = warmHeap ? "breakdown, warm heap" : "breakdown, fresh pages"

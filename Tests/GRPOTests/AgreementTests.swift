@@ -160,7 +160,7 @@ struct AgreementTests {
             let config = randomConfig(&rng, for: batch)
             let full = try Vectorized.breakdown(batch, config: config)
             var grad: [Double] = []
-            let loss = Vectorized.lossAndGradient(FlatBatch(batch), advantages: full.advantages, config: config, gradient: &grad)
+            let loss = try Vectorized.lossAndGradient(FlatBatch(batch), advantages: full.advantages, config: config, gradient: &grad)
             #expect(loss == full.loss)
             #expect(grad == full.gradLogp.values)
         }

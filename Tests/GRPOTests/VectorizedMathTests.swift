@@ -76,7 +76,7 @@ struct VectorizedKernelTests {
             config.maxCompletionLength = 2000
             let full = try Vectorized.breakdown(batch, config: config)
             var grad: [Double] = []
-            let loss = Vectorized.lossAndGradient(FlatBatch(batch), advantages: full.advantages, config: config, gradient: &grad)
+            let loss = try Vectorized.lossAndGradient(FlatBatch(batch), advantages: full.advantages, config: config, gradient: &grad)
             #expect(loss == full.loss, "batch \(k)")
             #expect(grad == full.gradLogp.values, "batch \(k)")
         }

@@ -86,3 +86,41 @@ public struct FlatBatch: Sendable {
     public var tokenCount: Int { offsets.last ?? 0 }
     public var lengths: [Int] { (0..<completionCount).map { offsets[$0 + 1] - offsets[$0] } }
 }
+
+extension FlatBatch {
+    /// Checks that the arrays are as long as the offsets say, so that the kernel reads nothing
+    /// past an array's end: B + 1 offsets from 0, never decreasing; every per-token array either
+    /// empty (absent) or one value per token (`refLogp`, `entropy`, `samplerLogp` when their flag
+    /// says they are there); one reward, one truncation flag (or none) and one advantage per
+    /// completion. A look at each count and offset, not at the values: `lossAndGradient` is the
+    /// hot path, and `Batch.validate` checks the values of a batch before it is flattened.
+    public func checkLayout(advantages: Int) throws(BatchError) {
+        guard let first = offsets.first, first == 0 else { throw BatchError("FlatBatch: offsets must start at 0, not \(offsets.first.map(String.init) ?? "empty")") }
+        guard offsets.count == rewards.count + 1 else {
+            throw BatchError("FlatBatch: \(offsets.count) offsets for \(rewards.count) completions; give one more offset than completions")
+        }
+        for k in 1..<offsets.count where offsets[k] < offsets[k - 1] {
+            throw BatchError("FlatBatch: offsets[\(k)] = \(offsets[k]) is below offsets[\(k - 1)] = \(offsets[k - 1]); offsets never decrease")
+        }
+        let n = tokenCount
+        func perToken(_ name: String, _ count: Int, required: Bool) throws(BatchError) {
+            guard count == n || (!required && count == 0) else {
+                throw BatchError("FlatBatch: \(name) has \(count) values but the offsets say \(n) tokens")
+            }
+        }
+        try perToken("logp", logp.count, required: true)
+        try perToken("oldLogp", oldLogp.count, required: true)
+        if hasReference { try perToken("refLogp", refLogp.count, required: true) }
+        if hasEntropy { try perToken("entropy", entropy.count, required: true) }
+        if hasSampler { try perToken("samplerLogp", samplerLogp.count, required: true) }
+        try perToken("mask", mask.count, required: false)
+        try perToken("policyWeight", policyWeight.count, required: false)
+        try perToken("logRatioPenalty", logRatioPenalty.count, required: false)
+        guard truncated.isEmpty || truncated.count == completionCount else {
+            throw BatchError("FlatBatch: truncated has \(truncated.count) flags for \(completionCount) completions")
+        }
+        guard advantages == completionCount else {
+            throw BatchError("FlatBatch: \(advantages) advantages for \(completionCount) completions; give one per completion")
+        }
+    }
+}

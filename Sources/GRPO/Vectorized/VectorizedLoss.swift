@@ -7,10 +7,16 @@ import Darwin
 
 extension Vectorized {
     /// Loss and d loss / d logp only: what a training step needs. `gradient` is resized to the
-    /// batch's token count. `advantages` has one value per completion. The batch must be valid
-    /// (`Batch.validate(for:)`); this is the hot path and checks nothing.
+    /// batch's token count. `advantages` has one value per completion. This is the hot path: it
+    /// checks the batch's layout (`FlatBatch.checkLayout`: every array as long as the offsets
+    /// say, so nothing is read past an end) and what the options need (entropies for the entropy
+    /// mask and bonus), not the values, which `Batch.validate(for:)` checks before flattening.
     public static func lossAndGradient(_ flat: FlatBatch, advantages: [Double], config: GRPOConfig,
-                                       gradient: inout [Double]) -> Double {
+                                       gradient: inout [Double]) throws(BatchError) -> Double {
+        try flat.checkLayout(advantages: advantages.count)
+        if (config.topEntropyQuantile < 1 || config.entropyCoef != 0) && !flat.hasEntropy {
+            throw BatchError("the options use entropies (top_entropy_quantile < 1 or entropy_coef != 0) but the FlatBatch has none")
+        }
         if gradient.count != flat.tokenCount {
             gradient = [Double](repeating: 0, count: flat.tokenCount)
         }
