@@ -60,6 +60,9 @@ public struct Trainer: Sendable, Codable {
     public internal(set) var currentRollout: Rollout?
     /// One summary per inner update, oldest first.
     public internal(set) var history: [StepSummary] = []
+    /// theta before each of the last `max_staleness` updates, oldest first: the stale sampler's
+    /// weights come from here (`samplerPolicy`).
+    public internal(set) var recentPolicies: [Policy] = []
     /// The full trace of the last inner update (not saved with the session).
     public internal(set) var latest: StepTrace? = nil
 
@@ -104,6 +107,7 @@ public struct Trainer: Sendable, Codable {
                 settings = changed
                 optimizer.kind = changed.optimizer
                 optimizer.learningRate = changed.learningRate
+                recentPolicies = Array(recentPolicies.suffix(changed.maxStaleness))
             }
         } else if GRPOConfig.option(named: key) != nil {
             var config = lossConfig
@@ -147,6 +151,7 @@ public struct Trainer: Sendable, Codable {
         case currentRollout = "current_rollout"
         case history
         case entropyControl = "entropy_control"
+        case recentPolicies = "recent_policies"
     }
 
     /// Reads a saved session, checking the settings' ranges (the task must exist) and that the three
@@ -168,6 +173,8 @@ public struct Trainer: Sendable, Codable {
         history = try c.decode([StepSummary].self, forKey: .history)
         // Sessions saved before the entropy bonus existed start the controller afresh.
         entropyControl = try c.decodeIfPresent(AdaptiveEntropy.self, forKey: .entropyControl) ?? AdaptiveEntropy(config: loss.config)
+        // Sessions saved before the stale sampler existed have no snapshots: it starts from theta.
+        recentPolicies = try c.decodeIfPresent([Policy].self, forKey: .recentPolicies) ?? []
         do {
             try settings.validate()
         } catch {
@@ -176,7 +183,12 @@ public struct Trainer: Sendable, Codable {
         let task = TaskCatalog.named(settings.task)!
         let shape = Policy(vocabularySize: task.vocabularySize, promptCount: task.prompts.count,
                            maxLength: settings.maxCompletionLength)
-        for (key, p) in [(CodingKeys.policy, policy), (.oldPolicy, oldPolicy), (.referencePolicy, referencePolicy)] {
+        guard recentPolicies.count <= settings.maxStaleness else {
+            throw DecodingError.dataCorruptedError(forKey: .recentPolicies, in: c,
+                                                   debugDescription: "more snapshots than max_staleness \(settings.maxStaleness)")
+        }
+        for (key, p) in [(CodingKeys.policy, policy), (.oldPolicy, oldPolicy), (.referencePolicy, referencePolicy)]
+            + recentPolicies.map({ (CodingKeys.recentPolicies, $0) }) {
             guard p.vocabularySize == shape.vocabularySize, p.promptCount == shape.promptCount,
                   p.maxLength == shape.maxLength, p.parameters.count == shape.parameters.count else {
                 throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "the parameters do not fit task '\(task.name)' with max_completion_length \(settings.maxCompletionLength)")

@@ -3,8 +3,10 @@ import GRPO
 extension Trainer {
     /// Starts an iteration: theta_old <- theta, then `prompts_per_iteration` prompts drawn
     /// uniformly (with replacement), G completions each from pi_old (or from the mismatched
-    /// sampler, lesson 09), each scored by the task. old_logp and ref_logp are computed here, once,
-    /// with the trainer's temperature. Lessons 02 and 03.
+    /// sampler, lesson 09, whose weights lag by `max_staleness` updates: `samplerPolicy`), each
+    /// scored by the task. old_logp and ref_logp are computed here, once, with the trainer's
+    /// temperature and theta itself, as a trainer scores what an asynchronous sampler sent it.
+    /// Lessons 02 and 03.
     @discardableResult
     public mutating func rollout() -> Rollout {
         oldPolicy = policy
@@ -17,9 +19,10 @@ extension Trainer {
         var completions: [[Int]] = []
         var samplerLogp: [[Double]] = []
         var rewards: [Double] = []
+        let sampler = samplerPolicy
         for q in prompts {
             for _ in 0..<g {
-                let sampled = oldPolicy.sample(
+                let sampled = sampler.sample(
                     prompt: q, endToken: task.endToken, maxLength: settings.maxCompletionLength,
                     temperature: samplerTemperature, precision: settings.samplerPrecision, using: &rng)
                 completions.append(sampled.tokens)
@@ -70,6 +73,7 @@ extension Trainer {
                                        evaluation: evaluation, gradLogp: breakdown.gradLogp.values,
                                        gradEntropy: breakdown.entropyGradient?.values, temperature: rollout.temperature)
         let before = policy.parameters
+        rememberForSampler()
         optimizer.step(&policy.parameters, gradient: gradient)
         entropyControl.update(measured: AdaptiveEntropy.measure(batch, breakdown), lossConfig)
         let summary = StepSummary(
@@ -112,6 +116,26 @@ extension Trainer {
     }
 
     // MARK: - Pieces
+
+    /// The weights the sampler has: theta from `max_staleness` updates ago (the oldest snapshot
+    /// kept while fewer updates than that have been made, which is the run's start), or theta.
+    public var samplerPolicy: Policy {
+        let k = settings.maxStaleness
+        guard k > 0, let oldest = recentPolicies.first else { return policy }
+        return recentPolicies.count >= k ? recentPolicies[recentPolicies.count - k] : oldest
+    }
+
+    /// Keeps theta before an update, as the stale sampler will want it: the last
+    /// `max_staleness` of them.
+    mutating func rememberForSampler() {
+        let k = settings.maxStaleness
+        guard k > 0 else {
+            recentPolicies = []
+            return
+        }
+        recentPolicies.append(policy)
+        if recentPolicies.count > k { recentPolicies.removeFirst(recentPolicies.count - k) }
+    }
 
     /// pi_theta's scores of the rollout's completions, with the probabilities `Policy.gradient` needs.
     func evaluateCurrent(_ rollout: Rollout) -> PolicyEvaluation {

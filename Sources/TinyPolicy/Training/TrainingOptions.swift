@@ -80,6 +80,7 @@ extension TrainingSettings {
                     settings.samplerTemperature = try parseNumber("sampler_temperature", text, 0, 100)
                 }
             }),
+        integer("max_staleness", "k: the sampler's weights lag the trainer's by k updates (asynchronous RL)", \.maxStaleness, 0, 64),
         TrainingOption(
             key: "seed", summary: "seeds prompts and samples: the same seed replays the same run",
             accepted: "a whole number in [0, 2^64)", suggestions: [], startsNewRun: true, get: { "\($0.seed)" },

@@ -36,14 +36,22 @@ public struct TrainingSettings: Sendable, Equatable, Codable {
     public var samplerPrecision = SamplerPrecision.exact
     /// A sampler temperature other than `temperature` (`nil`: the same). Lesson 09.
     public var samplerTemperature: Double? = nil
+    /// k: the sampler's weights are theta from k optimizer updates ago, as in asynchronous RL
+    /// (PipelineRL and the like: rollouts generated while the trainer keeps stepping). 0: the
+    /// sampler is pi_old itself. Saved only when set (older session files have none).
+    public var maxStaleness: Int {
+        get { staleness ?? 0 }
+        set { staleness = newValue == 0 ? nil : newValue }
+    }
+    var staleness: Int? = nil
     /// Seeds the run: initial prompts, samples, everything.
     public var seed: UInt64 = 0
 
     public init() {}
 
-    /// True when completions come from a sampler that is not exactly pi_old, and so carry
-    /// `sampler_logp`.
-    public var hasSamplerMismatch: Bool { samplerPrecision != .exact || samplerTemperature != nil }
+    /// True when completions come from a sampler that is not exactly pi_old (another precision or
+    /// temperature, or stale weights), and so carry `sampler_logp`.
+    public var hasSamplerMismatch: Bool { samplerPrecision != .exact || samplerTemperature != nil || maxStaleness > 0 }
 
     enum CodingKeys: String, CodingKey {
         case task
@@ -58,6 +66,7 @@ public struct TrainingSettings: Sendable, Equatable, Codable {
         case crossCheck = "cross_check"
         case samplerPrecision = "sampler_precision"
         case samplerTemperature = "sampler_temperature"
+        case staleness = "max_staleness"
         case seed
     }
 }
