@@ -57,4 +57,43 @@ struct StalenessTests {
         #expect(t.recentPolicies.count == 1)
         #expect(TrainingSettings.option(named: "max_staleness")?.accepted == "a whole number in [0, 64]")
     }
+
+    @Test("in-flight updates: every N sampled tokens the sampler takes the next newer theta, and each token says its lag")
+    func inFlight() throws {
+        var settings = TrainingSettings()
+        settings.maxStaleness = 3
+        settings.weightUpdateInterval = 10
+        var t = try Trainer(settings: settings)
+        var thetas = [t.policy]
+        for _ in 0..<5 {
+            t.innerStep()
+            thetas.append(t.policy)
+        }
+        let rollout = t.rollout()
+        let lags = try #require(rollout.tokenLag)
+        // Tokens in generation order: lag 3 for the first 10, then 2, 1, and 0 from token 30 on.
+        let flat = lags.flatMap { $0 }
+        #expect(flat.enumerated().allSatisfy { k, lag in lag == max(0, 3 - k / 10) })
+        // Each token's sampler log-prob is its version's: theta after 5 - lag updates.
+        for (i, tokens) in rollout.completions.enumerated() {
+            for t2 in tokens.indices {
+                let version = thetas[5 - lags[i][t2]]
+                let single = Rollout(iteration: 0, prompts: [rollout.completionPrompts[i]], groupSize: 1, temperature: 1,
+                                     completions: [rollout.completions[i]], rewards: [0], oldLogp: [], refLogp: [])
+                #expect(abs(t.score(version, single)[0][t2] - rollout.samplerLogp![i][t2]) < 1e-12)
+            }
+        }
+    }
+
+    @Test("without a stale sampler nothing changes: the same seed gives the same samples as before")
+    func unchangedWithoutStaleness() throws {
+        var a = try Trainer()
+        var settings = TrainingSettings()
+        settings.weightUpdateInterval = 5  // no effect without max_staleness
+        var b = try Trainer(settings: settings)
+        a.train(iterations: 3)
+        b.train(iterations: 3)
+        #expect(a.policy == b.policy && a.currentRollout?.completions == b.currentRollout?.completions)
+        #expect(b.currentRollout?.tokenLag == nil && b.currentRollout?.samplerLogp == nil)
+    }
 }

@@ -32,6 +32,14 @@ enum TrainingCommands {
         }
         let mean = rollout.rewards.reduce(0, +) / Double(rollout.rewards.count)
         lines.append("mean reward \(Fmt.num(mean)); \(Fmt.num((b.metrics.fracRewardZeroStd ?? 0) * 100, digits: 3))% of groups have all rewards equal")
+        if let lags = rollout.tokenLag?.flatMap({ $0 }), let first = lags.first, let last = lags.last {
+            // A stale sampler (asynchronous RL): how far behind theta the weights of each token were.
+            let s = session.trainer.settings
+            lines += Fmt.wrap("stale sampler (max_staleness \(s.maxStaleness)): tokens sampled by weights \(first) to \(last) updates "
+                              + "behind theta (mean lag \(Fmt.num(Double(lags.reduce(0, +)) / Double(lags.count)))"
+                              + (s.weightUpdateInterval > 0 ? ", newer weights every \(s.weightUpdateInterval) tokens" : "")
+                              + "); old_logp is theta's, sampler_logp each token's own weights'", width: session.lineWidth, indent: "  ")
+        }
         lines.append("next: 'advantages', 'logprobs', 'loss', 'grad' on this batch; 'step' makes one update")
         return lines
     }

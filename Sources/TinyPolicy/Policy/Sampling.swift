@@ -23,18 +23,28 @@ extension Policy {
     /// `SeededGenerator`, so a seed fixes every sample on every platform. Lessons 01 and 09.
     public func sample(prompt: Int, endToken: Int, maxLength: Int, temperature: Double,
                        precision: SamplerPrecision = .exact, using rng: inout SeededGenerator) -> SampledCompletion {
+        Self.sample(prompt: prompt, endToken: endToken, maxLength: min(maxLength, self.maxLength), temperature: temperature,
+                    precision: precision, using: &rng) { _ in self }
+    }
+
+    /// The same with the sampler's weights chosen token by token: `weights(t)` is the policy that
+    /// samples position t (in-flight weight updates, where a completion's later tokens come from
+    /// newer weights). The policies share one shape.
+    static func sample(prompt: Int, endToken: Int, maxLength: Int, temperature: Double, precision: SamplerPrecision,
+                       using rng: inout SeededGenerator, weights: (Int) -> Policy) -> SampledCompletion {
         var tokens: [Int] = []
         var samplerLogp: [Double] = []
-        var logits = [Double](repeating: 0, count: vocabularySize)
-        var logp = [Double](repeating: 0, count: vocabularySize)
-        var previous = startRow
-        for position in 0..<min(maxLength, self.maxLength) {
-            addLogits(prompt: prompt, position: position, previous: previous, into: &logits)
+        var previous = -1
+        for position in 0..<maxLength {
+            let policy = weights(position)
+            var logits = [Double](repeating: 0, count: policy.vocabularySize)
+            var logp = logits
+            policy.addLogits(prompt: prompt, position: position, previous: previous < 0 ? policy.startRow : previous, into: &logits)
             if precision != .exact {
-                for v in 0..<vocabularySize { logits[v] = precision.round(logits[v]) }
+                for v in logits.indices { logits[v] = precision.round(logits[v]) }
             }
             _ = logSoftmax(logits, temperature: temperature, into: &logp)
-            let token = inverseCDF(logp, rng.uniform())
+            let token = policy.inverseCDF(logp, rng.uniform())
             tokens.append(token)
             samplerLogp.append(logp[token])
             if token == endToken { break }
@@ -45,7 +55,7 @@ extension Policy {
 
     /// The first token whose cumulative probability exceeds u; if rounding leaves the total just
     /// below u, the last token with nonzero probability.
-    private func inverseCDF(_ logp: [Double], _ u: Double) -> Int {
+    func inverseCDF(_ logp: [Double], _ u: Double) -> Int {
         var cumulative = 0.0
         var last = 0
         for v in logp.indices {

@@ -23,6 +23,9 @@ public struct Rollout: Sendable, Equatable, Codable {
     public var refLogp: [[Double]]
     /// What the sampler reported, when it is not exactly pi_old (lesson 09); `nil` otherwise.
     public var samplerLogp: [[Double]]?
+    /// How many updates behind theta the weights that sampled each token were (`max_staleness`,
+    /// in-flight updates every `weight_update_interval` tokens); `nil` without a stale sampler.
+    public var tokenLag: [[Int]]? = nil
 
     /// The prompt of each completion.
     public var completionPrompts: [Int] {
@@ -42,7 +45,8 @@ extension Rollout {
         for (i, o) in completions.enumerated() {
             guard o.count <= policy.maxLength, o.allSatisfy({ (0..<policy.vocabularySize).contains($0) }),
                   oldLogp[i].count == o.count, refLogp[i].count == o.count,
-                  samplerLogp.map({ $0[i].count == o.count }) ?? true else { return false }
+                  samplerLogp.map({ $0[i].count == o.count }) ?? true,
+                  tokenLag.map({ $0.count == b && $0[i].count == o.count }) ?? true else { return false }
         }
         return true
     }

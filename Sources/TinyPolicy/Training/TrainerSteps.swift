@@ -19,20 +19,34 @@ extension Trainer {
         var completions: [[Int]] = []
         var samplerLogp: [[Double]] = []
         var rewards: [Double] = []
-        let sampler = samplerPolicy
+        // The sampler's weights, newest last, and how far behind theta it starts; with in-flight
+        // updates it takes the next newer weights every `weight_update_interval` sampled tokens.
+        let versions = recentPolicies.suffix(settings.maxStaleness) + [policy]
+        let startLag = min(settings.maxStaleness, recentPolicies.count)
+        let interval = settings.weightUpdateInterval
+        var sampledTokens = 0
+        var lags: [[Int]] = []
         for q in prompts {
             for _ in 0..<g {
-                let sampled = sampler.sample(
-                    prompt: q, endToken: task.endToken, maxLength: settings.maxCompletionLength,
-                    temperature: samplerTemperature, precision: settings.samplerPrecision, using: &rng)
+                var lag: [Int] = []
+                let sampled = Policy.sample(prompt: q, endToken: task.endToken, maxLength: settings.maxCompletionLength,
+                                            temperature: samplerTemperature, precision: settings.samplerPrecision,
+                                            using: &rng) { _ in
+                    let behind = interval > 0 ? max(0, startLag - sampledTokens / interval) : startLag
+                    lag.append(behind)
+                    sampledTokens += 1
+                    return versions[versions.count - 1 - min(behind, versions.count - 1)]
+                }
                 completions.append(sampled.tokens)
                 samplerLogp.append(sampled.samplerLogp)
+                lags.append(lag)
                 rewards.append(task.reward(prompt: q, completion: sampled.tokens))
             }
         }
         var sampled = Rollout(iteration: iterationCount, prompts: prompts, groupSize: g, temperature: settings.temperature,
                               completions: completions, rewards: rewards, oldLogp: [], refLogp: [],
                               samplerLogp: mismatch ? samplerLogp : nil)
+        if settings.maxStaleness > 0 { sampled.tokenLag = lags }
         sampled.oldLogp = score(oldPolicy, sampled)
         sampled.refLogp = score(referencePolicy, sampled)
         currentRollout = sampled

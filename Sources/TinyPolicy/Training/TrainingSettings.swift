@@ -44,6 +44,14 @@ public struct TrainingSettings: Sendable, Equatable, Codable {
         set { staleness = newValue == 0 ? nil : newValue }
     }
     var staleness: Int? = nil
+    /// In-flight weight updates (PipelineRL's): with `maxStaleness` k, the sampler takes the next
+    /// newer theta every N tokens it samples, so one completion's tokens may come from several
+    /// versions; 0: the sampler keeps its weights for the whole rollout. Saved only when set.
+    public var weightUpdateInterval: Int {
+        get { updateInterval ?? 0 }
+        set { updateInterval = newValue == 0 ? nil : newValue }
+    }
+    var updateInterval: Int? = nil
     /// Seeds the run: initial prompts, samples, everything.
     public var seed: UInt64 = 0
 
@@ -67,6 +75,7 @@ public struct TrainingSettings: Sendable, Equatable, Codable {
         case samplerPrecision = "sampler_precision"
         case samplerTemperature = "sampler_temperature"
         case staleness = "max_staleness"
+        case updateInterval = "weight_update_interval"
         case seed
     }
 }
