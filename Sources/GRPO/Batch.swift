@@ -39,6 +39,10 @@ public struct Completion: Sendable, Equatable {
     /// A and logp is largest, 0 elsewhere, chosen by `VerlOptions.klCovPenalty`; any finite k, as
     /// verl takes a negative ppo_kl_coef too); nil: none. Lesson 05.
     public var logRatioPenalty: [Double]? = nil
+    /// How many updates behind the trainer's theta the weights that sampled each token were
+    /// (a stale, asynchronous sampler; issue 14's tiny-policy simulation); nil: not recorded.
+    /// Shown beside the numbers, never read by the loss. Lesson 09.
+    public var samplerLag: [Int]? = nil
 
     /// `oldLogp` defaults to `logp` (on-policy: every ratio is exactly 1).
     public init(reward: Double, logp: [Double], oldLogp: [Double]? = nil,

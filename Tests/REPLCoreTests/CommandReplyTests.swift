@@ -179,4 +179,17 @@ struct SamplerOptionTrainingTests {
         #expect(!interpreter.execute("set vllm_importance_sampling_clip_max 10").isError)
         #expect(!interpreter.execute("step").isError)
     }
+
+    @Test("a stale sampler's batch shows each token's lag and its ratio against the weights that sampled it")
+    func staleSamplerColumns() {
+        let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        for line in ["set max_staleness 2", "set weight_update_interval 30", "train 3"] { #expect(!interpreter.execute(line).isError) }
+        let header = interpreter.execute("tokens").lines.first { $0.hasPrefix("g  i  t") }
+        #expect(header?.contains(" lag ") == true && header?.contains("pi/pi_sampler") == true, "\(header ?? "")")
+        let rollout = interpreter.execute("rollout").lines
+        #expect(rollout.contains { $0.hasPrefix("stale sampler (max_staleness 2): tokens sampled by weights 2 to 0 updates behind") }, "\(rollout)")
+        let fresh = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        _ = fresh.execute("train 1")
+        #expect(fresh.execute("tokens").lines.first { $0.hasPrefix("g  i  t") }?.contains("lag") == false)
+    }
 }

@@ -1,11 +1,16 @@
 import GRPO
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Tables of a `Breakdown`, shared by `explain` and the REPL's per-term commands: each table is
 /// titled with the formula its numbers evaluate, rows are grouped by prompt, numbers line up.
 public enum BreakdownView {
     /// One per-token column: its header and how to read it off the batch and breakdown.
     public enum TokenColumn: String, CaseIterable, Sendable {
-        case logp, oldLogp, refLogp, samplerLogp, entropy, advantage, ratio, unclippedTerm, clippedRatio,
+        case logp, oldLogp, refLogp, samplerLogp, samplerLag, behaviourRatio, entropy, advantage, ratio, unclippedTerm, clippedRatio,
              clippedTerm, branch, cispoWeight, sapoGate, vespoWeight, lossMask, offPolicyMask, entropyMask, samplerWeight,
              kl, logRatioPenalty, perTokenLoss, weight, weightedLoss, grad
 
@@ -15,6 +20,8 @@ public enum BreakdownView {
             case .oldLogp: "old_logp"
             case .refLogp: "ref_logp"
             case .samplerLogp: "sampler_logp"
+            case .samplerLag: "lag"
+            case .behaviourRatio: "pi/pi_sampler"
             case .entropy: "entropy"
             case .advantage: "A"
             case .unclippedTerm: "ratio*A"
@@ -52,6 +59,10 @@ public enum BreakdownView {
             case .oldLogp: .number(c.oldLogp[t])
             case .refLogp: c.refLogp.map { .number($0[t]) }
             case .samplerLogp: c.samplerLogp.map { .number($0[t]) }
+            // How many updates behind theta the token's sampler was, and the ratio against the
+            // policy that really sampled it: pi_theta / pi_sampler = exp(logp - sampler_logp).
+            case .samplerLag: c.samplerLag.map { .number(Double($0[t])) }
+            case .behaviourRatio: c.samplerLogp.map { .number(exp(c.logp[t] - $0[t])) }
             case .entropy: c.entropy.map { .number($0[t]) }
             case .advantage: .number(b.advantages[row])
             case .ratio: .number(b.ratio[row, t])
@@ -89,7 +100,8 @@ public enum BreakdownView {
     public static func isAvailable(_ column: TokenColumn, _ batch: Batch, _ b: Breakdown) -> Bool {
         switch column {
         case .refLogp, .kl: b.kl != nil
-        case .samplerLogp: batch.hasSampler
+        case .samplerLogp, .behaviourRatio: batch.hasSampler
+        case .samplerLag: batch.completions.contains { $0.samplerLag != nil }
         case .logRatioPenalty: batch.hasLogRatioPenalty
         case .samplerWeight: b.samplerWeight != nil
         case .entropy: batch.hasEntropy
@@ -123,7 +135,11 @@ public enum BreakdownView {
     /// Every stored quantity the loss used, for `explain` and `tokens` (derived columns such as
     /// ratio*A are left to the commands that teach them).
     public static func allColumns(_ batch: Batch, _ b: Breakdown) -> [TokenColumn] {
+        // The ratio against each token's own sampler only where a stale sampler makes it the
+        // question (asynchronous RL); otherwise the IS weight already says it.
+        let stale = batch.completions.contains { $0.samplerLag != nil }
         let derived: [TokenColumn] = [.advantage, .unclippedTerm, .clippedTerm, .weightedLoss, .cispoWeight, .sapoGate]
+            + (stale ? [] : [.behaviourRatio])
         return TokenColumn.allCases.filter { !derived.contains($0) && isAvailable($0, batch, b) }
     }
 

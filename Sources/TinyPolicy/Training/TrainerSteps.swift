@@ -167,10 +167,12 @@ extension Trainer {
         for k in rollout.prompts.indices {
             var completions: [Completion] = []
             for i in (k * rollout.groupSize)..<((k + 1) * rollout.groupSize) {
-                completions.append(Completion(
+                var completion = Completion(
                     reward: rollout.rewards[i], logp: logp[i], oldLogp: rollout.oldLogp[i], refLogp: rollout.refLogp[i],
                     entropy: entropy[i], samplerLogp: rollout.samplerLogp?[i],
-                    truncated: rollout.completions[i].last != endToken))
+                    truncated: rollout.completions[i].last != endToken)
+                completion.samplerLag = rollout.tokenLag?[i]
+                completions.append(completion)
             }
             groups.append(Group(completions: completions))
         }
