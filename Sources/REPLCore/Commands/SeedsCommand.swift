@@ -294,8 +294,23 @@ enum SeedsCommand {
             }
             lines += [""] + Chart.render(title: "mean reward per iteration, each the mean over \(request.seeds) seeds", series: series,
                                          width: 60, height: 9, unicode: session.unicode)
+            lines += againstValues(rows, key: key, window: w, session: session)
         }
         return lines + (stopped.map { ["", $0] } ?? [])
+    }
+
+    /// For three or more numeric values (max_staleness 0,4,16, ...): the end reward against the
+    /// value, its mean with the lowest and highest run, the values evenly spaced in the order given.
+    static func againstValues(_ rows: [(value: String, runs: [Run])], key: String, window w: Int, session: Session) -> [String] {
+        guard rows.count >= 3, rows.allSatisfy({ Double(decimalText: $0.value) != nil }) else { return [] }
+        let ends = rows.map { row in row.runs.map { endValue($0, { $0.reward }, window: w)! } }
+        // Each value twice, so that a value is a short segment rather than a single dot.
+        func twice(_ xs: [Double]) -> [Double] { xs.flatMap { [$0, $0] } }
+        return [""] + Chart.render(title: "reward at the runs' end against \(key) (\(rows.map(\.value).joined(separator: ", ")), evenly spaced)",
+                                   series: [("lowest", twice(ends.map { $0.min()! })), ("highest", twice(ends.map { $0.max()! })),
+                                            ("mean", twice(ends.map { $0.reduce(0, +) / Double($0.count) }))],
+                                   width: 60, height: 9, unicode: session.unicode,
+                                   xEnds: ("\(key) \(rows.first!.value)", rows.last!.value))
     }
 
     /// What `sweep` varies: a loss or training option (through its setting), or `preset` (each
