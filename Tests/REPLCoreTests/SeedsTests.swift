@@ -76,4 +76,37 @@ struct SeedsTests {
         #expect(interpreter.session.config == before)
         #expect(interpreter.execute("sweep preset dapo,nope seeds 2 train 3").lines.first?.hasPrefix("error: sweep preset nope: no preset 'nope'") == true)
     }
+
+    @Test("budget C: as many iterations as C sampled completions make; measure and gen_time are checked")
+    func budgetAndMeasure() throws {
+        let request = try SeedsCommand.parse(["4", "budget", "100", "measure", "expected_reward", "gen_time", "2.5"], command: "seeds")
+        // B = 4 prompts x G = 8 = 32 completions per iteration: 100 / 32 = 3 iterations.
+        #expect(request.iterations(TrainingSettings()) == 3 && request.measure == "expected_reward" && request.generationTime == 2.5)
+        #expect(SeedsCommand.Request(seeds: 2, iterations: 1).lengthText([TrainingSettings()]) == "1 iterations")
+        let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        #expect(interpreter.execute("seeds 2 budget 64 measure nope").lines.first
+                == "error: measure takes reward (the sampled completions') or expected_reward (theta's, exact), not 'nope'")
+        #expect(interpreter.execute("seeds 2 train 3 gen_time -1").lines.first?.hasPrefix("error: gen_time takes") == true)
+        #expect(interpreter.execute("seeds 100 budget 100000000").lines.first
+                == "error: 100 seeds x 3125000 iterations is 312500000, more than the 400000 iterations one command runs")
+    }
+
+    @Test("a sweep over max_staleness sets the time model and the ratios' range beside the reward")
+    func stalenessSweep() throws {
+        let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        let reply = interpreter.execute("sweep max_staleness 0,2,4 seeds 2 budget 192 measure expected_reward reach 0.2 window 2")
+        #expect(!reply.isError, "\(reply.lines)")
+        let lines = reply.lines
+        // 192 / 32 = 6 iterations; gen_time 3: 4 per iteration in step, 3 once sampling overlaps.
+        #expect(lines.first?.contains("a budget of 192 sampled completions (6 iterations)") == true)
+        let time = try #require(lines.firstIndex { $0.hasPrefix("time in a model") })
+        #expect(lines[time + 3].hasPrefix("0 ") && lines[time + 3].contains(" 4 ") && lines[time + 3].contains(" 24 "))
+        // k = 2: iteration 1 at 4, then every 3: 4 + 5 * 3 = 19.
+        #expect(lines[time + 4].hasPrefix("2 ") && lines[time + 4].contains(" 3 ") && lines[time + 4].contains(" 19 "))
+        #expect(lines.contains { $0.hasPrefix("the ratios' range at the runs' end, pi/pi_old and pi/pi_sampler") })
+        #expect(lines.contains { $0.hasPrefix("E[r] under theta at the runs' end against max_staleness") })
+        // A sweep with no stale sampler has neither.
+        let plain = interpreter.execute("sweep loss_type grpo,dapo seeds 2 train 3").lines
+        #expect(!plain.contains { $0.hasPrefix("time in a model") || $0.hasPrefix("the ratios' range") })
+    }
 }

@@ -12,7 +12,7 @@ struct SettingsTests {
             "task": "copy", "num_generations": "8", "prompts_per_iteration": "4", "num_iterations": "1",
             "learning_rate": "0.05", "optimizer": "adam", "temperature": "1", "max_completion_length": "8",
             "path": "vectorized", "cross_check": "false", "sampler_precision": "exact", "sampler_temperature": "none",
-            "max_staleness": "0", "weight_update_interval": "0", "seed": "0",
+            "max_staleness": "0", "weight_update_interval": "0", "old_logp_source": "trainer", "seed": "0",
         ])
         var expected = GRPOConfig()
         expected.maxCompletionLength = 8

@@ -96,4 +96,105 @@ struct StalenessTests {
         #expect(a.policy == b.policy && a.currentRollout?.completions == b.currentRollout?.completions)
         #expect(b.currentRollout?.tokenLag == nil && b.currentRollout?.samplerLogp == nil)
     }
+
+    @Test("k = 0: a rollout is the synchronous loop's, drawn by hand: prompts, then each completion from theta")
+    func synchronousByHand() throws {
+        var t = try Trainer()
+        t.train(iterations: 2)
+        let theta = t.policy
+        var rng = t.rng
+        let rollout = t.rollout()
+        let s = t.settings
+        let prompts = (0..<s.promptsPerIteration).map { _ in rng.integer(0, t.task.prompts.count - 1) }
+        var completions: [[Int]] = []
+        for q in prompts {
+            for _ in 0..<s.numGenerations {
+                completions.append(theta.sample(prompt: q, endToken: t.task.endToken, maxLength: s.maxCompletionLength,
+                                                temperature: s.temperature, using: &rng).tokens)
+            }
+        }
+        #expect(rollout.prompts == prompts && rollout.completions == completions && t.rng == rng)
+        #expect(rollout.oldLogp == t.score(theta, rollout) && rollout.samplerLogp == nil && rollout.tokenLag == nil)
+    }
+
+    @Test("the ratio against the sampler is exactly 1 on the first update of a run: theta is the snapshot that sampled")
+    func behaviourRatioStartsAtOne() throws {
+        var settings = TrainingSettings()
+        settings.maxStaleness = 2
+        settings.weightUpdateInterval = 7
+        var t = try Trainer(settings: settings)
+        let first = t.innerStep().summary
+        #expect(first.behaviourRatioMin == 1 && first.behaviourRatioMax == 1)
+        #expect(first.stalenessMax == 0 && first.stalenessMean == 0)
+        // Later the sampler lags, and the ratio to it moves while the ratio to theta_old stays 1.
+        t.train(iterations: 3)
+        let later = t.innerStep().summary
+        #expect(later.stalenessMax == 2 && later.ratioMin == 1 && later.ratioMax == 1)
+        #expect(later.behaviourRatioMin! < 1 && later.behaviourRatioMax! > 1)
+    }
+
+    @Test("old_logp_source sampler: old_logp are each token's sampler's log-probs, and no sampler_logp is left")
+    func oldLogpFromTheSampler() throws {
+        var settings = TrainingSettings()
+        settings.maxStaleness = 2
+        settings.weightUpdateInterval = 7
+        var rescored = try Trainer(settings: settings)
+        rescored.train(iterations: 3)
+        // The same run from here, with the sampler's log-probs as old_logp: the same samples.
+        var own = rescored
+        try own.set("old_logp_source", to: "sampler")
+        let a = rescored.rollout(), b = own.rollout()
+        #expect(a.completions == b.completions && a.tokenLag == b.tokenLag)
+        #expect(b.oldLogp == a.samplerLogp && b.samplerLogp == nil)
+        let summary = own.innerStep().summary
+        #expect(summary.behaviourRatioMin == nil && summary.ratioMin < 1 && summary.ratioMax > 1)
+        #expect(TrainingSettings.option(named: "old_logp_source")?.accepted == "one of trainer, sampler")
+    }
+
+    @Test("the same seed gives the same run, step for step, with staleness and in-flight updates")
+    func deterministic() throws {
+        var settings = TrainingSettings()
+        settings.maxStaleness = 3
+        settings.weightUpdateInterval = 5
+        settings.numIterations = 2
+        var a = try Trainer(settings: settings), b = try Trainer(settings: settings)
+        a.train(iterations: 6)
+        b.train(iterations: 6)
+        #expect(a.history == b.history && a.policy == b.policy && a.currentRollout == b.currentRollout)
+    }
+
+    @Test("d loss / d theta through a stale batch with the sampler correction and with old_logp from the sampler: central differences",
+          arguments: OldLogpSource.allCases)
+    func finiteDifferences(_ source: OldLogpSource) throws {
+        var settings = TrainingSettings()
+        settings.maxStaleness = 3
+        settings.weightUpdateInterval = 6
+        settings.numIterations = 2
+        settings.learningRate = 0.3
+        settings.oldLogpSource = source
+        var config = GRPOConfig()
+        config.vllmImportanceSamplingMode = .tokenTruncate
+        var t = try Trainer(settings: settings, lossConfig: config)
+        t.train(iterations: 5)
+        t.rollout()
+        t.innerStep()  // theta != theta_old on the next update
+        var copy = t
+        let analytic = copy.innerStep().gradient
+        func loss(_ theta: Policy) -> Double {
+            var perturbed = t
+            perturbed.policy = theta
+            return Trainer.breakdown(perturbed.buildBatch()!, config: t.lossConfig, path: .naive).loss
+        }
+        let h = 1e-5
+        var checked = 0
+        for k in t.policy.parameters.indices where analytic[k] != 0 {
+            var plus = t.policy, minus = t.policy
+            plus.parameters[k] += h
+            minus.parameters[k] -= h
+            let numeric = (loss(plus) - loss(minus)) / (2 * h)
+            #expect(close(numeric, analytic[k], relative: 1e-6, absolute: 1e-10), "parameter \(k): \(numeric) vs \(analytic[k])")
+            checked += 1
+        }
+        #expect(checked > 50)
+    }
 }

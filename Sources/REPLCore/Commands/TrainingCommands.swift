@@ -11,19 +11,25 @@ enum TrainingCommands {
     static func rolloutLines(_ session: Session, _ rollout: Rollout, all: Bool) throws(CommandError) -> [String] {
         let task = session.trainer.task
         let b = try session.breakdown()
+        let s = session.trainer.settings
         var lines = ["rollout \(rollout.iteration + 1): \(rollout.prompts.count) prompt(s) x G = \(rollout.groupSize), "
-                     + "sampled by theta_old at temperature "
+                     + "sampled by \(s.maxStaleness > 0 ? "stale weights" : "theta_old") at temperature "
                      + (session.trainer.settings.samplerTemperature.map { "\(Fmt.num($0)) (the sampler's; scored at \(Fmt.num(rollout.temperature)))" }
                         ?? Fmt.num(rollout.temperature))
-                     + (session.trainer.settings.hasSamplerMismatch ? " (through the mismatched sampler, lesson 09)" : "")]
-        var table = Table(columns: [.number("g"), .number("i"), .text("completion"), .number("|o_i|"), .number("reward"), .number("A_i")])
+                     + (s.samplerPrecision != .exact || s.samplerTemperature != nil ? " (through the mismatched sampler, lesson 09)" : "")]
+        let lags = rollout.tokenLag
+        var table = Table(columns: [.number("g"), .number("i"), .text("completion"), .number("|o_i|")]
+                          + (lags == nil ? [] : [.text("lag")]) + [.number("reward"), .number("A_i")])
         for (k, q) in rollout.prompts.enumerated() {
             if k > 0 { table.addGroupBreak() }
             table.add(["\(k)", "", "prompt \"\(task.prompts[q])\" (answer: \(task.render(task.solution(prompt: q))))"])
             for i in 0..<rollout.groupSize {
                 let row = k * rollout.groupSize + i
-                table.add(["\(k)", "\(i)", task.render(rollout.completions[row]), "\(rollout.completions[row].count)",
-                           Fmt.num(rollout.rewards[row]), Fmt.num(b.advantages[row])])
+                let completion = rollout.completions[row]
+                var cells = ["\(k)", "\(i)", lags.map { versionMarked(task, completion, lags: $0[row]) } ?? task.render(completion),
+                             "\(completion.count)"]
+                if let lag = lags?[row] { cells.append(lagRange(lag)) }
+                table.add(cells + [Fmt.num(rollout.rewards[row]), Fmt.num(b.advantages[row])])
             }
         }
         // 'rollout all' samples anew, so the note does not promise the rows of this batch.
@@ -32,13 +38,14 @@ enum TrainingCommands {
         }
         let mean = rollout.rewards.reduce(0, +) / Double(rollout.rewards.count)
         lines.append("mean reward \(Fmt.num(mean)); \(Fmt.num((b.metrics.fracRewardZeroStd ?? 0) * 100, digits: 3))% of groups have all rewards equal")
-        if let lags = rollout.tokenLag?.flatMap({ $0 }), let first = lags.first, let last = lags.last {
+        if let lags = lags?.flatMap({ $0 }), let first = lags.first, let last = lags.last {
             // A stale sampler (asynchronous RL): how far behind theta the weights of each token were.
-            let s = session.trainer.settings
             lines += Fmt.wrap("stale sampler (max_staleness \(s.maxStaleness)): tokens sampled by weights \(first) to \(last) updates "
                               + "behind theta (mean lag \(Fmt.num(Double(lags.reduce(0, +)) / Double(lags.count)))"
-                              + (s.weightUpdateInterval > 0 ? ", newer weights every \(s.weightUpdateInterval) tokens" : "")
-                              + "); old_logp is theta's, sampler_logp each token's own weights'", width: session.lineWidth, indent: "  ")
+                              + (s.weightUpdateInterval > 0 ? ", newer weights every \(s.weightUpdateInterval) tokens, '|' where a completion's change" : "")
+                              + "); " + (s.oldLogpSource == .sampler ? "old_logp are the sampler's own log-probs (old_logp_source sampler)"
+                                         : "old_logp is theta's, sampler_logp each token's own weights'"),
+                              width: session.lineWidth, indent: "  ")
         }
         lines.append("next: 'advantages', 'logprobs', 'loss', 'grad' on this batch; 'step' makes one update")
         return lines
@@ -49,9 +56,18 @@ enum TrainingCommands {
         table.add(["loss", Fmt.num(s.loss), "on the batch before the update"])
         table.add(["|d loss / d theta|", Fmt.num(s.gradientNorm), ""])
         table.add(["|theta change|", Fmt.num(s.parameterChange), "the size of this update"])
-        table.add(["mean reward", Fmt.num(s.meanReward), ""])
-        table.add(["ratio min", Fmt.num(s.ratioMin), s.innerStep == 0 ? "first update on this batch: exactly 1" : ""])
+        table.add(["mean reward", Fmt.num(s.meanReward), s.stalenessMax == nil ? "" : "the stale sampler's completions"])
+        if let e = s.expectedReward { table.add(["E[r] under theta", Fmt.num(e), "exact, over every prompt"]) }
+        if let lag = s.stalenessMean, let most = s.stalenessMax {
+            table.add(["sample/staleness_mean", Fmt.num(lag), "updates behind theta, per token (max \(most))"])
+        }
+        let exactlyOne = s.innerStep == 0 && s.ratioMin == 1 && s.ratioMax == 1
+        table.add(["ratio min", Fmt.num(s.ratioMin), exactlyOne ? "first update on this batch: exactly 1" : ""])
         table.add(["ratio max", Fmt.num(s.ratioMax), ""])
+        if let lo = s.behaviourRatioMin, let hi = s.behaviourRatioMax {
+            table.add(["pi/pi_sampler min", Fmt.num(lo), "against the weights that sampled each token"])
+            table.add(["pi/pi_sampler max", Fmt.num(hi), ""])
+        }
         table.add(["clip_ratio/region_mean", Fmt.num(s.clipRatioRegion), ""])
         table.add(["kl to theta_ref", Fmt.num(s.kl), ""])
         table.add(["entropy", Fmt.num(s.entropy), ""])
@@ -59,6 +75,22 @@ enum TrainingCommands {
         if let w = s.samplerWeightMean { table.add(["sampler IS weight mean", Fmt.num(w), ""]) }
         if let d = s.crossCheckDifference { table.add(["naive vs vectorized", Fmt.num(d, digits: 2), "largest difference"]) }
         return ["step \(s.step + 1): iteration \(s.iteration + 1), inner update \(s.innerStep + 1) of \(mu)"] + table.render()
+    }
+
+    /// A completion's tokens with '|' where the sampler's weights changed (in-flight updates).
+    static func versionMarked(_ task: any RewardTask, _ completion: [Int], lags: [Int]) -> String {
+        var words: [String] = []
+        for (t, token) in completion.enumerated() {
+            if t > 0 && lags[t] != lags[t - 1] { words.append("|") }
+            words.append(task.tokens[token])
+        }
+        return words.joined(separator: " ")
+    }
+
+    /// "4", or "4>3" when the completion's tokens came from weights 4, then 3 updates behind.
+    static func lagRange(_ lag: [Int]) -> String {
+        guard let first = lag.first, let last = lag.last else { return "" }
+        return first == last ? "\(first)" : "\(first)>\(last)"
     }
 
     /// What the run-history commands (chart, history, average, reach) say before any step.
@@ -101,6 +133,12 @@ enum TrainingCommands {
     /// how a step's summary gives it (nil where that step has none).
     static let series: [(key: String, title: String, value: @Sendable (StepSummary) -> Double?)] = [
         ("reward", "mean reward", { $0.meanReward }),
+        ("expected_reward", "E[r] under theta (exact, every prompt)", { $0.expectedReward }),
+        ("staleness", "sample/staleness_mean (updates behind theta)", { $0.stalenessMean }),
+        ("ratio_min", "smallest ratio pi_theta / pi_old", { $0.ratioMin }),
+        ("ratio_max", "largest ratio pi_theta / pi_old", { $0.ratioMax }),
+        ("sampler_ratio_min", "smallest pi_theta / pi_sampler", { $0.behaviourRatioMin }),
+        ("sampler_ratio_max", "largest pi_theta / pi_sampler", { $0.behaviourRatioMax }),
         ("kl", "KL to theta_ref", { $0.kl }),
         ("clip", "clip_ratio/region_mean", { $0.clipRatioRegion }),
         ("cispo_clip", "cispo_clip_ratio", { $0.cispoClipRatio }),

@@ -29,4 +29,11 @@ public struct CopyTask: RewardTask {
         for t in 0..<min(completion.count, target.count) where completion[t] == target[t] { right += 1 }
         return Double(right) / Double(target.count)
     }
+
+    /// E[r] = sum_t P(o_t = target_t) / 4: the reward is a sum over positions, so its expectation
+    /// is the sum of each position's chance (`Policy.expectedMatches`).
+    public func expectedReward(_ policy: Policy, prompt: Int, temperature: Double) -> Double {
+        let target = targets[prompt]
+        return policy.expectedMatches(target, prompt: prompt, endToken: endToken, temperature: temperature) / Double(target.count)
+    }
 }

@@ -25,4 +25,9 @@ public struct LockTask: RewardTask {
     public func reward(prompt: Int, completion: [Int]) -> Double {
         completion == codes[prompt] ? 1 : 0
     }
+
+    /// E[r] = pi(solution | q): only the one answer scores, and it scores 1.
+    public func expectedReward(_ policy: Policy, prompt: Int, temperature: Double) -> Double {
+        policy.probability(of: codes[prompt], prompt: prompt, temperature: temperature)
+    }
 }

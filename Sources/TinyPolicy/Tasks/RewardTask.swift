@@ -18,12 +18,19 @@ public protocol RewardTask: Sendable {
     func reward(prompt: Int, completion: [Int]) -> Double
     /// A completion with reward 1.
     func solution(prompt: Int) -> [Int]
+    /// E_{o ~ pi(.|q)}[ r(q, o) ] at temperature T, exactly (no sampling). Lesson 16.
+    func expectedReward(_ policy: Policy, prompt: Int, temperature: Double) -> Double
 }
 
 extension RewardTask {
     public var vocabularySize: Int { tokens.count }
     /// The end-of-sequence token: the last one.
     public var endToken: Int { tokens.count - 1 }
+
+    /// The expected reward over the prompts (drawn uniformly, as the trainer draws them).
+    public func expectedReward(_ policy: Policy, temperature: Double) -> Double {
+        prompts.indices.reduce(0) { $0 + expectedReward(policy, prompt: $1, temperature: temperature) } / Double(prompts.count)
+    }
 
     /// The completion as token names separated by spaces, e.g. `b c a <eos>`.
     public func render(_ completion: [Int]) -> String {

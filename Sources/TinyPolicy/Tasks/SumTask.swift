@@ -30,4 +30,9 @@ public struct SumTask: RewardTask {
     public func reward(prompt: Int, completion: [Int]) -> Double {
         completion == answers[prompt] ? 1 : 0
     }
+
+    /// E[r] = pi(solution | q): only the one answer scores, and it scores 1.
+    public func expectedReward(_ policy: Policy, prompt: Int, temperature: Double) -> Double {
+        policy.probability(of: answers[prompt], prompt: prompt, temperature: temperature)
+    }
 }

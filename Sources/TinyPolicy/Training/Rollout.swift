@@ -17,7 +17,8 @@ public struct Rollout: Sendable, Equatable, Codable {
     public var completions: [[Int]]
     /// r_i.
     public var rewards: [Double]
-    /// log pi_old(o_t | ...): scored by theta_old, the parameters at sampling time.
+    /// log pi_old(o_t | ...): scored by theta_old, the parameters when the batch arrives (the
+    /// sampler's own log-probs under `old_logp_source sampler`).
     public var oldLogp: [[Double]]
     /// log pi_ref(o_t | ...): scored by theta_ref.
     public var refLogp: [[Double]]
@@ -26,6 +27,14 @@ public struct Rollout: Sendable, Equatable, Codable {
     /// How many updates behind theta the weights that sampled each token were (`max_staleness`,
     /// in-flight updates every `weight_update_interval` tokens); `nil` without a stale sampler.
     public var tokenLag: [[Int]]? = nil
+
+    /// `old_logp_source sampler`: old_logp become the sampler's log-probs, so the ratio is taken
+    /// against the weights that sampled each token and no separate sampler_logp is left. Lesson 16.
+    mutating func takeSamplerLogpAsOld() {
+        guard let behaviour = samplerLogp else { return }
+        oldLogp = behaviour
+        samplerLogp = nil
+    }
 
     /// The prompt of each completion.
     public var completionPrompts: [Int] {

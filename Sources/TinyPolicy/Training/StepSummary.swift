@@ -1,4 +1,9 @@
 import GRPO
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The numbers of one inner update, for charts and the saved history: no arrays, only scalars.
 /// Every value is measured on the batch before the update (the loss that was differentiated),
@@ -12,8 +17,13 @@ public struct StepSummary: Sendable, Equatable, Codable {
     public var innerStep: Int
     /// The loss that was differentiated (its sign is the objective's, negated).
     public var loss: Double
-    /// mean_i r_i over the batch.
+    /// mean_i r_i over the batch: the sampler's completions' (a stale sampler's weights are
+    /// theta from `max_staleness` updates ago).
     public var meanReward: Double
+    /// E[r] under theta itself (before the update), over every prompt, computed exactly
+    /// (`RewardTask.expectedReward`): no sampling noise, no sampler lag. `nil` in sessions saved
+    /// before it existed. Lesson 16.
+    public var expectedReward: Double?
     /// Share of groups whose rewards are all equal: advantage 0, no policy gradient. Lesson 02.
     public var fracRewardZeroStd: Double
     /// ||d loss / d theta||.
@@ -52,6 +62,16 @@ public struct StepSummary: Sendable, Equatable, Codable {
     /// The entropy bonus's coefficient this update applied (`entropy_coef`, or the adaptive
     /// controller's); `nil` without a bonus. Lesson 05.
     public var entropyCoef: Double?
+    /// Each token's lag behind theta in updates, its mean and largest over the batch (TRL's
+    /// AsyncGRPOTrainer logs `sample/staleness_mean` and `_max` per sample); `nil` without a stale
+    /// sampler. Lesson 16.
+    public var stalenessMean: Double? = nil
+    public var stalenessMax: Int? = nil
+    /// Smallest and largest pi_theta / pi_sampler, the ratio against the weights that really
+    /// sampled each token, when the batch carries sampler_logp; `nil` otherwise (then the ratio
+    /// above is already against the sampler). Lesson 16.
+    public var behaviourRatioMin: Double? = nil
+    public var behaviourRatioMax: Double? = nil
     /// Largest difference between the naive and vectorized breakdowns, when `cross_check` is on.
     /// Lesson 12.
     public var crossCheckDifference: Double?
@@ -59,8 +79,8 @@ public struct StepSummary: Sendable, Equatable, Codable {
 
 extension StepSummary {
     /// Measures one update: `change` is theta_after - theta_before.
-    init(step: Int, iteration: Int, innerStep: Int, rollout: Rollout, breakdown: Breakdown,
-         gradient: [Double], change: [Double], crossCheckDifference: Double?) {
+    init(step: Int, iteration: Int, innerStep: Int, rollout: Rollout, batch: Batch, breakdown: Breakdown,
+         expectedReward: Double, gradient: [Double], change: [Double], crossCheckDifference: Double?) {
         let metrics = breakdown.metrics
         var correct: [Int] = [], incorrect: [Int] = []
         for (o, r) in zip(rollout.completions, rollout.rewards) {
@@ -70,7 +90,7 @@ extension StepSummary {
         let weights = breakdown.samplerWeight?.values
         self.init(
             step: step, iteration: iteration, innerStep: innerStep, loss: breakdown.loss,
-            meanReward: mean(rollout.rewards), fracRewardZeroStd: metrics.fracRewardZeroStd ?? 0,  // a rollout always has rewards
+            meanReward: mean(rollout.rewards), expectedReward: expectedReward, fracRewardZeroStd: metrics.fracRewardZeroStd ?? 0,  // a rollout always has rewards
             gradientNorm: norm(gradient), parameterChange: norm(change),
             clipRatioLow: metrics.clipRatioLow, clipRatioHigh: metrics.clipRatioHigh,
             clipRatioRegion: metrics.clipRatioRegion, cispoClipRatio: metrics.cispoClipRatio,
@@ -81,6 +101,16 @@ extension StepSummary {
             ratioMin: ratios.min() ?? 1, ratioMax: ratios.max() ?? 1,
             samplerWeightMin: weights?.min(), samplerWeightMean: weights.map(mean),
             samplerWeightMax: weights?.max(), entropyCoef: metrics.entropyCoef, crossCheckDifference: crossCheckDifference)
+        if let lags = rollout.tokenLag?.joined(), !lags.isEmpty {
+            stalenessMean = Double(lags.reduce(0, +)) / Double(lags.count)
+            stalenessMax = lags.max()
+        }
+        let sampled = batch.completions.compactMap { c in c.samplerLogp.map { zip(c.logp, $0) } }
+        if !sampled.isEmpty {
+            let behaviour = sampled.joined().map { logp, samplerLogp in exp(logp - samplerLogp) }
+            behaviourRatioMin = behaviour.min()
+            behaviourRatioMax = behaviour.max()
+        }
     }
 }
 

@@ -5,8 +5,8 @@ extension Trainer {
     /// uniformly (with replacement), G completions each from pi_old (or from the mismatched
     /// sampler, lesson 09, whose weights lag by `max_staleness` updates: `samplerPolicy`), each
     /// scored by the task. old_logp and ref_logp are computed here, once, with the trainer's
-    /// temperature and theta itself, as a trainer scores what an asynchronous sampler sent it.
-    /// Lessons 02 and 03.
+    /// temperature and theta itself, as a trainer scores what an asynchronous sampler sent it
+    /// (or, with `old_logp_source sampler`, old_logp are the sampler's own). Lessons 02, 03, 16.
     @discardableResult
     public mutating func rollout() -> Rollout {
         oldPolicy = policy
@@ -48,6 +48,7 @@ extension Trainer {
                               samplerLogp: mismatch ? samplerLogp : nil)
         if settings.maxStaleness > 0 { sampled.tokenLag = lags }
         sampled.oldLogp = score(oldPolicy, sampled)
+        if mismatch && settings.oldLogpSource == .sampler { sampled.takeSamplerLogpAsOld() }
         sampled.refLogp = score(referencePolicy, sampled)
         currentRollout = sampled
         iterationCount += 1
@@ -87,12 +88,13 @@ extension Trainer {
                                        evaluation: evaluation, gradLogp: breakdown.gradLogp.values,
                                        gradEntropy: breakdown.entropyGradient?.values, temperature: rollout.temperature)
         let before = policy.parameters
+        let expected = task.expectedReward(policy, temperature: settings.temperature)
         rememberForSampler()
         optimizer.step(&policy.parameters, gradient: gradient)
         entropyControl.update(measured: AdaptiveEntropy.measure(batch, breakdown), lossConfig)
         let summary = StepSummary(
-            step: stepCount, iteration: rollout.iteration, innerStep: innerStepsDone, rollout: rollout,
-            breakdown: breakdown, gradient: gradient, change: zip(policy.parameters, before).map { $0 - $1 },
+            step: stepCount, iteration: rollout.iteration, innerStep: innerStepsDone, rollout: rollout, batch: batch,
+            breakdown: breakdown, expectedReward: expected, gradient: gradient, change: zip(policy.parameters, before).map { $0 - $1 },
             crossCheckDifference: difference)
         let trace = StepTrace(summary: summary, rollout: rollout, batch: batch, breakdown: breakdown, gradient: gradient)
         innerStepsDone += 1

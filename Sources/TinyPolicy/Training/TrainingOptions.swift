@@ -83,6 +83,8 @@ extension TrainingSettings {
         integer("max_staleness", "k: the sampler's weights lag the trainer's by k updates (asynchronous RL)", \.maxStaleness, 0, 64),
         integer("weight_update_interval", "in-flight updates: the stale sampler takes newer weights every N tokens (0: never)",
                 \.weightUpdateInterval, 0, 100_000),
+        choice("old_logp_source", "old_logp when the sampler differs: trainer (rescored by theta) or sampler (its own; lesson 16)",
+               \.oldLogpSource),
         TrainingOption(
             key: "seed", summary: "seeds prompts and samples: the same seed replays the same run",
             accepted: "a whole number in [0, 2^64)", suggestions: [], startsNewRun: true, get: { "\($0.seed)" },

@@ -6,6 +6,19 @@ public enum LossPath: String, Sendable, Codable, CaseIterable {
     case vectorized
 }
 
+/// Where a batch's old_logp comes from when the sampler is not pi_theta itself (stale weights,
+/// another precision or temperature): the two conventions the libraries take. Lesson 16.
+public enum OldLogpSource: String, Sendable, Codable, CaseIterable {
+    /// The trainer rescores the completions with its own theta when the batch arrives (TRL's
+    /// `GRPOTrainer` with vLLM): the ratio to theta_old starts at exactly 1 whatever the lag, and
+    /// only the sampler correction (`vllm_importance_sampling_*`) sees the sampler's log-probs.
+    case trainer
+    /// old_logp are the sampler's own log-probs (TRL's experimental `AsyncGRPOTrainer`,
+    /// PipelineRL, verl's `bypass_mode`): the ratio and its clip are taken against the policy that
+    /// really sampled each token, and the batch carries no separate sampler_logp.
+    case sampler
+}
+
 /// How a training run is set up, next to the `GRPOConfig` of the loss. Names are TRL's
 /// (`num_generations`, `num_iterations`, `learning_rate`, `temperature`, `max_completion_length`)
 /// where TRL has one. Encoded with those names. `options` is the table `set key=value` reads.
@@ -52,6 +65,12 @@ public struct TrainingSettings: Sendable, Equatable, Codable {
         set { updateInterval = newValue == 0 ? nil : newValue }
     }
     var updateInterval: Int? = nil
+    /// Where old_logp comes from when the sampler differs from pi_theta. Saved only when set.
+    public var oldLogpSource: OldLogpSource {
+        get { logpSource ?? .trainer }
+        set { logpSource = newValue == .trainer ? nil : newValue }
+    }
+    var logpSource: OldLogpSource? = nil
     /// Seeds the run: initial prompts, samples, everything.
     public var seed: UInt64 = 0
 
@@ -76,6 +95,7 @@ public struct TrainingSettings: Sendable, Equatable, Codable {
         case samplerTemperature = "sampler_temperature"
         case staleness = "max_staleness"
         case updateInterval = "weight_update_interval"
+        case logpSource = "old_logp_source"
         case seed
     }
 }
