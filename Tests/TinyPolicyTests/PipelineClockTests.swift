@@ -28,6 +28,9 @@ struct PipelineClockTests {
         #expect(PipelineClock(generationTime: 3, updatesPerIteration: 2, staleness: 1).finishTimes(iterations: 3) == [5, 9, 13])
         // k = 2 = mu: sample 1 needs update 0, starts at 3: [3, 6], updates 7, 8; sample 2 needs update 2 (at 5): [6, 9], 10, 11.
         #expect(PipelineClock(generationTime: 3, updatesPerIteration: 2, staleness: 2).finishTimes(iterations: 3) == [5, 8, 11])
+        // mu = 4, k = 2 (lesson 16's exercise): batch 1 needs update 2 (at 5): sample [5, 8], updates 9-12;
+        // batch 2 needs update 6 (at 10): sample [10, 13], updates 14-17. 5 per iteration, between 7 (k = 0) and 4.
+        #expect(PipelineClock(generationTime: 3, updatesPerIteration: 4, staleness: 2).finishTimes(iterations: 3) == [7, 12, 17])
     }
 
     @Test("more staleness than the overlap needs buys no time when every batch takes as long")

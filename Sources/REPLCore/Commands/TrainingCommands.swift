@@ -42,7 +42,7 @@ enum TrainingCommands {
             // A stale sampler (asynchronous RL): how far behind theta the weights of each token were.
             lines += Fmt.wrap("stale sampler (max_staleness \(s.maxStaleness)): tokens sampled by weights \(first) to \(last) updates "
                               + "behind theta (mean lag \(Fmt.num(Double(lags.reduce(0, +)) / Double(lags.count)))"
-                              + (s.weightUpdateInterval > 0 ? ", newer weights every \(s.weightUpdateInterval) tokens, '|' where a completion's change" : "")
+                              + (s.weightUpdateInterval > 0 ? ", newer weights every \(s.weightUpdateInterval) tokens, '|' marks where a completion's weights change" : "")
                               + "); " + (s.oldLogpSource == .sampler ? "old_logp are the sampler's own log-probs (old_logp_source sampler)"
                                          : "old_logp is theta's, sampler_logp each token's own weights'"),
                               width: session.lineWidth, indent: "  ")
