@@ -322,7 +322,7 @@ enum SeedsCommand {
     }
 
     static let all: [Command] = [
-        Command("seeds", syntax: "N train M [reach L]",
+        Command("seeds", syntax: "N train M|budget C [reach L]",
                 summary: "train M iterations (or 'budget C' sampled completions) from each of the seeds 1..N: the mean, spread and 95% interval of reward, theta's expected reward, "
                     + "length, length of wrong answers, clip, KL, entropy, the ratios' range; reach L times when the mean of a window (10, or 'window W') of iterations first reaches L "
                     + "('measure expected_reward' judges theta itself)",
