@@ -50,12 +50,10 @@ enum SeedsCommand {
         }
     }
 
-    /// One run: its seed, one summary per iteration (the mean of its inner updates), and the time
-    /// model's clock at the end of each iteration.
+    /// One run: its seed and one summary per iteration (the mean of its inner updates).
     struct Run {
         var seed: UInt64
         var iterations: [Iteration]
-        var finishTimes: [Double] = []
     }
 
     /// An iteration's numbers: the mean over its inner updates (with mu > 1 the first of them
@@ -125,7 +123,6 @@ enum SeedsCommand {
         try TrainingGuard.check(session.trainer, config: session.config, before: "seeds")
         if let problem = session.verlTrainingProblem(before: "seeds") { throw CommandError(problem) }
         let iterations = request.iterations(session.trainer.settings)
-        let clock = self.clock(session.trainer.settings, request)
         var runs: [Run] = []
         for seed in 1...UInt64(request.seeds) {
             if session.shouldStop() { return (runs, "stopped before seed \(seed): \(runs.count) run(s) done") }
@@ -143,8 +140,7 @@ enum SeedsCommand {
             }, onStep: { _ in })
             if interrupted { return (runs, "stopped during seed \(seed): \(runs.count) run(s) done, that one left out") }
             if let undone { throw CommandError("seed \(seed): \(undone)") }
-            let summaries = Self.iterations(trainer.history)
-            runs.append(Run(seed: seed, iterations: summaries, finishTimes: clock.finishTimes(iterations: summaries.count)))
+            runs.append(Run(seed: seed, iterations: Self.iterations(trainer.history)))
         }
         session.progress?("")
         return (runs, nil)

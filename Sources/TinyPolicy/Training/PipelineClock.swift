@@ -26,19 +26,19 @@ public struct PipelineClock: Sendable, Equatable {
         self.staleness = staleness
     }
 
-    /// The time at which each of `iterations` iterations has finished its updates.
+    /// The time at which each of `iterations` iterations has finished its updates. Memory is one
+    /// start time per iteration: update m (1-based) of iteration i = (m - 1) / mu ends at
+    /// start_i + (m - 1) % mu + 1.
     public func finishTimes(iterations: Int) -> [Double] {
         let mu = updatesPerIteration
-        var done = [0.0]  // done[m]: when update m has been made
+        var starts: [Double] = []  // when each iteration's first update starts
+        starts.reserveCapacity(max(0, iterations))
+        func done(_ m: Int) -> Double { m <= 0 ? 0 : starts[(m - 1) / mu] + Double((m - 1) % mu + 1) }
         var sampled = 0.0
-        var finishes: [Double] = []
-        finishes.reserveCapacity(max(0, iterations))
         for j in 0..<max(0, iterations) {
-            sampled = max(sampled, done[max(0, j * mu - staleness)]) + generationTime
-            let start = max(sampled, done[j * mu])
-            for i in 1...mu { done.append(start + Double(i)) }
-            finishes.append(done[done.count - 1])
+            sampled = max(sampled, done(j * mu - staleness)) + generationTime
+            starts.append(max(sampled, done(j * mu)))
         }
-        return finishes
+        return starts.map { $0 + Double(mu) }
     }
 }
