@@ -1,0 +1,7 @@
+import GRPO
+
+extension Reference {
+    public static func policyGradientLoss(logp: Scalar, advantage: Double) throws -> Scalar {
+        -(logp * advantage)
+    }
+}
