@@ -5,6 +5,8 @@ let package = Package(
     name: "grpo-swift",
     products: [
         .library(name: "GRPO", targets: ["GRPO"]),
+        // The tiny policy and its trainer, for the exercises' `train-mine`.
+        .library(name: "TinyPolicy", targets: ["TinyPolicy"]),
         .executable(name: "grpo-repl", targets: ["grpo-repl"]),
         .executable(name: "grpo-bench", targets: ["grpo-bench"]),
     ],

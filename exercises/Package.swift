@@ -17,10 +17,16 @@ let package = Package(
                 path: "Solutions"),
         .target(name: "WrongSolutions", dependencies: ["ReferenceSolutions", .product(name: "GRPO", package: "grpo-swift")],
                 path: "Wrong"),
+        // The tiny policy trained by an answer's loss beside the project's, and its command.
+        .target(name: "LossTraining", dependencies: [.product(name: "GRPO", package: "grpo-swift"),
+                                                     .product(name: "TinyPolicy", package: "grpo-swift")]),
+        .executableTarget(name: "train-mine", dependencies: ["LossTraining", "Exercises", "ExerciseChecks",
+                                                             "ReferenceSolutions", "WrongSolutions",
+                                                             .product(name: "GRPO", package: "grpo-swift")]),
         // The learner's tests: `swift test --filter Advantages`.
         .testTarget(name: "ExercisesTests", dependencies: ["Exercises", "ExerciseChecks"]),
         // CI's: the references pass, the stubs and the wrong answers fail with the right message.
-        .testTarget(name: "CourseChecks", dependencies: ["Exercises", "ExerciseChecks", "ReferenceSolutions", "WrongSolutions",
+        .testTarget(name: "CourseChecks", dependencies: ["Exercises", "ExerciseChecks", "WrongSolutions", "LossTraining",
                                                     .product(name: "GRPO", package: "grpo-swift")]),
     ]
 )

@@ -75,8 +75,7 @@ extension Trainer {
         let rollout = currentRollout!
         let evaluation = evaluateCurrent(rollout)
         let batch = batch(rollout, evaluation: evaluation)
-        var config = lossConfig
-        config.entropyCoef = entropyControl.appliedCoefficient(lossConfig)
+        let config = appliedLossConfig
         let breakdown = Self.breakdown(batch, config: config, path: settings.path)
         var difference: Double? = nil
         if settings.crossCheck {
@@ -84,9 +83,27 @@ extension Trainer {
             difference = breakdown.maxDifference(from: Self.breakdown(batch, config: config, path: other))
         }
         // The entropy bonus reaches theta through the entropies, the rest through logp.
+        return update(rollout, evaluation: evaluation, batch: batch, breakdown: breakdown,
+                      gradLogp: breakdown.gradLogp.values, gradEntropy: breakdown.entropyGradient?.values,
+                      crossCheckDifference: difference)
+    }
+
+    /// The loss options as this update applies them: `entropy_coef` is the adaptive controller's
+    /// coefficient when `use_adaptive_entropy` is on.
+    var appliedLossConfig: GRPOConfig {
+        var config = lossConfig
+        config.entropyCoef = entropyControl.appliedCoefficient(lossConfig)
+        return config
+    }
+
+    /// The rest of an inner update once d loss / d logp (and d loss / d entropy) are known:
+    /// d loss / d theta by `Policy.gradient`, one optimizer step, the step's summary and trace.
+    /// `breakdown` supplies the step's metrics.
+    mutating func update(_ rollout: Rollout, evaluation: PolicyEvaluation, batch: Batch, breakdown: Breakdown,
+                         gradLogp: [Double], gradEntropy: [Double]?, crossCheckDifference difference: Double?) -> StepTrace {
         let gradient = policy.gradient(prompts: rollout.completionPrompts, completions: rollout.completions,
-                                       evaluation: evaluation, gradLogp: breakdown.gradLogp.values,
-                                       gradEntropy: breakdown.entropyGradient?.values, temperature: rollout.temperature)
+                                       evaluation: evaluation, gradLogp: gradLogp,
+                                       gradEntropy: gradEntropy, temperature: rollout.temperature)
         let before = policy.parameters
         let expected = task.expectedReward(policy, temperature: settings.temperature)
         rememberForSampler()

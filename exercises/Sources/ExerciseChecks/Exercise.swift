@@ -43,7 +43,7 @@ public enum Exercise: String, CaseIterable, Sendable {
 
 /// What an exercise's stub throws until the learner writes it: the check then says which
 /// exercise it is and where to write it, instead of a crash that hides it.
-public struct NotWrittenYet: Error, Sendable {
+public struct NotWrittenYet: Error, Sendable, Equatable {
     public let exercise: Exercise
     public init(_ exercise: Exercise) { self.exercise = exercise }
 
