@@ -192,4 +192,15 @@ struct SamplerOptionTrainingTests {
         _ = fresh.execute("train 1")
         #expect(fresh.execute("tokens").lines.first { $0.hasPrefix("g  i  t") }?.contains("lag") == false)
     }
+
+    @Test("mismatch on a stale batch whose old_logp is the sampler's says why there is no weight, not how to make a mismatch")
+    func mismatchUnderSamplerOldLogp() {
+        let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        for line in ["set max_staleness 2", "set old_logp_source sampler", "train 3", "rollout"] { #expect(!interpreter.execute(line).isError) }
+        let reply = interpreter.execute("mismatch").lines
+        #expect(reply.first?.contains("with 'old_logp_source sampler' its old_logp already is the sampler's") == true, "\(reply)")
+        let fresh = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        _ = fresh.execute("train 1")
+        #expect(fresh.execute("mismatch").lines.first?.contains("pi_old sampled it itself") == true)
+    }
 }

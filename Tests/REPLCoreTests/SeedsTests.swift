@@ -77,16 +77,22 @@ struct SeedsTests {
         #expect(interpreter.execute("sweep preset dapo,nope seeds 2 train 3").lines.first?.hasPrefix("error: sweep preset nope: no preset 'nope'") == true)
     }
 
-    @Test("budget C: as many iterations as C sampled completions make; measure and gen_time are checked")
+    @Test("budget C: as many whole iterations as C sampled completions make; measure and gen_time are checked")
     func budgetAndMeasure() throws {
-        let request = try SeedsCommand.parse(["4", "budget", "100", "measure", "expected_reward", "gen_time", "2.5"], command: "seeds")
-        // B = 4 prompts x G = 8 = 32 completions per iteration: 100 / 32 = 3 iterations.
+        let request = try SeedsCommand.parse(["seeds", "4", "budget", "100", "measure", "expected_reward", "gen_time", "2.5"], command: "sweep")
+        // B = 4 prompts x G = 8 = 32 completions per iteration: 100 / 32 = 3 iterations, 96 completions.
         #expect(request.iterations(TrainingSettings()) == 3 && request.measure == "expected_reward" && request.generationTime == 2.5)
-        #expect(SeedsCommand.Request(seeds: 2, iterations: 1).lengthText([TrainingSettings()]) == "1 iterations")
+        #expect(request.lengthText([TrainingSettings()])
+                == "a budget of 100 sampled completions (3 iterations, 96 completions: whole iterations only)")
+        #expect(SeedsCommand.Request(seeds: 2, iterations: 1).lengthText([TrainingSettings()]) == "1 iteration")
         let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))
         #expect(interpreter.execute("seeds 2 budget 64 measure nope").lines.first
                 == "error: measure takes reward (the sampled completions') or expected_reward (theta's, exact), not 'nope'")
-        #expect(interpreter.execute("seeds 2 train 3 gen_time -1").lines.first?.hasPrefix("error: gen_time takes") == true)
+        #expect(interpreter.execute("sweep max_staleness 0,1 seeds 2 train 3 gen_time -1").lines.first?.hasPrefix("error: gen_time takes") == true)
+        // seeds has no time model, so it refuses gen_time rather than ignore it.
+        #expect(interpreter.execute("seeds 2 train 3 gen_time 3").lines.first?.hasPrefix("error: gen_time is for sweep") == true)
+        #expect(interpreter.execute("seeds 2 budget 31").lines.first
+                == "error: budget 31 is less than one iteration's 32 sampled completions (prompts_per_iteration 4 x num_generations 8)")
         #expect(interpreter.execute("seeds 100 budget 100000000").lines.first
                 == "error: 100 seeds x 3125000 iterations is 312500000, more than the 400000 iterations one command runs")
     }

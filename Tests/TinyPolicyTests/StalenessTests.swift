@@ -151,6 +151,29 @@ struct StalenessTests {
         #expect(TrainingSettings.option(named: "old_logp_source")?.accepted == "one of trainer, sampler")
     }
 
+    @Test("sample/staleness_mean counts each completion's first token (TRL's per sample), token lag mean every token")
+    func perSampleAndPerToken() throws {
+        var settings = TrainingSettings()
+        settings.maxStaleness = 4
+        settings.promptsPerIteration = 1
+        var t = try Trainer(settings: settings)
+        t.train(iterations: 10)
+        let steady = t.innerStep().summary
+        // Without in-flight updates every token lags exactly 4: both means are 4.
+        #expect(steady.stalenessMean == 4 && steady.tokenLagMean == 4 && steady.stalenessMax == 4)
+        try t.set("weight_update_interval", to: "3")
+        let lags = t.rollout().tokenLag!
+        let summary = t.innerStep().summary
+        // Token s of the rollout lags max(0, 4 - s / 3): 4, 4, 4, 3, 3, 3, 2, 2, ... whatever the
+        // completions' lengths; a completion's first token is the oldest of its own.
+        let flat = Array(lags.joined())
+        #expect(flat == flat.indices.map { max(0, 4 - $0 / 3) })
+        let starts = lags.map { $0[0] }
+        #expect(summary.stalenessMean == Double(starts.reduce(0, +)) / Double(starts.count))
+        #expect(summary.tokenLagMean == Double(flat.reduce(0, +)) / Double(flat.count))
+        #expect(summary.stalenessMean! > summary.tokenLagMean! && summary.stalenessMax == 4)
+    }
+
     @Test("the same seed gives the same run, step for step, with staleness and in-flight updates")
     func deterministic() throws {
         var settings = TrainingSettings()

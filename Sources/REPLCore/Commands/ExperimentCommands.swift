@@ -153,13 +153,22 @@ enum ExperimentCommands {
 
     static let modes = GRPOConfig.SamplerCorrectionMode.allCases
 
+    /// Why a batch without sampler_logp has nothing for `mismatch` to show: pi_old sampled it, or
+    /// old_logp already is the (stale or mismatched) sampler's own.
+    static func noSamplerLines(_ session: Session) -> [String] {
+        let settings = session.trainer.settings
+        if settings.hasSamplerMismatch && settings.oldLogpSource == .sampler {
+            return ["this batch has no sampler_logp: with 'old_logp_source sampler' its old_logp already is the sampler's, so the ratio",
+                    "is taken against the sampler itself and there is no weight to correct with (lesson 16); 'set old_logp_source trainer' rescores instead"]
+        }
+        return ["this batch has no sampler_logp: pi_old sampled it itself, so there is nothing to correct (every weight is 1).",
+                "'set sampler_precision bfloat16' or 'set sampler_temperature 1.2', then 'rollout', makes a batch that has them (lesson 09)"]
+    }
+
     static func mismatch(_ session: Session, _ args: [String]) throws(CommandError) -> [String] {
         try Args.none(args, "mismatch")
         let batch = try session.currentBatch()
-        guard batch.hasSampler else {
-            return ["this batch has no sampler_logp: pi_old sampled it itself, so there is nothing to correct (every weight is 1).",
-                    "'set sampler_precision bfloat16' or 'set sampler_temperature 1.2', then 'rollout', makes a batch that has them (lesson 09)"]
-        }
+        guard batch.hasSampler else { return noSamplerLines(session) }
         let config = session.config
         let bounds = "[\(config.vllmImportanceSamplingClipMin.map { Fmt.num($0) } ?? "none"), \(config.vllmImportanceSamplingClipMax.map { Fmt.num($0) } ?? "none")]"
         var table = Table(title: "rho_t = exp(old_logp - sampler_logp); rho = exp(sum_t (old_logp - sampler_logp)); bounds \(bounds)",

@@ -25,7 +25,8 @@ enum SeedsCommand {
             length = .iterations(iterations)
         }
 
-        /// `train M`, or `budget C`: as many iterations as C sampled completions make (at least one).
+        /// `train M`, or `budget C`: as many whole iterations as C sampled completions make
+        /// (`checkSize` refuses a budget below one iteration).
         enum Length {
             case iterations(Int)
             case budget(Int)
@@ -44,8 +45,13 @@ enum SeedsCommand {
         func lengthText(_ settings: [TrainingSettings]) -> String {
             let counts = settings.map { "\(iterations($0))" }
             switch length {
-            case .iterations(let m): return "\(m) iterations"
-            case .budget(let c): return "a budget of \(c) sampled completions (\(Set(counts).count == 1 ? counts[0] : counts.joined(separator: ", ")) iterations)"
+            case .iterations(let m): return m == 1 ? "1 iteration" : "\(m) iterations"
+            case .budget(let c):
+                let used = settings.map { "\(iterations($0) * $0.promptsPerIteration * $0.numGenerations)" }
+                let spent = Set(used).count == 1 ? used[0] : used.joined(separator: ", ")
+                let runs = Set(counts).count == 1 ? counts[0] : counts.joined(separator: ", ")
+                return "a budget of \(c) sampled completions (\(runs) iteration\(counts == ["1"] ? "" : "s")"
+                    + (spent == "\(c)" ? ")" : ", \(spent) completions: whole iterations only)")
             }
         }
     }
@@ -69,8 +75,10 @@ enum SeedsCommand {
 
     /// `seeds N train M|budget C [reach L] [window W] [measure S] [gen_time T]` after the command word.
     static func parse(_ args: [String], command: String) throws(CommandError) -> Request {
+        // Only a sweep compares time: its time table puts the values side by side.
+        let timed = command == "sweep"
         let usage = "\(command) takes 'seeds N train M' (or 'budget C' completions), optionally 'reach LEVEL', 'window W', "
-            + "'measure reward|expected_reward' and 'gen_time T', e.g. '\(command == "seeds" ? "" : "sweep loss_type grpo,dapo ")seeds 8 train 200 reach 0.9'"
+            + "'measure reward|expected_reward'\(timed ? " and 'gen_time T'" : ""), e.g. '\(timed ? "sweep loss_type grpo,dapo " : "")seeds 8 train 200 reach 0.9'"
         var words = command == "seeds" ? ["seeds"] + args : args
         guard words.count >= 4, words[0] == "seeds", ["train", "budget"].contains(words[2]) else { throw CommandError(usage) }
         var request = Request(seeds: try Args.integer(words[1], "the number of seeds", 2, 100), iterations: 1)
@@ -95,6 +103,9 @@ enum SeedsCommand {
                 }
                 request.measure = words[1]
             case "gen_time":
+                guard timed else {
+                    throw CommandError("gen_time is for sweep, whose time table compares the values swept (e.g. 'sweep max_staleness 0,4 seeds 8 budget 3200 gen_time 3'); seeds has no time model")
+                }
                 guard let t = Double(decimalText: words[1]), t.isFinite, t >= 0, t <= 1_000_000 else {
                     throw CommandError("gen_time takes the time to sample a batch, in updates, a number in [0, 1000000], not '\(Interpreter.shorten(words[1]))'")
                 }
@@ -108,6 +119,11 @@ enum SeedsCommand {
 
     /// Refuses more than the 400000 iterations one command runs, over `settings` (one per value swept).
     static func checkSize(_ request: Request, _ settings: [TrainingSettings]) throws(CommandError) {
+        if case .budget(let c) = request.length, let s = settings.first(where: { c < $0.promptsPerIteration * $0.numGenerations }) {
+            let batch = s.promptsPerIteration * s.numGenerations
+            throw CommandError("budget \(c) is less than one iteration's \(batch) sampled completions "
+                               + "(prompts_per_iteration \(s.promptsPerIteration) x num_generations \(s.numGenerations))")
+        }
         let total = settings.reduce(0) { $0 + request.seeds * request.iterations($1) }
         guard total <= 400_000 else {
             throw CommandError("\(settings.count > 1 ? "\(settings.count) values x " : "")\(request.seeds) seeds x "

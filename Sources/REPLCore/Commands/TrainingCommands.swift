@@ -59,7 +59,10 @@ enum TrainingCommands {
         table.add(["mean reward", Fmt.num(s.meanReward), s.stalenessMax == nil ? "" : "the stale sampler's completions"])
         if let e = s.expectedReward { table.add(["E[r] under theta", Fmt.num(e), "exact, over every prompt"]) }
         if let lag = s.stalenessMean, let most = s.stalenessMax {
-            table.add(["sample/staleness_mean", Fmt.num(lag), "updates behind theta, per token (max \(most))"])
+            table.add(["sample/staleness_mean", Fmt.num(lag), "behind theta as each completion began (max \(most))"])
+            if let perToken = s.tokenLagMean, perToken != lag {
+                table.add(["token lag mean", Fmt.num(perToken), "per token: later ones had newer weights"])
+            }
         }
         let exactlyOne = s.innerStep == 0 && s.ratioMin == 1 && s.ratioMax == 1
         table.add(["ratio min", Fmt.num(s.ratioMin), exactlyOne ? "first update on this batch: exactly 1" : ""])

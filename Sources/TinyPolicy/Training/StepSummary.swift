@@ -62,11 +62,15 @@ public struct StepSummary: Sendable, Equatable, Codable {
     /// The entropy bonus's coefficient this update applied (`entropy_coef`, or the adaptive
     /// controller's); `nil` without a bonus. Lesson 05.
     public var entropyCoef: Double?
-    /// Each token's lag behind theta in updates, its mean and largest over the batch (TRL's
-    /// AsyncGRPOTrainer logs `sample/staleness_mean` and `_max` per sample); `nil` without a stale
-    /// sampler. Lesson 16.
+    /// How many updates behind theta the weights that began each completion were (the lag of its
+    /// first token), the mean and largest over the batch: TRL's AsyncGRPOTrainer logs these per
+    /// sample as `sample/staleness_mean` and `_max`, each sample stamped with the weights' version
+    /// when its group was launched. `nil` without a stale sampler. Lesson 16.
     public var stalenessMean: Double? = nil
     public var stalenessMax: Int? = nil
+    /// The mean lag per token: below `stalenessMean` when in-flight weight updates
+    /// (`weight_update_interval`) gave later tokens newer weights. `nil` without a stale sampler.
+    public var tokenLagMean: Double? = nil
     /// Smallest and largest pi_theta / pi_sampler, the ratio against the weights that really
     /// sampled each token, when the batch carries sampler_logp; `nil` otherwise (then the ratio
     /// above is already against the sampler). Lesson 16.
@@ -101,9 +105,13 @@ extension StepSummary {
             ratioMin: ratios.min() ?? 1, ratioMax: ratios.max() ?? 1,
             samplerWeightMin: weights?.min(), samplerWeightMean: weights.map(mean),
             samplerWeightMax: weights?.max(), entropyCoef: metrics.entropyCoef, crossCheckDifference: crossCheckDifference)
-        if let lags = rollout.tokenLag?.joined(), !lags.isEmpty {
-            stalenessMean = Double(lags.reduce(0, +)) / Double(lags.count)
-            stalenessMax = lags.max()
+        if let rows = rollout.tokenLag {
+            let perSample = rows.compactMap(\.first), perToken = Array(rows.joined())
+            if !perSample.isEmpty {
+                stalenessMean = Double(perSample.reduce(0, +)) / Double(perSample.count)
+                stalenessMax = perSample.max()
+                tokenLagMean = Double(perToken.reduce(0, +)) / Double(perToken.count)
+            }
         }
         let sampled = batch.completions.compactMap { c in c.samplerLogp.map { zip(c.logp, $0) } }
         if !sampled.isEmpty {
