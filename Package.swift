@@ -10,21 +10,28 @@ let package = Package(
         .executable(name: "grpo-repl", targets: ["grpo-repl"]),
         .executable(name: "grpo-bench", targets: ["grpo-bench"]),
     ],
+    dependencies: [
+        // Both executables' command lines: subcommands, --help, shell completion scripts (Apache-2.0).
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
     targets: [
         // The loss, term by term: a naive path (loops + scalar autodiff) and a vectorized path. No I/O.
         .target(name: "GRPO"),
         // A policy small enough to print, tasks with verifiable rewards, and the GRPO training loop.
         .target(name: "TinyPolicy", dependencies: ["GRPO"]),
         // Commands, batch files, tables and charts: everything the REPL does, without a terminal.
-        .target(name: "REPLCore", dependencies: ["GRPO", "TinyPolicy"]),
+        .target(name: "REPLCore", dependencies: ["GRPO", "TinyPolicy",
+                                               .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // GNU readline, as a system library (Debian: libreadline-dev; GPL-3).
         .systemLibrary(name: "CReadline", providers: [.apt(["libreadline-dev"])]),
-        .executableTarget(name: "grpo-repl", dependencies: ["REPLCore", "CReadline"]),
-        .executableTarget(name: "grpo-bench", dependencies: ["GRPO", "TinyPolicy", "REPLCore"]),
+        .executableTarget(name: "grpo-repl", dependencies: ["REPLCore", "CReadline",
+                                                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "grpo-bench", dependencies: ["GRPO", "TinyPolicy", "REPLCore",
+                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "GRPOTests", dependencies: ["GRPO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TinyPolicyTests", dependencies: ["TinyPolicy"]),
         .testTarget(name: "REPLCoreTests", dependencies: ["REPLCore"]),
-        // Drives the built grpo-repl executable through pipes.
-        .testTarget(name: "GRPOReplTests", dependencies: ["grpo-repl"], exclude: ["Transcripts"]),
+        // Drives the built grpo-repl and grpo-bench executables through pipes.
+        .testTarget(name: "GRPOReplTests", dependencies: ["grpo-repl", "grpo-bench"], exclude: ["Transcripts"]),
     ]
 )

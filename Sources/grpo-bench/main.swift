@@ -28,13 +28,7 @@ func fail(_ message: String) -> Never {
     exit(2)
 }
 
-let options: Options
-do {
-    options = try Options.parse(Array(CommandLine.arguments.dropFirst()))
-} catch {
-    if error.isHelp { print(error.message); exit(0) }
-    fail(error.message)
-}
+let options = BenchArguments.parsedOptions()
 
 let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 var report: [(String, JSONValue)] = [

@@ -1,53 +1,27 @@
 import Glibc
 import REPLCore
 
-/// grpo-repl: the GRPO loss, term by term, at a prompt.
+/// grpo-repl: the GRPO loss, term by term, at a prompt. The command line (Arguments.swift):
 ///
 ///     grpo-repl                      interactive (GNU readline on a terminal; plain reads otherwise)
 ///     grpo-repl --script FILE        run the commands in FILE, echoing each as `grpo> command`;
 ///                                    exit status 1 if any of them failed
 ///     grpo-repl explain FILE ...     explain a batch file and exit (see `ExplainCommand`)
 ///     grpo-repl lesson N             run lesson N's steps without waiting, and exit
-let usage = """
-    usage: grpo-repl                      the REPL ('grpo-repl < FILE' runs FILE's commands, echoed)
-           grpo-repl --script FILE        run FILE's commands, echoed; exit status 1 if any of them failed
-           grpo-repl explain FILE [--json] [--all] [--check] [--naive] [--preset NAME] [--set key=value ...]
-                                          ('grpo-repl explain --help' says what each does)
-           grpo-repl lesson N             run lesson N's steps at once
-    """
-
-var arguments = Array(CommandLine.arguments.dropFirst())
-
-if arguments.first == "explain" {
-    let outcome = ExplainCommand.run(Array(arguments.dropFirst()))
+var script: String? = nil
+var lessonToRun: String? = nil
+switch GrpoRepl.parseOrExit() {
+case let explain as Explain:
+    let outcome = ExplainCommand.run(explain.arguments)
     if !outcome.output.isEmpty { emit(outcome.output) }
     for line in outcome.errors { emitError(line) }
     exit(outcome.status)
-}
-
-var script: String? = nil
-var lessonToRun: String? = nil
-while let arg = arguments.first {
-    arguments.removeFirst()
-    switch arg {
-    case "--script":
-        guard let path = arguments.first else { emitError("error: --script needs a FILE; 'grpo-repl --help' shows the usage"); exit(2) }
-        script = path
-        arguments.removeFirst()
-    case "lesson":
-        guard let n = arguments.first else {
-            emitError("error: lesson needs a number, e.g. 'grpo-repl lesson 1'; 'grpo-repl --help' shows the usage")
-            exit(2)
-        }
-        lessonToRun = n
-        arguments.removeFirst()
-    case "-h", "--help":
-        emit(usage)
-        exit(0)
-    default:
-        emitError("error: unknown argument '\(arg)'; 'grpo-repl --help' shows the usage")
-        exit(2)
-    }
+case let lesson as Lesson:
+    lessonToRun = lesson.number
+case let repl as Interactive:
+    script = repl.script
+default:
+    break
 }
 
 let onTerminal = isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1 && script == nil

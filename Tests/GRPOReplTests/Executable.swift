@@ -10,14 +10,17 @@ struct Executable {
         var reason: Process.TerminationReason = .exit
     }
 
-    static var url: URL {
+    static var url: URL { url(of: "grpo-repl") }
+
+    /// A program built beside the test bundle: grpo-repl or grpo-bench.
+    static func url(of program: String) -> URL {
         let me = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
         var dir = me.deletingLastPathComponent()
         // The test binary may sit inside an .xctest bundle directory.
-        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("grpo-repl").path), dir.path != "/" {
+        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent(program).path), dir.path != "/" {
             dir = dir.deletingLastPathComponent()
         }
-        return dir.appendingPathComponent("grpo-repl")
+        return dir.appendingPathComponent(program)
     }
 
     static func run(_ arguments: [String], input: String = "", environment: [String: String] = [:]) throws -> Result {
@@ -27,10 +30,10 @@ struct Executable {
     /// Runs grpo-repl with `bytes` on standard input (none: /dev/null), reading both outputs to
     /// the end while it runs so a large output cannot block it; `whileRunning` may act on the
     /// process meanwhile (e.g. interrupt it, as Ctrl-C does).
-    static func run(_ arguments: [String], bytes: Data?, environment: [String: String] = [:],
+    static func run(_ arguments: [String], bytes: Data?, environment: [String: String] = [:], program: String = "grpo-repl",
                     whileRunning: ((Process) -> Void)? = nil) throws -> Result {
         let process = Process()
-        process.executableURL = url
+        process.executableURL = url(of: program)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["HOME"] = FileManager.default.temporaryDirectory.path  // keep history files out of the user's home

@@ -108,7 +108,9 @@ struct RobustnessExecutableTests {
         for (args, expected) in [(["--script", dir], "error: cannot open \(dir): is a directory"),
                                  (["--script", "/nonexistent/s.txt"], "error: cannot open /nonexistent/s.txt: No such file or directory"),
                                  (["lesson", "99"], "error: no lesson '99'"), (["lesson", "\u{1B}[2J"], "error: no lesson"),
-                                 (["--scrpit"], "error: unknown argument '--scrpit'"), (["--script"], "error: --script needs a FILE")] {
+                                 (["--scrpit"], "error: unknown option '--scrpit'. Did you mean '--script'?"),
+                                 (["--script"], "error: missing value for '--script <file>'"),
+                                 (["lesson", "1", "--script", "x"], "error: unknown option '--script'; 'grpo-repl lesson --help'")] {
             let result = try Self.run(args, input: Data())
             #expect(result.status == 2, "\(args): status \(result.status)")
             #expect((result.stdout + result.stderr).contains(expected), "\(args): \(result.stdout) \(result.stderr)")

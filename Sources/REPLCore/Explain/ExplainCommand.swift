@@ -6,23 +6,7 @@ import GRPO
 /// and the logged numbers beside ours. The config is the preset (default `deepseekmath`), then
 /// the file's `config`, then each `--set`.
 public enum ExplainCommand {
-    public static let usage = "usage: grpo-repl explain FILE [--json] [--all] [--check] [--naive] [--preset NAME] [--set key=value ...]"
-
-
-    /// What `explain --help` prints.
-    public static let help = [
-        usage,
-        "  --json         every quantity of both paths, as JSON (inf and NaN as null; above the naive path's",
-        "                 \(Naive.comfortableTokenCount) tokens, 'paths' has only 'vectorized' unless --naive)",
-        "  --all          every token (the table stops at \(ExplainText.rowLimit) rows otherwise)",
-        "  --check        exit 1 if a number the file logged differs from ours, or the two paths disagree",
-        "  --naive        run the naive path too on a batch of more than \(Naive.comfortableTokenCount) tokens (slow)",
-        "  --preset NAME  the options the file's config starts from: " + Preset.allCases.map(\.rawValue).joined(separator: ", ")
-            + " (default deepseekmath)",
-        "  --set k=v      change one option after the file's config (repeatable)",
-        "The batch file (groups of completions with rewards or advantages, per-token log-probs, an",
-        "optional config and the numbers a trainer logged): README.md, section 'explain'; lesson 13.",
-    ].joined(separator: "\n")
+    public static let usage = "usage: grpo-repl explain <file> [--json] [--all] [--check] [--naive] [--preset <name>] [--set <key=value> ...]"
 
     public struct Request: Equatable, Sendable {
         public var path: String
@@ -51,47 +35,13 @@ public enum ExplainCommand {
         public var status: Int32
     }
 
+    /// The request of a command line (the words after `explain`), by `ExplainArguments`.
     public static func parse(_ arguments: [String]) throws(InputError) -> Request {
-        var path: String? = nil
-        var request = Request(path: "")
-        var k = 0
-        func value(after flag: String) throws(InputError) -> String {
-            k += 1
-            guard k < arguments.count else { throw InputError("\(flag) needs a value; \(usage)") }
-            return arguments[k]
+        let parsed: ExplainArguments
+        do { parsed = try ExplainArguments.parse(arguments) } catch {
+            throw InputError(ArgumentMessage.oneLine(ExplainArguments.message(for: error), then: usage))
         }
-        while k < arguments.count {
-            let arg = arguments[k]
-            switch arg {
-            case "--json": request.json = true
-            case "--all": request.showAll = true
-            case "--check": request.check = true
-            case "--naive": request.forceNaive = true
-            case "--preset":
-                let name = try value(after: arg)
-                guard let preset = Preset(rawValue: name) else {
-                    throw InputError("unknown preset '\(name)'; presets are \(Preset.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                request.preset = preset
-            case "--set":
-                let pair = try value(after: arg)
-                guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
-                    throw InputError("--set takes key=value (e.g. --set beta=0), not '\(pair)'")
-                }
-                request.sets.append((String(pair[..<eq]), String(pair[pair.index(after: eq)...])))
-            default:
-                if arg.hasPrefix("-") && arg.count > 1 {
-                    let suggestion = Fmt.closest(arg, in: ["--json", "--all", "--check", "--naive", "--preset", "--set", "--help"]).map { " (did you mean '\($0)'?)" } ?? ""
-                    throw InputError("unknown option '\(arg)'\(suggestion); \(usage)")
-                }
-                if path != nil { throw InputError("explain takes one FILE, got '\(path!)' and '\(arg)'; \(usage)") }
-                path = arg
-            }
-            k += 1
-        }
-        guard let path else { throw InputError("explain needs a batch FILE; \(usage)") }
-        request.path = path
-        return request
+        return try parsed.request()
     }
 
     /// Loads the request's file and config: the same steps the REPL's `explain` uses.
@@ -126,8 +76,17 @@ public enum ExplainCommand {
     }
 
     public static func run(_ arguments: [String]) -> Outcome {
-        if arguments.contains("--help") || arguments.contains("-h") { return Outcome(output: help, errors: [], status: 0) }
+        if arguments.contains("--help") || arguments.contains("-h") {
+            return Outcome(output: ExplainArguments.helpMessage(columns: 80), errors: [], status: 0)
+        }
         do throws(InputError) { return run(try parse(arguments)) } catch {
+            return Outcome(output: "", errors: ["error: " + error.message], status: 2)
+        }
+    }
+
+    /// Runs the command line `grpo-repl explain` parsed.
+    public static func run(_ arguments: ExplainArguments) -> Outcome {
+        do throws(InputError) { return run(try arguments.request()) } catch {
             return Outcome(output: "", errors: ["error: " + error.message], status: 2)
         }
     }
