@@ -14,6 +14,15 @@ struct ScalarTests {
         #expect(y.grad == 2)
     }
 
+    @Test("a constant on the left: f = 3 * x + (2 + x) at x = 1.5 is 8 with df/dx = 4")
+    func constantOnTheLeft() {
+        // 3 * 1.5 + (2 + 1.5) = 4.5 + 3.5 = 8; df/dx = 3 + 1 = 4
+        let x = Scalar(1.5)
+        let f = 3 * x + (2 + x)
+        f.backward()
+        #expect(f.value == 8 && x.grad == 4)
+    }
+
     @Test("a zero local derivative passes nothing on, even an infinite gradient (exp of an underflowed argument)")
     func zeroLocalDerivative() {
         let x = Scalar(-800)

@@ -63,6 +63,8 @@ public final class Scalar {
     public static func + (a: Scalar, b: Scalar) -> Scalar { Scalar(a.value + b.value, [(a, 1), (b, 1)]) }
     /// a + c: d/da = 1
     public static func + (a: Scalar, c: Double) -> Scalar { Scalar(a.value + c, [(a, 1)]) }
+    /// c + a: d/da = 1
+    public static func + (c: Double, a: Scalar) -> Scalar { Scalar(c + a.value, [(a, 1)]) }
     /// a - b: d/da = 1, d/db = -1
     public static func - (a: Scalar, b: Scalar) -> Scalar { Scalar(a.value - b.value, [(a, 1), (b, -1)]) }
     /// a - c: d/da = 1
@@ -75,6 +77,8 @@ public final class Scalar {
     public static func * (a: Scalar, b: Scalar) -> Scalar { Scalar(a.value * b.value, [(a, b.value), (b, a.value)]) }
     /// a * c: d/da = c
     public static func * (a: Scalar, c: Double) -> Scalar { Scalar(a.value * c, [(a, c)]) }
+    /// c * a: d/da = c
+    public static func * (c: Double, a: Scalar) -> Scalar { Scalar(c * a.value, [(a, c)]) }
     /// a / c: d/da = 1 / c
     public static func / (a: Scalar, c: Double) -> Scalar { Scalar(a.value / c, [(a, 1 / c)]) }
 

@@ -8,7 +8,8 @@ extension Mine {
     ///
     /// with std the sample std (divide by n - 1) when `estimator` is `.sample` and the population
     /// std (divide by n) when `.population`. A group whose rewards are all equal gets A_i = 0 for
-    /// every i. Hint: compute the mean first, then the sum of squared deviations.
+    /// every i, as the formula gives (0 / epsilon): no rule of its own. Hint: compute the mean
+    /// first, then the sum of squared deviations.
     public static func groupAdvantages(rewards: [Double], estimator: GRPOConfig.StdEstimator, epsilon: Double) throws -> [Double] {
         throw NotWrittenYet(.advantages)
     }

@@ -20,8 +20,28 @@ let usage = """
     """
 
 func fail(_ message: String, code: Int32) -> Never {
-    FileHandle.standardError.write(Data("train-mine: \(message)\n".utf8))
+    FileHandle.standardError.write(Data((lines("train-mine: " + message).joined(separator: "\n") + "\n").utf8))
     exit(code)
+}
+
+/// `text` as lines of at most 80 columns, broken at spaces but never inside `a command`.
+func lines(_ text: String) -> [String] {
+    var words: [String] = []
+    var inCode = false
+    for word in text.split(separator: " ") {
+        if inCode { words[words.count - 1] += " " + word } else { words.append(String(word)) }
+        let ticks = word.filter { $0 == "`" }.count
+        if ticks % 2 == 1 { inCode.toggle() }
+    }
+    var result: [String] = [], line = ""
+    for word in words {
+        if !line.isEmpty && line.count + 1 + word.count > 80 {
+            result.append(line)
+            line = ""
+        }
+        line += (line.isEmpty ? "" : " ") + word
+    }
+    return result + [line]
 }
 
 var iterations = 200
@@ -65,17 +85,9 @@ do {
     fail("\(answerLabel) could not train: \(error)", code: 1)
 }
 
-/// Prints `text` as lines of at most 80 columns, broken at spaces.
+/// Prints `text` as lines of at most 80 columns.
 func say(_ text: String) {
-    var line = ""
-    for word in text.split(separator: " ") {
-        if !line.isEmpty && line.count + 1 + word.count > 80 {
-            print(line)
-            line = ""
-        }
-        line += (line.isEmpty ? "" : " ") + word
-    }
-    print(line)
+    for line in lines(text) { print(line) }
 }
 
 let settings = comparison.settings, config = comparison.lossConfig
@@ -86,8 +98,11 @@ say("E[r]: theta's exact expected reward before the iteration. reward: the batch
     + "grad diff: the largest |d loss / d logp| difference from the project's, on your batch.")
 print("")
 
+/// A number in `width` columns: three decimals, or two significant digits below 0.001 (a
+/// difference of exactly 0 prints as 0).
 func cell(_ x: Double, _ width: Int, digits: Int = 3) -> String {
-    let text = x == 0 ? "0" : (abs(x) < 1e-3 ? String(format: "%.1e", x) : String(format: "%.\(digits)f", x))
+    let text = x == 0 ? (digits == 0 ? "0" : String(format: "%.\(digits)f", x))
+        : (abs(x) < 1e-3 ? String(format: "%.1e", x) : String(format: "%.\(digits)f", x))
     return String(repeating: " ", count: max(0, width - text.count)) + text
 }
 
@@ -95,14 +110,16 @@ let header = ["iteration", "E[r] yours", "E[r] project", "reward yours", "reward
 let widths = header.map { $0.count }
 print(zip(header, widths).map { h, w in String(repeating: " ", count: w - h.count) + h }.joined(separator: "  "))
 let every = max(1, iterations / 10)
-for row in comparison.rows where row.iteration == 1 || row.iteration % every == 0 || row.iteration == iterations {
+let worst = comparison.rows.max { $0.gradientDifference < $1.gradientDifference }!
+// Every tenth of the run, and the iteration with the largest difference the summary names.
+for row in comparison.rows where row.iteration == 1 || row.iteration % every == 0 || row.iteration == iterations
+    || (row.iteration == worst.iteration && worst.gradientDifference > 0) {
     let values = [row.expectedReward.answer, row.expectedReward.project, row.sampledReward.answer, row.sampledReward.project]
     let line = [String(row.iteration)].map { String(repeating: " ", count: widths[0] - $0.count) + $0 }
-        + zip(values, widths.dropFirst()).map { cell($0, $1) } + [cell(row.gradientDifference, widths[5])]
+        + zip(values, widths.dropFirst()).map { cell($0, $1) } + [cell(row.gradientDifference, widths[5], digits: 0 < row.gradientDifference ? 3 : 0)]
     print(line.joined(separator: "  "))
 }
 
-let worst = comparison.rows.max { $0.gradientDifference < $1.gradientDifference }!
 let start = comparison.rows[0].expectedReward.answer
 let (mine, project) = comparison.finalExpectedReward
 print("")
@@ -110,7 +127,7 @@ say("After \(iterations) iterations, E[r] under theta: yours \(cell(mine, 0)), t
     + "(both began at \(cell(start, 0))).")
 if worst.gradientDifference <= 1e-9 {
     say("Your loss gave the project's gradient at every update (largest difference "
-        + "\(cell(worst.gradientDifference, 0))): the same run, number for number.")
+        + "\(cell(worst.gradientDifference, 0, digits: 0))): the same run, number for number.")
 } else {
     let first = comparison.rows.first { $0.gradientDifference > 1e-9 }!
     say("Your gradient differs from the project's from iteration \(first.iteration) on (largest difference "

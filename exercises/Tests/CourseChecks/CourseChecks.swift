@@ -60,3 +60,28 @@ struct CourseChecks {
 
 /// The exercises package's folder (two levels above this file).
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+@Suite(.enabled(if: courseCI, "set GRPO_EXERCISES_CI=1 to check the course itself"))
+struct DiagnosisChecks {
+    @Test("mistakes learners made are named for what they are, and a mistake no name fits gets none")
+    func namedRight() {
+        let cases: [(String, Report, String?)] = [
+            ("min before A", Checks.clipMin(MoreMistakes.minBeforeAdvantage), "the min of the ratios, then times A"),
+            ("misplaced root", Checks.advantages(MoreMistakes.misplacedRoot), nil),
+            ("k1 without minus", Checks.kl(MoreMistakes.k1WithoutMinus), "the same number as a missing minus"),
+            ("rebuilt from value", Checks.policyGradient(MoreMistakes.rebuiltFromValue), "the gradient is 0"),
+            ("flipped loss", Checks.loss(MoreMistakes.flippedLoss), "the sign of the whole loss"),
+            ("KL subtracted", Checks.loss(MoreMistakes.klSubtracted), "the KL term's sign"),
+        ]
+        for (label, report, name) in cases {
+            let first = report.problems.first ?? "(passed)"
+            #expect(first.contains("expected") && first.contains(", got "), "\(label): \(first)")
+            if let name {
+                #expect(first.contains(name), "\(label): \(first)")
+            } else {
+                // A named mistake ends the line in parentheses; Advantages' inputs end in a number.
+                #expect(!first.hasSuffix(")"), "\(label) should name no mistake: \(first)")
+            }
+        }
+    }
+}

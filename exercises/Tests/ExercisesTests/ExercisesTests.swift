@@ -1,37 +1,72 @@
 import ExerciseChecks
 import Exercises
+import Foundation
 import Testing
 
 /// Your exercises, one suite each: `swift test --filter Advantages` runs one. A failure names the
-/// input, the number expected (the project's naive path) and yours.
+/// input, the number expected (the project's naive path) and yours, and points at your function.
 func judge(_ report: Report) {
-    for problem in report.problems { Issue.record(Comment(rawValue: problem)) }
+    let exercise = report.exercise
+    guard !report.problems.isEmpty else {
+        let all = Exercise.allCases
+        let next = all.firstIndex(of: exercise).map { $0 + 1 < all.count ? all[$0 + 1] : nil } ?? nil
+        print("exercise \(exercise.rawValue) passes." + (next.map { " Next: \($0.function) in \($0.file) (swift test --filter \($0.rawValue))." }
+                                                         ?? " That was the last one: try 'swift run train-mine'."))
+        return
+    }
+    for problem in report.problems {
+        Issue.record(Comment(rawValue: wrapped(problem)), sourceLocation: location(of: exercise))
+    }
+}
+
+/// Where the learner's function is: the line that declares it in their file.
+func location(of exercise: Exercise) -> SourceLocation {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let path = root.appendingPathComponent(exercise.file).path
+    let name = "func " + (exercise.function.split(separator: ".").last.map(String.init) ?? "")
+    let lines = (try? String(contentsOfFile: path, encoding: .utf8))?.split(separator: "\n", omittingEmptySubsequences: false) ?? []
+    let line = (lines.firstIndex { $0.contains(name) } ?? 0) + 1
+    return SourceLocation(fileID: "Exercises/" + (exercise.file.split(separator: "/").last.map(String.init) ?? ""),
+                          filePath: path, line: line, column: 1)
+}
+
+/// A problem as lines of at most 80 columns, broken at spaces.
+func wrapped(_ text: String) -> String {
+    var lines: [String] = [], line = ""
+    for word in text.split(separator: " ") {
+        if !line.isEmpty && line.count + 1 + word.count > 80 {
+            lines.append(line)
+            line = ""
+        }
+        line += (line.isEmpty ? "" : " ") + word
+    }
+    return (lines + [line]).joined(separator: "\n")
 }
 
 @Suite struct PolicyGradient {
-    @Test func policyGradientLoss() { judge(Checks.policyGradient(Mine.policyGradientLoss)) }
+    @Test func check() { judge(Checks.policyGradient(Mine.policyGradientLoss)) }
 }
 
 @Suite struct Advantages {
-    @Test func groupAdvantages() { judge(Checks.advantages(Mine.groupAdvantages)) }
+    @Test func check() { judge(Checks.advantages(Mine.groupAdvantages)) }
 }
 
 @Suite struct Ratio {
-    @Test func importanceRatio() { judge(Checks.ratio(Mine.importanceRatio)) }
+    @Test func check() { judge(Checks.ratio(Mine.importanceRatio)) }
 }
 
 @Suite struct ClipMin {
-    @Test func clippedObjective() { judge(Checks.clipMin(Mine.clippedObjective)) }
+    @Test func check() { judge(Checks.clipMin(Mine.clippedObjective)) }
 }
 
 @Suite struct KL {
-    @Test func klEstimate() { judge(Checks.kl(Mine.klEstimate)) }
+    @Test func check() { judge(Checks.kl(Mine.klEstimate)) }
 }
 
 @Suite struct Aggregation {
-    @Test func aggregate() { judge(Checks.aggregation(Mine.aggregate)) }
+    @Test func check() { judge(Checks.aggregation(Mine.aggregate)) }
 }
 
 @Suite struct Loss {
-    @Test func grpoLoss() { judge(Checks.loss(Mine.grpoLoss)) }
+    @Test func check() { judge(Checks.loss(Mine.grpoLoss)) }
 }

@@ -17,6 +17,7 @@ extension Checks {
             cases.append((rewards, k % 2 == 0 ? .sample : .population, [1e-4, 1e-6, 0.1][k % 3]))
         }
         cases.append(([0.5, 0.5, 0.5], .sample, 1e-4))  // all equal: A = 0
+        cases.append(([0.1, 0.1, 0.1], .population, 1e-4))  // all equal, a mean that rounds: A within 1e-12 of 0
         for (rewards, estimator, epsilon) in cases {
             let going = report.attempt { report in
                 let got = try answer(rewards, estimator, epsilon)
@@ -31,7 +32,7 @@ extension Checks {
                 }
                 for i in want.indices where !Report.close(got[i], want[i]) {
                     report.compare("A_\(i)", at: input, expected: want[i], got: got[i],
-                                   diagnosis: advantagesMistake(got, rewards: rewards, estimator: estimator, epsilon: epsilon))
+                                   mistakes: advantagesMistakes(rewards: rewards, estimator: estimator, epsilon: epsilon).map { ($0.0, $0.1[i]) })
                     return
                 }
             }
@@ -40,11 +41,11 @@ extension Checks {
         return report
     }
 
-    /// The mistakes that are easy to make here, named when the answer is exactly one of them.
-    static func advantagesMistake(_ got: [Double], rewards: [Double], estimator: GRPOConfig.StdEstimator, epsilon: Double) -> String? {
+    /// The mistakes that are easy to make here, each with the advantages it gives.
+    static func advantagesMistakes(rewards: [Double], estimator: GRPOConfig.StdEstimator, epsilon: Double) -> [(String, [Double])] {
         let m = Naive.mean(rewards)
         let other: GRPOConfig.StdEstimator = estimator == .sample ? .population : .sample
-        let variants: [(String, [Double])] = [
+        return [
             ("the \(other.rawValue) std: std_estimator \(estimator.rawValue) divides by \(estimator == .sample ? "n - 1" : "n")",
              rewards.map { ($0 - m) / (Naive.std(rewards, estimator: other) + epsilon) }),
             ("epsilon is missing from the denominator", rewards.map { ($0 - m) / Naive.std(rewards, estimator: estimator) }),
@@ -52,6 +53,5 @@ extension Checks {
             ("divided by the variance, not the std",
              rewards.map { ($0 - m) / (Naive.std(rewards, estimator: estimator) * Naive.std(rewards, estimator: estimator) + epsilon) }),
         ]
-        return variants.first { _, v in v.count == got.count && zip(v, got).allSatisfy { Report.close($1, $0) } }?.0
     }
 }

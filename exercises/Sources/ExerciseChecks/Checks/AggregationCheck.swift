@@ -32,13 +32,13 @@ extension Checks {
                 let weights = rows.map { Naive.tokenWeight(countedTokens: $0.count, completionCount: rows.count, totalCounted: n,
                                                            aggregation: kind, config: config) }
                 let want = zip(rows, weights).reduce(0.0) { $0 + $1.0.reduce(0, +) * $1.1 }
-                let input = "rows \(rows.map { "(" + $0.map(Report.format).joined(separator: ", ") + ")" }.joined(separator: " ")), \(kind.rawValue), max_completion_length \(l)"
-                let other = kinds.first { $0 != kind && Report.close(got.value, aggregate(rows, $0, config)) }
-                report.compare("the loss", at: input, expected: want, got: got.value,
-                               diagnosis: other.map { "this is \($0.rawValue)'s normalizer" })
+                let input = "rows \(rows.map { "(" + $0.map(Report.format).joined(separator: ", ") + ")" }.joined(separator: " ")), "
+                    + ".\(caseName(kind)), maxCompletionLength \(l)"
+                let others = kinds.filter { $0 != kind }.map { ("this is .\(caseName($0))'s normalizer", aggregate(rows, $0, config)) }
+                report.compare("the loss", at: input, expected: want, got: got.value, mistakes: others)
                 for (i, row) in leaves.enumerated() {
                     for (t, leaf) in row.enumerated() where !Report.close(leaf.grad, weights[i]) {
-                        report.compare("d loss / d L_\(i)\(t)", at: input, expected: weights[i], got: leaf.grad)
+                        report.compareGradient("d loss / d L_\(i)\(t)", at: input, expected: weights[i], got: leaf.grad)
                         return
                     }
                 }
@@ -46,6 +46,17 @@ extension Checks {
             if !going { break }
         }
         return report
+    }
+
+    /// The Swift case the learner switches on (`.constantNormalizer`), not TRL's text form.
+    static func caseName(_ kind: GRPOConfig.Aggregation) -> String {
+        switch kind {
+        case .sequenceMeanTokenMean: "sequenceMeanTokenMean"
+        case .tokenMean: "tokenMean"
+        case .constantNormalizer: "constantNormalizer"
+        case .sequenceMeanTokenSum: "sequenceMeanTokenSum"
+        default: kind.rawValue
+        }
     }
 
     /// The aggregate under another normalizer, to name the one an answer took by mistake.

@@ -21,13 +21,18 @@ extension Checks {
                 config.epsilonHigh = high
                 let want = valueAndGradient(r) { Naive.clippedSurrogate(ratio: $0, advantage: a, config: config) }
                 let input = describe(["r": r, "A": a, "epsilon_low": low, "epsilon_high": high])
-                let clipped = min(max(r, 1 - low), 1 + high) * a
-                let diagnosis = Report.close(got.value, clipped) ? "no min: the clipped term alone; min(r A, clip(r) A) keeps the unclipped one when it is smaller"
-                    : Report.close(got.value, max(r * a, clipped)) ? "max instead of min: the objective takes the pessimistic (smaller) term"
-                    : Report.close(got.value, min(r * a, min(max(r, 1 - low), 1 + low) * a)) ? "epsilon_high is not used: the upper bound is 1 + epsilon_high"
-                    : Report.close(got.value, -min(r * a, clipped)) ? "negated: this exercise returns the objective; the loss negates it later" : nil
-                report.compare("the objective", at: input, expected: want.value, got: got.value, diagnosis: diagnosis)
-                report.compare("d objective / d r", at: input, expected: want.gradient, got: got.gradient)
+                let clippedRatio = min(max(r, 1 - low), 1 + high), clipped = clippedRatio * a
+                let mistakes = [
+                    ("no min: the clipped term alone; min(r A, clip(r) A) keeps the unclipped one when it is smaller", clipped),
+                    // Before "max instead of min": with A < 0 the two agree, with A > 0 only this one is right.
+                    ("the min of the ratios, then times A: with A < 0 that picks the larger term; take min(r A, clip(r) A)",
+                     min(r, clippedRatio) * a),
+                    ("max instead of min: the objective takes the pessimistic (smaller) term", max(r * a, clipped)),
+                    ("epsilon_high is not used: the upper bound is 1 + epsilon_high", min(r * a, min(max(r, 1 - low), 1 + low) * a)),
+                    ("negated: this exercise returns the objective; the loss negates it later", -min(r * a, clipped)),
+                ]
+                report.compare("the objective", at: input, expected: want.value, got: got.value, mistakes: mistakes)
+                report.compareGradient("d objective / d r", at: input, expected: want.gradient, got: got.gradient)
             }
             if !going { break }
         }

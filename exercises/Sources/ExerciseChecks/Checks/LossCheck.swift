@@ -12,28 +12,42 @@ extension Checks {
     /// `loss_type grpo`.
     public static func loss(_ answer: ([[Scalar]], Batch, Double, Double) throws -> Scalar) -> Report {
         var report = Report(.loss)
+        // Lesson 01's batch (lessons/data/01-two-answers.json), beta 0, on-policy: A = +-0.7070,
+        // every r = 1, so the loss is 1/2 (-0.7070 + 0.7070) = 0 and d loss / d logp = -w A with
+        // w = 1/(B |o_i|): -0.25 x 0.7070 = -0.1768 (answer 0's two tokens), +0.7070 / 6 = +0.1178
+        // (answer 1's three).
+        let lessonBatch = Batch(groups: [Group(completions: [
+            Completion(reward: 1, logp: [-0.5, -1.0], oldLogp: [-0.5, -1.0], refLogp: [-0.5, -1.0]),
+            Completion(reward: 0, logp: [-0.2, -0.7, -1.2], oldLogp: [-0.2, -0.7, -1.2], refLogp: [-0.2, -0.7, -1.2]),
+        ])])
         var rng = SeededGenerator(seed: 7)
-        for k in 0..<40 {
-            let batch = randomBatch(&rng)
-            let epsilon = [0.2, 0.1, 0.3][k % 3], beta = [0.04, 0, 0.1][k % 3]
+        for k in -1..<40 {
+            let batch = k < 0 ? lessonBatch : randomBatch(&rng)
+            let epsilon = k < 0 ? 0.2 : [0.2, 0.1, 0.3][k % 3], beta = k < 0 ? 0 : [0.04, 0, 0.1][k % 3]
             let going = report.attempt { report in
                 let leaves = batch.completions.map { $0.logp.map(Scalar.init) }
                 let got = try answer(leaves, batch, epsilon, beta)
                 got.backward()
-                var config = GRPOConfig()
+                // The check's options as a batch file states them over the REPL's default preset.
+                var config = Preset.deepseekmath.config
+                config.lossType = .grpo
                 config.epsilon = epsilon
                 config.beta = beta
                 let want = try Naive.breakdown(batch, config: config)
-                let input = "random batch \(k + 1) (seed 7; \(batch.groups.count) groups of \(batch.groups[0].completions.count)), epsilon \(Report.format(epsilon)), beta \(Report.format(beta))"
-                var withoutKL = config
-                withoutKL.beta = 0
-                let lossWithoutKL = try Naive.breakdown(batch, config: withoutKL).loss
-                let noKL = beta != 0 && Report.close(got.value, lossWithoutKL)
+                let name = k < 0 ? "lesson 01's batch" : "random batch \(k + 1)"
+                var input = "\(name) (\(batch.groups.count) group(s) of \(batch.groups[0].completions.count))"
+                let differs = !Report.close(got.value, want.loss)
+                    || leaves.enumerated().contains { i, row in row.enumerated().contains { t, leaf in !Report.close(leaf.grad, want.gradLogp[i, t]) } }
+                if differs {
+                    // Only a batch the answer gets wrong is written, for the learner to explain.
+                    let file = BatchFileWriter.write(batch, epsilon: epsilon, beta: beta, name: k < 0 ? "lesson01" : "random\(k + 1)")
+                    input += file.map { " (written to \($0): 'grpo-repl explain' it)" } ?? ""
+                }
                 report.compare("the loss", at: input, expected: want.loss, got: got.value,
-                               diagnosis: noKL ? "the KL term is missing: + beta k3 in every L_it" : nil)
+                               mistakes: try lossMistakes(batch, config: config, loss: want.loss))
                 for (i, row) in leaves.enumerated() {
                     for (t, leaf) in row.enumerated() where !Report.close(leaf.grad, want.gradLogp[i, t]) {
-                        report.compare("d loss / d logp of token (\(i), \(t))", at: input, expected: want.gradLogp[i, t], got: leaf.grad)
+                        report.compareGradient("d loss / d logp of token (\(i), \(t))", at: input, expected: want.gradLogp[i, t], got: leaf.grad)
                         return
                     }
                 }
@@ -41,6 +55,27 @@ extension Checks {
             if !going { break }
         }
         return report
+    }
+
+    /// The whole loss as the usual mistakes compute it (the loss is linear in beta, so the KL's
+    /// sign flipped is 2 x the loss without KL minus the loss).
+    static func lossMistakes(_ batch: Batch, config: GRPOConfig, loss: Double) throws -> [(String, Double)] {
+        var withoutKL = config
+        withoutKL.beta = 0
+        let noKL = try Naive.breakdown(batch, config: withoutKL).loss
+        var population = config
+        population.stdEstimator = .population
+        let oneGroup = Batch(groups: [Group(completions: batch.completions)])
+        var mistakes = [
+            ("the sign of the whole loss: loss = -objective, so L_it = -min(...) + beta k3", -loss),
+            ("advantages over the whole batch: each group's rewards are normalized on their own", try Naive.breakdown(oneGroup, config: config).loss),
+            ("the population std: groupAdvantages takes .sample here", try Naive.breakdown(batch, config: population).loss),
+        ]
+        if config.beta != 0 {
+            mistakes += [("the KL term is missing: + beta k3 in every L_it", noKL),
+                         ("the KL term's sign: it is added to the loss, + beta k3", 2 * noKL - loss)]
+        }
+        return mistakes
     }
 
     /// A batch of 1-3 groups of 2-4 completions, 1-6 tokens each: logp in [-4, -0.05], old_logp

@@ -18,10 +18,10 @@ extension Checks {
                 let got = try valueAndGradient(logp) { try answer($0, old) }
                 let want = valueAndGradient(logp) { Naive.tokenRatio(logp: $0, oldLogp: old, config: GRPOConfig()) }
                 let input = describe(["logp": logp, "old_logp": old])
-                let diagnosis = Report.close(got.value, exp(old - logp)) ? "inverted: the ratio is pi_theta / pi_old, exp(logp - old_logp)"
-                    : Report.close(got.value, logp / old) ? "log-probs divided: divide the probabilities, exp(logp) / exp(old_logp)" : nil
-                report.compare("r_t", at: input, expected: want.value, got: got.value, diagnosis: diagnosis)
-                report.compare("d r_t / d logp", at: input, expected: want.gradient, got: got.gradient)
+                let mistakes = [("inverted: the ratio is pi_theta / pi_old, exp(logp - old_logp)", exp(old - logp)),
+                                ("log-probs divided: divide the probabilities, exp(logp) / exp(old_logp)", logp / old)]
+                report.compare("r_t", at: input, expected: want.value, got: got.value, mistakes: mistakes)
+                report.compareGradient("d r_t / d logp", at: input, expected: want.gradient, got: got.gradient)
             }
             if !going { break }
         }
