@@ -33,7 +33,7 @@ let session = Session()
 session.style = Style.detect(isTerminal: onTerminal, environment: environment)
 session.shouldStop = { Interrupt.requested }
 session.progress = onTerminal ? { Output.write("\r" + $0 + "\u{1B}[K", to: STDOUT_FILENO) } : nil
-session.printNow = onTerminal ? { emit($0) } : nil
+session.printNow = onTerminal ? { line in for part in Fmt.fit([line], width: session.lineWidth) { emit(part) } } : nil
 let interpreter = Interpreter(session: session)
 
 /// Prints a reply: errors in red on a terminal, everything on standard output so that a piped

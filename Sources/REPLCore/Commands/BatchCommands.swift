@@ -38,7 +38,7 @@ enum BatchCommands {
             return ["batch: \(args[0]), \(ExplainText.groupsText(batch)), \(batch.tokenCount) tokens"]
                 + libraryNote + verlLines + [
                     "config: " + ExplainText.changedSettings(contents.config),
-                    "loss = \(Fmt.num(b.loss, digits: 10)); 'tokens' shows every quantity, "
+                    "loss = \(Fmt.loss(b)); 'tokens' shows every quantity, "
                         + (batch.tokenCount > Naive.comfortableTokenCount
                             ? "on the vectorized path (\(batch.tokenCount) tokens is too many for the naive one)"
                             : "'compare' checks both paths")]

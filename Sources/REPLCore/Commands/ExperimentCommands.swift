@@ -63,10 +63,13 @@ enum ExperimentCommands {
         for name in names {
             let values = window.compactMap { value($0, name) }.filter(\.isFinite)
             let mean = values.isEmpty ? Double.nan : values.reduce(0, +) / Double(values.count)
-            table.add([name, values.isEmpty ? "-" : Fmt.num(mean), "\(values.count)"])
+            // The mean of losses that are each rounding noise is noise too.
+            let noise = name == "loss" && !values.isEmpty && mean != 0 && window.allSatisfy { $0.loss == 0 || $0.lossIsRoundingNoise }
+            table.add([name, values.isEmpty ? "-" : noise ? "0*" : Fmt.num(mean), "\(values.count)"])
         }
         return ["steps \(from)-\(last) of \(history.count): \(window.count) update(s) on \(rollouts) rollout(s) = "
                 + "\(sampled(session, rollouts: rollouts)) sampled completions"] + table.render()
+            + (names.contains("loss") ? StepSummary.roundingNote(window.allSatisfy { $0.loss == 0 || $0.lossIsRoundingNoise } ? window : []) : [])
     }
 
     // MARK: reach

@@ -24,6 +24,7 @@ enum ExplorationCommands {
                                     .number("logp*A"), .number("ratio"), .number("ratio*A"), .number("w_t"),
                                     .number("dloss_lp/dlogp"), .number("dloss/dlogp")])
         var lossLp = 0.0
+        var lossLpTerms: [Double] = []
         var largest = 0.0
         var row = 0
         for (g, group) in batch.groups.enumerated() {
@@ -34,6 +35,7 @@ enum ExplorationCommands {
                     let w = b.weight[row]
                     let gradLp = -w * a
                     lossLp += -w * c.logp[t] * a
+                    lossLpTerms.append(-w * c.logp[t] * a)
                     largest = max(largest, abs(gradLp - b.gradLogp[row, t]))
                     table.add(["\(g)", "\(i)", "\(t)", Fmt.num(c.logp[t]), Fmt.num(a), Fmt.num(c.logp[t] * a),
                                Fmt.num(b.ratio[row, t]), Fmt.num(b.ratio[row, t] * a), Fmt.num(w),
@@ -45,8 +47,8 @@ enum ExplorationCommands {
         let ratios = b.ratio.values
         let onPolicy = ratios.allSatisfy { $0 == 1 }
         var lines = [TermCommands.header(session)] + session.render(table, all: Args.wantsAll(args), command: "surrogate")
-        lines.append("loss_lp (log-prob form)             = \(Fmt.num(lossLp, digits: 6))")
-        lines.append("loss    (ratio form: 'loss' and TRL) = \(Fmt.num(b.loss, digits: 6))")
+        lines.append("loss_lp (log-prob form)             = \(Fmt.sum(lossLp, bound: Fmt.roundingBound(lossLpTerms), digits: 6))")
+        lines.append("loss    (ratio form: 'loss' and TRL) = \(Fmt.loss(b, digits: 6))")
         lines.append("largest |dloss_lp/dlogp - dloss/dlogp| = \(Fmt.num(largest, digits: 3))")
         if onPolicy && largest <= 1e-12 {
             lines.append("every ratio is 1: the two losses differ in value but have the same gradient")

@@ -103,7 +103,7 @@ enum TermCommands {
                                    columns: [.advantage, .ratio, .lossMask, .offPolicyMask, .entropyMask, .samplerWeight, .kl,
                                              .perTokenLoss, .weight, .weightedLoss])
             lines.append(BreakdownView.aggregationFormula(b.config))
-            lines.append("loss = \(Fmt.num(b.loss, digits: 10))   (loss = -objective: minimizing it raises the objective)")
+            lines.append("loss = \(Fmt.loss(b))   (loss = -objective: minimizing it raises the objective)")
             lines += NonFinite.warnings(b)
             return lines
         },
@@ -114,7 +114,7 @@ enum TermCommands {
             var lines = try tokens(session, args, command: "grad", title: "d loss / d logp_t   (negative: training raises this token's log-prob)",
                                    columns: [.advantage, .ratio, .branch, .lossMask, .offPolicyMask, .weight, .grad])
             let norm = b.gradLogp.values.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            lines.append("|d loss / d logp| = \(Fmt.num(norm)); loss = \(Fmt.num(b.loss, digits: 10))")
+            lines.append("|d loss / d logp| = \(Fmt.num(norm)); loss = \(Fmt.loss(b))")
             lines += NonFinite.warnings(b)
             return lines
         },
@@ -135,9 +135,9 @@ enum TermCommands {
                 // verl's names for what its actor and trainer log (`VerlMetrics`).
                 let batch = if let file = session.verlFile { file.responseBatch } else { try session.currentBatch() }
                 let pairs = VerlMetrics.metrics(b, batch: batch, options: session.verlOptions).map { ($0.name, Fmt.num($0.value)) }
-                return [header(session)] + BreakdownView.pairLines(pairs) + ["loss = \(Fmt.num(b.loss, digits: 10))"]
+                return [header(session)] + BreakdownView.pairLines(pairs) + ["loss = \(Fmt.loss(b))"]
             }
-            return [header(session)] + BreakdownView.metricLines(b.metrics) + ["loss = \(Fmt.num(b.loss, digits: 10))"]
+            return [header(session)] + BreakdownView.metricLines(b.metrics) + ["loss = \(Fmt.loss(b))"]
         },
     ]
 }

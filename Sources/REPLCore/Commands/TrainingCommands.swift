@@ -53,7 +53,8 @@ enum TrainingCommands {
 
     static func summaryLines(_ s: StepSummary, mu: Int) -> [String] {
         var table = Table(columns: [.text("quantity"), .number("value"), .text("note")])
-        table.add(["loss", Fmt.num(s.loss), "on the batch before the update"])
+        table.add(["loss", s.lossIsRoundingNoise ? "0" : Fmt.num(s.loss),
+                   s.lossIsRoundingNoise ? "within rounding of 0 (\(Fmt.num(s.loss))), before the update" : "on the batch before the update"])
         table.add(["|d loss / d theta|", Fmt.num(s.gradientNorm), ""])
         table.add(["|theta change|", Fmt.num(s.parameterChange), "the size of this update"])
         table.add(["mean reward", Fmt.num(s.meanReward), s.stalenessMax == nil ? "" : "the stale sampler's completions"])
@@ -261,10 +262,10 @@ enum TrainingCommands {
                                         .number("clip region"), .number("|grad|"), .number("mean reward")])
             for t in traces {
                 let s = t.summary
-                table.add(["\(s.step + 1)", "\(s.innerStep + 1)", Fmt.num(s.loss), Fmt.num(s.ratioMin), Fmt.num(s.ratioMax),
+                table.add(["\(s.step + 1)", "\(s.innerStep + 1)", s.lossCell, Fmt.num(s.ratioMin), Fmt.num(s.ratioMax),
                            Fmt.num(s.clipRatioRegion), Fmt.num(s.gradientNorm), Fmt.num(s.meanReward)])
             }
-            return table.render() + (undone.map { [$0] } ?? [])
+            return table.render() + StepSummary.roundingNote(traces.map(\.summary)) + (undone.map { [$0] } ?? [])
         },
         Command("train", syntax: "N", summary: "N iterations with a progress line, then charts of reward, KL, clip fraction, entropy, length",
                 example: "train 50") { session, args throws(CommandError) in
@@ -337,10 +338,10 @@ enum TrainingCommands {
             var table = Table(columns: [.number("step"), .number("iter"), .number("inner"), .number("loss"), .number("reward"),
                                         .number("kl"), .number("clip region"), .number("entropy"), .number("length"), .number("|grad|")])
             for s in shown {
-                table.add(["\(s.step + 1)", "\(s.iteration + 1)", "\(s.innerStep + 1)", Fmt.num(s.loss), Fmt.num(s.meanReward),
+                table.add(["\(s.step + 1)", "\(s.iteration + 1)", "\(s.innerStep + 1)", s.lossCell, Fmt.num(s.meanReward),
                            Fmt.num(s.kl), Fmt.num(s.clipRatioRegion), Fmt.num(s.entropy), Fmt.num(s.meanLength), Fmt.num(s.gradientNorm)])
             }
-            return table.render()
+            return table.render() + StepSummary.roundingNote(shown)
         },
         Command("policy", syntax: "[PROMPT]", summary: "the policy's most likely answer per prompt, or the two logit tables behind one prompt's answers",
                 example: "policy 0") { session, args throws(CommandError) in

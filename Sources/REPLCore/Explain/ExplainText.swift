@@ -41,7 +41,7 @@ public enum ExplainText {
         lines += tokens.render(maxRows: showAll ? nil : rowLimit) { "... \($0) more tokens (add --all to see every token)" }
         lines.append("")
         lines.append(BreakdownView.aggregationFormula(config))
-        lines.append("loss = \(Fmt.num(shown.loss, digits: 10))")
+        lines.append("loss = \(Fmt.loss(shown))")
         lines.append("")
         if let verl = contents.verl {
             lines += BreakdownView.pairLines(VerlMetrics.metrics(shown, batch: contents.responseBatch ?? batch, options: verl).map { ($0.name, Fmt.num($0.value)) })

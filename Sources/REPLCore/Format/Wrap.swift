@@ -2,11 +2,13 @@ extension Fmt {
     /// The widest line the REPL's prose (help, notes under tables) is wrapped to.
     public static let lineWidth = 150
 
-    /// Lines of prose longer than `width` wrapped at spaces (continuations indented by two);
-    /// lines with a run of spaces (table rows, aligned output) stay whole, as a rewrap would
-    /// break their columns.
+    /// What a terminal `width` columns wide shows of `lines`: tables fitted (`fitTables`), then
+    /// every line still longer than `width` wrapped at spaces (continuations indented by two;
+    /// a run of spaces in it, such as a chart's legend, becomes one).
     public static func fit(_ lines: [String], width: Int) -> [String] {
-        lines.flatMap { line in line.count > width && !line.contains("  ") ? wrap(line, width: width, indent: "  ") : [line] }
+        fitTables(lines, width: width).flatMap { line in
+            line.count > width ? wrap(line, width: width, indent: "  ") : [line]
+        }
     }
 
     /// Splits `text` at spaces into lines of at most `width` characters (a single longer word

@@ -17,6 +17,9 @@ public struct StepSummary: Sendable, Equatable, Codable {
     public var innerStep: Int
     /// The loss that was differentiated (its sign is the objective's, negated).
     public var loss: Double
+    /// `Breakdown.lossRoundingBound` of that loss: below it, a loss that is not 0 is rounding.
+    /// `nil` in sessions saved before it was kept.
+    public var lossRoundingBound: Double? = nil
     /// mean_i r_i over the batch: the sampler's completions' (a stale sampler's weights are
     /// theta from `max_staleness` updates ago).
     public var meanReward: Double
@@ -105,6 +108,7 @@ extension StepSummary {
             ratioMin: ratios.min() ?? 1, ratioMax: ratios.max() ?? 1,
             samplerWeightMin: weights?.min(), samplerWeightMean: weights.map(mean),
             samplerWeightMax: weights?.max(), entropyCoef: metrics.entropyCoef, crossCheckDifference: crossCheckDifference)
+        lossRoundingBound = breakdown.lossRoundingBound
         if let rows = rollout.tokenLag {
             let perSample = rows.compactMap(\.first), perToken = Array(rows.joined())
             if !perSample.isEmpty {
