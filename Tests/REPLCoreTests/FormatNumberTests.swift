@@ -55,11 +55,12 @@ struct FormatNumberTests {
         #expect(cells == ["-12.5  ", "  3    ", "  0.125"])
     }
 
-    @Test("fit wraps prose lines wider than the terminal at spaces and leaves aligned lines whole")
+    @Test("fit wraps prose wider than the terminal at spaces, and an aligned line that is no table's (a chart's legend) too")
     func fitToWidth() {
         let prose = "it runs in a fresh session (default options, no run); yours comes back when it ends"
-        let table = "g  i  t    logp  old_logp  ref_logp  entropy   ratio  clip(ratio)  min takes   KL"
-        #expect(Fmt.fit([prose, table, "short"], width: 40)
-                == ["it runs in a fresh session (default", "  options, no run); yours comes back", "  when it ends", table, "short"])
+        let legend = "• pi/pi_old min   × pi/pi_old max   + pi/pi_sampler min   ∘ pi/pi_sampler max"
+        #expect(Fmt.fit([prose, legend, "short"], width: 40)
+                == ["it runs in a fresh session (default", "  options, no run); yours comes back", "  when it ends",
+                    "• pi/pi_old min × pi/pi_old max +", "  pi/pi_sampler min ∘ pi/pi_sampler max", "short"])
     }
 }

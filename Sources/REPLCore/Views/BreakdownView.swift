@@ -69,7 +69,7 @@ public enum BreakdownView {
             case .unclippedTerm: .number(Naive.surrogateTerms(ratio: b.ratio[row, t], advantage: b.advantages[row], config: b.config).unclipped)
             case .clippedRatio: .number(b.config.clip(b.ratio[row, t]))
             case .clippedTerm: .number(Naive.surrogateTerms(ratio: b.ratio[row, t], advantage: b.advantages[row], config: b.config).clipped)
-            case .branch: .text(b.branch(row: row, token: t).rawValue)
+            case .branch: .text(minCase(ratio: b.ratio[row, t], advantage: b.advantages[row], branch: b.branch(row: row, token: t), config: b.config))
             case .cispoWeight: .number(min(b.ratio[row, t], b.config.resolvedEpsilonHigh))
             case .sapoGate:
                 .number(Naive.sapoGate(Scalar(b.ratio[row, t]),
@@ -349,4 +349,29 @@ public enum BreakdownView {
 
 extension String {
     func padding(toLength n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
+}
+
+extension BreakdownView {
+    /// The `min takes` cell: which of lesson 04's cases the token is in, and so which term the
+    /// min took.
+    ///
+    ///     r A, inside    1 - epsilon <= r <= 1 + epsilon_high: both terms equal, the gradient flows
+    ///     clip, row 1    A > 0, r above the range: clip(r) A, no gradient
+    ///     r A, row 2     A > 0, r below the range: r A, the gradient flows
+    ///     r A, row 3     A < 0, r above the range: r A, the gradient flows (and grows with r)
+    ///     clip, row 4    A < 0, r below the range: clip(r) A, no gradient
+    ///     A = 0          both terms 0 whatever r: no gradient
+    ///     capped         the ratio capped by `delta` (lesson 04's two-sided clipping): no gradient
+    static func minCase(ratio r: Double, advantage a: Double, branch: ClipBranch, config: GRPOConfig) -> String {
+        if branch == .capped { return "capped" }
+        if a == 0 { return "A = 0" }
+        if config.clip(r) == r { return "r A, inside" }
+        let above = r > config.clip(r)
+        switch (a > 0, above) {
+        case (true, true): return "clip, row 1"
+        case (true, false): return "r A, row 2"
+        case (false, true): return "r A, row 3"
+        case (false, false): return "clip, row 4"
+        }
+    }
 }
