@@ -204,3 +204,35 @@ struct SamplerOptionTrainingTests {
         #expect(fresh.execute("mismatch").lines.first?.contains("pi_old sampled it itself") == true)
     }
 }
+
+@Suite("explain in the session, and the batch shown again")
+struct BatchAgainTests {
+    @Test("explain FILE lists each loss option it changed, as preset does")
+    func explainListsChanges() {
+        let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        let lines = interpreter.execute("explain lessons/data/16-rescored.json").lines
+        // The file's config: loss_type dapo, beta 0, scale_rewards none, token_truncate; the
+        // session starts from deepseekmath's grpo, 0.04, group and sequence_mask.
+        for change in ["  loss_type: grpo -> dapo", "  beta: 0.04 -> 0", "  scale_rewards: group -> none",
+                       "  vllm_importance_sampling_mode: sequence_mask -> token_truncate"] {
+            #expect(lines.contains(change), "\(change) in \(lines)")
+        }
+        let again = interpreter.execute("explain lessons/data/16-rescored.json").lines
+        #expect(again.contains("  (the session's loss options were these already)"))
+    }
+
+    @Test("batch shows the current rollout again without sampling, and a file's batch row by row")
+    func batchAgain() {
+        let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        let rollout = interpreter.execute("rollout all").lines
+        let steps = interpreter.session.trainer.iterationCount
+        let shown = interpreter.execute("batch all").lines
+        #expect(shown == rollout && interpreter.session.trainer.iterationCount == steps)
+        _ = interpreter.execute("explain lessons/data/16-rescored.json")
+        // One group, rewards 1 and 0, scale_rewards none: A = +-0.5; lengths 2 and 1.
+        let file = interpreter.execute("batch").lines
+        #expect(file.first == "batch: file lessons/data/16-rescored.json, 1 group(s) x G = 2, 3 tokens")
+        #expect(file.contains("0  0      2       1   0.5") && file.contains("0  1      1       0  -0.5"), "\(file)")
+        #expect(Interpreter(session: Session(projectRoot: ProjectFiles.root)).execute("batch").isError)
+    }
+}

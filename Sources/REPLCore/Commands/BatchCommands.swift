@@ -22,8 +22,10 @@ enum BatchCommands {
             let contents: BatchFile.Contents
             do throws(InputError) { contents = try ExplainCommand.load(request) } catch { throw CommandError(error.message) }
             let batch = contents.batch
+            let before = session.config.settings
             session.config = contents.config
             session.show(batch, origin: "file \(args[0])")
+            let changed = ConfigCommands.changeLines(before, session.config.settings)
             var libraryNote: [String] = []
             if let verl = contents.verl {
                 session.showVerlFile(verl, responseBatch: contents.responseBatch ?? batch, advantageSource: contents.advantageSource)
@@ -37,13 +39,23 @@ enum BatchCommands {
             } ?? []
             return ["batch: \(args[0]), \(ExplainText.groupsText(batch)), \(batch.tokenCount) tokens"]
                 + libraryNote + verlLines + [
-                    "config: " + ExplainText.changedSettings(contents.config),
+                    "config: " + ExplainText.changedSettings(contents.config)]
+                + (changed.isEmpty ? ["  (the session's loss options were these already)"]
+                   : ["the session's loss options, as the file sets them:"] + changed) + [
                     "loss = \(Fmt.loss(b)); 'tokens' shows every quantity, "
                         + (batch.tokenCount > Naive.comfortableTokenCount
                             ? "on the vectorized path (\(batch.tokenCount) tokens is too many for the naive one)"
                             : "'compare' checks both paths")]
                 + (contents.verl == nil ? ConfigCommands.trlNotes(contents.config) : [])
                 + NonFinite.warnings(b) + (contents.logged.map { [""] + $0.lines(contents.ours(b)) } ?? [])
+        },
+        Command("batch", syntax: "[all]", summary: "the current batch again: where it came from, its completions, rewards and advantages",
+                example: "batch all") { session, args throws(CommandError) in
+            try Args.onlyAll(args, "batch")
+            if session.batchIsTrainers, let rollout = session.trainer.currentRollout {
+                return try TrainingCommands.rolloutLines(session, rollout, all: Args.wantsAll(args), command: "batch")
+            }
+            return try batchLines(session, all: Args.wantsAll(args))
         },
         Command("savebatch", syntax: "FILE", summary: "write the current batch and loss options as a batch file (for explain or other libraries)",
                 example: "savebatch /tmp/batch.json", completion: .files) { session, args throws(CommandError) in
@@ -73,4 +85,22 @@ enum BatchCommands {
             return lines
         },
     ]
+
+    /// A batch that is not the tiny policy's rollout (a file, an example): one row per completion.
+    static func batchLines(_ session: Session, all: Bool) throws(CommandError) -> [String] {
+        let batch = try session.currentBatch()
+        let b = try session.breakdown()
+        var table = Table(columns: [.number("g"), .number("i"), .number("|o_i|"), .number("reward"), .number("A_i")])
+        var row = 0
+        for (g, group) in batch.groups.enumerated() {
+            if g > 0 { table.addGroupBreak() }
+            for (i, c) in group.completions.enumerated() {
+                table.add(["\(g)", "\(i)", "\(c.length)", Fmt.num(c.reward), Fmt.num(b.advantages[row])])
+                row += 1
+            }
+        }
+        return ["batch: \(session.batchOrigin), \(ExplainText.groupsText(batch)), \(batch.tokenCount) tokens"]
+            + session.render(table, all: all, command: "batch")
+            + ["'tokens' shows every quantity of its tokens, 'config' the loss options it is computed with"]
+    }
 }

@@ -39,6 +39,11 @@ enum ConfigCommands {
     }
 
     /// TRL's warnings for `config` (`GRPOConfig.trlWarnings`) that are not among `earlier`.
+    /// "  key: old -> new" for each option whose value differs between two `settings` lists.
+    static func changeLines(_ before: [(key: String, value: String)], _ after: [(key: String, value: String)]) -> [String] {
+        zip(before, after).filter { $0.value != $1.value }.map { "  \($0.key): \($0.value) -> \($1.value)" }
+    }
+
     static func trlNotes(_ config: GRPOConfig, besides earlier: [String] = []) -> [String] {
         config.trlWarnings.filter { !earlier.contains($0) }.map { "note: TRL 1.16 warns (and trains anyway): \($0)" }
     }
@@ -158,8 +163,7 @@ enum ConfigCommands {
             config.maxCompletionLength = session.config.maxCompletionLength
             session.config = config
             session.trainer.lossConfig = config
-            let changes = zip(before, session.config.settings).filter { $0.value != $1.value }
-                .map { "  \($0.key): \($0.value) -> \($1.value)" }
+            let changes = changeLines(before, session.config.settings)
             return ["preset \(preset.rawValue): \(preset.summary)"] + (changes.isEmpty ? ["  (no option changed)"] : changes)
                 + trlNotes(session.config) + session.backToTRL(because: "a preset sets TRL's options")
         },

@@ -8,7 +8,9 @@ enum TrainingCommands {
         session.trainer.lossConfig = session.config
     }
 
-    static func rolloutLines(_ session: Session, _ rollout: Rollout, all: Bool) throws(CommandError) -> [String] {
+    /// A rollout's table and notes; `command` is what the learner typed ('rollout' samples anew,
+    /// so its note points at 'batch all' for every row of this batch).
+    static func rolloutLines(_ session: Session, _ rollout: Rollout, all: Bool, command: String = "rollout") throws(CommandError) -> [String] {
         let task = session.trainer.task
         let b = try session.breakdown()
         let s = session.trainer.settings
@@ -32,9 +34,9 @@ enum TrainingCommands {
                 table.add(cells + [Fmt.num(rollout.rewards[row]), Fmt.num(b.advantages[row])])
             }
         }
-        // 'rollout all' samples anew, so the note does not promise the rows of this batch.
+        // 'rollout all' samples anew: 'batch all' shows every row of this one.
         lines += table.render(maxRows: all ? nil : session.rowLimit) {
-            "... \($0) more rows ('rollout all' shows every row of the next rollout; 'set rows N' cuts tables at N rows)"
+            "... \($0) more rows ('batch all' shows every row of this batch; 'set rows N' cuts tables at N rows)"
         }
         let mean = rollout.rewards.reduce(0, +) / Double(rollout.rewards.count)
         lines.append("mean reward \(Fmt.num(mean)); \(Fmt.num((b.metrics.fracRewardZeroStd ?? 0) * 100, digits: 3))% of groups have all rewards equal")
