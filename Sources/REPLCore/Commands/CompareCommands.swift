@@ -65,7 +65,7 @@ enum CompareCommands {
             }
         }
         var types = Table(title: "each loss_type: its objective and aggregation, on this batch",
-                          columns: [.text("loss_type"), .text("objective"), .text("aggregation"), .number("loss"), .number("|grad|")])
+                          columns: [.text("loss_type"), .text("objective"), .text("aggregation"), .number("loss"), .number("|dloss/dlogp|")])
         for type in GRPOConfig.LossType.allCases {
             let b = try breakdown(type)
             let norm = b.gradLogp.values.reduce(0) { $0 + $1 * $1 }.squareRoot()
@@ -100,7 +100,7 @@ enum CompareCommands {
         // As the 'preset' command does, max_completion_length stays the session's (dr_grpo divides by it).
         let length = max(session.config.maxCompletionLength, batch.completions.map(\.length).max() ?? 1)
         var table = Table(title: "the same batch under each preset (max_completion_length \(length), as now)",
-                          columns: [.text("preset"), .number("loss"), .number("|grad|"), .number("clip_region"), .number("kl")])
+                          columns: [.text("preset"), .number("loss"), .number("|dloss/dlogp|"), .number("clip_region"), .number("kl")])
         for preset in Preset.allCases {
             var c = preset.config
             c.maxCompletionLength = length

@@ -261,7 +261,7 @@ enum TrainingCommands {
             session.showTrainerBatch(origin: "rollout \(traces.last!.rollout.iteration + 1), after its updates")
             var table = Table(title: "iteration \(traces.last!.rollout.iteration + 1): \(traces.count) update(s)",
                               columns: [.number("step"), .number("inner"), .number("loss"), .number("ratio min"), .number("ratio max"),
-                                        .number("clip region"), .number("|grad|"), .number("mean reward")])
+                                        .number("clip region"), .number("|dloss/dtheta|"), .number("mean reward")])
             for t in traces {
                 let s = t.summary
                 table.add(["\(s.step + 1)", "\(s.innerStep + 1)", s.lossCell, Fmt.num(s.ratioMin), Fmt.num(s.ratioMax),
@@ -338,7 +338,7 @@ enum TrainingCommands {
             let shown = session.trainer.history.suffix(n)
             guard !shown.isEmpty else { return [noSteps] }
             var table = Table(columns: [.number("step"), .number("iter"), .number("inner"), .number("loss"), .number("reward"),
-                                        .number("kl"), .number("clip region"), .number("entropy"), .number("length"), .number("|grad|")])
+                                        .number("kl"), .number("clip region"), .number("entropy"), .number("length"), .number("|dloss/dtheta|")])
             for s in shown {
                 table.add(["\(s.step + 1)", "\(s.iteration + 1)", "\(s.innerStep + 1)", s.lossCell, Fmt.num(s.meanReward),
                            Fmt.num(s.kl), Fmt.num(s.clipRatioRegion), Fmt.num(s.entropy), Fmt.num(s.meanLength), Fmt.num(s.gradientNorm)])
