@@ -124,3 +124,43 @@ struct VerlFileTests {
         #expect(outcome.output.contains("2 group(s) of 2, 3"), "\(outcome.output.prefix(200))")
     }
 }
+
+@Suite("A console log line as transformers prints it")
+struct ConsoleLogLineTests {
+    /// One group, rewards 1 and 0, one token each with entropy 3.68312: the entropy metric is
+    /// 3.68312, which transformers' console shows as '3.683' (`%.4g`).
+    static let batch = #"""
+    {"config": {"beta": 0}, "groups": [{"rewards": [1, 0], "completions": [
+        {"logp": [-1.0], "entropy": [3.68312]}, {"logp": [-2.0], "entropy": [3.68312]}]}]}
+    """#
+
+    func explain(_ flags: [String]) -> ExplainCommand.Outcome {
+        let directory = TemporaryDirectory("grpo-console")
+        defer { directory.remove() }
+        return ExplainCommand.run([directory.write("b.json", Self.batch), "--check"] + flags)
+    }
+
+    @Test("agreement is judged by the 4 significant digits %.4g printed; other keys are named, not compared")
+    func fourDigits() {
+        // |3.683 - 3.68312| = 1.2e-4, within half of 0.001; 3.684 is 8.8e-4 away, beyond it.
+        let agrees = explain(["--logged", "{'loss': '0', 'entropy': '3.683', 'grad_norm': '0.5432', 'epoch': '0.01'}"])
+        #expect(agrees.status == 0, "\(agrees.output)")
+        #expect(agrees.output.contains("(to the 4 digits logged)"))
+        #expect(agrees.output.contains("not compared (we do not compute them): grad_norm, epoch"))
+        let differs = explain(["--logged", "{'loss': '0', 'entropy': '3.684'}"])
+        #expect(differs.status == 1 && differs.output.contains("DIFFERS"))
+    }
+
+    @Test("the file's logged may be the line itself; a malformed line is one error naming the column")
+    func inTheFile() throws {
+        let directory = TemporaryDirectory("grpo-console")
+        defer { directory.remove() }
+        let text = Self.batch.replacingOccurrences(of: #""config": {"beta": 0},"#,
+                                                   with: #""config": {"beta": 0}, "logged": "{'entropy': '3.683', 'loss': 0.0}","#)
+        #expect(ExplainCommand.run([directory.write("b.json", text), "--check"]).status == 0)
+        let broken = explain(["--logged", "{'loss' '0'}"])
+        #expect(broken.status == 2 && broken.errors == ["error: --logged: expected ':' after 'loss' at column 9"], "\(broken.errors)")
+        #expect(try ConsoleLogLine.pairs("{'a': '1e-06', 'b': 3, 'c': nan, 'd': True}", at: "x").map(\.key) == ["a", "b", "c", "d"])
+        #expect(ConsoleLogLine.number("nan")!.isNaN && ConsoleLogLine.number("-inf") == -.infinity && ConsoleLogLine.number("1e-06") == 1e-6)
+    }
+}

@@ -32,6 +32,10 @@ public struct ExplainArguments: ParsableArguments {
                                                           valueName: "key=value"))
     public var sets: [String] = []
 
+    @Option(help: ArgumentHelp("A log line as transformers prints it, in quotes (\"{'loss': '0.0123', 'kl': '0.002'}\"): "
+                               + "compared with ours in place of the file's logged numbers.", valueName: "line"))
+    public var logged: String?
+
     public init() {}
 
     /// The request these arguments make, once the preset's name and each key=value are checked.
@@ -41,6 +45,7 @@ public struct ExplainArguments: ParsableArguments {
         request.showAll = all
         request.check = check
         request.forceNaive = naive
+        request.loggedLine = logged
         if let preset {
             guard let named = Preset(rawValue: preset) else {
                 throw InputError("unknown preset '\(preset)'; presets are \(Preset.allCases.map(\.rawValue).joined(separator: ", "))")

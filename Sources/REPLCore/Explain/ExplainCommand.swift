@@ -6,7 +6,7 @@ import GRPO
 /// and the logged numbers beside ours. The config is the preset (default `deepseekmath`), then
 /// the file's `config`, then each `--set`.
 public enum ExplainCommand {
-    public static let usage = "usage: grpo-repl explain <file> [--json] [--all] [--check] [--naive] [--preset <name>] [--set <key=value> ...]"
+    public static let usage = "usage: grpo-repl explain <file> [--json] [--all] [--check] [--naive] [--preset <name>] [--set <key=value> ...] [--logged <line>]"
 
     public struct Request: Equatable, Sendable {
         public var path: String
@@ -18,12 +18,14 @@ public enum ExplainCommand {
         public var naiveTokenLimit = Naive.comfortableTokenCount
         public var preset: Preset? = nil
         public var sets: [(key: String, value: String)] = []
+        /// A console log line (`--logged`) to compare in place of the file's `logged`.
+        public var loggedLine: String? = nil
 
         public static func == (a: Request, b: Request) -> Bool {
             a.path == b.path && a.json == b.json && a.showAll == b.showAll && a.check == b.check && a.forceNaive == b.forceNaive
                 && a.naiveTokenLimit == b.naiveTokenLimit
                 && a.preset == b.preset
-                && a.sets.map(\.key) == b.sets.map(\.key) && a.sets.map(\.value) == b.sets.map(\.value)
+                && a.sets.map(\.key) == b.sets.map(\.key) && a.sets.map(\.value) == b.sets.map(\.value) && a.loggedLine == b.loggedLine
         }
     }
 
@@ -62,6 +64,10 @@ public enum ExplainCommand {
             }
             if let hint = unknownOptionHint(key) { throw InputError("--set \(key)=\(value): unknown option '\(key)'; \(hint)") }
             do { try contents.config.set(key, to: value) } catch { throw InputError("--set \(key)=\(value): \(error.message)") }
+        }
+        if let line = request.loggedLine {
+            let names = contents.verl == nil ? LoggedNumbers.known.map(\.name) : OurNumbers.verlNames
+            contents.logged = try LoggedNumbers.decode(.string(line), at: "--logged", names: names)
         }
         try contents.resolveVerl(name: request.path)
         do { try contents.batch.validate(for: contents.config) } catch { throw InputError("\(request.path): \(error.message)") }

@@ -18,6 +18,9 @@ public struct LoggedNumbers: Sendable, Equatable {
     public struct Entry: Sendable, Equatable {
         public var name: String
         public var value: Double
+        /// The text the number was logged as, when the file gave it as text (a console line's
+        /// `'3.683'`): its significant digits are what agreement is judged by.
+        public var text: String? = nil
     }
 
     /// Where the numbers come from (library, version, run, step), as the file says.
@@ -47,22 +50,39 @@ public struct LoggedNumbers: Sendable, Equatable {
     }
 
     /// Logged numbers are often float32 (TRL logs its metrics in float32): a difference within
-    /// 1e-5 of the larger value, or 1e-8 outright, counts as agreeing; so does one within half a
-    /// unit of the last digit the number was written with, but never more than half of 1e-4: a
-    /// trainer's log rounds to 4 decimals (`round(x, 4)`), and "-0.09" may be "-0.0900", whose
-    /// zeros the parsed number has lost.
-    static func verdict(_ logged: Double, _ ours: Double?) -> Verdict {
+    /// 1e-5 of the larger value, or 1e-8 outright, counts as agreeing. So does one within half a
+    /// unit of the last digit the number was written with:
+    ///
+    ///     a JSON number    its shortest decimal form, but never more than half of 1e-4: a
+    ///                      trainer's log rounds to 4 decimals (`round(x, 4)`), and "-0.09" may
+    ///                      be "-0.0900", whose zeros the parsed number has lost
+    ///     text ('3.683')   at least 4 significant digits: transformers prints a console line's
+    ///                      floats with `%.4g`, which drops trailing zeros ("0.09" was 0.09000)
+    static func verdict(_ logged: Double, _ ours: Double?, text: String? = nil) -> Verdict {
         guard let ours else { return .missing }
         let difference = abs(logged - ours)
         // An inf or NaN on either side agrees only with the same value.
-        guard difference.isFinite else { return logged == ours ? .agrees : .differs }
+        guard difference.isFinite else { return logged == ours || (logged.isNaN && ours.isNaN) ? .agrees : .differs }
         if difference <= 1e-5 * max(abs(logged), abs(ours)) + 1e-8 { return .agrees }
+        if text != nil {
+            if let (digits, unit) = printedPrecision(logged, minimumDigits: 4), difference <= unit / 2 { return .agreesToDigits(digits) }
+            return .differs
+        }
         if let (digits, unit) = writtenPrecision(logged), difference <= min(unit, 1e-4) / 2 { return .agreesToDigits(digits) }
         return .differs
     }
 
-    static func agree(_ logged: Double, _ ours: Double) -> Bool {
-        switch verdict(logged, ours) {
+    /// The precision of a number printed with at least `minimumDigits` significant digits:
+    /// that many, or more when its shortest form has more; the value of the last one.
+    static func printedPrecision(_ x: Double, minimumDigits: Int) -> (digits: Int, unit: Double)? {
+        guard x.isFinite, x != 0 else { return nil }
+        let digits = max(minimumDigits, writtenPrecision(x)?.digits ?? 0)
+        let exponent = Int(log10(abs(x)).rounded(.down))
+        return (digits, pow(10, Double(exponent - digits + 1)))
+    }
+
+    static func agree(_ logged: Double, _ ours: Double, text: String? = nil) -> Bool {
+        switch verdict(logged, ours, text: text) {
         case .agrees, .agreesToDigits: true
         case .differs, .missing: false
         }
@@ -84,10 +104,17 @@ public struct LoggedNumbers: Sendable, Equatable {
 
     /// Reads the file's `logged` object; `at` names it in messages; `names` are the numbers we
     /// compute under the file's library's names (TRL's unless the file is verl's).
+    /// The object may also be a console log line, as a string (`ConsoleLogLine`); a value may be
+    /// a number or the text of one.
     static func decode(_ value: JSONValue, at path: String, names: [String] = known.map(\.name)) throws(InputError) -> LoggedNumbers {
-        guard case .object(let object) = value else { throw InputError("\(path): expected an object, found \(value.kind)") }
+        let pairs: [(key: String, value: JSONValue)]
+        switch value {
+        case .object(let object): pairs = object.pairs.map { ($0.0, $0.1) }
+        case .string(let line): pairs = try ConsoleLogLine.pairs(line, at: path)
+        default: throw InputError("\(path): expected an object or a console log line, found \(value.kind)")
+        }
         var logged = LoggedNumbers(source: nil, entries: [])
-        for (key, item) in object.pairs {
+        for (key, item) in pairs {
             if key == "source" {
                 guard case .string(let text) = item else { throw InputError("\(path).source: expected a string, found \(item.kind)") }
                 logged.source = text
@@ -97,8 +124,15 @@ public struct LoggedNumbers: Sendable, Equatable {
                 logged.ignored.append(key)
                 continue
             }
-            guard case .number(let x) = item else { throw InputError("\(path).\(key): expected a number, found \(item.kind)") }
-            logged.entries.append(Entry(name: key, value: x))
+            switch item {
+            case .number(let x): logged.entries.append(Entry(name: key, value: x))
+            case .string(let text):
+                guard let x = ConsoleLogLine.number(text) else {
+                    throw InputError("\(path).\(key): expected a number or its text, found '\(text)'")
+                }
+                logged.entries.append(Entry(name: key, value: x, text: text))
+            default: throw InputError("\(path).\(key): expected a number, found \(item.kind)")
+            }
         }
         return logged
     }
@@ -131,13 +165,13 @@ public struct LoggedNumbers: Sendable, Equatable {
         for entry in entries {
             let ours = numbers.value(entry.name)
             let note: String
-            switch Self.verdict(entry.value, ours) {
+            switch Self.verdict(entry.value, ours, text: entry.text) {
             case .agrees: note = ""
             case .agreesToDigits(let digits): note = "(to the \(digits) digit\(digits == 1 ? "" : "s") logged)"
             case .differs: note = "DIFFERS"; differing.append(entry.name)
             case .missing: note = "not in this batch"; missing.append(entry.name)
             }
-            table.add([entry.name, Fmt.num(entry.value, digits: 10), ours.map { Fmt.num($0, digits: 10) } ?? "-",
+            table.add([entry.name, entry.text ?? Fmt.num(entry.value, digits: 10), ours.map { Fmt.num($0, digits: 10) } ?? "-",
                        ours.map { Fmt.num(abs(entry.value - $0), digits: 2) } ?? "", note])
         }
         var verdict = differing.isEmpty
@@ -152,7 +186,7 @@ public struct LoggedNumbers: Sendable, Equatable {
 
     /// True when some logged number differs from ours (`explain --check` exits 1 then).
     public func hasDifferences(_ numbers: OurNumbers) -> Bool {
-        entries.contains { Self.verdict($0.value, numbers.value($0.name)) == .differs }
+        entries.contains { Self.verdict($0.value, numbers.value($0.name), text: $0.text) == .differs }
     }
 
     /// For `explain --json`: per name the logged value, ours and the difference.
@@ -164,7 +198,7 @@ public struct LoggedNumbers: Sendable, Equatable {
                 ("logged", .number(entry.value)),
                 ("ours", ours.map(JSONValue.number) ?? .null),
                 ("difference", ours.map { .number(abs(entry.value - $0)) } ?? .null),
-                ("agrees", ours.map { .bool(Self.agree(entry.value, $0)) } ?? .null),
+                ("agrees", ours.map { .bool(Self.agree(entry.value, $0, text: entry.text)) } ?? .null),
             ]))
         }
         return .object(JSONObject([("source", source.map(JSONValue.string) ?? .null), ("values", .object(values)),
