@@ -43,6 +43,19 @@ public final class Interpreter {
     }
 
     public func execute(_ line: String) -> Reply {
+        guard session.lessonProgress != nil else { return run(line) }
+        // In a lesson, a command of the learner's own: run it, then say which step is next and
+        // whether it changed what the lesson's numbers assume.
+        let before = LessonCommands.State(session)
+        let reply = run(line)
+        let words = (try? Self.words(line)) ?? []
+        guard !reply.isError, let name = words.first.map({ CommandTable.command(named: $0)?.name ?? $0 }),
+              !LessonCommands.stepsItself(name) else { return reply }
+        return Reply(lines: reply.lines + LessonCommands.afterOwnCommand(session, before: before), isError: false, quit: reply.quit)
+    }
+
+    /// Runs one line (a lesson's own steps come through here, without `execute`'s notes).
+    func run(_ line: String) -> Reply {
         let words: [String]
         do { words = try Self.words(line) } catch { return Self.error(error.message) }
         guard let name = words.first else {
@@ -60,7 +73,7 @@ public final class Interpreter {
         if command.name == "quit" { return Reply(lines: [], isError: false, quit: true) }
         if command.name == "next" {
             do {
-                return Reply(lines: try LessonCommands.next(session) { self.execute($0).lines }, isError: false, quit: false)
+                return Reply(lines: try LessonCommands.next(session) { self.run($0).lines }, isError: false, quit: false)
             } catch {
                 return Self.error(error.message)
             }

@@ -12,7 +12,8 @@ struct GrpoRepl: ParsableCommand {
         usage: """
             grpo-repl [--script <file>]
             grpo-repl explain <file> [--json] [--all] [--check] [--naive]
-                              [--preset <name>] [--set <key=value> ...] [--logged <line>]
+                              [--preset <name>] [--set <key=value> ...]
+                              [--logged <line>]
             grpo-repl lesson <n>
             grpo-repl --generate-completion-script bash|zsh|fish
             """,
@@ -63,7 +64,8 @@ struct Explain: ParsableCommand {
         abstract: "Explain a batch file: every quantity of both loss paths, and the logged numbers beside ours.",
         usage: """
             grpo-repl explain <file> [--json] [--all] [--check] [--naive]
-                              [--preset <name>] [--set <key=value> ...] [--logged <line>]
+                              [--preset <name>] [--set <key=value> ...]
+                              [--logged <line>]
             """,
         discussion: "Exit status: 0; 1 when --check finds a difference; 2 for input it cannot use (one line on stderr).")
 

@@ -217,8 +217,8 @@ struct BatchFileTests {
         let empty = try #require(try contents(withLogged(#"{"source": "x"}"#)).logged)
         #expect(empty.lines(b) == ["logged by x vs ours: nothing to compare; logged numbers we compute are loss, "
                                    + Metrics.names.map(\.name).joined(separator: ", ")])
-        #expect(message(withLogged(#"{"loss": "1"}"#)) == "b.json: logged.loss: expected a number, found a string")
-        #expect(message(withLogged(#"[1]"#)) == "b.json: logged: expected an object, found a list")
+        #expect(message(withLogged(#"{"loss": "one"}"#)) == "b.json: logged.loss: expected a number or its text, found 'one'")
+        #expect(message(withLogged(#"[1]"#)) == "b.json: logged: expected an object or a console log line, found a list")
     }
 
     @Test("float32 logs agree within 1e-5 relative; a rounded log within half its last digit")

@@ -107,3 +107,34 @@ struct LessonSessionTests {
         #expect(LessonCommands.reflow(prose, width: 80) == prose, "text that fits is left as written")
     }
 }
+
+@Suite("A learner's own commands in a lesson")
+struct LessonOwnCommandTests {
+    @Test("after a command of the learner's own the next step is named; an option changed, or the run moved on, is said once")
+    func reminders() {
+        let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        _ = interpreter.execute("lesson 4")
+        _ = interpreter.execute("")  // step 1: example
+        let help = interpreter.execute("help loss").lines
+        #expect(help.last == "(lesson 4, step 2/27 is next: set beta 0; Enter runs it)", "\(help)")
+        #expect(!help.contains { $0.hasPrefix("you changed") })
+        let set = interpreter.execute("set epsilon 0.3").lines
+        #expect(set.contains { $0.hasPrefix("you changed epsilon (0.2 -> 0.3): the lesson's numbers from here on assume its own options") })
+        let moved = interpreter.execute("rollout").lines
+        #expect(moved.contains { $0.hasPrefix("your command moved the lesson's run or batch on") })
+        // A failed command stays one error line; a lesson's own step gets no reminder.
+        #expect(interpreter.execute("set epsilon -1").lines.count == 1)
+        let step = interpreter.execute("").lines
+        #expect(!step.contains { $0.hasPrefix("(lesson 4, step") })
+    }
+
+    @Test("lesson prose without Markdown's marks; products and code spans keep their stars")
+    func plainProse() {
+        #expect(MarkdownText.plain("**All four rows.** The `min takes` column, *italic* here") == "All four rows. The 'min takes' column, italic here")
+        #expect(MarkdownText.plain("loss = w_t * L_t, and `a * b` too") == "loss = w_t * L_t, and 'a * b' too")
+        #expect(MarkdownText.plain("see [PipelineRL](https://arxiv.org/abs/2509.19128).") == "see PipelineRL (https://arxiv.org/abs/2509.19128).")
+        #expect(MarkdownText.plain("## Check yourself") == "Check yourself")
+        #expect(MarkdownText.plain("*\"My ratio is 1.\"* Under the rule") == "\"My ratio is 1.\" Under the rule")
+        #expect(MarkdownText.plain("2**3 and x*y") == "2**3 and x*y")
+    }
+}

@@ -19,6 +19,49 @@ enum LessonCommands {
         return "back to your session: task \(t.settings.task), seed \(t.settings.seed), \(t.stepCount) step(s), \(batch)"
     }
 
+    /// What a lesson's numbers depend on: every option's value and how far the run has gone.
+    struct State: Equatable {
+        var options: [String: String]
+        var steps: Int
+        var iterations: Int
+        var batchOrigin: String
+
+        init(_ session: Session) {
+            options = Dictionary(session.settings.map { ($0.key, $0.get(session)) }, uniquingKeysWith: { a, _ in a })
+            steps = session.trainer.stepCount
+            iterations = session.trainer.iterationCount
+            batchOrigin = session.batchOrigin
+        }
+    }
+
+    /// Commands that move through lessons themselves, after which no reminder is due.
+    static func stepsItself(_ name: String) -> Bool {
+        ["next", "lesson", "lessons", "quit", "exit"].contains(name)
+    }
+
+    /// After a command of the learner's own in a lesson: what changed that the lesson's numbers
+    /// assume (its options, its run, its batch), and which step is next.
+    static func afterOwnCommand(_ session: Session, before: State) -> [String] {
+        guard let progress = session.lessonProgress else { return [] }
+        let after = State(session)
+        var lines: [String] = []
+        let changed = before.options.keys.sorted().filter { before.options[$0] != after.options[$0] }
+        if !changed.isEmpty {
+            lines += Fmt.wrap("you changed \(changed.map { "\($0) (\(before.options[$0] ?? "") -> \(after.options[$0] ?? ""))" }.joined(separator: ", ")): "
+                              + "the lesson's numbers from here on assume its own options; set \(changed.count == 1 ? "it" : "them") back, "
+                              + "or 'lesson \(progress.lesson.number)' starts the lesson again", width: session.lineWidth, indent: "  ")
+        } else if before.steps != after.steps || before.iterations != after.iterations || before.batchOrigin != after.batchOrigin {
+            lines += Fmt.wrap("your command moved the lesson's run or batch on: its numbers from here on may differ; "
+                              + "'lesson \(progress.lesson.number)' starts the lesson again", width: session.lineWidth, indent: "  ")
+        }
+        let lesson = progress.lesson
+        if progress.next < lesson.steps.count {
+            lines.append("(lesson \(lesson.number), step \(progress.next + 1)/\(lesson.steps.count) is next: "
+                         + "\(lesson.steps[progress.next].command); Enter runs it)")
+        }
+        return lines
+    }
+
     /// The prompt for the step the learner is on, or the end of the lesson.
     static func announce(_ session: Session) -> [String] {
         guard let progress = session.lessonProgress else { return [] }
@@ -29,7 +72,9 @@ enum LessonCommands {
         }
         let step = lesson.steps[progress.next]
         var lines: [String] = []
-        if !step.context.isEmpty { lines += [""] + reflow(step.context, width: session.lineWidth - 2).map { "  " + $0 } }
+        if !step.context.isEmpty {
+            lines += [""] + reflow(step.context.map(MarkdownText.plain), width: session.lineWidth - 2).map { "  " + $0 }
+        }
         lines.append("step \(progress.next + 1)/\(lesson.steps.count): \(step.command)   (press Enter to run it)")
         return lines
     }
