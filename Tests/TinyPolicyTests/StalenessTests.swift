@@ -13,6 +13,15 @@ struct StalenessTests {
         return try Trainer(settings: settings)
     }
 
+    /// Default settings with a sampler k updates behind and in-flight updates every `interval` tokens.
+    func stale(_ k: Int, interval: Int = 0, prompts: Int = TrainingSettings().promptsPerIteration) throws -> Trainer {
+        var settings = TrainingSettings()
+        settings.maxStaleness = k
+        settings.weightUpdateInterval = interval
+        settings.promptsPerIteration = prompts
+        return try Trainer(settings: settings)
+    }
+
     @Test("k = 0: the sampler is pi_old and the batch has no sampler log-probs")
     func fresh() throws {
         var t = try trainer(staleness: 0)
@@ -119,10 +128,7 @@ struct StalenessTests {
 
     @Test("the ratio against the sampler is exactly 1 on the first update of a run: theta is the snapshot that sampled")
     func behaviourRatioStartsAtOne() throws {
-        var settings = TrainingSettings()
-        settings.maxStaleness = 2
-        settings.weightUpdateInterval = 7
-        var t = try Trainer(settings: settings)
+        var t = try stale(2, interval: 7)
         let first = t.innerStep().summary
         #expect(first.behaviourRatioMin == 1 && first.behaviourRatioMax == 1)
         #expect(first.stalenessMax == 0 && first.stalenessMean == 0)
@@ -135,10 +141,7 @@ struct StalenessTests {
 
     @Test("old_logp_source sampler: old_logp are each token's sampler's log-probs, and no sampler_logp is left")
     func oldLogpFromTheSampler() throws {
-        var settings = TrainingSettings()
-        settings.maxStaleness = 2
-        settings.weightUpdateInterval = 7
-        var rescored = try Trainer(settings: settings)
+        var rescored = try stale(2, interval: 7)
         rescored.train(iterations: 3)
         // The same run from here, with the sampler's log-probs as old_logp: the same samples.
         var own = rescored
@@ -153,10 +156,7 @@ struct StalenessTests {
 
     @Test("sample/staleness_mean counts each completion's first token (TRL's per sample), token lag mean every token")
     func perSampleAndPerToken() throws {
-        var settings = TrainingSettings()
-        settings.maxStaleness = 4
-        settings.promptsPerIteration = 1
-        var t = try Trainer(settings: settings)
+        var t = try stale(4, prompts: 1)
         t.train(iterations: 10)
         let steady = t.innerStep().summary
         // Without in-flight updates every token lags exactly 4: both means are 4.
