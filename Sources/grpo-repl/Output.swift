@@ -30,8 +30,9 @@ enum Output {
     }()
 
     /// Writes all of `text` to `descriptor`, retrying after signals and partial writes.
-    /// Exits with status 0 on `EPIPE`; other errors (a full disk, a closed terminal) drop the
-    /// rest of the text, since there is nowhere left to report them.
+    /// Exits with status 0 on `EPIPE` (the reader has gone, as `... | head` does); any other
+    /// error (a full disk, a closed descriptor) exits with status 1 and one line on standard
+    /// error, as `cat` does, so that a script sees the output is not all there.
     static func write(_ text: String, to descriptor: Int32) {
         _ = ignoreBrokenPipes
         var bytes = Array(text.utf8)[...]
@@ -42,8 +43,19 @@ enum Output {
             } else if errno == EPIPE {
                 exit(0)
             } else if errno != EINTR {
-                return
+                failed(descriptor, errno)
             }
         }
+    }
+
+    /// Says that writing to `descriptor` failed (on standard error, unless that is what failed)
+    /// and exits with status 1.
+    private static func failed(_ descriptor: Int32, _ code: Int32) -> Never {
+        if descriptor != STDERR_FILENO {
+            let name = descriptor == STDOUT_FILENO ? "standard output" : "descriptor \(descriptor)"
+            let line = Array("grpo-repl: cannot write to \(name): \(String(cString: strerror(code)))\n".utf8)
+            _ = line.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        }
+        exit(1)
     }
 }

@@ -154,3 +154,28 @@ struct RobustnessExecutableTests {
         #expect(result.status == 2 && result.stderr == "error: \(big): 100 MB is larger than the 64 MB this reads\n", "\(result.stderr)")
     }
 }
+
+@Suite("Write errors")
+struct WriteErrorTests {
+    @Test("output that cannot be written (a full disk: /dev/full) exits 1 with one line, as cat does",
+          arguments: [["explain", "--json"], ["--script"], ["explain", "--check"]])
+    func fullDisk(mode: [String]) throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let batch = root.appendingPathComponent("lessons/data/example-batch.json").path
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("grpo-full-\(getpid()).txt")
+        try "example\nloss\n".write(to: script, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: script) }
+        let process = Process()
+        process.executableURL = Executable.url
+        process.arguments = mode[0] == "explain" ? ["explain", batch, mode[1]] : ["--script", script.path]
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/full")
+        let stderr = Pipe()
+        process.standardError = stderr
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 1, "\(mode)")
+        #expect(message == "grpo-repl: cannot write to standard output: No space left on device\n", "\(message)")
+    }
+}
