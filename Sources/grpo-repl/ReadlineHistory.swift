@@ -6,7 +6,8 @@ import Glibc
 /// Readline's history list, kept in a file that survives crashes: loaded once, then every
 /// entered line is appended to the file as soon as it is entered.
 struct ReadlineHistory {
-    /// The history file, or `nil` to keep history in memory only.
+    /// The history file, or `nil` to keep history in memory only (also when the path is not a
+    /// regular file: opening a FIFO for writing would wait for a reader forever).
     let path: String?
     /// At most this many lines are kept, in memory and in the file.
     let limit: Int
@@ -16,10 +17,16 @@ struct ReadlineHistory {
     /// Loads the file if it exists (a missing or unreadable file is an empty history) and
     /// trims it to `limit` lines.
     init(path: String?, limit: Int) {
-        self.path = path
+        var info = stat()
+        if let path, stat(path, &info) == 0, (info.st_mode & S_IFMT) != S_IFREG {
+            emitError("warning: \(path) is not a regular file; history is kept for this session only")
+            self.path = nil
+        } else {
+            self.path = path
+        }
         self.limit = limit
         stifle_history(Int32(limit))
-        if let path, access(path, F_OK) == 0 {
+        if let path = self.path, access(path, F_OK) == 0 {
             read_history(path)
             history_truncate_file(path, Int32(limit))
         }
