@@ -47,3 +47,35 @@ struct JSONTests {
         #expect(pretty == "{\n  \"a\": [1, 2],\n  \"b\": \"q\\\"\"\n}")
     }
 }
+
+@Suite("JSON numbers and keys at their edges")
+struct JSONEdgeTests {
+    @Test("-0 keeps its sign both ways; an underflow to 0 is refused; 0e5 and 5e-324 are numbers")
+    func zeros() throws {
+        #expect(JSONValue.number(-0.0).rendered() == "-0")
+        guard case .number(let z) = try JSONParser.parse("-0") else { Issue.record("not a number"); return }
+        #expect(z == 0 && z.sign == .minus)
+        #expect(throws: JSONError(message: "the number -1e-400 is too small for a double: it would read as 0", line: 1, column: 1)) {
+            try JSONParser.parse("-1e-400")
+        }
+        #expect(try JSONParser.parse("0e5") == .number(0) && JSONParser.parse("5e-324") == .number(5e-324))
+    }
+
+    @Test("only NaN and Infinity are called NaN and Infinity; a key repeated in another Unicode form is named as such")
+    func messages() {
+        #expect(throws: JSONError(message: "expected a value (a number, string, list, object, true, false or null)", line: 1, column: 1)) {
+            try JSONParser.parse("Nope")
+        }
+        #expect(throws: JSONError(message: "NaN and Infinity are not JSON; every number must be finite", line: 1, column: 1)) {
+            try JSONParser.parse("NaN")
+        }
+        #expect(throws: JSONError(message: "NaN and Infinity are not JSON; every number must be finite", line: 1, column: 2)) {
+            try JSONParser.parse("-Infinity")
+        }
+        let composed = "caf\u{E9}", decomposed = "cafe\u{301}"
+        #expect(throws: JSONError(message: "the keys \"\(composed)\" and \"\(decomposed)\" differ only in their Unicode form (composed or "
+                                  + "decomposed accents); write each key in one form", line: 1, column: 13)) {
+            try JSONParser.parse("{\"\(composed)\": 1, \"\(decomposed)\": 2}")
+        }
+    }
+}

@@ -69,11 +69,16 @@ public struct JSONParser {
         case UInt8(ascii: "f"): return try expect("false", .bool(false))
         case UInt8(ascii: "n"): return try expect("null", .null)
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
-        case UInt8(ascii: "N"), UInt8(ascii: "I"):
+        case _ where startsWith("NaN") || startsWith("Infinity"):
             throw error("NaN and Infinity are not JSON; every number must be finite")
         default:
             throw error("expected a value (a number, string, list, object, true, false or null)")
         }
+    }
+
+    /// True when the text at the current position starts with `word`.
+    private func startsWith(_ word: String) -> Bool {
+        bytes[index...].starts(with: word.utf8)
     }
 
     private mutating func nested<T>(_ body: (inout JSONParser) throws(JSONError) -> T) throws(JSONError) -> T {
@@ -94,7 +99,15 @@ public struct JSONParser {
                 guard p.current == UInt8(ascii: "\"") else { throw p.error("expected a key in double quotes") }
                 let keyStart = p.index
                 let key = try p.string()
-                if object[key] != nil { throw p.error("the key \"\(key)\" appears twice in one object", at: keyStart) }
+                if object[key] != nil, let earlier = object.keys.first(where: { $0 == key }) {
+                    // Swift's strings compare under Unicode canonical equivalence: say when the two
+                    // keys are equal only that way ("café" composed and decomposed).
+                    if Array(earlier.unicodeScalars) != Array(key.unicodeScalars) {
+                        throw p.error("the keys \"\(earlier)\" and \"\(key)\" differ only in their Unicode form (composed or decomposed "
+                                      + "accents); write each key in one form", at: keyStart)
+                    }
+                    throw p.error("the key \"\(key)\" appears twice in one object", at: keyStart)
+                }
                 p.skipSpace()
                 guard p.current == UInt8(ascii: ":") else { throw p.error("expected ':' after the key \"\(key)\"") }
                 p.index += 1
@@ -202,7 +215,7 @@ public struct JSONParser {
             return p.index - s
         }
         if current == UInt8(ascii: "-") { index += 1 }
-        if current == UInt8(ascii: "I") { throw error("NaN and Infinity are not JSON; every number must be finite") }
+        if startsWith("Infinity") { throw error("NaN and Infinity are not JSON; every number must be finite") }
         if current == UInt8(ascii: "0") {
             index += 1
         } else if digits(&self) == 0 {
@@ -217,10 +230,21 @@ public struct JSONParser {
             if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { index += 1 }
             if digits(&self) == 0 { throw error("a number needs digits in its exponent", at: start) }
         }
-        var text = Array(bytes[start..<index])
-        text.append(0)
-        let value = text.withUnsafeBufferPointer { strtod(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), nil) }
-        guard value.isFinite else { throw error("the number is too large for a double", at: start) }
+        // Swift's own reading of the digits: the same in every C locale, unlike strtod's.
+        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        guard let value = Double(text), value.isFinite else { throw error("the number is too large for a double", at: start) }
+        if value == 0, mantissaHasNonzeroDigit(bytes[start..<index]) {
+            throw error("the number \(text) is too small for a double: it would read as 0", at: start)
+        }
         return value
+    }
+
+    /// True when a number's digits before its exponent are not all zeros (1e-400, not 0.0e5).
+    private func mantissaHasNonzeroDigit(_ text: ArraySlice<UInt8>) -> Bool {
+        for b in text {
+            if b == UInt8(ascii: "e") || b == UInt8(ascii: "E") { return false }
+            if b >= UInt8(ascii: "1") && b <= UInt8(ascii: "9") { return true }
+        }
+        return false
     }
 }

@@ -9,9 +9,10 @@ extension JSONValue {
     }
 
     /// A number the way JSON readers parse it back exactly: shortest round-trip digits,
-    /// whole numbers without ".0".
+    /// whole numbers without ".0", and -0 with its sign.
     public static func format(_ x: Double) -> String {
         guard x.isFinite else { return "null" }
+        if x == 0 && x.sign == .minus { return "-0" }
         if x == x.rounded(), abs(x) < 1e15 { return String(Int64(x)) }
         return "\(x)"
     }
