@@ -11,32 +11,33 @@ struct BenchArguments: ParsableCommand {
         abstract: "Times the GRPO loss + d loss / d logp on synthetic batches shaped like torch_bench.py.",
         discussion: "Build with: swift run -c release grpo-bench. Exit status 2 and one line on stderr for a bad flag.")
 
-    @Option(help: ArgumentHelp("Rows B of the vectorized runs.", valueName: "n")) var completions = 512
-    @Option(help: ArgumentHelp("Padded length T; row lengths are uniform in [T/2, T].", valueName: "n")) var maxLen = 1024
-    @Option(help: ArgumentHelp("Rows of the naive runs and of the explain check.", valueName: "n")) var naiveCompletions = 64
-    @Option(help: ArgumentHelp("Padded length of the naive runs.", valueName: "n")) var naiveMaxLen = 256
-    @Option(help: ArgumentHelp("One of " + GRPOConfig.LossType.allCases.map(\.rawValue).joined(separator: ", ")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Rows B of the vectorized runs.", valueName: "n")) var completions = 512
+    @Option(parsing: .unconditional, help: ArgumentHelp("Padded length T; row lengths are uniform in [T/2, T].", valueName: "n")) var maxLen = 1024
+    @Option(parsing: .unconditional, help: ArgumentHelp("Rows of the naive runs and of the explain check.", valueName: "n")) var naiveCompletions = 64
+    @Option(parsing: .unconditional, help: ArgumentHelp("Padded length of the naive runs.", valueName: "n")) var naiveMaxLen = 256
+    @Option(parsing: .unconditional, help: ArgumentHelp("One of " + GRPOConfig.LossType.allCases.map(\.rawValue).joined(separator: ", ")
                                + " (--torch times grpo, bnpo, dapo and dr_grpo, torch_bench.py's).", valueName: "name"),
             completion: .list(GRPOConfig.LossType.allCases.map(\.rawValue)))
     var lossType = GRPOConfig.LossType.grpo.rawValue
-    @Option(help: ArgumentHelp("KL weight; 0 switches the KL term off.", valueName: "x")) var beta = 0.04
-    @Option(help: ArgumentHelp("Clip width.", valueName: "x")) var epsilon = 0.2
-    @Option(help: ArgumentHelp("Seed of the synthetic batch.", valueName: "n")) var seed: UInt64 = 0
-    @Option(help: ArgumentHelp("Timed runs per vectorized measurement.", valueName: "n")) var repeats = 20
-    @Option(help: ArgumentHelp("Untimed runs before timing.", valueName: "n")) var warmup = 3
-    @Option(help: ArgumentHelp("Timed runs of the naive path.", valueName: "n")) var naiveRepeats = 5
-    @Option(help: ArgumentHelp("Comma-separated sections: " + Options.Section.allCases.map(\.rawValue).joined(separator: ","),
-                               valueName: "list"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("KL weight; 0 switches the KL term off.", valueName: "x")) var beta = 0.04
+    @Option(parsing: .unconditional, help: ArgumentHelp("Clip width.", valueName: "x")) var epsilon = 0.2
+    @Option(parsing: .unconditional, help: ArgumentHelp("Seed of the synthetic batch.", valueName: "n")) var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: ArgumentHelp("Timed runs per vectorized measurement.", valueName: "n")) var repeats = 20
+    @Option(parsing: .unconditional, help: ArgumentHelp("Untimed runs before timing.", valueName: "n")) var warmup = 3
+    @Option(parsing: .unconditional, help: ArgumentHelp("Timed runs of the naive path.", valueName: "n")) var naiveRepeats = 5
+    @Option(parsing: .unconditional, help: ArgumentHelp("Comma-separated sections: " + Options.Section.allCases.map(\.rawValue).joined(separator: ","),
+                               valueName: "list"),
+            completion: .list(Options.Section.allCases.map(\.rawValue)))
     var only: String?
-    @Option(help: ArgumentHelp("Also run torch_bench.py with this Python, same shapes, first.", valueName: "python"),
+    @Option(parsing: .unconditional, help: ArgumentHelp("Also run torch_bench.py with this Python, same shapes, first.", valueName: "python"),
             completion: .file())
     var torch: String?
-    @Option(help: ArgumentHelp("Where torch_bench.py is.", valueName: "path"), completion: .file(extensions: ["py"]))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Where torch_bench.py is.", valueName: "path"), completion: .file(extensions: ["py"]))
     var torchScript = "bench/torch_bench.py"
-    @Option(help: ArgumentHelp("Loss path of the training run: vectorized or naive.", valueName: "name"),
+    @Option(parsing: .unconditional, help: ArgumentHelp("Loss path of the training run: vectorized or naive.", valueName: "name"),
             completion: .list(LossPath.allCases.map(\.rawValue)))
     var path = LossPath.vectorized.rawValue
-    @Option(help: ArgumentHelp("Iterations of each training run.", valueName: "n")) var iterations = 500
+    @Option(parsing: .unconditional, help: ArgumentHelp("Iterations of each training run.", valueName: "n")) var iterations = 500
     @Flag(help: "Print one JSON object instead of the table.") var json = false
 
     /// The options these arguments ask for, each value checked.

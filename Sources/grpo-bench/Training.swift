@@ -27,9 +27,9 @@ private struct TrainingRun {
 /// The schedules timed: the synchronous loop, a sampler four updates behind (a queue of
 /// snapshots), and the same with PipelineRL's in-flight weight updates every 16 tokens.
 private let schedules = [
-    SamplerSchedule(label: "synchronous", maxStaleness: 0, weightUpdateInterval: 0),
-    SamplerSchedule(label: "max_staleness 4", maxStaleness: 4, weightUpdateInterval: 0),
-    SamplerSchedule(label: "max_staleness 4, weight_update_interval 16", maxStaleness: 4, weightUpdateInterval: 16),
+    SamplerSchedule(label: "synchronous (k = 0)", maxStaleness: 0, weightUpdateInterval: 0),
+    SamplerSchedule(label: "k = 4", maxStaleness: 4, weightUpdateInterval: 0),
+    SamplerSchedule(label: "k = 4, in flight every 16", maxStaleness: 4, weightUpdateInterval: 16),
 ]
 
 /// Interleaved rounds per schedule (odd, so the median is one of them).
@@ -47,7 +47,8 @@ private func timedRun(_ base: TrainingSettings, _ schedule: SamplerSchedule, ite
     let seconds = now() - start
     // One summary per inner update; with mu = 1 that is one per iteration.
     let rewards = trainer.history.map(\.meanReward)
-    let window = min(20, rewards.count)
+    // First and last windows apart: at most 20 iterations each, at most half the run.
+    let window = max(1, min(20, rewards.count / 2))
     let mean = { (values: ArraySlice<Double>) in values.reduce(0, +) / Double(max(window, 1)) }
     var one = trainer
     let iteration = measure(warmup: 2, repeats: 20) { one.iteration() }
@@ -105,9 +106,10 @@ func trainingSection(_ options: Options) -> BenchSection? {
     let table = [
         "  task \(settings.task), seed \(settings.seed), \(settings.path.rawValue) path, "
             + "G = \(settings.numGenerations), \(settings.promptsPerIteration) prompts per iteration, mu = \(settings.numIterations)",
-        "  \(iterations) iterations from a fresh policy, median of \(trainingRounds) interleaved rounds per schedule;",
-        "  one iteration = sample, score, loss, backward, step; reward = mean sampled reward,",
-        "  first -> last \(synchronous.window) iterations of the median round",
+        "  \(iterations) iterations from a fresh policy, median of \(trainingRounds) interleaved rounds each;",
+        "  an iteration = sample, score, loss, backward, step; reward = mean sampled",
+        "  reward, first -> last \(synchronous.window) iterations of the median round; k = max_staleness,",
+        "  in flight every N = weight_update_interval N (new weights every N tokens)",
         "  " + pad("sampler", width, left: true)
             + "  " + pad("iter/s", 6) + "  " + pad("ratio", 6) + "  " + pad("ms/iter", 7) + "  reward",
     ] + rows.map { "  " + $0 }

@@ -250,5 +250,9 @@ if blackHole.isNaN { printError("a loss was NaN") }
 if options.json {
     print(JSONValue.fields(report).rendered())
 } else {
-    print(order.flatMap { tables[$0] ?? [] }.joined(separator: "\n"), terminator: "")
+    // On a terminal the tables fit its width, as grpo-repl's do; piped, every column stays.
+    let lines = order.flatMap { tables[$0] ?? [] }
+    var size = winsize()
+    let columns = isatty(STDOUT_FILENO) == 1 && ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 0 ? Int(size.ws_col) : nil
+    print((columns.map { Fmt.fit(lines, width: $0) } ?? lines).joined(separator: "\n"), terminator: "")
 }

@@ -76,6 +76,7 @@ struct Explain: ParsableCommand {
 struct Lesson: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run lesson N's steps at once, from a fresh session.")
 
-    @Argument(help: ArgumentHelp("The lesson's number ('help lesson' in the REPL lists them).", valueName: "n"))
+    @Argument(help: ArgumentHelp("The lesson's number ('lessons' in the REPL lists them).", valueName: "n"),
+              completion: .list(LessonCatalog.numbers(root: ProjectFiles.root)))
     var number: String
 }

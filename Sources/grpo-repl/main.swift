@@ -13,7 +13,13 @@ var lessonToRun: String? = nil
 switch GrpoRepl.parseOrExit() {
 case let explain as Explain:
     let outcome = ExplainCommand.run(explain.arguments)
-    if !outcome.output.isEmpty { emit(outcome.output) }
+    // On a terminal its tables fit the window, as the REPL's do; piped, every column stays.
+    if !outcome.output.isEmpty {
+        let lines = outcome.output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        for line in isatty(STDOUT_FILENO) == 1 && !explain.arguments.json ? Fmt.fit(lines, width: terminalColumns() ?? 80) : lines {
+            emit(line)
+        }
+    }
     for line in outcome.errors { emitError(line) }
     exit(outcome.status)
 case let lesson as Lesson:
@@ -39,13 +45,16 @@ let interpreter = Interpreter(session: session)
 /// Prints a reply: errors in red on a terminal, everything on standard output so that a piped
 /// session reads as one transcript. On a terminal, prose lines wider than it wrap at spaces.
 @MainActor func show(_ reply: Interpreter.Reply) {
-    for line in onTerminal ? Fmt.fit(reply.lines, width: session.lineWidth) : reply.lines {
+    for line in isatty(STDOUT_FILENO) == 1 ? Fmt.fit(reply.lines, width: session.lineWidth) : reply.lines {
         emit(reply.isError ? session.style.red(line) : line)
     }
 }
 
 if let lessonToRun {
     Interrupt.install()
+    // Every step runs at once: no Enter to press; on a terminal the output fits the window.
+    session.lessonRunsAtOnce = true
+    if isatty(STDOUT_FILENO) == 1 { session.lineWidth = min(terminalColumns() ?? Fmt.lineWidth, Fmt.lineWidth) }
     let start = interpreter.execute("lesson \(lessonToRun)")
     if start.isError {  // no such lesson
         for line in start.lines { emitError(line) }

@@ -119,9 +119,9 @@ struct LessonOwnCommandTests {
         #expect(help.last == "(lesson 4, step 2/27 is next: set beta 0; Enter runs it)", "\(help)")
         #expect(!help.contains { $0.hasPrefix("you changed") })
         let set = interpreter.execute("set epsilon 0.3").lines
-        #expect(set.contains { $0.hasPrefix("you changed epsilon (0.2 -> 0.3): the lesson's numbers from here on assume its own options") })
+        #expect(set.contains { $0.hasPrefix("you changed epsilon (0.2 -> 0.3): the lesson's numbers from here on assume its own options and steps") })
         let moved = interpreter.execute("rollout").lines
-        #expect(moved.contains { $0.hasPrefix("your command moved the lesson's run or batch on") })
+        #expect(moved.contains { $0.hasPrefix("the batch is now rollout 1: the lesson's numbers from here on assume its own steps") }, "\(moved)")
         // A failed command stays one error line; a lesson's own step gets no reminder.
         #expect(interpreter.execute("set epsilon -1").lines.count == 1)
         let step = interpreter.execute("").lines

@@ -116,3 +116,14 @@ struct SeedsTests {
         #expect(!plain.contains { $0.hasPrefix("time in a model") || $0.hasPrefix("the ratios' range") })
     }
 }
+
+@Suite("reach's window and the run's length")
+struct ReachWindowTests {
+    @Test("a window longer than the run is refused with what would work, before any run")
+    func windowLongerThanRun() {
+        let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        #expect(interpreter.execute("seeds 2 train 5 reach 0.1").lines
+                == ["error: reach averages a window of 10 iterations, longer than the run's 5: no run could reach; add 'window 5' or fewer, or train longer"])
+        #expect(!interpreter.execute("seeds 2 train 5 reach 0.1 window 5").isError)
+    }
+}

@@ -61,7 +61,7 @@ struct TableFitTests {
         (["train 3"], "step"), (["train 3"], "history"), (["train 3"], "policy"), ([], "tasks"), ([], "task"),
         (["set max_staleness 4", "set weight_update_interval 3", "train 6"], "tokens"),
         (["set max_staleness 4", "train 6"], "rollout all"),
-        ([], "seeds 2 train 3"), ([], "sweep max_staleness 0,2,4 seeds 2 budget 96 measure expected_reward reach 0.2"),
+        ([], "seeds 2 train 3"), ([], "sweep max_staleness 0,2,4 seeds 2 budget 96 measure expected_reward reach 0.2 window 2"),
         ([], "help"), ([], "help sweep"),
     ]
 

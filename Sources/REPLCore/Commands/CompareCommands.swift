@@ -66,11 +66,14 @@ enum CompareCommands {
         }
         var types = Table(title: "each loss_type: its objective and aggregation, on this batch",
                           columns: [.text("loss_type"), .text("objective"), .text("aggregation"), .number("loss"), .number("|dloss/dlogp|")])
+        var noise: [Double] = []
         for type in GRPOConfig.LossType.allCases {
             let b = try breakdown(type)
             let norm = b.gradLogp.values.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            types.add([type.rawValue, type.objective.rawValue, type.aggregation.rawValue, Fmt.num(b.loss, digits: 10), Fmt.num(norm)])
+            if b.lossIsRoundingNoise { noise.append(b.loss) }
+            types.add([type.rawValue, type.objective.rawValue, type.aggregation.rawValue, Fmt.lossCell(b, digits: 10), Fmt.num(norm)])
         }
+        notes = Fmt.roundingNote(noise) + notes
         if session.config.resolvedEpsilonHigh < 1 {
             notes.append("cispo: capped at epsilon_high = \(session.config.resolvedEpsilonHigh.optionText), below 1, so even r = 1 keeps "
                          + "only that share of the gradient (TRL recommends 'set epsilon_high 5' for cispo)")
@@ -101,6 +104,7 @@ enum CompareCommands {
         let length = max(session.config.maxCompletionLength, batch.completions.map(\.length).max() ?? 1)
         var table = Table(title: "the same batch under each preset (max_completion_length \(length), as now)",
                           columns: [.text("preset"), .number("loss"), .number("|dloss/dlogp|"), .number("clip_region"), .number("kl")])
+        var noise: [Double] = []
         for preset in Preset.allCases {
             var c = preset.config
             c.maxCompletionLength = length
@@ -108,13 +112,14 @@ enum CompareCommands {
             do {
                 let b = try Naive.breakdown(batch, config: c)
                 let norm = b.gradLogp.values.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                table.add([preset.rawValue, Fmt.num(b.loss), Fmt.num(norm), Fmt.num(b.metrics.clipRatioRegion),
+                if b.lossIsRoundingNoise { noise.append(b.loss) }
+                table.add([preset.rawValue, Fmt.lossCell(b), Fmt.num(norm), Fmt.num(b.metrics.clipRatioRegion),
                            b.metrics.kl.map { Fmt.num($0) } ?? "-"])
             } catch {
                 table.add([preset.rawValue, "(\(error.message))"])
             }
         }
-        return table.render()
+        return table.render() + Fmt.roundingNote(noise)
     }
 
     static let all: [Command] = [

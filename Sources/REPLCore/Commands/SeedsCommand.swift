@@ -119,6 +119,11 @@ enum SeedsCommand {
 
     /// Refuses more than the 400000 iterations one command runs, over `settings` (one per value swept).
     static func checkSize(_ request: Request, _ settings: [TrainingSettings]) throws(CommandError) {
+        if request.level != nil, let s = settings.first(where: { request.iterations($0) < request.window }) {
+            let n = request.iterations(s)
+            throw CommandError("reach averages a window of \(request.window) iterations, longer than the run's \(n): no run could reach; "
+                               + "add 'window \(n)' or fewer, or train longer")
+        }
         if case .budget(let c) = request.length, let s = settings.first(where: { c < $0.promptsPerIteration * $0.numGenerations }) {
             let batch = s.promptsPerIteration * s.numGenerations
             throw CommandError("budget \(c) is less than one iteration's \(batch) sampled completions "

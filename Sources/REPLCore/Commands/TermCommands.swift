@@ -22,6 +22,7 @@ enum TermCommands {
         let table = BreakdownView.tokenTable(batch, b, columns: present, title: title, headers: headers, digits: digits,
                                              maxRows: all ? nil : session.rowLimit)
         return [header(session)] + session.render(table, all: all, command: command)
+            + (present.contains(.branch) ? [BreakdownView.minCaseLegend] : [])
     }
 
     static let all: [Command] = [

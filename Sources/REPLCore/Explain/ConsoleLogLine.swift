@@ -36,6 +36,7 @@ enum ConsoleLogLine {
             } else {
                 throw scanner.error("expected a value for '\(key)'", at: path)
             }
+            if pairs.contains(where: { $0.key == key }) { throw scanner.error("the key '\(key)' appears twice", at: path) }
             pairs.append((key, value))
             scanner.skipSpaces()
             if scanner.take("}") { break }

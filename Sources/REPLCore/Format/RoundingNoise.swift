@@ -15,6 +15,17 @@ extension Fmt {
         sum(b.loss, bound: b.lossRoundingBound, digits: digits)
     }
 
+    /// The loss of `b` as a table cell: "0*" for rounding noise (`roundingNote` explains the star).
+    static func lossCell(_ b: Breakdown, digits: Int = 4) -> String {
+        b.lossIsRoundingNoise ? "0*" : num(b.loss, digits: digits)
+    }
+
+    /// The note under a table whose "0*" cells stand for these sums, or none.
+    static func roundingNote(_ noise: [Double]) -> [String] {
+        guard let largest = noise.map(abs).max() else { return [] }
+        return ["* zero within rounding: the loss's terms cancel on paper, and summed to at most \(num(largest)) in size"]
+    }
+
     /// The rounding bound of a plain sum of these terms, as `Breakdown.lossRoundingBound` computes it.
     static func roundingBound(_ terms: [Double]) -> Double {
         Double(terms.count + 8) * 0x1p-53 * terms.reduce(0) { $0 + abs($1) }
@@ -30,8 +41,6 @@ extension StepSummary {
 
     /// The note under a table with a "0*" loss cell, or none.
     static func roundingNote(_ steps: some Sequence<StepSummary>) -> [String] {
-        let noise = steps.filter(\.lossIsRoundingNoise).map(\.loss)
-        guard let largest = noise.map(abs).max() else { return [] }
-        return ["* zero within rounding: the loss's terms cancel on paper, and summed to at most \(Fmt.num(largest)) in size"]
+        Fmt.roundingNote(steps.filter(\.lossIsRoundingNoise).map(\.loss))
     }
 }

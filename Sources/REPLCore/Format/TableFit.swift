@@ -119,7 +119,9 @@ private struct TableBlock {
         guard last > 0 else { return nil }
         let start = spans[last].lowerBound, room = width - start
         let cells = rows.compactMap { $0?[last].trimmingWhitespace }.dropFirst().filter { !$0.isEmpty }
-        guard room >= 20, cells.filter({ $0.contains(" ") }).count * 2 > cells.count else { return nil }
+        // Every word must fit the room, or the wrap would spill out of the column.
+        let longest = cells.flatMap { $0.split(separator: " ").map(\.count) }.max() ?? 0
+        guard room >= 20, longest <= room, cells.filter({ $0.contains(" ") }).count * 2 > cells.count else { return nil }
         let indent = String(repeating: " ", count: start)
         return rows.flatMap { cells -> [String] in
             guard let cells else {

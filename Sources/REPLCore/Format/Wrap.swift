@@ -3,11 +3,16 @@ extension Fmt {
     public static let lineWidth = 150
 
     /// What a terminal `width` columns wide shows of `lines`: tables fitted (`fitTables`), then
-    /// every line still longer than `width` wrapped at spaces (continuations indented by two;
-    /// a run of spaces in it, such as a chart's legend, becomes one).
+    /// every line still longer than `width` wrapped at spaces, each piece keeping the line's own
+    /// indentation (continuations two more; a run of spaces inside, such as a chart's legend,
+    /// becomes one).
     public static func fit(_ lines: [String], width: Int) -> [String] {
-        fitTables(lines, width: width).flatMap { line in
-            line.count > width ? wrap(line, width: width, indent: "  ") : [line]
+        fitTables(lines, width: width).flatMap { line -> [String] in
+            guard line.count > width else { return [line] }
+            let spaces = String(line.prefix { $0 == " " })
+            // An indentation that leaves fewer than 20 columns is given up.
+            let leading = width - spaces.count >= 20 ? spaces : ""
+            return wrap(String(line.dropFirst(spaces.count)), width: width - leading.count, indent: "  ").map { leading + $0 }
         }
     }
 

@@ -46,13 +46,16 @@ enum LessonCommands {
         let after = State(session)
         var lines: [String] = []
         let changed = before.options.keys.sorted().filter { before.options[$0] != after.options[$0] }
+        let moved = before.steps != after.steps || before.iterations != after.iterations || before.batchOrigin != after.batchOrigin
+        var what: [String] = []
         if !changed.isEmpty {
-            lines += Fmt.wrap("you changed \(changed.map { "\($0) (\(before.options[$0] ?? "") -> \(after.options[$0] ?? ""))" }.joined(separator: ", ")): "
-                              + "the lesson's numbers from here on assume its own options; set \(changed.count == 1 ? "it" : "them") back, "
-                              + "or 'lesson \(progress.lesson.number)' starts the lesson again", width: session.lineWidth, indent: "  ")
-        } else if before.steps != after.steps || before.iterations != after.iterations || before.batchOrigin != after.batchOrigin {
-            lines += Fmt.wrap("your command moved the lesson's run or batch on: its numbers from here on may differ; "
-                              + "'lesson \(progress.lesson.number)' starts the lesson again", width: session.lineWidth, indent: "  ")
+            what.append("you changed \(changed.map { "\($0) (\(before.options[$0] ?? "") -> \(after.options[$0] ?? ""))" }.joined(separator: ", "))")
+        }
+        if moved { what.append(after.batchOrigin != before.batchOrigin ? "the batch is now \(after.batchOrigin)" : "the lesson's run moved on") }
+        if !what.isEmpty {
+            lines += Fmt.wrap(what.joined(separator: "; ") + ": the lesson's numbers from here on assume its own "
+                              + (changed.isEmpty ? "steps" : "options and steps") + "; 'lesson \(progress.lesson.number)' starts it again",
+                              width: session.lineWidth, indent: "  ")
         }
         let lesson = progress.lesson
         if progress.next < lesson.steps.count {
@@ -73,9 +76,11 @@ enum LessonCommands {
         let step = lesson.steps[progress.next]
         var lines: [String] = []
         if !step.context.isEmpty {
-            lines += [""] + reflow(step.context.map(MarkdownText.plain), width: session.lineWidth - 2).map { "  " + $0 }
+            // Marks are taken off the paragraph as a whole: a code span or bold text may cross a line.
+            let plain = MarkdownText.plain(step.context.joined(separator: "\n")).split(separator: "\n", omittingEmptySubsequences: false)
+            lines += [""] + reflow(plain.map(String.init), width: session.lineWidth - 2).map { "  " + $0 }
         }
-        lines.append("step \(progress.next + 1)/\(lesson.steps.count): \(step.command)   (press Enter to run it)")
+        lines.append("step \(progress.next + 1)/\(lesson.steps.count): \(step.command)" + (session.lessonRunsAtOnce ? "" : "   (press Enter to run it)"))
         return lines
     }
 
@@ -166,9 +171,10 @@ enum LessonCommands {
                 throw CommandError("no lesson '\(args[0])'; lessons are \(numbers.isEmpty ? "not found" : numbers.joined(separator: ", "))")
             }
             start(lesson, in: session)
-            return ["lesson \(lesson.number): \(heading(lesson))  (lessons/\(lesson.file), \(lesson.steps.count) steps)",
-                    "it runs in a fresh session (default options, no run); yours comes back when it ends or at 'lesson stop'",
-                    "Enter runs the next step; other commands work in between; 'lesson stop' leaves the lesson"]
+            let intro = session.lessonRunsAtOnce ? ["it runs in a fresh session (default options, no run), every step at once"]
+                : ["it runs in a fresh session (default options, no run); yours comes back when it ends or at 'lesson stop'",
+                   "Enter runs the next step; other commands work in between; 'lesson stop' leaves the lesson"]
+            return ["lesson \(lesson.number): \(heading(lesson))  (lessons/\(lesson.file), \(lesson.steps.count) steps)"] + intro
                 + announce(session)
         },
     ]

@@ -41,6 +41,9 @@ public final class Session {
     /// Prints a line at once, ahead of the command's reply (on a terminal), or nil: a lesson
     /// step's `grpo> train 60` shows before the training runs, not after.
     public var printNow: ((String) -> Void)? = nil
+    /// True when `grpo-repl lesson N` runs every step at once: the lesson's text then has no
+    /// "press Enter" in it.
+    public var lessonRunsAtOnce = false
 
     /// The tiny policy and its GRPO training loop (`rollout`, `step`, `train`, ...).
     public var trainer: Trainer

@@ -362,6 +362,10 @@ extension BreakdownView {
     ///     clip, row 4    A < 0, r below the range: clip(r) A, no gradient
     ///     A = 0          both terms 0 whatever r: no gradient
     ///     capped         the ratio capped by `delta` (lesson 04's two-sided clipping): no gradient
+    /// The line under a table with the `min takes` column: what its rows are.
+    static let minCaseLegend = "min takes, by lesson 04's table: row 1 A > 0 r above the range, row 2 A > 0 r below, "
+        + "row 3 A < 0 r above, row 4 A < 0 r below; rows 1 and 4 clip (no gradient)"
+
     static func minCase(ratio r: Double, advantage a: Double, branch: ClipBranch, config: GRPOConfig) -> String {
         if branch == .capped { return "capped" }
         if a == 0 { return "A = 0" }
