@@ -158,7 +158,7 @@ enum ExplorationCommands {
 
         var table = Table(title: "tokens x ~ \(sampled ? "pi_old" : "pi_theta (so ratio = 1 in value)"); expectations summed exactly over the \(n) tokens, no sampling",
                           columns: [.text("estimator"), .number("E[k]"), .number("std(k)"), .number("min k"), .text("E[dk/dlogits]"),
-                                    .text("gradient of"), .number("E[ratio*k]"), .text("E[d(ratio*k)/dlogits]"), .text("gradient of")])
+                                    .text("gradient of"), .number("E[ratio*k]"), .text("E[d(ratio*k)/dlogits]"), .text("ratio*k: gradient of")])
         for estimator in GRPOConfig.KLEstimator.allCases {
             var k = [Double](repeating: 0, count: n), dk = [Double](repeating: 0, count: n)
             for x in 0..<n {

@@ -261,7 +261,7 @@ enum SeedsCommand {
                        s.intervalText, Fmt.num(s.min), Fmt.num(s.max)])
         }
         lines += table.render()
-        lines += Fmt.wrap("sd: the spread across runs; 95% interval: of the mean over runs (Student's t with \(runs.count - 1) degrees "
+        lines += Fmt.wrap("sd: the spread across runs; 95% interval: of the mean over runs (Student's t with \(runs.count - 1) degree\(runs.count == 2 ? "" : "s") "
                           + "of freedom), where another set of seeds would put it"
                           + (asynchronous ? "; expected_reward: theta's own, exact, where reward is the sampled completions'" : ""), width: session.lineWidth, indent: "  ")
         if let level = request.level { lines += reachLines(session, runs, request: request, level: level) }

@@ -160,7 +160,7 @@ public struct LoggedNumbers: Sendable, Equatable {
                 + notCompared
         }
         var table = Table(title: title,
-                          columns: [.text("quantity"), .number("logged"), .number("ours"), .number("|difference|"), .text("")])
+                          columns: [.text("quantity"), .number("logged"), .number("ours"), .number("|difference|"), .text("verdict")])
         var differing: [String] = [], missing: [String] = []
         for entry in entries {
             let ours = numbers.value(entry.name)
