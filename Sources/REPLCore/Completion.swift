@@ -43,6 +43,7 @@ public enum Completer {
         case .terms: return argumentIndex == 0 ? SourceCommand.terms.map(\.term) : []
         case .lessons: return argumentIndex == 0 ? LessonCatalog.numbers(root: session.projectRoot) + ["stop"] : []
         case .tasks: return argumentIndex == 0 ? session.taskNames : []
+        case .optionNames: return argumentIndex == 0 ? Setting.Scope.allCases.map(\.rawValue) + session.settings.map(\.key) : []
         case .options:
             if argumentIndex == 0 { return session.settings.map(\.key) }
             if argumentIndex == 1, let setting = session.setting(named: previous[1]) { return setting.suggestions }

@@ -71,6 +71,11 @@ struct CommandTableTests {
         #expect(complete("lesson ").contains("1"))
         #expect(complete("config tr") == ["training"])
         #expect(complete("show be") == ["beta"])
+        // The library's own names only: verl's appear under 'set library verl', TRL's under trl.
+        #expect(complete("show max_resp") == [])
+        #expect(complete("show use_kl") == [])
+        _ = Interpreter(session: session).execute("set library verl")
+        #expect(complete("show use_kl") == ["use_kl_loss"])
         #expect(complete("nonsense ") == [])
         #expect(Completer.wantsFiles(line: "explain ", wordStart: 8))
         #expect(!Completer.wantsFiles(line: "set ", wordStart: 4))

@@ -13,6 +13,8 @@ public enum ArgumentCompletion: Sendable {
     case words([String])
     /// `set`: option names, then that option's values.
     case options
+    /// `config`: the session's option names (TRL's or verl's, as `library` says) and the kinds.
+    case optionNames
     /// A file name (readline's own file completion).
     case files
     case commands

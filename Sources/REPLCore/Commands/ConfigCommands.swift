@@ -120,10 +120,6 @@ enum ConfigCommands {
     }
 
     /// What Tab offers after `config`: the kinds of option, then every key.
-    static let configWords = Setting.Scope.allCases.map(\.rawValue)
-        + (Session.lossSettings + Session.trainingSettings + Session.displaySettings).map(\.key)
-        + Session.verlSettings.map(\.key).filter { !Session.lossSettings.map(\.key).contains($0) }
-
     /// One option as `config KEY` shows it: its value, what it is, and what it accepts.
     static func optionLines(_ setting: Setting, _ session: Session) -> [String] {
         ["\(setting.key) = \(setting.get(session))   \(setting.scope.rawValue) option: \(setting.summary)",
@@ -169,7 +165,7 @@ enum ConfigCommands {
         },
         Command("config", aliases: ["show"], syntax: "[KEY|KIND]",
                 summary: "every option with its value and what it accepts; or one option (KEY), or one kind: loss, training, display",
-                example: "config beta", completion: .words(configWords)) { session, args throws(CommandError) in
+                example: "config beta", completion: .optionNames) { session, args throws(CommandError) in
             guard args.count <= 1 else {
                 throw CommandError("config (or show) takes at most one option name or kind (loss, training, display), e.g. 'config beta'")
             }
