@@ -236,3 +236,18 @@ struct BatchAgainTests {
         #expect(Interpreter(session: Session(projectRoot: ProjectFiles.root)).execute("batch").isError)
     }
 }
+
+@Suite("mismatch's table")
+struct MismatchTableTests {
+    @Test("the mode in use comes first; a batch whose every rho is 1 says why")
+    func activeFirst() {
+        let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        for line in ["set sampler_precision bfloat16", "set vllm_importance_sampling_mode token_mask", "rollout"] {
+            #expect(!interpreter.execute(line).isError)
+        }
+        let lines = interpreter.execute("mismatch").lines
+        let header = lines.first { $0.hasPrefix("g  i") } ?? ""
+        #expect(header.range(of: "token_mask")!.lowerBound < header.range(of: "token_truncate")!.lowerBound, "\(header)")
+        #expect(lines.contains { $0.hasPrefix("every rho is exactly 1: the sampler's numbers are pi_old's on this batch") })
+    }
+}

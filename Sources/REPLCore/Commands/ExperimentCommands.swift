@@ -173,6 +173,9 @@ enum ExperimentCommands {
         let batch = try session.currentBatch()
         guard batch.hasSampler else { return noSamplerLines(session) }
         let config = session.config
+        // The mode in use first: on a narrow terminal the columns on the right are left out first.
+        let modes = [config.vllmImportanceSamplingMode] + Self.modes.filter { $0 != config.vllmImportanceSamplingMode }
+        var everyRhoIsOne = true
         let bounds = "[\(config.vllmImportanceSamplingClipMin.map { Fmt.num($0) } ?? "none"), \(config.vllmImportanceSamplingClipMax.map { Fmt.num($0) } ?? "none")]"
         var table = Table(title: "rho_t = exp(old_logp - sampler_logp); rho = exp(sum_t (old_logp - sampler_logp)); bounds \(bounds)",
                           columns: [.number("g"), .number("i"), .number("|o_i|"), .number("rho_t min"), .number("rho_t max"), .number("rho")]
@@ -185,6 +188,7 @@ enum ExperimentCommands {
                 let sampler = c.samplerLogp!
                 let rhos = c.oldLogp.indices.map { exp(c.oldLogp[$0] - sampler[$0]) }
                 let logRho = c.oldLogp.indices.reduce(0.0) { $0 + c.oldLogp[$1] - sampler[$1] }
+                everyRhoIsOne = everyRhoIsOne && rhos.allSatisfy { $0 == 1 }
                 var cells = ["\(g)", "\(i)", "\(c.length)", rhos.min().map { Fmt.num($0) } ?? "-",
                              rhos.max().map { Fmt.num($0) } ?? "-", Fmt.num(exp(logRho))]
                 for (m, mode) in modes.enumerated() {
@@ -213,6 +217,10 @@ enum ExperimentCommands {
         }
         if !config.vllmImportanceSamplingCorrection {
             lines.append("vllm_importance_sampling_correction is false: the loss uses none of these weights")
+        }
+        if everyRhoIsOne {
+            lines += Fmt.wrap("every rho is exactly 1: the sampler's numbers are pi_old's on this batch (a fresh policy's logits are all 0, "
+                              + "which every precision holds exactly); 'train 10' then 'rollout' makes them differ", width: session.lineWidth, indent: "  ")
         }
         return lines
     }
