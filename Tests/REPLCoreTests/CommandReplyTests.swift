@@ -251,3 +251,21 @@ struct MismatchTableTests {
         #expect(lines.contains { $0.hasPrefix("every rho is exactly 1: the sampler's numbers are pi_old's on this batch") })
     }
 }
+
+@Suite("explain in the session takes explain's loss flags")
+struct SessionExplainFlagsTests {
+    @Test("--preset, --set and --logged as at the shell; --json and the like say what to use instead")
+    func flags() {
+        let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        let reply = interpreter.execute("explain lessons/data/example-batch.json --preset=trl --set beta=0.1")
+        #expect(!reply.isError, "\(reply.lines)")
+        // The file sets loss_type grpo over trl's dapo; trl's bias-corrected KL stays; --set comes last.
+        #expect(interpreter.session.config.beta == 0.1 && interpreter.session.config.lossType == .grpo
+                && interpreter.session.config.useBiasCorrectionKL)
+        #expect(reply.lines.first == "batch: lessons/data/example-batch.json, 1 group(s) x G = 2, 3 tokens")
+        #expect(interpreter.execute("explain lessons/data/example-batch.json --json").lines
+                == ["error: --json is for 'grpo-repl explain' at the shell; in the session 'savebatch FILE' writes the batch"])
+        #expect(interpreter.execute("explain --help").lines.first?.hasPrefix("explain FILE [--preset NAME]") == true)
+        #expect(interpreter.execute("explain a.json b.json").lines.first?.hasPrefix("error: unexpected argument 'b.json'") == true)
+    }
+}

@@ -15,16 +15,28 @@ enum BatchCommands {
                     + "rewards \(batch.groups.map { $0.rewards.map { Fmt.num($0) }.joined(separator: " ") }.joined(separator: " | "))",
                     "next: 'advantages', 'ratio', 'clip', 'kl', 'loss', 'grad' show each term; 'tokens' shows them all"]
         },
-        Command("explain", syntax: "FILE", summary: "load a batch file (the format of 'grpo-repl explain'); its config replaces the loss options",
+        Command("explain", syntax: "FILE [--preset NAME] [--set key=value ...] [--logged LINE]",
+                summary: "load a batch file (the format of 'grpo-repl explain'); its config replaces the loss options",
                 example: "explain lessons/data/example-batch.json", completion: .files) { session, args throws(CommandError) in
-            guard args.count == 1 else { throw CommandError("explain takes one FILE (a batch in JSON), e.g. 'explain batch.json'") }
-            let request = ExplainCommand.Request(path: ProjectFiles.resolve(args[0], root: session.projectRoot))
+            if args == ["--help"] || args == ["-h"] {
+                return ["explain FILE [--preset NAME] [--set key=value ...] [--logged LINE]: the batch file becomes the current batch, its",
+                        "config (over the preset, then each --set) the loss options; 'grpo-repl explain --help' at the shell has the rest"]
+            }
+            var request: ExplainCommand.Request
+            do throws(InputError) { request = try ExplainCommand.parse(args) } catch { throw CommandError(error.message) }
+            // What only a one-off run at the shell does: the session shows these with its own commands.
+            for (given, flag, instead) in [(request.json, "--json", "'savebatch FILE' writes the batch"), (request.check, "--check", "the table under it says what differs"),
+                                           (request.showAll, "--all", "'tokens all' shows every token"), (request.forceNaive, "--naive", "'set show_path naive' chooses the path shown")] where given {
+                throw CommandError("\(flag) is for 'grpo-repl explain' at the shell; in the session \(instead)")
+            }
+            let typed = request.path
+            request.path = ProjectFiles.resolve(typed, root: session.projectRoot)
             let contents: BatchFile.Contents
             do throws(InputError) { contents = try ExplainCommand.load(request) } catch { throw CommandError(error.message) }
             let batch = contents.batch
             let before = session.config.settings
             session.config = contents.config
-            session.show(batch, origin: "file \(args[0])")
+            session.show(batch, origin: "file \(typed)")
             let changed = ConfigCommands.changeLines(before, session.config.settings)
             var libraryNote: [String] = []
             if let verl = contents.verl {
@@ -37,7 +49,7 @@ enum BatchCommands {
                 ["verl 0.9.1: " + ExplainText.changedVerlSettings(verl) + " (the loss options below compute verl's loss)"]
                     + BreakdownView.pairLines(VerlMetrics.metrics(b, batch: contents.responseBatch ?? batch, options: verl).map { ($0.name, Fmt.num($0.value)) })
             } ?? []
-            return ["batch: \(args[0]), \(ExplainText.groupsText(batch)), \(batch.tokenCount) tokens"]
+            return ["batch: \(typed), \(ExplainText.groupsText(batch)), \(batch.tokenCount) tokens"]
                 + libraryNote + verlLines + [
                     "config: " + ExplainText.changedSettings(contents.config)]
                 + (changed.isEmpty ? ["  (the session's loss options were these already)"]
