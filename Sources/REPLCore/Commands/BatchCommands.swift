@@ -15,8 +15,9 @@ enum BatchCommands {
                     + "rewards \(batch.groups.map { $0.rewards.map { Fmt.num($0) }.joined(separator: " ") }.joined(separator: " | "))",
                     "next: 'advantages', 'ratio', 'clip', 'kl', 'loss', 'grad' show each term; 'tokens' shows them all"]
         },
-        Command("explain", syntax: "FILE [--preset NAME] [--set key=value ...] [--logged LINE]",
-                summary: "load a batch file (the format of 'grpo-repl explain'); its config replaces the loss options",
+        Command("explain", syntax: "FILE [FLAGS]",
+                summary: "load a batch file (the format of 'grpo-repl explain'); its config replaces the loss options; "
+                    + "FLAGS: --preset NAME, --set key=value, --logged LINE ('explain --help')",
                 example: "explain lessons/data/example-batch.json", completion: .files) { session, args throws(CommandError) in
             if args == ["--help"] || args == ["-h"] {
                 return ["explain FILE [--preset NAME] [--set key=value ...] [--logged LINE]: the batch file becomes the current batch, its",
