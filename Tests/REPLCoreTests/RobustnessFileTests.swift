@@ -206,7 +206,6 @@ struct RobustnessFileTests {
         #expect(!interpreter.execute("savebatch \(dir.file("b.json"))").isError)
         #expect(!interpreter.execute("save \(target)").isError)  // over an existing file
         #expect(dir.contents == ["b.json", "s.json"], "\(dir.contents)")
-        let saved = try String(contentsOfFile: target, encoding: .utf8)
 
         // Into a directory that does not exist.
         let missing = dir.file("no-such-dir/s.json")
@@ -216,13 +215,21 @@ struct RobustnessFileTests {
         try FileManager.default.createDirectory(atPath: dir.file("adir"), withIntermediateDirectories: false)
         let r2 = interpreter.execute("save \(dir.file("adir"))")
         #expect(r2.isError && r2.lines[0].hasPrefix("error: \(dir.file("adir")):"), "\(r2.lines)")
-        // The temporary file cannot be created (a directory has its name): the old file is intact.
-        try FileManager.default.createDirectory(atPath: target + ".tmp-\(getpid())", withIntermediateDirectories: false)
+        // The temporary file's name cannot be planted: a symbolic link at the old fixed name
+        // (TARGET.tmp-PID) to another file leaves that file alone; the target keeps its mode
+        // 0600; a killed save's temporary (a PID no longer running) is removed.
+        let victim = dir.write("victim.txt", "untouched")
+        try FileManager.default.createSymbolicLink(atPath: target + ".tmp-\(getpid())", withDestinationPath: victim)
+        let stale = dir.write(".s.json.tmp-999999-abcdef", "half a session")
+        chmod(target, 0o600)
         _ = interpreter.execute("step")
-        let r3 = interpreter.execute("save \(target)")
-        #expect(r3.isError && r3.lines[0].hasPrefix("error: \(target):"), "\(r3.lines)")
-        #expect(try String(contentsOfFile: target, encoding: .utf8) == saved)
+        #expect(!interpreter.execute("save \(target)").isError)
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "untouched")
+        var mode = stat()
+        #expect(stat(target, &mode) == 0 && mode.st_mode & 0o777 == 0o600)
+        #expect(!FileManager.default.fileExists(atPath: stale))
         try FileManager.default.removeItem(atPath: target + ".tmp-\(getpid())")
+        try FileManager.default.removeItem(atPath: victim)
         #expect(dir.contents == ["adir", "b.json", "s.json"], "temporary files left: \(dir.contents)")
         // A read-only directory (as root, directories are writable whatever their mode: skipped).
         if geteuid() != 0 {
@@ -263,7 +270,8 @@ struct RobustnessFileTests {
         // What was saved loads back to the same run.
         let check = busySession()
         #expect(!check.execute("load \(target)").isError)
-        #expect(check.session.trainer.stepCount == 5)
+        // The busy session's 5 steps and the one made before the last save.
+        #expect(check.session.trainer.stepCount == 6)
     }
 }
 
