@@ -28,6 +28,8 @@ let package = Package(
                                                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "grpo-bench", dependencies: ["GRPO", "TinyPolicy", "REPLCore",
                                                             .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // The whole GRPO loop in one file, to read top to bottom (the library's naive path).
+        .executableTarget(name: "grpo-in-one-file", dependencies: ["GRPO"], path: "examples/grpo-in-one-file"),
         .testTarget(name: "GRPOTests", dependencies: ["GRPO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TinyPolicyTests", dependencies: ["TinyPolicy"]),
         .testTarget(name: "REPLCoreTests", dependencies: ["REPLCore"]),
