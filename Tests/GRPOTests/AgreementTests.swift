@@ -124,21 +124,38 @@ struct AgreementTests {
         }
     }
 
-    @Test("every value of every option, on the same batches", arguments: GRPOConfig.options.map(\.key))
+    /// Numbers tried for every option besides its listed values: each option takes those its
+    /// range and the other defaults allow (delta above 1 + epsilon, sampler bounds below and
+    /// above 1, lengths from 1 up).
+    static let probeValues = ["0", "0.2", "0.9", "1", "1.5", "3", "8"]
+
+    @Test("every value of every option, on the same batches, and real numbers for options whose default is none",
+          arguments: GRPOConfig.options.map(\.key))
     func everyOptionValue(key: String) throws {
         var rng = SeededGenerator(seed: UInt64(key.utf8.reduce(0) { $0 &* 31 &+ Int($1) }.magnitude))
         let option = GRPOConfig.option(named: key)!
-        let values = option.suggestions.isEmpty ? ["0", "0.2", "0.9"] : option.suggestions
+        var values = option.suggestions
+        // A list (reward_weights) needs one weight per reward function: the random batches' two.
+        for probe in option.kind == .numberList ? ["1,0.5", "0.25,2"] : Self.probeValues where !values.contains(probe) {
+            values.append(probe)
+        }
+        var tried: [String] = []
         for value in values {
             var config = GRPOConfig()
             guard (try? config.set(key, to: value)) != nil else { continue }
             // VESPO takes the token sampler modes only (TRL refuses its default sequence_mask).
             if config.objective.foldsSamplerWeight { config.vllmImportanceSamplingMode = .tokenTruncate }
-            for k in 0..<10 {
+            let probe = !option.suggestions.contains(value)
+            for k in 0..<(probe ? 4 : 10) {
                 let batch = randomBatch(&rng, maxLength: 5)
+                // A probe the other defaults refuse (clip_min 3 with clip_max 3) is not a value to try.
+                if probe, (try? batch.validate(for: config)) == nil { break }
                 try compare(batch, config, "\(key)=\(value) batch \(k)")
+                if k == 0 { tried.append(config.settings.first { $0.key == key }?.value ?? value) }
             }
         }
+        // Every option is tried at two values at least: its default and another.
+        #expect(Set(tried).count >= 2, "\(key): only \(tried)")
     }
 
     @Test("large batch: the parallel kernel agrees with the naive loops")
