@@ -163,20 +163,19 @@ struct CommandReplyTests {
 
 @Suite("Training with options the sampler correction refuses")
 struct SamplerOptionTrainingTests {
-    @Test("sampler bounds the wrong way round: rollout, step, iterate and train refuse (the trainer once trapped) and change nothing")
-    func boundsRefusedBeforeSampling() {
+    @Test("sampler bounds the wrong way round are refused where they are made, naming both options and the sampler (the trainer once trapped)")
+    func boundsRefusedAtSet() {
         let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))
-        for line in ["set vllm_importance_sampling_clip_min 8", "set sampler_precision bfloat16",
-                     "set vllm_importance_sampling_correction true"] {
-            #expect(!interpreter.execute(line).isError, "\(line)")
-        }
-        for command in ["rollout", "step", "iterate", "train 2"] {
-            let reply = interpreter.execute(command)
-            #expect(reply.isError && reply.lines == ["error: \(command.split(separator: " ")[0]) cannot run: "
-                + "vllm_importance_sampling_clip_min (8.0) must be below vllm_importance_sampling_clip_max (3.0)"], "\(reply.lines)")
-        }
-        #expect(interpreter.session.trainer.stepCount == 0 && interpreter.session.trainer.currentRollout == nil)
-        #expect(!interpreter.execute("set vllm_importance_sampling_clip_max 10").isError)
+        // Without a mismatched sampler no batch has sampler log-probs: the bound alone is accepted.
+        #expect(!interpreter.execute("set vllm_importance_sampling_clip_min 8").isError)
+        let refused = interpreter.execute("set sampler_precision bfloat16")
+        #expect(refused.lines == ["error: sampler_precision bfloat16 refused: vllm_importance_sampling_clip_min (8.0) must be below "
+                                  + "vllm_importance_sampling_clip_max (3.0), and every batch has sampler log-probs (sampler_precision "
+                                  + "bfloat16); change the other option first, or 'set vllm_importance_sampling_correction false'"])
+        #expect(interpreter.session.trainer.settings.samplerPrecision == .exact)
+        #expect(interpreter.execute("set vllm_importance_sampling_clip_max 10").lines.first?.hasPrefix("vllm_importance_sampling_clip_max") == true)
+        #expect(!interpreter.execute("set sampler_precision bfloat16").isError)
+        #expect(interpreter.execute("set vllm_importance_sampling_clip_max 5").lines.first?.hasPrefix("error: vllm_importance_sampling_clip_max 5 refused") == true)
         #expect(!interpreter.execute("step").isError)
     }
 

@@ -29,13 +29,35 @@ enum ConfigCommands {
     static func change(_ setting: Setting, to value: String, in session: Session) throws(CommandError) -> String {
         let before = setting.get(session)
         let run = (settings: session.trainer.settings, steps: session.trainer.stepCount)
+        let saved = session.workspace
         try setting.set(session, value)
+        if let problem = samplerCorrectionProblem(session, changing: setting.key) {
+            session.workspace = saved
+            throw CommandError("\(setting.key) \(value) refused: \(problem)")
+        }
         let after = setting.get(session)
         guard before != after else { return "\(setting.key) = \(after) (unchanged)" }
         // max_completion_length shows the batch file's value after 'explain': setting the tiny
         // policy's own value back changes what is shown, not the run.
         guard setting.startsNewRun, session.trainer.settings != run.settings else { return "\(setting.key): \(before) -> \(after)" }
         return "\(setting.key): \(before) -> \(after) (starts a new run" + (run.steps > 0 ? ": \(run.steps) step(s) discarded)" : ")")
+    }
+
+    /// With a sampler that differs from pi_old every batch carries sampler log-probs, so the
+    /// correction's options must fit them now, not at the next step: what does not, naming the
+    /// options and the sampler setting; nil when they fit or no correction applies.
+    static func samplerCorrectionProblem(_ session: Session, changing key: String) -> String? {
+        let training = session.trainer.settings, config = session.config
+        guard session.library == .trl, training.hasSamplerMismatch, config.vllmImportanceSamplingCorrection else { return nil }
+        do throws(BatchError) { try config.validateSamplerCorrection() } catch {
+            var sampler: [String] = []
+            if training.samplerPrecision != .exact { sampler.append("sampler_precision \(training.samplerPrecision.rawValue)") }
+            if let t = training.samplerTemperature { sampler.append("sampler_temperature \(t.optionText)") }
+            if training.maxStaleness > 0 { sampler.append("max_staleness \(training.maxStaleness)") }
+            return error.message + ", and every batch has sampler log-probs (\(sampler.joined(separator: ", "))); change the other option first"
+                + (key == "vllm_importance_sampling_correction" ? "" : ", or 'set vllm_importance_sampling_correction false'")
+        }
+        return nil
     }
 
     /// TRL's warnings for `config` (`GRPOConfig.trlWarnings`) that are not among `earlier`.
