@@ -179,6 +179,28 @@ struct SamplerOptionTrainingTests {
         #expect(!interpreter.execute("step").isError)
     }
 
+    @Test("load refuses a session whose options cannot take its own sampler's batches, and keeps the session as it was")
+    func loadRefusesTheCombination() throws {
+        let directory = TemporaryDirectory("grpo-load")
+        defer { directory.remove() }
+        let path = directory.file("s.json")
+        let writer = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        for line in ["set vllm_importance_sampling_correction false", "set sampler_precision bfloat16",
+                     "set vllm_importance_sampling_clip_min 8", "save \(path)"] {
+            #expect(!writer.execute(line).isError, "\(line)")
+        }
+        // Hand-edited back on: the combination set would have refused.
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        try text.replacingOccurrences(of: #""vllm_importance_sampling_correction" : "false""#,
+                                      with: #""vllm_importance_sampling_correction" : "true""#).write(toFile: path, atomically: true, encoding: .utf8)
+        let reader = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        _ = reader.execute("set beta 0.3")
+        #expect(reader.execute("load \(path)").lines == ["error: \(path): its options do not fit its sampler: vllm_importance_sampling_clip_min (8.0) "
+                                                         + "must be below vllm_importance_sampling_clip_max (3.0), and every batch has sampler "
+                                                         + "log-probs (sampler_precision bfloat16)"])
+        #expect(reader.session.config.beta == 0.3 && reader.session.trainer.settings.samplerPrecision == .exact)
+    }
+
     @Test("a stale sampler's batch shows each token's lag and its ratio against the weights that sampled it")
     func staleSamplerColumns() {
         let interpreter = Interpreter(session: Session(projectRoot: ProjectFiles.root))

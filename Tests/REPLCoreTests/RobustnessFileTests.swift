@@ -352,3 +352,36 @@ private func replacing(_ value: JSONValue, _ path: ArraySlice<String>, with new:
         return value
     }
 }
+
+@Suite("Session files whose rollout the trainer cannot train on")
+struct EmptyRolloutFileTests {
+    @Test("a pending rollout with no prompts, or an empty completion, is refused at load (it once loaded and trapped at step)",
+          arguments: ["prompts", "completion"])
+    func refused(_ what: String) throws {
+        let directory = TemporaryDirectory("grpo-rollout")
+        defer { directory.remove() }
+        let path = directory.file("s.json")
+        let writer = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        #expect(!writer.execute("rollout").isError && !writer.execute("save \(path)").isError)
+        guard case .object(var top) = try JSONParser.parse(Array(try String(contentsOfFile: path, encoding: .utf8).utf8)),
+              case .object(var trainer) = top["trainer"], case .object(var rollout) = trainer["current_rollout"] else {
+            Issue.record("no current_rollout in the saved session")
+            return
+        }
+        if what == "prompts" {
+            for key in ["prompts", "completions", "rewards", "oldLogp", "refLogp"] { rollout[key] = .array([]) }
+        } else if case .array(var completions) = rollout["completions"], case .array(var old) = rollout["oldLogp"],
+                  case .array(var ref) = rollout["refLogp"] {
+            (completions[0], old[0], ref[0]) = (.array([]), .array([]), .array([]))
+            (rollout["completions"], rollout["oldLogp"], rollout["refLogp"]) = (.array(completions), .array(old), .array(ref))
+        }
+        trainer["current_rollout"] = .object(rollout)
+        top["trainer"] = .object(trainer)
+        try JSONValue.object(top).rendered().write(toFile: path, atomically: true, encoding: .utf8)
+        let reader = Interpreter(session: Session(projectRoot: ProjectFiles.root))
+        let reply = reader.execute("load \(path)")
+        #expect(reply.lines == ["error: \(path): trainer.current_rollout: the rollout does not fit task 'copy' with max_completion_length 8"],
+                "\(reply.lines)")
+        #expect(!reader.execute("step").isError)
+    }
+}

@@ -31,9 +31,10 @@ enum ConfigCommands {
         let run = (settings: session.trainer.settings, steps: session.trainer.stepCount)
         let saved = session.workspace
         try setting.set(session, value)
-        if let problem = samplerCorrectionProblem(session, changing: setting.key) {
+        if let problem = samplerCorrectionProblem(session) {
             session.workspace = saved
-            throw CommandError("\(setting.key) \(value) refused: \(problem)")
+            throw CommandError("\(setting.key) \(value) refused: \(problem); change the other option first"
+                               + (setting.key == "vllm_importance_sampling_correction" ? "" : ", or 'set vllm_importance_sampling_correction false'"))
         }
         let after = setting.get(session)
         guard before != after else { return "\(setting.key) = \(after) (unchanged)" }
@@ -46,7 +47,7 @@ enum ConfigCommands {
     /// With a sampler that differs from pi_old every batch carries sampler log-probs, so the
     /// correction's options must fit them now, not at the next step: what does not, naming the
     /// options and the sampler setting; nil when they fit or no correction applies.
-    static func samplerCorrectionProblem(_ session: Session, changing key: String) -> String? {
+    static func samplerCorrectionProblem(_ session: Session) -> String? {
         let training = session.trainer.settings, config = session.config
         guard session.library == .trl, training.hasSamplerMismatch, config.vllmImportanceSamplingCorrection else { return nil }
         do throws(BatchError) { try config.validateSamplerCorrection() } catch {
@@ -54,8 +55,7 @@ enum ConfigCommands {
             if training.samplerPrecision != .exact { sampler.append("sampler_precision \(training.samplerPrecision.rawValue)") }
             if let t = training.samplerTemperature { sampler.append("sampler_temperature \(t.optionText)") }
             if training.maxStaleness > 0 { sampler.append("max_staleness \(training.maxStaleness)") }
-            return error.message + ", and every batch has sampler log-probs (\(sampler.joined(separator: ", "))); change the other option first"
-                + (key == "vllm_importance_sampling_correction" ? "" : ", or 'set vllm_importance_sampling_correction false'")
+            return error.message + ", and every batch has sampler log-probs (\(sampler.joined(separator: ", ")))"
         }
         return nil
     }

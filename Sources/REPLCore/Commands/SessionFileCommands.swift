@@ -69,12 +69,18 @@ enum SessionFileCommands {
         if let k = file.trainer.optimizer.secondMoment.firstIndex(where: { $0 < 0 }) {
             throw CommandError("\(path): trainer.optimizer.secondMoment[\(k)]: \(Fmt.num(file.trainer.optimizer.secondMoment[k])) is below 0, and Adam's second moment is a mean of squares")
         }
-        // Everything checked: now change the session.
+        // Everything checked: now change the session (and put it back if the options the file
+        // brings cannot take its own sampler's batches).
+        let saved = session.workspace
         session.trainer = file.trainer
         session.config = file.trainer.lossConfig
         session.rowLimit = file.display.rows
         session.displayPath = showPath
         session.clearBatchIfFromTrainer()
+        if let problem = ConfigCommands.samplerCorrectionProblem(session) {
+            session.workspace = saved
+            throw CommandError("\(path): its options do not fit its sampler: \(problem)")
+        }
         if file.trainer.currentRollout != nil { session.showTrainerBatch(origin: "rollout \(file.trainer.iterationCount) (loaded)") }
         return ["loaded \(path): task \(file.trainer.settings.task), seed \(file.trainer.settings.seed), \(file.trainer.stepCount) step(s)"]
             + session.backToTRL(because: "a saved session holds TRL's options")

@@ -48,11 +48,15 @@ extension Rollout {
     /// each log-prob row, G >= 2.
     func fits(_ policy: Policy) -> Bool {
         let b = prompts.count * groupSize
-        guard groupSize >= 2, temperature > 0, completions.count == b, rewards.count == b, oldLogp.count == b,
-              refLogp.count == b, samplerLogp.map({ $0.count == b }) ?? true,
-              prompts.allSatisfy({ (0..<policy.promptCount).contains($0) }) else { return false }
+        // A batch the trainer can train on: at least one prompt, every completion at least one
+        // token, every number finite (a hand-edited "prompts": [] once loaded, then trapped).
+        guard !prompts.isEmpty, groupSize >= 2, temperature > 0, temperature.isFinite, completions.count == b, rewards.count == b,
+              oldLogp.count == b, refLogp.count == b, samplerLogp.map({ $0.count == b }) ?? true,
+              rewards.allSatisfy(\.isFinite), prompts.allSatisfy({ (0..<policy.promptCount).contains($0) }) else { return false }
         for (i, o) in completions.enumerated() {
-            guard o.count <= policy.maxLength, o.allSatisfy({ (0..<policy.vocabularySize).contains($0) }),
+            let numbers = oldLogp[i] + refLogp[i] + (samplerLogp?[i] ?? [])
+            guard !o.isEmpty, o.count <= policy.maxLength, o.allSatisfy({ (0..<policy.vocabularySize).contains($0) }),
+                  numbers.allSatisfy(\.isFinite),
                   oldLogp[i].count == o.count, refLogp[i].count == o.count,
                   samplerLogp.map({ $0[i].count == o.count }) ?? true,
                   tokenLag.map({ $0.count == b && $0[i].count == o.count }) ?? true else { return false }
