@@ -15,12 +15,12 @@ case let explain as Explain:
     let outcome = ExplainCommand.run(explain.arguments)
     // On a terminal its tables fit the window, as the REPL's do; piped, every column stays.
     if !outcome.output.isEmpty {
-        let lines = outcome.output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = outcome.output.split(separator: "\n", omittingEmptySubsequences: false).map { Fmt.printable(String($0)) }
         for line in isatty(STDOUT_FILENO) == 1 && !explain.arguments.json ? Fmt.fit(lines, width: terminalColumns() ?? 80) : lines {
             emit(line)
         }
     }
-    for line in outcome.errors { emitError(line) }
+    for line in outcome.errors { emitError(Fmt.printable(line)) }
     exit(outcome.status)
 case let lesson as Lesson:
     lessonToRun = lesson.number
@@ -39,13 +39,14 @@ let session = Session()
 session.style = Style.detect(isTerminal: onTerminal, environment: environment)
 session.shouldStop = { Interrupt.requested }
 session.progress = onTerminal ? { Output.write("\r" + $0 + "\u{1B}[K", to: STDOUT_FILENO) } : nil
-session.printNow = onTerminal ? { line in for part in Fmt.fit([line], width: session.lineWidth) { emit(part) } } : nil
+session.printNow = onTerminal ? { line in for part in Fmt.fit([Fmt.printable(line)], width: session.lineWidth) { emit(part) } } : nil
 let interpreter = Interpreter(session: session)
 
 /// Prints a reply: errors in red on a terminal, everything on standard output so that a piped
 /// session reads as one transcript. On a terminal, prose lines wider than it wrap at spaces.
 @MainActor func show(_ reply: Interpreter.Reply) {
-    for line in isatty(STDOUT_FILENO) == 1 ? Fmt.fit(reply.lines, width: session.lineWidth) : reply.lines {
+    let lines = reply.lines.map(Fmt.printable)
+    for line in isatty(STDOUT_FILENO) == 1 ? Fmt.fit(lines, width: session.lineWidth) : lines {
         emit(reply.isError ? session.style.red(line) : line)
     }
 }

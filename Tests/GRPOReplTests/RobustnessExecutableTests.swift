@@ -179,3 +179,31 @@ struct WriteErrorTests {
         #expect(message == "grpo-repl: cannot write to standard output: No space left on device\n", "\(message)")
     }
 }
+
+@Suite("Text from files reaches the terminal printable")
+struct FileTextTests {
+    /// A batch file whose logged source and an unknown logged key carry an OSC title sequence,
+    /// BEL, NUL and a C1 CSI (U+009B).
+    static let hostile = #"""
+    {"config": {"beta": 0}, "groups": [{"rewards": [1, 0], "completions": [{"logp": [-1.0]}, {"logp": [-2.0]}]}],
+     "logged": {"source": "\u001b]0;pwned\u0007 run \u009b2J", "loss": 0, "\u001b[2Jkey\u0000": 1}}
+    """#
+
+    @Test("explain, its --json and the session's explain print no control character from the file", arguments: ["text", "json", "session"])
+    func noControls(_ mode: String) throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("grpo-hostile-\(getpid())-\(mode).json").path
+        try Self.hostile.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = switch mode {
+        case "text": try Executable.run(["explain", path])
+        case "json": try Executable.run(["explain", path, "--json"])
+        default: try Executable.run([], input: "explain \(path)\n")
+        }
+        #expect(result.status == 0, "\(result.stderr)")
+        let controls = (result.stdout + result.stderr).unicodeScalars.filter {
+            ($0.value < 0x20 && $0 != "\n" && $0 != "\t") || (0x7F...0x9F).contains($0.value)
+        }
+        #expect(controls.isEmpty, "\(mode): \(controls.map { String($0.value, radix: 16) })")
+        #expect((result.stdout).contains(mode == "json" ? "\\u001b]0;pwned" : "?]0;pwned"), "\(result.stdout.prefix(300))")
+    }
+}

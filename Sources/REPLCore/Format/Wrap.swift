@@ -2,6 +2,14 @@ extension Fmt {
     /// The widest line the REPL's prose (help, notes under tables) is wrapped to.
     public static let lineWidth = 150
 
+    /// `line` with every control character but the tab shown as "?": text a batch or session
+    /// file brought (a key, a `logged.source`) may hold escape sequences that would retitle the
+    /// window, clear the screen or write the clipboard (OSC 52), or a NUL; C1 controls too.
+    public static func printable(_ line: String) -> String {
+        guard line.unicodeScalars.contains(where: { $0 != "\t" && Interpreter.isControl($0) }) else { return line }
+        return String(line.unicodeScalars.map { $0 != "\t" && Interpreter.isControl($0) ? "?" : Character($0) })
+    }
+
     /// What a terminal `width` columns wide shows of `lines`: tables fitted (`fitTables`), then
     /// every line still longer than `width` wrapped at spaces, each piece keeping the line's own
     /// indentation (continuations two more; a run of spaces inside, such as a chart's legend,
