@@ -30,3 +30,21 @@ struct InputFileTests {
         #expect(throws: InputError("\(path): 67108865 bytes is larger than the 64 MB this reads")) { try InputFile.read(path) }
     }
 }
+
+@Suite("A metric that overflows from finite inputs")
+struct MetricOverflowTests {
+    @Test("entropies of 1e308 average to inf: a warning says so, in text and with --json (whose value is null)")
+    func entropyOverflow() {
+        let directory = TemporaryDirectory("grpo-overflow")
+        defer { directory.remove() }
+        // Three tokens of entropy 1e308: their sum, 3e308, is past the double range.
+        let path = directory.write("b.json", #"""
+        {"config": {"beta": 0}, "groups": [{"rewards": [1, 0], "completions": [
+          {"logp": [-1.0, -1.0], "entropy": [1e308, 1e308]}, {"logp": [-2.0], "entropy": [1e308]}]}]}
+        """#)
+        let warning = "warning: entropy is inf: its inputs give no finite value in doubles (the loss is finite); --json writes null for it"
+        #expect(ExplainCommand.run([path]).errors.contains(warning))
+        let json = ExplainCommand.run([path, "--json"])
+        #expect(json.errors.contains(warning) && json.output.contains("\"entropy\": null"), "\(json.output.prefix(400))")
+    }
+}

@@ -28,6 +28,7 @@ struct RobustnessNumericTests {
         if b.perTokenLoss.values.contains(where: { !$0.isFinite }) { out.append("per-token loss") }
         if b.gradLogp.values.contains(where: { !$0.isFinite }) { out.append("gradient") }
         if b.groupMean.contains(where: { !$0.isFinite }) || b.groupStd.contains(where: { !$0.isFinite }) { out.append("group mean/std") }
+        if b.metrics.named.contains(where: { !$0.value.isFinite }) { out.append("a metric") }
         return out
     }
 
@@ -51,7 +52,7 @@ struct RobustnessNumericTests {
         ("log-probabilities of -1e308", batch([1, 0], [[-1e308], [-1e308]], old: [[-1e308], [-1e308]]), config()),
     ]
 
-    @Test("no trap, and every NaN or inf that reaches the loss, an advantage or a gradient gets a warning", arguments: cases.indices)
+    @Test("no trap, and every NaN or inf that reaches the loss, an advantage, a gradient or a metric gets a warning", arguments: cases.indices)
     func neverSilent(_ k: Int) throws {
         let (name, batch, config) = Self.cases[k]
         try batch.validate(for: config)

@@ -118,6 +118,14 @@ public enum NonFinite {
                     + "L_t = \(Fmt.num(b.perTokenLoss[row, t])) (\(terms(b, row, t)))"
             } ?? "warning: the loss is \(Fmt.num(b.loss)), though every L_t is finite: their weighted sum overflows a double")
         }
+        // A metric can overflow even when the loss does not (a KL or an entropy summed past the
+        // double range): say so, so that --json's null for it is not read as "not computed".
+        // (With a loss that is not finite, its own warning above names the token.)
+        let overflowed = b.metrics.named.filter { !$0.value.isFinite }
+        if b.loss.isFinite && !overflowed.isEmpty {
+            out.append("warning: " + overflowed.map { "\($0.name) is \(Fmt.num($0.value))" }.joined(separator: ", ")
+                       + ": its inputs give no finite value in doubles (the loss is finite); --json writes null for it")
+        }
         if let (row, t) = firstToken(b, b.gradLogp) {
             let (g, i) = b.groupAndIndex(row)
             out.append("warning: d loss / d logp is \(Fmt.num(b.gradLogp[row, t])) at group \(g), completion \(i), token \(t) "
