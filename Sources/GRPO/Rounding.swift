@@ -11,7 +11,6 @@ extension Breakdown {
     /// A loss whose terms cancel on paper (on-policy `grpo`: minus the mean advantage, 0) comes
     /// out as a few times 1e-17 instead: below this bound that is rounding, not data.
     public var lossRoundingBound: Double {
-        let u = 0x1p-53
         var total = abs(entropyBonus?.value ?? 0)
         var fromAdvantages = 0.0
         var terms = 0
@@ -25,7 +24,13 @@ extension Breakdown {
             }
             fromAdvantages += abs(weight[i]) * ratios * advantageRoundingBound(row: i)
         }
-        return Double(terms + 8) * u * total + fromAdvantages
+        return Self.sumRoundingBound(terms: terms, magnitude: total) + fromAdvantages
+    }
+
+    /// The a-priori rounding bound of a sum of `terms` numbers whose magnitudes add to
+    /// `magnitude`: (terms + 8) u magnitude, u = 2^-53 (the 8 for each term's own few ulps).
+    public static func sumRoundingBound(terms: Int, magnitude: Double) -> Double {
+        Double(terms + 8) * 0x1p-53 * magnitude
     }
 
     /// True when the loss is not exactly 0 but within `lossRoundingBound` of it.
@@ -36,22 +41,10 @@ extension Breakdown {
     /// dA_i above: 0 when the batch gave its advantages (they are inputs, exact).
     private func advantageRoundingBound(row i: Int) -> Double {
         let u = 0x1p-53
-        let g = groupIndex(ofRow: i)
+        let g = groupAndIndex(i).group
         guard g < groupMean.count, g < groupStd.count else { return 0 }
         let divisor = config.scaleRewards == .none || !groupStd[g].isFinite ? 1 : groupStd[g] + config.stdEpsilon
         guard divisor > 0 else { return 0 }
         return 4 * u * (2 * abs(groupMean[g]) / divisor + 2 * abs(advantages[i]))
-    }
-
-    /// The group that row i (a completion) belongs to.
-    private func groupIndex(ofRow i: Int) -> Int {
-        let sizes = groupSizes.isEmpty ? [] : groupSizes
-        guard !sizes.isEmpty else { return groupSize > 0 ? i / groupSize : 0 }
-        var start = 0
-        for (g, n) in sizes.enumerated() {
-            if i < start + n { return g }
-            start += n
-        }
-        return sizes.count - 1
     }
 }

@@ -28,7 +28,7 @@ extension Fmt {
 
     /// The rounding bound of a plain sum of these terms, as `Breakdown.lossRoundingBound` computes it.
     static func roundingBound(_ terms: [Double]) -> Double {
-        Double(terms.count + 8) * 0x1p-53 * terms.reduce(0) { $0 + abs($1) }
+        Breakdown.sumRoundingBound(terms: terms.count, magnitude: terms.reduce(0) { $0 + abs($1) })
     }
 }
 

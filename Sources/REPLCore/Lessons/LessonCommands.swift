@@ -34,9 +34,10 @@ enum LessonCommands {
         }
     }
 
-    /// Commands that move through lessons themselves, after which no reminder is due.
+    /// Commands (by their canonical names) that move through lessons themselves, after which no
+    /// reminder is due.
     static func stepsItself(_ name: String) -> Bool {
-        ["next", "lesson", "lessons", "quit", "exit"].contains(name)
+        ["next", "lesson", "lessons", "quit"].contains(name)
     }
 
     /// After a command of the learner's own in a lesson: what changed that the lesson's numbers
