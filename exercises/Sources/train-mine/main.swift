@@ -20,28 +20,8 @@ let usage = """
     """
 
 func fail(_ message: String, code: Int32) -> Never {
-    FileHandle.standardError.write(Data((lines("train-mine: " + message).joined(separator: "\n") + "\n").utf8))
+    FileHandle.standardError.write(Data((wrapLines("train-mine: " + message).joined(separator: "\n") + "\n").utf8))
     exit(code)
-}
-
-/// `text` as lines of at most 80 columns, broken at spaces but never inside `a command`.
-func lines(_ text: String) -> [String] {
-    var words: [String] = []
-    var inCode = false
-    for word in text.split(separator: " ") {
-        if inCode { words[words.count - 1] += " " + word } else { words.append(String(word)) }
-        let ticks = word.filter { $0 == "`" }.count
-        if ticks % 2 == 1 { inCode.toggle() }
-    }
-    var result: [String] = [], line = ""
-    for word in words {
-        if !line.isEmpty && line.count + 1 + word.count > 80 {
-            result.append(line)
-            line = ""
-        }
-        line += (line.isEmpty ? "" : " ") + word
-    }
-    return result + [line]
 }
 
 var iterations = 200
@@ -87,7 +67,7 @@ do {
 
 /// Prints `text` as lines of at most 80 columns.
 func say(_ text: String) {
-    for line in lines(text) { print(line) }
+    for line in wrapLines(text) { print(line) }
 }
 
 let settings = comparison.settings, config = comparison.lossConfig

@@ -15,7 +15,7 @@ func judge(_ report: Report) {
         return
     }
     for problem in report.problems {
-        Issue.record(Comment(rawValue: wrapped(problem)), sourceLocation: location(of: exercise))
+        Issue.record(Comment(rawValue: wrapLines(problem).joined(separator: "\n")), sourceLocation: location(of: exercise))
     }
 }
 
@@ -28,19 +28,6 @@ func location(of exercise: Exercise) -> SourceLocation {
     let line = (lines.firstIndex { $0.contains(name) } ?? 0) + 1
     return SourceLocation(fileID: "Exercises/" + (exercise.file.split(separator: "/").last.map(String.init) ?? ""),
                           filePath: path, line: line, column: 1)
-}
-
-/// A problem as lines of at most 80 columns, broken at spaces.
-func wrapped(_ text: String) -> String {
-    var lines: [String] = [], line = ""
-    for word in text.split(separator: " ") {
-        if !line.isEmpty && line.count + 1 + word.count > 80 {
-            lines.append(line)
-            line = ""
-        }
-        line += (line.isEmpty ? "" : " ") + word
-    }
-    return (lines + [line]).joined(separator: "\n")
 }
 
 @Suite struct PolicyGradient {
