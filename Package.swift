@@ -7,6 +7,8 @@ let package = Package(
         .library(name: "GRPO", targets: ["GRPO"]),
         // The tiny policy and its trainer, for the exercises' `train-mine`.
         .library(name: "TinyPolicy", targets: ["TinyPolicy"]),
+        // The REPL's commands and file readers, for the fuzz targets in fuzz/.
+        .library(name: "REPLCore", targets: ["REPLCore"]),
         .executable(name: "grpo-repl", targets: ["grpo-repl"]),
         .executable(name: "grpo-bench", targets: ["grpo-bench"]),
     ],

@@ -43,7 +43,8 @@ private func timedRun(_ base: TrainingSettings, _ schedule: SamplerSchedule, ite
     // The defaults with these schedules are valid (TinyPolicy's staleness tests train them).
     guard var trainer = try? Trainer(settings: settings) else { return nil }
     let start = now()
-    trainer.train(iterations: iterations)
+    // The defaults train to the end (the same tests); a run that could not is left out.
+    guard (try? trainer.train(iterations: iterations)) != nil else { return nil }
     let seconds = now() - start
     // One summary per inner update; with mu = 1 that is one per iteration.
     let rewards = trainer.history.map(\.meanReward)
@@ -51,7 +52,7 @@ private func timedRun(_ base: TrainingSettings, _ schedule: SamplerSchedule, ite
     let window = max(1, min(20, rewards.count / 2))
     let mean = { (values: ArraySlice<Double>) in values.reduce(0, +) / Double(max(window, 1)) }
     var one = trainer
-    let iteration = measure(warmup: 2, repeats: 20) { one.iteration() }
+    let iteration = measure(warmup: 2, repeats: 20) { _ = try? one.iteration() }
     return TrainingRun(schedule: schedule, seconds: seconds, iterationMedian: iteration.median,
                        initialReward: mean(rewards.prefix(window)), finalReward: mean(rewards.suffix(window)),
                        window: window)

@@ -61,7 +61,7 @@ struct ExpectedRewardTests {
     func recordedBeforeTheUpdate() throws {
         var t = try Trainer()
         let before = t.task.expectedReward(t.policy, temperature: t.settings.temperature)
-        let trace = t.innerStep()
+        let trace = try t.innerStep()
         #expect(trace.summary.expectedReward == before)
         #expect(t.history.last?.expectedReward == before)
     }

@@ -28,7 +28,7 @@ struct ExternalLossTests {
         var own = try Trainer(settings: settings(optimizer, mu: 2), lossConfig: config)
         var external = own
         for _ in 0..<12 {
-            own.innerStep()
+            try own.innerStep()
             let step = try external.innerStep(externalLoss: naiveAsExternal(external.lossConfig))
             #expect(step.lossDifference == 0 && step.gradientDifference == 0)
         }
@@ -40,7 +40,7 @@ struct ExternalLossTests {
     func doubledGradient() throws {
         let own = try Trainer(settings: settings(.sgd, mu: 1))
         var project = own, doubled = own
-        project.innerStep()
+        try project.innerStep()
         let step = try doubled.innerStep { batch in
             let b = try Naive.breakdown(batch, config: own.lossConfig)
             return ExternalLoss(loss: 2 * b.loss, gradLogp: b.gradLogp.map { 2 * $0 }.rows)
@@ -60,7 +60,7 @@ struct ExternalLossTests {
     func refused() throws {
         let start = try Trainer(settings: settings(.adam, mu: 1))
         var t = start
-        t.rollout()
+        try t.rollout()
         let rows = t.buildBatch()!.completions.map(\.logp.count)
         let cases: [([[Double]], Double, String)] = [
             (Array(repeating: [0], count: rows.count - 1), 0,

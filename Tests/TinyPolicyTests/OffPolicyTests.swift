@@ -13,7 +13,7 @@ struct OffPolicyTests {
     @Test("mu = 1: ratio exactly 1 and clip fraction 0 on every inner step")
     func onPolicyRatioIsOne() throws {
         var trainer = try makeTrainer("learning_rate=0.2")
-        trainer.train(iterations: 25, onStep: { trace in
+        try trainer.train(iterations: 25, onStep: { trace in
             #expect(trace.breakdown.ratio.values.allSatisfy { $0 == 1 })
             #expect(trace.batch.completions.allSatisfy { $0.logp == $0.oldLogp })
             #expect(trace.summary.clipRatioRegion == 0 && trace.summary.ratioMin == 1 && trace.summary.ratioMax == 1)
@@ -24,7 +24,7 @@ struct OffPolicyTests {
     @Test("mu > 1: ratio 1 on the first inner update, != 1 after it, and clipping acts")
     func offPolicyRatioDrifts() throws {
         var trainer = try makeTrainer("num_iterations=4", "learning_rate=0.2")
-        trainer.train(iterations: 10)
+        try trainer.train(iterations: 10)
         for s in trainer.history {
             if s.innerStep == 0 {
                 #expect(s.ratioMin == 1 && s.ratioMax == 1 && s.clipRatioRegion == 0, "step \(s.step)")
@@ -39,7 +39,7 @@ struct OffPolicyTests {
     func klIsOnlyAMetricWithoutBeta() throws {
         var trainer = try makeTrainer("beta=0")
         #expect(trainer.lossConfig.beta == 0)
-        trainer.train(iterations: 20)
+        try trainer.train(iterations: 20)
         let last = try #require(trainer.history.last)
         #expect(last.kl > 0.01, "theta moved away from theta_ref: KL \(last.kl)")
         let batch = try #require(trainer.buildBatch())
@@ -59,11 +59,11 @@ struct OffPolicyTests {
     @Test("resetReference: theta_ref <- theta, so KL to the reference drops to 0")
     func resetReference() throws {
         var trainer = try Trainer()
-        trainer.train(iterations: 10)
-        trainer.rollout()
+        try trainer.train(iterations: 10)
+        try trainer.rollout()
         trainer.resetReference()
         #expect(trainer.referencePolicy == trainer.policy)
-        let trace = trainer.innerStep()
+        let trace = try trainer.innerStep()
         #expect(trace.summary.kl == 0 && trace.breakdown.kl!.values.allSatisfy { $0 == 0 })
     }
 
@@ -73,8 +73,8 @@ struct OffPolicyTests {
         // policy, rho = exp(old_logp - sampler_logp) is above 1 on likely tokens, below on unlikely ones.
         var trainer = try makeTrainer("sampler_temperature=1.5", "vllm_importance_sampling_mode=token_truncate",
                                       "vllm_importance_sampling_clip_max=1.1")
-        trainer.train(iterations: 30)
-        let trace = trainer.innerStep()
+        try trainer.train(iterations: 30)
+        let trace = try trainer.innerStep()
         #expect(trace.breakdown.ratio.values.allSatisfy { $0 == 1 })
         let weights = try #require(trace.breakdown.samplerWeight).values
         #expect(trace.batch.hasSampler)
@@ -86,7 +86,7 @@ struct OffPolicyTests {
 
         // sequence_mask (TRL's default): one weight per completion, 0 where the product is over the cap.
         try trainer.set("vllm_importance_sampling_mode", to: "sequence_mask")
-        let masked = trainer.innerStep()
+        let masked = try trainer.innerStep()
         let sequenceWeights = try #require(masked.breakdown.samplerWeight)
         for (i, c) in masked.batch.completions.enumerated() {
             let product = exp(zip(c.oldLogp, c.samplerLogp!).reduce(0) { $0 + ($1.0 - $1.1) })
@@ -98,11 +98,11 @@ struct OffPolicyTests {
     @Test("low-precision sampler logits: weights near 1 but not 1; no mismatch, no sampler_logp")
     func samplerPrecision() throws {
         var trainer = try makeTrainer("sampler_precision=bfloat16")
-        trainer.train(iterations: 20)
+        try trainer.train(iterations: 20)
         let weights = try #require(trainer.latest?.breakdown.samplerWeight).values
         #expect(weights.contains { $0 != 1 } && weights.allSatisfy { abs($0 - 1) < 0.1 })
         var exact = try Trainer()
-        exact.train(iterations: 2)
+        try exact.train(iterations: 2)
         #expect(exact.latest?.breakdown.samplerWeight == nil && exact.latest?.batch.hasSampler == false)
     }
 }

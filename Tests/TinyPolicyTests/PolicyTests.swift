@@ -105,7 +105,7 @@ struct PolicyViewTests {
     @Test("tables, next-token distribution and the most likely answer")
     func views() throws {
         var trainer = try Trainer()
-        trainer.train(iterations: 200)
+        try trainer.train(iterations: 200)
         let policy = trainer.policy, task = trainer.task
         #expect(policy.promptPositionTable(prompt: 2).count == 8 && policy.previousTable.count == 5)
         #expect(policy.previousTable[policy.startRow][1] == policy.parameters[policy.previousIndex(previous: 4, token: 1)])

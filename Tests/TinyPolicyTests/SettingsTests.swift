@@ -23,7 +23,7 @@ struct SettingsTests {
     @Test("set: training settings apply in place, loss options go to the loss config")
     func setInPlace() throws {
         var trainer = try Trainer()
-        trainer.train(iterations: 3)
+        try trainer.train(iterations: 3)
         try trainer.set("learning_rate", to: "0.2")
         try trainer.set("optimizer", to: "sgd")
         try trainer.set("loss_type", to: "dr_grpo")
@@ -31,13 +31,13 @@ struct SettingsTests {
         #expect(trainer.optimizer.learningRate == 0.2 && trainer.optimizer.kind == .sgd)
         #expect(trainer.lossConfig.lossType == .drGRPO && trainer.settings.numGenerations == 16)
         #expect(trainer.history.count == 3, "the run goes on")
-        #expect(trainer.innerStep().rollout.groupSize == 16)
+        #expect(try trainer.innerStep().rollout.groupSize == 16)
     }
 
     @Test("set: task, max_completion_length and seed start a new run; max_completion_length is one value")
     func setStartsNewRun() throws {
         var trainer = try makeTrainer("beta=0")
-        trainer.train(iterations: 3)
+        try trainer.train(iterations: 3)
         #expect(TrainingSettings.option(named: "task")!.startsNewRun)
         try trainer.set("task", to: "lock")
         #expect(trainer.history.isEmpty && trainer.policy.vocabularySize == 3 && trainer.lossConfig.beta == 0)

@@ -25,9 +25,9 @@ struct StalenessTests {
     @Test("k = 0: the sampler is pi_old and the batch has no sampler log-probs")
     func fresh() throws {
         var t = try trainer(staleness: 0)
-        t.train(iterations: 3)
+        try t.train(iterations: 3)
         #expect(t.samplerPolicy == t.policy)
-        #expect(t.rollout().samplerLogp == nil)
+        #expect(try t.rollout().samplerLogp == nil)
     }
 
     @Test("k = 2: each rollout is sampled by theta from 2 updates before, and scored by theta for old_logp")
@@ -35,13 +35,13 @@ struct StalenessTests {
         var t = try trainer(staleness: 2)
         var thetas = [t.policy]  // theta after 0, 1, 2, ... updates
         for _ in 0..<4 {
-            t.innerStep()
+            try t.innerStep()
             thetas.append(t.policy)
         }
         // 4 updates made: the sampler has theta after 2 of them.
         #expect(t.samplerPolicy == thetas[2])
         #expect(t.recentPolicies.count == 2)
-        let rollout = t.rollout()
+        let rollout = try t.rollout()
         #expect(rollout.samplerLogp == t.score(thetas[2], rollout))
         #expect(rollout.oldLogp == t.score(thetas[4], rollout))
         #expect(rollout.samplerLogp != rollout.oldLogp)
@@ -51,14 +51,14 @@ struct StalenessTests {
     func startOfRun() throws {
         var t = try trainer(staleness: 3)
         let start = t.policy
-        t.innerStep()
+        try t.innerStep()
         #expect(t.samplerPolicy == start)
     }
 
     @Test("the snapshots are saved with the session, and fewer staleness keeps fewer")
     func saved() throws {
         var t = try trainer(staleness: 2)
-        t.train(iterations: 3)
+        try t.train(iterations: 3)
         let data = try JSONEncoder().encode(t)
         let back = try JSONDecoder().decode(Trainer.self, from: data)
         #expect(back.recentPolicies == t.recentPolicies && back.samplerPolicy == t.samplerPolicy)
@@ -75,10 +75,10 @@ struct StalenessTests {
         var t = try Trainer(settings: settings)
         var thetas = [t.policy]
         for _ in 0..<5 {
-            t.innerStep()
+            try t.innerStep()
             thetas.append(t.policy)
         }
-        let rollout = t.rollout()
+        let rollout = try t.rollout()
         let lags = try #require(rollout.tokenLag)
         // Tokens in generation order: lag 3 for the first 10, then 2, 1, and 0 from token 30 on.
         let flat = lags.flatMap { $0 }
@@ -100,8 +100,8 @@ struct StalenessTests {
         var settings = TrainingSettings()
         settings.weightUpdateInterval = 5  // no effect without max_staleness
         var b = try Trainer(settings: settings)
-        a.train(iterations: 3)
-        b.train(iterations: 3)
+        try a.train(iterations: 3)
+        try b.train(iterations: 3)
         #expect(a.policy == b.policy && a.currentRollout?.completions == b.currentRollout?.completions)
         #expect(b.currentRollout?.tokenLag == nil && b.currentRollout?.samplerLogp == nil)
     }
@@ -109,10 +109,10 @@ struct StalenessTests {
     @Test("k = 0: a rollout is the synchronous loop's, drawn by hand: prompts, then each completion from theta")
     func synchronousByHand() throws {
         var t = try Trainer()
-        t.train(iterations: 2)
+        try t.train(iterations: 2)
         let theta = t.policy
         var rng = t.rng
-        let rollout = t.rollout()
+        let rollout = try t.rollout()
         let s = t.settings
         let prompts = (0..<s.promptsPerIteration).map { _ in rng.integer(0, t.task.prompts.count - 1) }
         var completions: [[Int]] = []
@@ -129,12 +129,12 @@ struct StalenessTests {
     @Test("the ratio against the sampler is exactly 1 on the first update of a run: theta is the snapshot that sampled")
     func behaviourRatioStartsAtOne() throws {
         var t = try stale(2, interval: 7)
-        let first = t.innerStep().summary
+        let first = try t.innerStep().summary
         #expect(first.behaviourRatioMin == 1 && first.behaviourRatioMax == 1)
         #expect(first.stalenessMax == 0 && first.stalenessMean == 0)
         // Later the sampler lags, and the ratio to it moves while the ratio to theta_old stays 1.
-        t.train(iterations: 3)
-        let later = t.innerStep().summary
+        try t.train(iterations: 3)
+        let later = try t.innerStep().summary
         #expect(later.stalenessMax == 2 && later.ratioMin == 1 && later.ratioMax == 1)
         #expect(later.behaviourRatioMin! < 1 && later.behaviourRatioMax! > 1)
     }
@@ -142,14 +142,14 @@ struct StalenessTests {
     @Test("old_logp_source sampler: old_logp are each token's sampler's log-probs, and no sampler_logp is left")
     func oldLogpFromTheSampler() throws {
         var rescored = try stale(2, interval: 7)
-        rescored.train(iterations: 3)
+        try rescored.train(iterations: 3)
         // The same run from here, with the sampler's log-probs as old_logp: the same samples.
         var own = rescored
         try own.set("old_logp_source", to: "sampler")
-        let a = rescored.rollout(), b = own.rollout()
+        let a = try rescored.rollout(), b = try own.rollout()
         #expect(a.completions == b.completions && a.tokenLag == b.tokenLag)
         #expect(b.oldLogp == a.samplerLogp && b.samplerLogp == nil)
-        let summary = own.innerStep().summary
+        let summary = try own.innerStep().summary
         #expect(summary.behaviourRatioMin == nil && summary.ratioMin < 1 && summary.ratioMax > 1)
         #expect(TrainingSettings.option(named: "old_logp_source")?.accepted == "one of trainer, sampler")
     }
@@ -157,13 +157,13 @@ struct StalenessTests {
     @Test("sample/staleness_mean counts each completion's first token (TRL's per sample), token lag mean every token")
     func perSampleAndPerToken() throws {
         var t = try stale(4, prompts: 1)
-        t.train(iterations: 10)
-        let steady = t.innerStep().summary
+        try t.train(iterations: 10)
+        let steady = try t.innerStep().summary
         // Without in-flight updates every token lags exactly 4: both means are 4.
         #expect(steady.stalenessMean == 4 && steady.tokenLagMean == 4 && steady.stalenessMax == 4)
         try t.set("weight_update_interval", to: "3")
-        let lags = t.rollout().tokenLag!
-        let summary = t.innerStep().summary
+        let lags = try t.rollout().tokenLag!
+        let summary = try t.innerStep().summary
         // Token s of the rollout lags max(0, 4 - s / 3): 4, 4, 4, 3, 3, 3, 2, 2, ... whatever the
         // completions' lengths; a completion's first token is the oldest of its own.
         let flat = Array(lags.joined())
@@ -181,8 +181,8 @@ struct StalenessTests {
         settings.weightUpdateInterval = 5
         settings.numIterations = 2
         var a = try Trainer(settings: settings), b = try Trainer(settings: settings)
-        a.train(iterations: 6)
-        b.train(iterations: 6)
+        try a.train(iterations: 6)
+        try b.train(iterations: 6)
         #expect(a.history == b.history && a.policy == b.policy && a.currentRollout == b.currentRollout)
     }
 
@@ -198,15 +198,15 @@ struct StalenessTests {
         var config = GRPOConfig()
         config.vllmImportanceSamplingMode = .tokenTruncate
         var t = try Trainer(settings: settings, lossConfig: config)
-        t.train(iterations: 5)
-        t.rollout()
-        t.innerStep()  // theta != theta_old on the next update
+        try t.train(iterations: 5)
+        try t.rollout()
+        try t.innerStep()  // theta != theta_old on the next update
         var copy = t
-        let analytic = copy.innerStep().gradient
+        let analytic = try copy.innerStep().gradient
         func loss(_ theta: Policy) -> Double {
             var perturbed = t
             perturbed.policy = theta
-            return Trainer.breakdown(perturbed.buildBatch()!, config: t.lossConfig, path: .naive).loss
+            return try! perturbed.breakdown(perturbed.buildBatch()!, config: t.lossConfig, path: .naive).loss
         }
         let h = 1e-5
         var checked = 0

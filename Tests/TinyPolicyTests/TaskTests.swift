@@ -93,7 +93,7 @@ struct TaskTests {
     func lengthShowsInTheLoss() throws {
         var grpo = try makeTrainer("task=sum", "seed=2")
         var dapo = try makeTrainer("task=sum", "seed=2", "loss_type=dapo")
-        let a = grpo.innerStep(), b = dapo.innerStep()
+        let a = try grpo.innerStep(), b = try dapo.innerStep()
         #expect(a.rollout == b.rollout)
         #expect(abs(a.summary.loss) < 1e-12, "grpo: -mean_i A_i = 0 when every group's advantages sum to 0")
         #expect(b.summary.loss > 0.01, "dapo: -sum_i A_i |o_i| / N, with A < 0 on the longer completions")
@@ -108,7 +108,7 @@ struct TaskTests {
     @Test("lock: at the start most groups are all 0 (std 0, no signal)")
     func lockStartsWithZeroVarianceGroups() throws {
         var trainer = try makeTrainer("task=lock", "prompts_per_iteration=16")
-        let first = trainer.innerStep()
+        let first = try trainer.innerStep()
         // P(a group of 8 has a success) = 1 - (80/81)^8 = 9%.
         #expect(first.summary.fracRewardZeroStd >= 0.75, "\(first.summary.fracRewardZeroStd)")
     }

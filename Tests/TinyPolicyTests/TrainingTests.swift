@@ -14,7 +14,7 @@ struct TrainingTests {
     func defaultSettingsLearn() throws {
         var trainer = try Trainer()
         #expect(trainer.task.name == "copy")
-        trainer.train(iterations: 300)
+        try trainer.train(iterations: 300)
         let history = trainer.history
         #expect(history.count == 300)
         let first = meanReward(history.prefix(5))
@@ -30,7 +30,7 @@ struct TrainingTests {
     func everyLossTypeLearns(lossType: GRPOConfig.LossType) throws {
         var trainer = try Trainer(settings: TrainingSettings(), lossConfig: Self.config(lossType))
         try trainer.set("num_iterations", to: "2")
-        trainer.train(iterations: 100)
+        try trainer.train(iterations: 100)
         let last = meanReward(trainer.history.suffix(40))
         #expect(last >= 0.9, "\(lossType.rawValue): mean reward over the last 20 iterations \(last)")
     }
@@ -50,9 +50,9 @@ struct TrainingTests {
         config.useAdaptiveEntropy = true
         config.entropyTarget = 0.5
         var adaptive = try Trainer(settings: TrainingSettings(), lossConfig: config)
-        adaptive.train(iterations: 150)
+        try adaptive.train(iterations: 150)
         var plain = try Trainer(settings: TrainingSettings(), lossConfig: Self.config(.dapo))
-        plain.train(iterations: 150)
+        try plain.train(iterations: 150)
         #expect(adaptive.history[0].entropyCoef == 0, "nothing measured before the first step")
         #expect(adaptive.history.contains { ($0.entropyCoef ?? 0) > 0 }, "the bonus engaged")
         let entropy = { (t: Trainer) in t.history.suffix(40).map(\.entropy).reduce(0, +) / 40 }
@@ -65,7 +65,7 @@ struct TrainingTests {
         func run() throws -> (Trainer, [StepTrace]) {
             var trainer = try makeTrainer("seed=7", "num_iterations=2", "cross_check=true")
             var traces: [StepTrace] = []
-            trainer.train(iterations: 15, onStep: { traces.append($0) })
+            try trainer.train(iterations: 15, onStep: { traces.append($0) })
             return (trainer, traces)
         }
         let (a, tracesA) = try run()
@@ -81,7 +81,7 @@ struct TrainingTests {
         }
         // A different seed gives a different run.
         var other = try makeTrainer("seed=8", "num_iterations=2")
-        other.train(iterations: 15)
+        try other.train(iterations: 15)
         #expect(other.history != a.history)
     }
 
@@ -89,14 +89,14 @@ struct TrainingTests {
     func crossCheck() throws {
         for path in ["vectorized", "naive"] {
             var trainer = try makeTrainer("path=\(path)", "cross_check=true", "num_iterations=2", "epsilon_high=0.28")
-            trainer.train(iterations: 10)
+            try trainer.train(iterations: 10)
             for s in trainer.history {
                 let d = try #require(s.crossCheckDifference)
                 #expect(d < 1e-12, "\(path) step \(s.step): largest difference \(d)")
             }
         }
         var off = try Trainer()
-        off.train(iterations: 1)
+        try off.train(iterations: 1)
         #expect(off.history[0].crossCheckDifference == nil)
     }
 
@@ -104,13 +104,13 @@ struct TrainingTests {
     func stopKeepsCompletedSteps() throws {
         var trainer = try makeTrainer("num_iterations=3")
         var calls = 0
-        let steps = trainer.train(iterations: 10, shouldStop: { calls += 1; return calls > 5 })
+        let steps = try trainer.train(iterations: 10, shouldStop: { calls += 1; return calls > 5 })
         #expect(steps == 5)
         #expect(trainer.history.count == 5 && trainer.stepCount == 5)
         #expect(trainer.iterationCount == 2 && trainer.innerStepsDone == 2 && !trainer.needsRollout)
         // The next update finishes the iteration that was under way, on the same batch.
         let rollout = trainer.currentRollout
-        let trace = trainer.innerStep()
+        let trace = try trainer.innerStep()
         #expect(trace.rollout == rollout && trace.summary.innerStep == 2 && trainer.needsRollout)
     }
 
@@ -118,32 +118,32 @@ struct TrainingTests {
     func stepByStep() throws {
         var trainer = try makeTrainer("num_iterations=2", "prompts_per_iteration=3", "num_generations=5")
         #expect(trainer.buildBatch() == nil && trainer.needsRollout)
-        let rollout = trainer.rollout()
+        let rollout = try trainer.rollout()
         #expect(rollout.prompts.count == 3 && rollout.completions.count == 15 && rollout.rewards.count == 15)
         #expect(trainer.oldPolicy == trainer.policy && !trainer.needsRollout)
         let batch = try #require(trainer.buildBatch())
         #expect(batch.groups.count == 3 && batch.groupSize == 5 && batch.hasReference && batch.hasEntropy && !batch.hasSampler)
         #expect(batch.completions.map(\.logp) == rollout.oldLogp, "theta = theta_old right after the rollout")
-        let first = trainer.innerStep()
+        let first = try trainer.innerStep()
         #expect(first.rollout == rollout && first.batch == batch && first.summary.innerStep == 0)
         #expect(trainer.policy != trainer.oldPolicy, "the update moved theta, not theta_old")
-        let rest = trainer.iteration()
+        let rest = try trainer.iteration()
         #expect(rest.count == 1 && rest[0].summary.innerStep == 1 && trainer.needsRollout)
-        let next = trainer.iteration()
+        let next = try trainer.iteration()
         #expect(next.count == 2 && next[0].rollout.iteration == 1 && trainer.oldPolicy != trainer.referencePolicy)
     }
 
     @Test("save and load: JSON round trip, then both continue identically")
     func saveAndLoad() throws {
         var trainer = try makeTrainer("num_iterations=2", "seed=3", "sampler_precision=bfloat16", "beta=0.1", "epsilon_high=0.28")
-        trainer.train(iterations: 4)
-        trainer.innerStep()  // mid-iteration: the pending rollout is saved too
+        try trainer.train(iterations: 4)
+        try trainer.innerStep()  // mid-iteration: the pending rollout is saved too
         let data = try JSONEncoder().encode(trainer)
         var loaded = try JSONDecoder().decode(Trainer.self, from: data)
         #expect(loaded.settings == trainer.settings && loaded.lossConfig == trainer.lossConfig)
         #expect(loaded.policy == trainer.policy && loaded.history == trainer.history && loaded.latest == nil)
-        trainer.train(iterations: 3)
-        loaded.train(iterations: 3)
+        try trainer.train(iterations: 3)
+        try loaded.train(iterations: 3)
         #expect(loaded.history == trainer.history && loaded.policy == trainer.policy)
 
         let json = String(decoding: data, as: UTF8.self)

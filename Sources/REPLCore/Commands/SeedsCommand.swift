@@ -141,7 +141,6 @@ enum SeedsCommand {
     /// run boundary when asked (Ctrl-C): the runs done are kept, and `stopped` says so.
     static func runs(_ session: Session, _ request: Request, label: String = "") throws(CommandError)
         -> (runs: [Run], stopped: String?) {
-        try TrainingGuard.check(session.trainer, config: session.config, before: "seeds")
         if let problem = session.verlTrainingProblem(before: "seeds") { throw CommandError(problem) }
         let iterations = request.iterations(session.trainer.settings)
         var runs: [Run] = []
@@ -155,12 +154,15 @@ enum SeedsCommand {
                 throw CommandError(error.message)
             }
             var interrupted = false
-            let (_, undone) = TrainingGuard.train(&trainer, iterations: iterations, shouldStop: {
-                interrupted = interrupted || session.shouldStop()
-                return interrupted
-            }, onStep: { _ in })
+            do throws(TrainingError) {
+                try trainer.train(iterations: iterations, shouldStop: {
+                    interrupted = interrupted || session.shouldStop()
+                    return interrupted
+                })
+            } catch {
+                throw CommandError("seed \(seed): \(error)")
+            }
             if interrupted { return (runs, "stopped during seed \(seed): \(runs.count) run(s) done, that one left out") }
-            if let undone { throw CommandError("seed \(seed): \(undone)") }
             runs.append(Run(seed: seed, iterations: Self.iterations(trainer.history)))
         }
         session.progress?("")

@@ -8,6 +8,12 @@ enum TrainingCommands {
         session.trainer.lossConfig = session.config
     }
 
+    /// Runs one trainer call; a `TrainingError` becomes the command's one-line error (the
+    /// trainer is unchanged by the call that threw).
+    static func training<T>(_ body: () throws(TrainingError) -> T) throws(CommandError) -> T {
+        do throws(TrainingError) { return try body() } catch { throw CommandError(error.description) }
+    }
+
     /// A rollout's table and notes; `command` is what the learner typed ('rollout' samples anew,
     /// so its note points at 'batch all' for every row of this batch).
     static func rolloutLines(_ session: Session, _ rollout: Rollout, all: Bool, command: String = "rollout") throws(CommandError) -> [String] {
@@ -215,34 +221,18 @@ enum TrainingCommands {
         Command("rollout", syntax: "[all]", summary: "theta_old <- theta, sample G completions per prompt, score them (starts an iteration)",
                 term: "o_i ~ pi_old(. | q), r_i = reward(q, o_i)") { session, args throws(CommandError) in
             try Args.onlyAll(args, "rollout")
-            try TrainingGuard.check(session.trainer, config: session.config, before: "rollout")
             sync(session)
-            let saved = session.trainer
-            let rollout = session.trainer.rollout()
-            // A batch the loss options cannot take (sampler bounds the wrong way round, ...) is
-            // not sampled at all: the session stays as it was.
-            if let batch = session.trainer.buildBatch() {
-                do throws(BatchError) { try batch.validate(for: session.trainer.lossConfig) } catch {
-                    session.trainer = saved
-                    throw CommandError("the loss options do not fit the batch a rollout samples: \(error.message); nothing was sampled")
-                }
-            }
+            let rollout = try training { () throws(TrainingError) in try session.trainer.rollout() }
             session.showTrainerBatch(origin: "rollout \(rollout.iteration + 1)")
             return try rolloutLines(session, rollout, all: Args.wantsAll(args))
         },
         Command("step", summary: "one optimizer update on the current batch (samples one first when its mu updates are done)",
                 term: "theta <- theta - lr * d loss / d theta") { session, args throws(CommandError) in
             try Args.none(args, "step")
-            try TrainingGuard.check(session.trainer, config: session.config, before: "step")
             if let problem = session.verlTrainingProblem(before: "step") { throw CommandError(problem) }
-            let saved = session.trainer
             sync(session)
             let sampled = session.trainer.needsRollout
-            let trace = session.trainer.innerStep()
-            if let problem = TrainingGuard.problem(session.trainer) {
-                session.trainer = saved
-                throw CommandError(TrainingGuard.undone(trace, problem))
-            }
+            let trace = try training { () throws(TrainingError) in try session.trainer.innerStep() }
             session.showTrainerBatch(origin: "rollout \(trace.rollout.iteration + 1), rescored after step \(trace.summary.step + 1)")
             var lines = sampled ? ["(sampled a new batch first: rollout \(trace.rollout.iteration + 1))"] : []
             lines += summaryLines(trace.summary, mu: session.trainer.settings.numIterations)
@@ -250,14 +240,14 @@ enum TrainingCommands {
         },
         Command("iterate", summary: "one GRPO iteration: rollout, then num_iterations (mu) updates on that batch (or the updates the current batch has left)") { session, args throws(CommandError) in
             try Args.none(args, "iterate")
-            try TrainingGuard.check(session.trainer, config: session.config, before: "iterate")
             if let problem = session.verlTrainingProblem(before: "iterate") { throw CommandError(problem) }
-            var trainer = session.trainer
-            trainer.lossConfig = session.config
+            sync(session)
             var traces: [StepTrace] = []
-            let (_, undone) = TrainingGuard.train(&trainer, iterations: 1, shouldStop: { false }, onStep: { traces.append($0) })
-            if let undone, traces.isEmpty { throw CommandError(undone) }
-            session.trainer = trainer
+            var stopped: TrainingError? = nil
+            do throws(TrainingError) { try session.trainer.train(iterations: 1, onStep: { traces.append($0) }) } catch {
+                stopped = error
+            }
+            if let stopped, traces.isEmpty { throw CommandError(stopped.description) }
             session.showTrainerBatch(origin: "rollout \(traces.last!.rollout.iteration + 1), after its updates")
             var table = Table(title: "iteration \(traces.last!.rollout.iteration + 1): \(traces.count) update(s)",
                               columns: [.number("step"), .number("inner"), .number("loss"), .number("ratio min"), .number("ratio max"),
@@ -267,39 +257,43 @@ enum TrainingCommands {
                 table.add(["\(s.step + 1)", "\(s.innerStep + 1)", s.lossCell, Fmt.num(s.ratioMin), Fmt.num(s.ratioMax),
                            Fmt.num(s.clipRatioRegion), Fmt.num(s.gradientNorm), Fmt.num(s.meanReward)])
             }
-            return table.render() + StepSummary.roundingNote(traces.map(\.summary)) + (undone.map { [$0] } ?? [])
+            return table.render() + StepSummary.roundingNote(traces.map(\.summary)) + (stopped.map { ["stopped: \($0)"] } ?? [])
         },
         Command("train", syntax: "N", summary: "N iterations with a progress line, then charts of reward, KL, clip fraction, entropy, length",
                 example: "train 50") { session, args throws(CommandError) in
             guard args.count == 1 else { throw CommandError("train takes a number of iterations, e.g. 'train 200'") }
             let n = try Args.integer(args[0], "the number of iterations", 1, 100_000)
-            try TrainingGuard.check(session.trainer, config: session.config, before: "train")
             if let problem = session.verlTrainingProblem(before: "train") { throw CommandError(problem) }
+            sync(session)
             let before = session.trainer.history.count
             var done = 0
             let every = max(1, n / 100)
-            // Train a copy: the progress closure must not read the trainer while train() holds it.
-            var trainer = session.trainer
-            trainer.lossConfig = session.config
-            let mu = trainer.settings.numIterations
-            let (steps, undone) = TrainingGuard.train(&trainer, iterations: n, shouldStop: session.shouldStop, onStep: { trace in
-                guard trace.summary.innerStep + 1 == mu else { return }
-                done += 1
-                if done % every == 0 || done == n {
-                    session.progress?("train: iteration \(done)/\(n), mean reward \(Fmt.num(trace.summary.meanReward))")
-                }
-            })
+            let mu = session.trainer.settings.numIterations
+            // In place: a copy of the trainer would copy its whole history at the first append.
+            // The closures read other properties of the session, never the trainer.
+            var stopped: TrainingError? = nil
+            do throws(TrainingError) {
+                try session.trainer.train(iterations: n, shouldStop: session.shouldStop, onStep: { trace in
+                    guard trace.summary.innerStep + 1 == mu else { return }
+                    done += 1
+                    if done % every == 0 || done == n {
+                        session.progress?("train: iteration \(done)/\(n), mean reward \(Fmt.num(trace.summary.meanReward))")
+                    }
+                })
+            } catch {
+                stopped = error
+            }
+            let steps = session.trainer.history.count - before
             session.progress?("")
-            if let undone, steps == 0 { throw CommandError(undone) }
-            session.trainer = trainer
+            if let stopped, steps == 0 { throw CommandError(stopped.description) }
             session.showTrainerBatch(origin: "rollout \(session.trainer.iterationCount), after training")
             let history = session.trainer.history
             let run = Array(history[before...])
             let window = max(1, min(10, run.count / 2))
             func mean(_ xs: ArraySlice<StepSummary>) -> Double { xs.map(\.meanReward).reduce(0, +) / Double(max(xs.count, 1)) }
             var lines: [String] = []
-            if let undone {
-                lines.append("stopped: \(undone)")
+            if let stopped {
+                lines.append("stopped: \(stopped)")
             } else if steps < n * mu && session.shouldStop() {
                 lines.append("stopped at a step boundary: \(steps) update(s) kept")
             }

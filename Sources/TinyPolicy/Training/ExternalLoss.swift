@@ -35,19 +35,15 @@ extension Trainer {
     /// project's loss is computed on the same batch for the step's metrics and for the
     /// differences returned; the trace's breakdown is the project's, its theta gradient the
     /// external loss's. The external loss is the whole loss: the trainer's entropy bonus is not
-    /// added to it. If `loss` throws or its gradient is refused, theta and the optimizer are
-    /// unchanged (the rollout, when one was made, stays for the next update).
+    /// added to it. If `loss` throws, its gradient is refused (`ExternalLossError`) or the update
+    /// cannot be computed (`TrainingError`), the trainer is unchanged, its rollout included.
     public mutating func innerStep(externalLoss loss: (Batch) throws -> ExternalLoss) throws -> ExternalStep {
-        if needsRollout { rollout() }
-        let rollout = currentRollout!
-        let evaluation = evaluateCurrent(rollout)
-        let batch = batch(rollout, evaluation: evaluation)
-        let external = try loss(batch)
-        let gradLogp = try Self.flatGradient(external, shapedAs: batch)
-        let project = Self.breakdown(batch, config: appliedLossConfig, path: settings.path)
+        let input = try updateInput()
+        let external = try loss(input.batch)
+        let gradLogp = try Self.flatGradient(external, shapedAs: input.batch)
+        let project = try breakdown(input.batch, config: appliedLossConfig, path: settings.path)
         let gradientDifference = zip(gradLogp, project.gradLogp.values).map { abs($0 - $1) }.max() ?? 0
-        let trace = update(rollout, evaluation: evaluation, batch: batch, breakdown: project,
-                           gradLogp: gradLogp, gradEntropy: nil, crossCheckDifference: nil)
+        let trace = try update(input, breakdown: project, gradLogp: gradLogp, gradEntropy: nil, crossCheckDifference: nil)
         return ExternalStep(trace: trace, lossDifference: abs(external.loss - project.loss),
                             gradientDifference: gradientDifference)
     }

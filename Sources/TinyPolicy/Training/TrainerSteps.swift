@@ -7,9 +7,32 @@ extension Trainer {
     /// scored by the task. old_logp and ref_logp are computed here, once, with the trainer's
     /// temperature and theta itself, as a trainer scores what an asynchronous sampler sent it
     /// (or, with `old_logp_source sampler`, old_logp are the sampler's own). Lessons 02, 03, 16.
+    ///
+    /// Throws when a log-probability is not finite or the loss options cannot take the batch
+    /// (`Batch.validate(for:)`); nothing changes then.
     @discardableResult
-    public mutating func rollout() -> Rollout {
-        oldPolicy = policy
+    public mutating func rollout() throws(TrainingError) -> Rollout {
+        let sampled: SampledRollout
+        do throws(TrainingError) { sampled = try sampleRollout() } catch {
+            var alone = error
+            alone.stage = .rollout
+            throw alone
+        }
+        let batch = batch(sampled.rollout, evaluation: evaluateCurrent(sampled.rollout))
+        do throws(BatchError) { try batch.validate(for: lossConfig) } catch {
+            var refused = trainingError("the loss options do not fit the batch it samples: \(error.message)",
+                                        hint: "change them with 'set'")
+            refused.stage = .rollout
+            throw refused
+        }
+        keep(sampled)
+        return sampled.rollout
+    }
+
+    /// A rollout drawn from a copy of the generator, with its log-probabilities checked: the
+    /// trainer is unchanged until `keep`.
+    func sampleRollout() throws(TrainingError) -> SampledRollout {
+        var rng = self.rng
         let task = self.task
         let g = settings.numGenerations
         let mismatch = settings.hasSamplerMismatch
@@ -43,17 +66,25 @@ extension Trainer {
                 rewards.append(task.reward(prompt: q, completion: sampled.tokens))
             }
         }
+        // theta_old is theta at this point: `keep` makes it so.
         var sampled = Rollout(iteration: iterationCount, prompts: prompts, groupSize: g, temperature: settings.temperature,
                               completions: completions, rewards: rewards, oldLogp: [], refLogp: [],
                               samplerLogp: mismatch ? samplerLogp : nil)
         if settings.maxStaleness > 0 { sampled.tokenLag = lags }
-        sampled.oldLogp = score(oldPolicy, sampled)
+        sampled.oldLogp = score(policy, sampled)
         if mismatch && settings.oldLogpSource == .sampler { sampled.takeSamplerLogpAsOld() }
         sampled.refLogp = score(referencePolicy, sampled)
-        currentRollout = sampled
+        try checkScores(sampled)
+        return SampledRollout(rollout: sampled, rng: rng)
+    }
+
+    /// Makes a sampled rollout the current one: theta_old <- theta, the generator after its draws.
+    mutating func keep(_ sampled: SampledRollout) {
+        oldPolicy = policy
+        rng = sampled.rng
+        currentRollout = sampled.rollout
         iterationCount += 1
         innerStepsDone = 0
-        return sampled
     }
 
     /// The batch the loss would see now: logp and entropies from the current theta, old_logp and
@@ -69,23 +100,22 @@ extension Trainer {
     /// the other one when `cross_check` is on), d loss / d theta by `Policy.gradient`, one
     /// optimizer step. With mu = 1 every update is the first on its batch and the ratio is
     /// exactly 1; with mu > 1 the later updates see theta != theta_old. Lessons 03 and 04.
+    ///
+    /// All or nothing: every number is computed and checked before the update is kept, so when
+    /// it throws (`TrainingError`) the trainer, its rollout and its generator are as they were.
     @discardableResult
-    public mutating func innerStep() -> StepTrace {
-        if needsRollout { rollout() }
-        let rollout = currentRollout!
-        let evaluation = evaluateCurrent(rollout)
-        let batch = batch(rollout, evaluation: evaluation)
+    public mutating func innerStep() throws(TrainingError) -> StepTrace {
+        let input = try updateInput()
         let config = appliedLossConfig
-        let breakdown = Self.breakdown(batch, config: config, path: settings.path)
+        let breakdown = try breakdown(input.batch, config: config, path: settings.path)
         var difference: Double? = nil
         if settings.crossCheck {
             let other: LossPath = settings.path == .naive ? .vectorized : .naive
-            difference = breakdown.maxDifference(from: Self.breakdown(batch, config: config, path: other))
+            difference = breakdown.maxDifference(from: try self.breakdown(input.batch, config: config, path: other))
         }
         // The entropy bonus reaches theta through the entropies, the rest through logp.
-        return update(rollout, evaluation: evaluation, batch: batch, breakdown: breakdown,
-                      gradLogp: breakdown.gradLogp.values, gradEntropy: breakdown.entropyGradient?.values,
-                      crossCheckDifference: difference)
+        return try update(input, breakdown: breakdown, gradLogp: breakdown.gradLogp.values,
+                          gradEntropy: breakdown.entropyGradient?.values, crossCheckDifference: difference)
     }
 
     /// The loss options as this update applies them: `entropy_coef` is the adaptive controller's
@@ -96,24 +126,42 @@ extension Trainer {
         return config
     }
 
+    /// What an update starts from: the current rollout (or a new one, not yet kept, when
+    /// `needsRollout`), theta's scores of it, checked, and the batch they make.
+    func updateInput() throws(TrainingError) -> UpdateInput {
+        let fresh = needsRollout ? try sampleRollout() : nil
+        let rollout = fresh?.rollout ?? currentRollout!
+        let evaluation = evaluateCurrent(rollout)
+        try checkScores(evaluation)
+        return UpdateInput(fresh: fresh, rollout: rollout, evaluation: evaluation, batch: batch(rollout, evaluation: evaluation))
+    }
+
     /// The rest of an inner update once d loss / d logp (and d loss / d entropy) are known:
     /// d loss / d theta by `Policy.gradient`, one optimizer step, the step's summary and trace.
-    /// `breakdown` supplies the step's metrics.
-    mutating func update(_ rollout: Rollout, evaluation: PolicyEvaluation, batch: Batch, breakdown: Breakdown,
-                         gradLogp: [Double], gradEntropy: [Double]?, crossCheckDifference difference: Double?) -> StepTrace {
+    /// `breakdown` supplies the step's metrics. Every value is checked before anything is kept.
+    mutating func update(_ input: UpdateInput, breakdown: Breakdown, gradLogp: [Double], gradEntropy: [Double]?,
+                         crossCheckDifference difference: Double?) throws(TrainingError) -> StepTrace {
+        let rollout = input.rollout
+        try checkLoss(breakdown.loss, gradLogp: gradLogp, gradEntropy: gradEntropy, input)
         let gradient = policy.gradient(prompts: rollout.completionPrompts, completions: rollout.completions,
-                                       evaluation: evaluation, gradLogp: gradLogp,
+                                       evaluation: input.evaluation, gradLogp: gradLogp,
                                        gradEntropy: gradEntropy, temperature: rollout.temperature)
-        let before = policy.parameters
+        var stepped = policy, optimizer = self.optimizer
+        optimizer.step(&stepped.parameters, gradient: gradient)
+        try checkUpdate(gradient: gradient, stepped: stepped, temperature: rollout.temperature)
+        // Everything is finite: keep the update.
         let expected = task.expectedReward(policy, temperature: settings.temperature)
+        if let fresh = input.fresh { keep(fresh) }
         rememberForSampler()
-        optimizer.step(&policy.parameters, gradient: gradient)
-        entropyControl.update(measured: AdaptiveEntropy.measure(batch, breakdown), lossConfig)
+        let change = zip(stepped.parameters, policy.parameters).map { $0 - $1 }
+        policy = stepped
+        self.optimizer = optimizer
+        entropyControl.update(measured: AdaptiveEntropy.measure(input.batch, breakdown), lossConfig)
         let summary = StepSummary(
-            step: stepCount, iteration: rollout.iteration, innerStep: innerStepsDone, rollout: rollout, batch: batch,
-            breakdown: breakdown, expectedReward: expected, gradient: gradient, change: zip(policy.parameters, before).map { $0 - $1 },
+            step: stepCount, iteration: rollout.iteration, innerStep: innerStepsDone, rollout: rollout, batch: input.batch,
+            breakdown: breakdown, expectedReward: expected, gradient: gradient, change: change,
             crossCheckDifference: difference)
-        let trace = StepTrace(summary: summary, rollout: rollout, batch: batch, breakdown: breakdown, gradient: gradient)
+        let trace = StepTrace(summary: summary, rollout: rollout, batch: input.batch, breakdown: breakdown, gradient: gradient)
         innerStepsDone += 1
         stepCount += 1
         history.append(summary)
@@ -122,26 +170,28 @@ extension Trainer {
     }
 
     /// Finishes the current iteration: a rollout if needed, then the inner updates left (mu of
-    /// them after a fresh rollout). Returns their traces.
+    /// them after a fresh rollout). Returns their traces. On a `TrainingError` the updates made
+    /// before it stay (`stepCount` counts them).
     @discardableResult
-    public mutating func iteration() -> [StepTrace] {
+    public mutating func iteration() throws(TrainingError) -> [StepTrace] {
         var traces: [StepTrace] = []
-        repeat { traces.append(innerStep()) } while !needsRollout
+        repeat { traces.append(try innerStep()) } while !needsRollout
         return traces
     }
 
     /// Runs `iterations` iterations (the first one finishes the current iteration if it is under
     /// way). Before each inner update it asks `shouldStop()`; on true it returns at once, keeping
     /// every update made (the state stays consistent: the next call continues the iteration).
-    /// `onStep` sees each update's trace. Returns the number of inner updates made.
+    /// `onStep` sees each update's trace. Returns the number of inner updates made. On a
+    /// `TrainingError` it stops there: the updates made before it stay, the failed one is not made.
     @discardableResult
     public mutating func train(iterations: Int, shouldStop: () -> Bool = { false },
-                               onStep: (StepTrace) -> Void = { _ in }) -> Int {
+                               onStep: (StepTrace) -> Void = { _ in }) throws(TrainingError) -> Int {
         var steps = 0
         for _ in 0..<iterations {
             repeat {
                 if shouldStop() { return steps }
-                onStep(innerStep())
+                onStep(try innerStep())
                 steps += 1
             } while !needsRollout
         }
@@ -198,16 +248,17 @@ extension Trainer {
         return Batch(groups: groups)
     }
 
-    /// The Breakdown by one path. The trainer builds only valid batches (G >= 2, ref_logp and
-    /// entropies always given, lengths <= max_completion_length), so an error here is a bug.
-    static func breakdown(_ batch: Batch, config: GRPOConfig, path: LossPath) -> Breakdown {
-        do {
+    /// The Breakdown by one path. The trainer builds batches of the right shape (G >= 2, ref_logp
+    /// and entropies always given, lengths <= max_completion_length, scores checked finite), so
+    /// what is left to refuse is a combination of loss options the batch cannot take.
+    func breakdown(_ batch: Batch, config: GRPOConfig, path: LossPath) throws(TrainingError) -> Breakdown {
+        do throws(BatchError) {
             switch path {
             case .naive: return try Naive.breakdown(batch, config: config)
             case .vectorized: return try Vectorized.breakdown(batch, config: config)
             }
         } catch {
-            preconditionFailure("the trainer built an invalid batch: \(error)")
+            throw trainingError("the loss options do not fit the batch: \(error.message)", hint: "change them with 'set'")
         }
     }
 }

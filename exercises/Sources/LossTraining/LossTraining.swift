@@ -53,7 +53,8 @@ public func externalLoss(_ answer: @escaping LossAnswer, epsilon: Double, beta: 
 }
 
 /// Trains the tiny policy `iterations` iterations with `answer`'s loss and, beside it, with the
-/// project's. Throws what the answer throws (`NotWrittenYet` for a stub) or `ExternalLossError`.
+/// project's. Throws what the answer throws (`NotWrittenYet` for a stub), `ExternalLossError`, or
+/// `TrainingError` when an update of either run has a number that is not finite.
 public func compareTraining(_ answer: @escaping LossAnswer, iterations: Int, seed: UInt64) throws -> TrainingComparison {
     let (settings, config) = comparisonSetup(seed: seed)
     var answerRun = try Trainer(settings: settings, lossConfig: config)
@@ -73,7 +74,7 @@ public func compareTraining(_ answer: @escaping LossAnswer, iterations: Int, see
             row.lossDifference = max(row.lossDifference, step.lossDifference)
             row.sampledReward.answer = step.trace.summary.meanReward
         } while !answerRun.needsRollout
-        projectRun.iteration()
+        try projectRun.iteration()
         row.sampledReward.project = projectRun.history.last!.meanReward
         rows.append(row)
     }
