@@ -129,8 +129,15 @@ struct RobustnessFileTests {
         #expect(!reply.isError, "\(reply.lines)")
     }
 
-    @Test("load and explain refuse an unreadable file", .enabled(if: geteuid() != 0, "as root, chmod 000 does not stop reading"))
+    @Test("load and explain refuse a file that opens but cannot be read (/proc/self/mem at 0: EIO, also as root, which CI is)")
     func unreadable() throws {
+        let interpreter = busySession()
+        expectRefused(interpreter, "load /proc/self/mem", file: "/proc/self/mem", "Input/output error")
+        expectRefused(interpreter, "explain /proc/self/mem", file: "/proc/self/mem", "Input/output error")
+    }
+
+    @Test("load and explain refuse a file they may not open", .enabled(if: geteuid() != 0, "as root, chmod 000 does not stop reading"))
+    func notPermitted() throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let file = dir.write("s.json", "{}")

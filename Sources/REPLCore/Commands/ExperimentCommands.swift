@@ -55,9 +55,14 @@ enum ExperimentCommands {
         if let to, from > to { throw CommandError("from \(from) is after to \(to): 'from A to B' needs A <= B") }
         let history = session.trainer.history
         guard !history.isEmpty else { return [TrainingCommands.noSteps] }
-        let last = min(to ?? history.count, history.count)
-        guard from <= last else { throw CommandError("from \(from) is after the last step (\(history.count))") }
-        let window = Array(history[(from - 1)..<last])
+        // Steps by number: a loaded session's history can start after step 1 (`save` keeps the last ones).
+        let lastStep = history[history.count - 1].step + 1
+        let last = min(to ?? lastStep, lastStep)
+        guard from <= last else { throw CommandError("from \(from) is after the last step (\(lastStep))") }
+        let window = history.filter { $0.step + 1 >= from && $0.step + 1 <= last }
+        guard !window.isEmpty else {
+            throw CommandError("steps \(from)-\(last) are not in the history, which starts at step \(history[0].step + 1)")
+        }
         let rollouts = Set(window.map(\.iteration)).count
         var table = Table(columns: [.text("series"), .number("mean over the steps"), .number("steps with a value")])
         for name in names {
@@ -67,7 +72,7 @@ enum ExperimentCommands {
             let noise = name == "loss" && !values.isEmpty && mean != 0 && window.allSatisfy { $0.loss == 0 || $0.lossIsRoundingNoise }
             table.add([name, values.isEmpty ? "-" : noise ? "0*" : Fmt.num(mean), "\(values.count)"])
         }
-        return ["steps \(from)-\(last) of \(history.count): \(window.count) update(s) on \(rollouts) rollout(s) = "
+        return ["steps \(window[0].step + 1)-\(last) of \(lastStep): \(window.count) update(s) on \(rollouts) rollout(s) = "
                 + "\(sampled(session, rollouts: rollouts)) sampled completions"] + table.render()
             + (names.contains("loss") ? StepSummary.roundingNote(window.allSatisfy { $0.loss == 0 || $0.lossIsRoundingNoise } ? window : []) : [])
     }

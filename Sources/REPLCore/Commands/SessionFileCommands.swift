@@ -9,6 +9,10 @@ enum SessionFileCommands {
     /// The file's layout. `version` goes up when the layout changes; `load` refuses newer ones.
     struct SessionFile: Codable {
         static let currentVersion = 1
+        /// The most step summaries a session file keeps: about 720 bytes each as written, 1,500
+        /// with every field at its widest, so a file stays under 3/4 of the 64 MB `load` reads
+        /// (tested with the widest numbers).
+        static let historyLimit = 30_000
         var format = "grpo-swift session"
         var version = currentVersion
         var trainer: Trainer
@@ -24,9 +28,10 @@ enum SessionFileCommands {
         }
     }
 
-    static func save(_ session: Session, to path: String) throws(CommandError) -> [String] {
+    static func save(_ session: Session, to path: String, historyLimit: Int = SessionFile.historyLimit) throws(CommandError) -> [String] {
         var trainer = session.trainer
         trainer.lossConfig = session.config
+        let dropped = trainer.dropHistory(keepingLast: historyLimit)
         let file = SessionFile(trainer: trainer, display: .init(rows: session.rowLimit, showPath: session.displayPath.rawValue))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -35,7 +40,10 @@ enum SessionFileCommands {
         do throws(InputError) { try AtomicFile.write(String(decoding: data, as: UTF8.self) + "\n", to: path) } catch {
             throw CommandError(error.message)
         }
-        return ["wrote \(path): task \(trainer.settings.task), seed \(trainer.settings.seed), \(trainer.stepCount) step(s)"]
+        let wrote = "wrote \(path): task \(trainer.settings.task), seed \(trainer.settings.seed), \(trainer.stepCount) step(s)"
+        guard dropped > 0 else { return [wrote] }
+        return [wrote, "its history keeps the last \(historyLimit) of the \(dropped + historyLimit) step summaries (a session "
+                + "file holds at most \(historyLimit), so that 'load' can read it); theta, the optimizer and the generator are saved whole"]
     }
 
     static func load(_ session: Session, from path: String) throws(CommandError) -> [String] {
@@ -82,7 +90,8 @@ enum SessionFileCommands {
             throw CommandError("\(path): its options do not fit its sampler: \(problem)")
         }
         if file.trainer.currentRollout != nil { session.showTrainerBatch(origin: "rollout \(file.trainer.iterationCount) (loaded)") }
-        return ["loaded \(path): task \(file.trainer.settings.task), seed \(file.trainer.settings.seed), \(file.trainer.stepCount) step(s)"]
+        let kept = file.trainer.history.first.map { $0.step > 0 ? " (its history from step \($0.step + 1): the file kept the last \(file.trainer.history.count))" : "" } ?? ""
+        return ["loaded \(path): task \(file.trainer.settings.task), seed \(file.trainer.settings.seed), \(file.trainer.stepCount) step(s)\(kept)"]
             + session.backToTRL(because: "a saved session holds TRL's options")
     }
 
@@ -154,7 +163,7 @@ enum SessionFileCommands {
     }
 
     static let all: [Command] = [
-        Command("save", syntax: "FILE", summary: "save the whole session (options, policy, optimizer, seed, history) as JSON",
+        Command("save", syntax: "FILE", summary: "save the whole session (options, policy, optimizer, seed, the last 30000 steps of history) as JSON",
                 example: "save /tmp/session.json", completion: .files) { session, args throws(CommandError) in
             guard args.count == 1 else { throw CommandError("save takes one FILE, e.g. 'save session.json'") }
             return try save(session, to: args[0])

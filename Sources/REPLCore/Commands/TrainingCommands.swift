@@ -299,7 +299,8 @@ enum TrainingCommands {
             }
             let settings = session.trainer.settings
             let rollouts = Set(run.map(\.iteration)).count
-            lines.append("trained: \(steps) update(s), steps \(before + 1)-\(history.count), on \(rollouts) rollout(s) = "
+            let span = run.first.map { "steps \($0.step + 1)-\(run[run.count - 1].step + 1)" } ?? "no steps"
+            lines.append("trained: \(steps) update(s), \(span), on \(rollouts) rollout(s) = "
                          + "\(rollouts * settings.promptsPerIteration * settings.numGenerations) sampled completions")
             lines.append("mean reward \(Fmt.num(mean(run.prefix(window)))) (first \(window) steps) -> "
                          + "\(Fmt.num(mean(run.suffix(window)))) (last \(window) steps)")

@@ -119,6 +119,16 @@ public struct Trainer: Sendable, Codable {
         }
     }
 
+    /// Keeps only the last `n` step summaries (a session file's bound); returns how many of the
+    /// oldest were dropped. Each summary keeps its own `step` number, so what is left still says
+    /// which steps it covers; the run itself (theta, moments, generator, counters) is untouched.
+    @discardableResult
+    public mutating func dropHistory(keepingLast n: Int) -> Int {
+        let dropped = max(0, history.count - max(0, n))
+        history.removeFirst(dropped)
+        return dropped
+    }
+
     /// theta_ref <- theta: the KL term now anchors to the current policy. The pending rollout's
     /// ref_logp is rescored. Lesson 06.
     public mutating func resetReference() {
