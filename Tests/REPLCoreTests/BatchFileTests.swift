@@ -128,6 +128,38 @@ struct BatchFileTests {
         #expect(compare.isError && compare.lines[0].contains("the batch has \(2 * n) tokens"))
     }
 
+    @Test("compare loss_type, compare presets and surrogate on a batch above the naive limit: the vectorized path, rows past the limit only counted, Ctrl-C honoured")
+    func bigBatchCommands() {
+        let session = Session(projectRoot: ProjectFiles.root)
+        // Small limits, so that the test is quick: the rules are the same at 100,000.
+        session.naiveTokenLimit = 30
+        session.allRowLimit = 50
+        let n = 40
+        let long = { (r: Double) in Completion(reward: r, logp: [Double](repeating: -1, count: n)) }
+        session.config.beta = 0
+        session.show(Batch(groups: [Group(completions: [long(1), long(0)])]), origin: "test")
+        let interpreter = Interpreter(session: session)
+        let hidden = 2 * n - session.rowLimit
+        for line in ["compare loss_type", "compare presets", "surrogate"] {
+            let reply = interpreter.execute(line)
+            #expect(!reply.isError, "\(line): \(reply.lines.prefix(3))")
+            #expect(reply.lines.count < 100, "\(line): \(reply.lines.count) lines")
+            if line != "compare presets" {
+                #expect(reply.lines.contains("... \(hidden) more rows (type '\(line) all' to see every row)"), "\(line)")
+            }
+        }
+        // 'all' stops at its own limit and says where every token is.
+        #expect(interpreter.execute("surrogate").lines[0].hasSuffix("(vectorized path: too many tokens for the naive path)"))
+        let all = interpreter.execute("surrogate all")
+        #expect(all.lines.contains("... \(2 * n - 50) more rows ('all' shows at most 50; "
+                                   + "'grpo-repl explain FILE --json' writes every token)"))
+        session.shouldStop = { true }
+        for line in ["compare loss_type", "compare presets"] {
+            let reply = interpreter.execute(line)
+            #expect(reply.isError && reply.lines[0] == "error: interrupted: nothing more was computed", "\(line): \(reply.lines)")
+        }
+    }
+
     @Test("explain's tables stop at their row limit unless --all")
     func cutTables() throws {
         let rows = ExplainText.rowLimit + 10

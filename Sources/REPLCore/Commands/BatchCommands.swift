@@ -56,7 +56,7 @@ enum BatchCommands {
                 + (changed.isEmpty ? ["  (the session's loss options were these already)"]
                    : ["the session's loss options, as the file sets them:"] + changed) + [
                     "loss = \(Fmt.loss(b)); 'tokens' shows every quantity, "
-                        + (batch.tokenCount > Naive.comfortableTokenCount
+                        + (batch.tokenCount > session.naiveTokenLimit
                             ? "on the vectorized path (\(batch.tokenCount) tokens is too many for the naive one)"
                             : "'compare' checks both paths")]
                 + (contents.verl == nil ? ConfigCommands.trlNotes(contents.config) : [])

@@ -41,9 +41,7 @@ enum CompareCommands {
                     + "'set loss_type vespo' needs that change too)"
                 if !notes.contains(note) { notes.append(note) }
             }
-            do { return try Naive.breakdown(batch, config: c) } catch {
-                throw CommandError("the current batch does not fit the options: \(error.message)")
-            }
+            return try session.lossBreakdown(batch, config: c)
         }
         // seq-mean is for a term that is one number per completion (GMPO): its weights are
         // seq-mean-token-mean's, so it gets no column of its own.
@@ -59,7 +57,8 @@ enum CompareCommands {
             for (i, c) in group.completions.enumerated() {
                 for t in 0..<c.length {
                     weights.add(["\(g)", "\(i)", "\(t)", "\(c.length)", Fmt.num(byAggregation[0].advantages[row])]
-                                + byAggregation.map { Fmt.num($0.counts(row: row, token: t) ? $0.weight[row] : 0) })
+                                + byAggregation.map { Fmt.num($0.counts(row: row, token: t) ? $0.weight[row] : 0) },
+                                limit: session.rowsNeeded(all: all))
                 }
                 row += 1
             }
@@ -109,8 +108,9 @@ enum CompareCommands {
             var c = preset.config
             c.maxCompletionLength = length
             if !batch.hasReference { c.beta = 0 }
-            do {
-                let b = try Naive.breakdown(batch, config: c)
+            try session.stopIfAsked()
+            do throws(BatchError) {
+                let b = try session.breakdownBySize(batch, config: c)
                 let norm = b.gradLogp.values.reduce(0) { $0 + $1 * $1 }.squareRoot()
                 if b.lossIsRoundingNoise { noise.append(b.loss) }
                 table.add([preset.rawValue, Fmt.lossCell(b), Fmt.num(norm), Fmt.num(b.metrics.clipRatioRegion),

@@ -17,6 +17,7 @@ enum ExplorationCommands {
 
     static func surrogate(_ session: Session, _ args: [String]) throws(CommandError) -> [String] {
         try Args.onlyAll(args, "surrogate")
+        let all = Args.wantsAll(args)
         let batch = try session.shownBatch()
         let b = try session.breakdown()
         var table = Table(title: "log-prob surrogate: loss_lp = -sum_t w_t logp_t A_i   (its gradient: -w_t A_i)",
@@ -39,14 +40,14 @@ enum ExplorationCommands {
                     largest = max(largest, abs(gradLp - b.gradLogp[row, t]))
                     table.add(["\(g)", "\(i)", "\(t)", Fmt.num(c.logp[t]), Fmt.num(a), Fmt.num(c.logp[t] * a),
                                Fmt.num(b.ratio[row, t]), Fmt.num(b.ratio[row, t] * a), Fmt.num(w),
-                               Fmt.num(gradLp), Fmt.num(b.gradLogp[row, t])])
+                               Fmt.num(gradLp), Fmt.num(b.gradLogp[row, t])], limit: session.rowsNeeded(all: all))
                 }
                 row += 1
             }
         }
         let ratios = b.ratio.values
         let onPolicy = ratios.allSatisfy { $0 == 1 }
-        var lines = [TermCommands.header(session)] + session.render(table, all: Args.wantsAll(args), command: "surrogate")
+        var lines = [TermCommands.header(session)] + session.render(table, all: all, command: "surrogate")
         lines.append("loss_lp (log-prob form)             = \(Fmt.sum(lossLp, bound: Fmt.roundingBound(lossLpTerms), digits: 6))")
         lines.append("loss    (ratio form: 'loss' and TRL) = \(Fmt.loss(b, digits: 6))")
         lines.append("largest |dloss_lp/dlogp - dloss/dlogp| = \(Fmt.num(largest, digits: 3))")

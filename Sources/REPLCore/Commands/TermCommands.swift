@@ -20,7 +20,7 @@ enum TermCommands {
         let digits = min(c.epsilon, c.resolvedEpsilonHigh) < 0.01 ? 6 : 4
         let all = Args.wantsAll(args)
         let table = BreakdownView.tokenTable(batch, b, columns: present, title: title, headers: headers, digits: digits,
-                                             maxRows: all ? nil : session.rowLimit)
+                                             maxRows: session.rowsNeeded(all: all))
         return [header(session)] + session.render(table, all: all, command: command)
             + (present.contains(.branch) ? [BreakdownView.minCaseLegend] : [])
     }

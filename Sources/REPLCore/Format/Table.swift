@@ -52,6 +52,8 @@ public struct Table: Sendable {
     private var entries: [Entry] = []
     /// Rows counted but never made (`addOmittedRows`): they only show in the "more rows" note.
     private var omitted = 0
+    /// Rows made (`add`).
+    private var made = 0
 
     public init(title: String = "", columns: [Column]) {
         self.title = title
@@ -59,11 +61,7 @@ public struct Table: Sendable {
     }
 
     /// The number of rows added, omitted ones included (group breaks do not count).
-    public var rowCount: Int {
-        entries.reduce(omitted) { count, entry in
-            if case .row = entry { count + 1 } else { count }
-        }
-    }
+    public var rowCount: Int { made + omitted }
 
     /// Counts `n` rows that will not be shown, without formatting their cells (a table of a
     /// big batch that stops after its first rows).
@@ -75,6 +73,13 @@ public struct Table: Sendable {
     public mutating func add(_ cells: [String]) {
         precondition(cells.count <= columns.count, "row has \(cells.count) cells for \(columns.count) columns")
         entries.append(.row(cells + Array(repeating: "", count: columns.count - cells.count)))
+        made += 1
+    }
+
+    /// Appends a row while the table has fewer than `limit` rows (`nil`: no limit); past it the
+    /// row is only counted, and its cells are never formatted.
+    public mutating func add(_ cells: @autoclosure () -> [String], limit: Int?) {
+        if let limit, rowCount >= limit { omitted += 1 } else { add(cells()) }
     }
 
     /// Draws a rule before the next row, separating groups (e.g. the completions of one prompt).

@@ -32,6 +32,12 @@ public final class Session {
     public var lineWidth = Fmt.lineWidth
     /// Tables longer than this are cut, with a note; `all` after a command shows every row.
     public var rowLimit = 40
+    /// The most rows `all` shows: past it a table of a big batch would take minutes and
+    /// gigabytes to print (3.6M tokens), and `grpo-repl explain FILE --json` writes every token.
+    public var allRowLimit = 100_000
+    /// The largest batch the naive path computes (`Naive.comfortableTokenCount`); above it the
+    /// term commands show the vectorized path and `compare` refuses.
+    public var naiveTokenLimit = Naive.comfortableTokenCount
     /// Where the lessons and the naive path's sources are found (the repository's root).
     public var projectRoot: String
     /// Asked between training steps: true stops a long command at a step boundary (Ctrl-C).
@@ -150,9 +156,9 @@ public final class Session {
     }
 
     /// The path the term commands show: `show_path`, but the vectorized one for a batch too big
-    /// for the naive path (`Naive.comfortableTokenCount`).
+    /// for the naive path (`naiveTokenLimit`).
     var shownPath: DisplayPath {
-        (batch?.tokenCount ?? 0) > Naive.comfortableTokenCount ? .vectorized : displayPath
+        (batch?.tokenCount ?? 0) > naiveTokenLimit ? .vectorized : displayPath
     }
 
     /// The options the current batch's loss uses: the session's, except that a batch from the
@@ -182,9 +188,9 @@ public final class Session {
     /// Both paths' breakdowns (for `compare`).
     public func bothBreakdowns() throws(CommandError) -> (naive: Breakdown, vectorized: Breakdown) {
         let (batch, config) = try lossInputs(path: .naive)
-        guard batch.tokenCount <= Naive.comfortableTokenCount else {
+        guard batch.tokenCount <= naiveTokenLimit else {
             throw CommandError("this needs the naive path, and the batch has \(batch.tokenCount) tokens, more than the "
-                               + "\(Naive.comfortableTokenCount) it handles comfortably (1-2 KB and about 5 us a token); "
+                               + "\(naiveTokenLimit) it handles comfortably (1-2 KB and about 5 us a token); "
                                + "'grpo-repl explain FILE --naive' runs it anyway")
         }
         let vectorizedBatch = try lossInputs(path: .vectorized).batch
@@ -195,8 +201,38 @@ public final class Session {
         }
     }
 
-    /// Cuts `table` at `rowLimit` unless `all` was asked for, with a note saying how to see the rest.
+    /// The naive path, the specification, up to `naiveTokenLimit` tokens; the vectorized one
+    /// above (they agree to 1e-12, AgreementTests).
+    func breakdownBySize(_ batch: Batch, config: GRPOConfig) throws(BatchError) -> Breakdown {
+        batch.tokenCount <= naiveTokenLimit ? try Naive.breakdown(batch, config: config)
+                                            : try Vectorized.breakdown(batch, config: config)
+    }
+
+    /// Throws when Ctrl-C was pressed: for a command between two pieces of its work.
+    func stopIfAsked() throws(CommandError) {
+        if shouldStop() { throw CommandError("interrupted: nothing more was computed") }
+    }
+
+    /// The rows a table made for `all` (or not) needs: rows past this are only counted.
+    func rowsNeeded(all: Bool) -> Int { all ? allRowLimit : rowLimit }
+
+    /// Cuts `table` at `rowLimit` unless `all` was asked for (then at `allRowsLimit`), with a
+    /// note saying how to see the rest.
     func render(_ table: Table, all: Bool, command: String) -> [String] {
-        table.render(maxRows: all ? nil : rowLimit) { "... \($0) more rows (type '\(command) all' to see every row)" }
+        guard all else {
+            return table.render(maxRows: rowLimit) { "... \($0) more rows (type '\(command) all' to see every row)" }
+        }
+        return table.render(maxRows: allRowLimit) {
+            "... \($0) more rows ('all' shows at most \(allRowLimit); 'grpo-repl explain FILE --json' writes every token)"
+        }
+    }
+
+    /// The breakdown of `batch` under `config` for a command that computes several (one per loss
+    /// type or preset), by `breakdownBySize`. Ctrl-C between two of them stops the command.
+    func lossBreakdown(_ batch: Batch, config: GRPOConfig) throws(CommandError) -> Breakdown {
+        try stopIfAsked()
+        do throws(BatchError) { return try breakdownBySize(batch, config: config) } catch {
+            throw CommandError("the current batch does not fit the options: \(error.message)")
+        }
     }
 }
