@@ -114,6 +114,17 @@ struct BatchFileTests {
         #expect(ExplainCommand.run(request).output.contains("naive vs vectorized: largest |difference|"))
     }
 
+    @Test("--naive is refused, with the memory it would need, when the naive path cannot fit (22M tokens under a 6 GB limit)")
+    func naiveMemory() {
+        // 22,000,000 tokens x 2048 bytes = 45.056 GB; 3/4 of 6 GiB = 4.831838208 GB.
+        let problem = NaiveBudget.problem(tokens: 22_000_000, usable: (6 << 30) / 4 * 3)
+        #expect(problem?.hasPrefix("--naive on 22000000 tokens needs about 45.1 GB") == true
+                && problem?.contains("this process can use about 4.83 GB") == true, "\(problem ?? "nil")")
+        #expect(NaiveBudget.problem(tokens: 200_000, usable: 1 << 30) == nil)
+        #expect(NaiveBudget.problem(tokens: Int.max, usable: 1 << 30)?.contains("needs about more than") == true)
+        #expect(NaiveBudget.usableBytes > 0)
+    }
+
     @Test("in the REPL a batch above the limit shows the vectorized path, and compare says why it cannot run")
     func replNaiveLimit() {
         let session = Session(projectRoot: ProjectFiles.root)

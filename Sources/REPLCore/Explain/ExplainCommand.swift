@@ -102,8 +102,9 @@ public enum ExplainCommand {
             let contents = try load(request)
             let (config, batch) = (contents.config, contents.batch)
             let naive: Breakdown?, vectorized: Breakdown
+            let runNaive = request.forceNaive || batch.tokenCount <= request.naiveTokenLimit
+            if runNaive, let problem = NaiveBudget.problem(tokens: batch.tokenCount) { throw InputError("\(request.path): \(problem)") }
             do {
-                let runNaive = request.forceNaive || batch.tokenCount <= request.naiveTokenLimit
                 naive = runNaive ? try Naive.breakdown(batch, config: config) : nil
                 vectorized = try Vectorized.breakdown(contents.vectorizedBatch ?? batch, config: config)
             } catch { throw InputError("\(request.path): \(error.message)") }
