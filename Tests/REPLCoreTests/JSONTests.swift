@@ -78,4 +78,29 @@ struct JSONEdgeTests {
             try JSONParser.parse("{\"\(composed)\": 1, \"\(decomposed)\": 2}")
         }
     }
+
+    @Test("memory per input byte is bounded: a value is 24 bytes (at least 2 bytes of input), an object one list, containers capped")
+    func memoryBound() throws {
+        // A value is at most 24 bytes ("0," is 2 bytes of input: at most 12 bytes per byte), and an
+        // object is one pointer (its pairs), not a list and a dictionary (250 bytes for {"a":0}).
+        #expect(MemoryLayout<JSONValue>.stride == 24 && MemoryLayout<JSONObject>.size == 8)
+        // The container cap, at 3 here: [[],[]] has 3, [[],[],[]] has 4.
+        #expect(try JSONParser.parse(Array("[[],[]]".utf8), maxContainers: 3) == .array([.array([]), .array([])]))
+        #expect(throws: JSONError(message: "more than 3 objects and lists in one document; a batch file has about 5 per completion",
+                                  line: 1, column: 8)) {
+            try JSONParser.parse(Array("[[],[],{}]".utf8), maxContainers: 3)
+        }
+        #expect(JSONParser.maxContainers == 2_000_000)
+    }
+
+    @Test("an object of many keys: duplicates found past the first 8 (by the set), order kept, lookups by key")
+    func manyKeys() throws {
+        let keys = (0..<40).map { "k\($0)" }
+        let text = "{" + keys.map { "\"\($0)\": \($0.dropFirst())" }.joined(separator: ",") + "}"
+        guard case .object(let o) = try JSONParser.parse(text) else { Issue.record("not an object"); return }
+        #expect(o.keys == keys && o["k39"] == .number(39) && o["k40"] == nil)
+        #expect(throws: JSONError(message: "the key \"k30\" appears twice in one object", line: 1, column: 382)) {
+            try JSONParser.parse(String(text.dropLast()) + ",\"k30\": 0}")
+        }
+    }
 }

@@ -16,12 +16,18 @@ public struct JSONError: Error, Equatable, Sendable, CustomStringConvertible {
 /// duplicated keys; nesting limited to `maxDepth` so hostile input cannot exhaust the stack.
 public struct JSONParser {
     public static let maxDepth = 64
+    /// The most objects and lists a document may hold. Each costs up to about 80 bytes, so this
+    /// bounds what a hostile file of "[0]," or {"a":0} can make the parser allocate (160 MB),
+    /// while a batch file has about 5 per completion. Every other value takes the 24 bytes of a
+    /// `JSONValue` for at least 2 bytes of input ("0,"): at most 12 bytes per input byte.
+    public static let maxContainers = 2_000_000
     private let bytes: [UInt8]
     private var index = 0
     private var depth = 0
+    private var containers = 0
 
-    public static func parse(_ bytes: [UInt8]) throws(JSONError) -> JSONValue {
-        var parser = JSONParser(bytes: bytes)
+    public static func parse(_ bytes: [UInt8], maxContainers: Int = maxContainers) throws(JSONError) -> JSONValue {
+        var parser = JSONParser(bytes: bytes, maxContainers: maxContainers)
         // A UTF-8 byte-order mark, as some Windows editors write, is skipped (RFC 8259 allows it).
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { parser.index = 3 }
         parser.skipSpace()
@@ -33,7 +39,12 @@ public struct JSONParser {
 
     public static func parse(_ text: String) throws(JSONError) -> JSONValue { try parse(Array(text.utf8)) }
 
-    private init(bytes: [UInt8]) { self.bytes = bytes }
+    private let containerLimit: Int
+
+    private init(bytes: [UInt8], maxContainers: Int) {
+        self.bytes = bytes
+        containerLimit = maxContainers
+    }
 
     private func error(_ message: String, at position: Int? = nil) -> JSONError {
         let end = min(position ?? index, bytes.count)
@@ -85,43 +96,56 @@ public struct JSONParser {
         depth += 1
         defer { depth -= 1 }
         if depth > Self.maxDepth { throw error("nested deeper than \(Self.maxDepth) levels") }
+        containers += 1
+        if containers > containerLimit {
+            throw error("more than \(containerLimit) objects and lists in one document; a batch file has about 5 per completion")
+        }
         return try body(&self)
     }
 
     private mutating func object() throws(JSONError) -> JSONValue {
         try nested { (p: inout JSONParser) throws(JSONError) -> JSONValue in
             p.index += 1
-            var object = JSONObject()
+            var pairs: [(key: String, value: JSONValue)] = []
+            // Past a few keys, duplicates are looked up in a set: a linear search would make an
+            // object of n keys cost n^2.
+            var seen: Set<String>? = nil
             p.skipSpace()
-            if p.current == UInt8(ascii: "}") { p.index += 1; return .object(object) }
+            if p.current == UInt8(ascii: "}") { p.index += 1; return .object(JSONObject(distinct: pairs)) }
             while true {
                 p.skipSpace()
                 guard p.current == UInt8(ascii: "\"") else { throw p.error("expected a key in double quotes") }
                 let keyStart = p.index
                 let key = try p.string()
-                if object[key] != nil, let earlier = object.keys.first(where: { $0 == key }) {
-                    // Swift's strings compare under Unicode canonical equivalence: say when the two
-                    // keys are equal only that way ("café" composed and decomposed).
-                    if Array(earlier.unicodeScalars) != Array(key.unicodeScalars) {
-                        throw p.error("the keys \"\(earlier)\" and \"\(key)\" differ only in their Unicode form (composed or decomposed "
-                                      + "accents); write each key in one form", at: keyStart)
-                    }
-                    throw p.error("the key \"\(key)\" appears twice in one object", at: keyStart)
+                if seen?.contains(key) ?? pairs.contains(where: { $0.key == key }) {
+                    try p.refuseDuplicate(key, earlier: pairs.first { $0.key == key }!.key, at: keyStart)
                 }
                 p.skipSpace()
                 guard p.current == UInt8(ascii: ":") else { throw p.error("expected ':' after the key \"\(key)\"") }
                 p.index += 1
                 p.skipSpace()
-                object[key] = try p.value()
+                pairs.append((key, try p.value()))
+                if seen != nil { seen!.insert(key) } else if pairs.count > 8 { seen = Set(pairs.map(\.key)) }
                 p.skipSpace()
                 switch p.current {
                 case UInt8(ascii: ","): p.index += 1
-                case UInt8(ascii: "}"): p.index += 1; return .object(object)
+                case UInt8(ascii: "}"): p.index += 1; return .object(JSONObject(distinct: pairs))
                 case nil: throw p.error("the document ends inside an object (missing '}')")
                 default: throw p.error("expected ',' or '}' in an object")
                 }
             }
         }
+    }
+
+    /// The error for a key that appears twice. Swift's strings compare under Unicode canonical
+    /// equivalence: it says when the two keys are equal only that way ("café" composed and
+    /// decomposed).
+    private func refuseDuplicate(_ key: String, earlier: String, at keyStart: Int) throws(JSONError) -> Never {
+        if Array(earlier.unicodeScalars) != Array(key.unicodeScalars) {
+            throw error("the keys \"\(earlier)\" and \"\(key)\" differ only in their Unicode form (composed or decomposed "
+                        + "accents); write each key in one form", at: keyStart)
+        }
+        throw error("the key \"\(key)\" appears twice in one object", at: keyStart)
     }
 
     private mutating func array() throws(JSONError) -> JSONValue {

@@ -21,25 +21,42 @@ public enum JSONValue: Equatable, Sendable {
     }
 }
 
-/// An object with its keys in document order.
+/// An object with its keys in document order, held as one list of pairs: one allocation per
+/// object (a dictionary beside the list made a small object cost 250 bytes). Lookup is a linear
+/// search, which is what objects of a few keys want; the parser checks duplicates with a set
+/// once an object grows past a few keys.
 public struct JSONObject: Equatable, Sendable {
-    public private(set) var keys: [String] = []
-    private var values: [String: JSONValue] = [:]
+    public private(set) var pairs: [(key: String, value: JSONValue)] = []
 
     public init() {}
 
+    /// Pairs with distinct keys (a later duplicate replaces the earlier value, in its place).
     public init(_ pairs: [(String, JSONValue)]) {
         for (key, value) in pairs { self[key] = value }
     }
 
+    /// Pairs already known to have distinct keys (the parser's).
+    init(distinct pairs: [(key: String, value: JSONValue)]) {
+        self.pairs = pairs
+    }
+
+    public var keys: [String] { pairs.map(\.key) }
+    public var count: Int { pairs.count }
+
     public subscript(key: String) -> JSONValue? {
-        get { values[key] }
+        get { pairs.first { $0.key == key }?.value }
         set {
-            if values[key] == nil, newValue != nil { keys.append(key) }
-            if newValue == nil { keys.removeAll { $0 == key } }
-            values[key] = newValue
+            let k = pairs.firstIndex { $0.key == key }
+            switch (k, newValue) {
+            case (let k?, let value?): pairs[k].value = value
+            case (let k?, nil): pairs.remove(at: k)
+            case (nil, let value?): pairs.append((key, value))
+            case (nil, nil): break
+            }
         }
     }
 
-    public var pairs: [(String, JSONValue)] { keys.map { ($0, values[$0]!) } }
+    public static func == (a: JSONObject, b: JSONObject) -> Bool {
+        a.pairs.count == b.pairs.count && zip(a.pairs, b.pairs).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+    }
 }

@@ -70,12 +70,12 @@ extension JSONValue {
             }
             out += close + "]"
         case .object(let object):
-            if object.keys.isEmpty { out += "{}"; return }
+            if object.count == 0 { out += "{}"; return }
             out += pretty ? "{\n" : "{"
             for (k, (key, value)) in object.pairs.enumerated() {
                 out += pad + Self.escape(key) + (pretty ? ": " : ":")
                 value.write(into: &out, pretty: pretty, indent: indent + 1)
-                if k + 1 < object.keys.count { out += pretty ? ",\n" : "," } else if pretty { out += "\n" }
+                if k + 1 < object.count { out += pretty ? ",\n" : "," } else if pretty { out += "\n" }
             }
             out += close + "}"
         }
