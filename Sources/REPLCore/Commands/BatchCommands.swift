@@ -36,8 +36,7 @@ enum BatchCommands {
             do throws(InputError) { contents = try ExplainCommand.load(request) } catch { throw CommandError(error.message) }
             let batch = contents.batch
             let before = session.config.settings
-            session.config = contents.config
-            session.show(batch, origin: "file \(typed)")
+            session.showFile(batch, config: contents.config, origin: "file \(typed)")
             let changed = ConfigCommands.changeLines(before, session.config.settings)
             var libraryNote: [String] = []
             if let verl = contents.verl {

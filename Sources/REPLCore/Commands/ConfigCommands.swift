@@ -177,10 +177,7 @@ enum ConfigCommands {
             }
             let before = session.config.settings
             // max_completion_length stays: it is also how long the tiny policy's answers can be.
-            var config = preset.config
-            config.maxCompletionLength = session.config.maxCompletionLength
-            session.config = config
-            session.trainer.lossConfig = config
+            session.config = preset.config
             let changes = changeLines(before, session.config.settings)
             return ["preset \(preset.rawValue): \(preset.summary)"] + (changes.isEmpty ? ["  (no option changed)"] : changes)
                 + trlNotes(session.config) + session.backToTRL(because: "a preset sets TRL's options")

@@ -30,7 +30,6 @@ enum SessionFileCommands {
 
     static func save(_ session: Session, to path: String, historyLimit: Int = SessionFile.historyLimit) throws(CommandError) -> [String] {
         var trainer = session.trainer
-        trainer.lossConfig = session.config
         let dropped = trainer.dropHistory(keepingLast: historyLimit)
         let file = SessionFile(trainer: trainer, display: .init(rows: session.rowLimit, showPath: session.displayPath.rawValue))
         let encoder = JSONEncoder()
@@ -81,7 +80,7 @@ enum SessionFileCommands {
         // brings cannot take its own sampler's batches).
         let saved = session.workspace
         session.trainer = file.trainer
-        session.config = file.trainer.lossConfig
+        session.useTrainersMaxCompletionLength()
         session.rowLimit = file.display.rows
         session.displayPath = showPath
         session.clearBatchIfFromTrainer()

@@ -201,10 +201,7 @@ enum SweepCommand {
                 guard let preset = Preset(rawValue: value) else {
                     throw CommandError("no preset '\(Interpreter.shorten(value))'; presets are \(Preset.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
-                var config = preset.config
-                config.maxCompletionLength = scratch.config.maxCompletionLength
-                scratch.config = config
-                scratch.trainer.lossConfig = config
+                scratch.config = preset.config
             })
         }
         guard let setting = session.setting(named: name), setting.scope != .display else {

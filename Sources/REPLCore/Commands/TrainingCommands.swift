@@ -3,11 +3,6 @@ import TinyPolicy
 
 /// The tiny policy's GRPO loop, one piece at a time: sample a group, update, iterate, train.
 enum TrainingCommands {
-    /// Gives the trainer the session's loss options before it samples or updates.
-    static func sync(_ session: Session) {
-        session.trainer.lossConfig = session.config
-    }
-
     /// Runs one trainer call; a `TrainingError` becomes the command's one-line error (the
     /// trainer is unchanged by the call that threw).
     static func training<T>(_ body: () throws(TrainingError) -> T) throws(CommandError) -> T {
@@ -221,7 +216,6 @@ enum TrainingCommands {
         Command("rollout", syntax: "[all]", summary: "theta_old <- theta, sample G completions per prompt, score them (starts an iteration)",
                 term: "o_i ~ pi_old(. | q), r_i = reward(q, o_i)") { session, args throws(CommandError) in
             try Args.onlyAll(args, "rollout")
-            sync(session)
             let rollout = try training { () throws(TrainingError) in try session.trainer.rollout() }
             session.showTrainerBatch(origin: "rollout \(rollout.iteration + 1)")
             return try rolloutLines(session, rollout, all: Args.wantsAll(args))
@@ -230,7 +224,6 @@ enum TrainingCommands {
                 term: "theta <- theta - lr * d loss / d theta") { session, args throws(CommandError) in
             try Args.none(args, "step")
             if let problem = session.verlTrainingProblem(before: "step") { throw CommandError(problem) }
-            sync(session)
             let sampled = session.trainer.needsRollout
             let trace = try training { () throws(TrainingError) in try session.trainer.innerStep() }
             session.showTrainerBatch(origin: "rollout \(trace.rollout.iteration + 1), rescored after step \(trace.summary.step + 1)")
@@ -241,7 +234,6 @@ enum TrainingCommands {
         Command("iterate", summary: "one GRPO iteration: rollout, then num_iterations (mu) updates on that batch (or the updates the current batch has left)") { session, args throws(CommandError) in
             try Args.none(args, "iterate")
             if let problem = session.verlTrainingProblem(before: "iterate") { throw CommandError(problem) }
-            sync(session)
             var traces: [StepTrace] = []
             var stopped: TrainingError? = nil
             do throws(TrainingError) { try session.trainer.train(iterations: 1, onStep: { traces.append($0) }) } catch {
@@ -264,7 +256,6 @@ enum TrainingCommands {
             guard args.count == 1 else { throw CommandError("train takes a number of iterations, e.g. 'train 200'") }
             let n = try Args.integer(args[0], "the number of iterations", 1, 100_000)
             if let problem = session.verlTrainingProblem(before: "train") { throw CommandError(problem) }
-            sync(session)
             let before = session.trainer.history.count
             var done = 0
             let every = max(1, n / 100)

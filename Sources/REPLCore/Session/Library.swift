@@ -67,11 +67,9 @@ extension Session {
     /// one training uses. Throws what verl would refuse; then nothing changes.
     func useVerlOptions(_ options: VerlOptions) throws(ConfigError) {
         try options.checkValues()
-        var config = try options.lossConfig(paddedWidth: options.maxResponseLength ?? config.maxCompletionLength)
-        config.maxCompletionLength = self.config.maxCompletionLength
+        let config = try options.lossConfig(paddedWidth: options.maxResponseLength ?? config.maxCompletionLength)
         verlOptions = options
         self.config = config
-        trainer.lossConfig = config
     }
 
     /// The session's TRL options in verl's words, as `library verl` starts from them: the clip

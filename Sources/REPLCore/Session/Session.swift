@@ -4,10 +4,26 @@ import TinyPolicy
 /// Everything a REPL session holds: the loss options, the batch on screen and its breakdowns,
 /// and how output is drawn. Commands read and change it; nothing here touches the terminal.
 public final class Session {
-    /// The loss options (`set`, `preset`).
-    public var config = GRPOConfig() {
-        didSet { breakdownCache = nil }
+    /// The loss options (`set`, `preset`). Their one owner is the trainer (`Trainer.lossConfig`),
+    /// so training always uses what the term commands show; the only exception is explicit: a
+    /// batch file's own max_completion_length (`fileMaxCompletionLength`), which applies to its
+    /// batch on screen but not to the tiny policy, whose answers that length bounds. Assigning
+    /// keeps max_completion_length as it is (the tiny policy's is a training setting, `set
+    /// max_completion_length`; a file's comes with `showFile`).
+    public var config: GRPOConfig {
+        get {
+            var c = trainer.lossConfig
+            if let n = fileMaxCompletionLength { c.maxCompletionLength = n }
+            return c
+        }
+        set {
+            trainer.lossConfig = newValue
+            breakdownCache = nil
+        }
     }
+    /// max_completion_length as the batch file on screen sets it, while its batch is shown and
+    /// the value differs from the tiny policy's; nil otherwise.
+    public private(set) var fileMaxCompletionLength: Int?
     /// The batch the per-term commands show, and where it came from.
     public private(set) var batch: Batch?
     public private(set) var batchOrigin = ""
@@ -51,7 +67,9 @@ public final class Session {
     /// "press Enter" in it.
     public var lessonRunsAtOnce = false
 
-    /// The tiny policy and its GRPO training loop (`rollout`, `step`, `train`, ...).
+    /// The tiny policy and its GRPO training loop (`rollout`, `step`, `train`, ...), and the
+    /// owner of the loss options. No observer on purpose: `session.trainer.train(...)` then
+    /// mutates it in place, where a `didSet` would copy it, and its whole history, per call.
     public var trainer: Trainer
 
     private var breakdownCache: Breakdown?
@@ -68,7 +86,7 @@ public final class Session {
     /// What a lesson sets aside and puts back: the options, the run and the batch on screen (not
     /// how output is drawn, nor the lesson itself).
     struct Workspace: Sendable {
-        var config: GRPOConfig
+        var fileMaxCompletionLength: Int?
         var trainer: Trainer
         var batch: Batch?
         var batchOrigin: String
@@ -84,18 +102,17 @@ public final class Session {
     public init(projectRoot: String = ProjectFiles.root) {
         self.projectRoot = projectRoot
         trainer = try! Trainer()  // the defaults are valid by construction (tested)
-        config = trainer.lossConfig
     }
 
     /// The session's options, run and batch, to set aside and put back whole.
     var workspace: Workspace {
         get {
-            Workspace(config: config, trainer: trainer, batch: batch, batchOrigin: batchOrigin,
+            Workspace(fileMaxCompletionLength: fileMaxCompletionLength, trainer: trainer, batch: batch, batchOrigin: batchOrigin,
                       batchIsTrainers: batchIsTrainers, displayPath: displayPath, rowLimit: rowLimit)
         }
         set {
-            config = newValue.config
             trainer = newValue.trainer
+            fileMaxCompletionLength = newValue.fileMaxCompletionLength
             batch = newValue.batch
             batchOrigin = newValue.batchOrigin
             batchIsTrainers = newValue.batchIsTrainers
@@ -108,23 +125,41 @@ public final class Session {
     /// A new session's workspace: the default options and display settings, no run, no batch.
     var freshWorkspace: Workspace { Session(projectRoot: projectRoot).workspace }
 
-    /// Gives the trainer the session's loss options and shows the trainer's current batch:
-    /// what `rollout`, `step` and `train` call after they change the policy.
+    /// Shows the trainer's current batch: what `rollout`, `step` and `train` call after they
+    /// change the policy.
     func showTrainerBatch(origin: String) {
-        config = trainer.lossConfig
         if let batch = trainer.buildBatch() { show(batch, origin: origin, fromTrainer: true) }
     }
 
     /// True when the batch on screen is the tiny policy's (so a new run makes it stale).
     public private(set) var batchIsTrainers = false
 
-    /// Makes `batch` the current batch.
+    /// Makes `batch` the current batch; the loss options apply to it with the tiny policy's
+    /// max_completion_length (`showFile` brings a file's own).
     public func show(_ batch: Batch, origin: String, fromTrainer: Bool = false) {
         self.batch = batch
         batchOrigin = origin
         batchIsTrainers = fromTrainer
+        fileMaxCompletionLength = nil
         breakdownCache = nil
         verlFile = nil
+    }
+
+    /// Makes a batch file's batch the current one, with its loss options: they become the
+    /// session's (and so the trainer's), and its max_completion_length applies to this batch
+    /// while it is shown.
+    func showFile(_ batch: Batch, config: GRPOConfig, origin: String) {
+        show(batch, origin: origin)
+        self.config = config
+        let own = trainer.settings.maxCompletionLength
+        fileMaxCompletionLength = config.maxCompletionLength == own ? nil : config.maxCompletionLength
+    }
+
+    /// Drops a batch file's max_completion_length: the tiny policy's applies again (after `set
+    /// max_completion_length` or `load`).
+    func useTrainersMaxCompletionLength() {
+        fileMaxCompletionLength = nil
+        breakdownCache = nil
     }
 
     /// A batch file's verl options, its batch as the file gives it (before verl's rejection

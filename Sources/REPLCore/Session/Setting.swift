@@ -34,7 +34,6 @@ extension Session {
                     var config = session.config
                     do throws(ConfigError) { try option.set(text, in: &config) } catch { throw CommandError(error.message) }
                     session.config = config
-                    session.trainer.lossConfig = config
                 })
     }
 
@@ -48,13 +47,12 @@ extension Session {
                 get: { option.key == "max_completion_length" ? "\($0.config.maxCompletionLength)" : option.get($0.trainer.settings) },
                 set: { session, text throws(CommandError) in
                     var trainer = session.trainer
-                    trainer.lossConfig = session.config
                     do throws(ConfigError) { try trainer.set(option.key, to: text) } catch { throw CommandError(error.message) }
                     if trainer.settings != session.trainer.settings {
                         session.trainer = trainer
                         if option.startsNewRun { session.clearBatchIfFromTrainer() }
                     }
-                    if option.key == "max_completion_length" { session.config.maxCompletionLength = trainer.settings.maxCompletionLength }
+                    if option.key == "max_completion_length" { session.useTrainersMaxCompletionLength() }
                 })
     }
 
