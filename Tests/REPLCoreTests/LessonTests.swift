@@ -60,30 +60,50 @@ struct LessonTests {
         return result
     }
 
+    /// The names declared in Swift source: each word after a declaring keyword (`func`, `var`,
+    /// `let`, `case`, `enum`, `struct`, `class`, `extension`, `protocol`), by keyword, and
+    /// whether `init` is declared. One pass over the text, so the lookups are set lookups.
+    static func declarations(_ source: String) -> [String: Set<String>] {
+        let keywords: Set<Substring> = ["func", "var", "let", "case", "enum", "struct", "class", "extension", "protocol", "init"]
+        var found: [String: Set<String>] = [:]
+        var previous: Substring = ""
+        for word in source.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "_") }) {
+            if keywords.contains(previous) { found[String(previous), default: []].insert(String(word)) }
+            if word == "init" { found["init", default: []].insert("init") }
+            previous = word
+        }
+        return found
+    }
+
     @Test("every Swift symbol a lesson cites exists in Sources (or, for an exercise, in exercises/Sources)")
     func citedSymbolsExist() throws {
-        var sources: [String] = []
+        var declared: [String: Set<String>] = [:]
         for folder in ["/Sources/", "/exercises/Sources/"] {
             let enumerator = FileManager.default.enumerator(atPath: Self.root + folder)
             while let path = enumerator?.nextObject() as? String {
-                if path.hasSuffix(".swift") { sources.append(try String(contentsOfFile: Self.root + folder + path, encoding: .utf8)) }
+                guard path.hasSuffix(".swift") else { continue }
+                let source = try String(contentsOfFile: Self.root + folder + path, encoding: .utf8)
+                declared.merge(Self.declarations(source)) { $0.union($1) }
             }
         }
-        let all = sources.joined(separator: "\n")
+        func has(_ keywords: [String], _ name: String) -> Bool { keywords.contains { declared[$0]?.contains(name) == true } }
         var checked = 0
         for file in LessonCatalog.files(root: Self.root) + ["README.md"] {
             let text = try String(contentsOfFile: Self.root + "/lessons/" + file, encoding: .utf8)
             for (type, member) in Self.citedSymbols(text) {
-                let typeDeclared = ["enum \(type)", "struct \(type)", "class \(type)", "extension \(type)", "protocol \(type)"]
-                    .contains { all.contains($0 + " ") || all.contains($0 + ":") || all.contains($0 + "<") }
-                let forms = member == "init" ? ["init("]
-                    : ["func \(member)(", "func \(member)<", "var \(member):", "var \(member) ", "let \(member):",
-                       "let \(member) ", "case \(member)", "enum \(member):", "struct \(member):", "enum \(member) ", "struct \(member) "]
-                let memberDeclared = forms.contains { all.contains($0) }
+                let typeDeclared = has(["enum", "struct", "class", "extension", "protocol"], type)
+                let memberDeclared = member == "init" ? has(["init"], "init") : has(["func", "var", "let", "case", "enum", "struct"], member)
                 #expect(typeDeclared && memberDeclared, "lessons/\(file) cites `\(type).\(member)`, which is not declared in Sources")
                 checked += 1
             }
         }
         #expect(checked > 0)
+    }
+
+    @Test("declarations: the word after each declaring keyword, nothing else")
+    func declarationsFound() {
+        let found = Self.declarations("public enum Naive {\n    static func tokenRatio(_ x: Int) -> Int { let y = x }\n    case a, b\n}")
+        #expect(found["enum"] == ["Naive"] && found["func"] == ["tokenRatio"] && found["let"] == ["y"] && found["case"] == ["a"])
+        #expect(found["struct"] == nil && found["init"] == nil)
     }
 }
