@@ -169,6 +169,23 @@ struct AgreementTests {
         }
     }
 
+    @Test("disagreement scales each quantity by its own size: a 5e-10 gradient error on 1e-3 gradients is caught")
+    func disagreementPerQuantity() throws {
+        // 500 tokens: d loss / d logp is about A / N = 0.707 / 1000 per token, the loss about 1e-16.
+        let batch = Batch(groups: [Group(completions: [Completion(reward: 1, logp: Array(repeating: -1, count: 500)),
+                                                       Completion(reward: 0, logp: Array(repeating: -1, count: 500))])])
+        var config = GRPOConfig()
+        config.beta = 0
+        let n = try Naive.breakdown(batch, config: config), v = try Vectorized.breakdown(batch, config: config)
+        #expect(n.disagreement(with: v) == nil)
+        var off = v
+        off.gradLogp.values[7] += 5e-10
+        // Within 1e-9 of the loss's size (the old rule, 1e-9 * max(1, |loss|)), but 5e-10 / 7.07e-4 = 7e-7 of the gradient's.
+        #expect(n.maxDifference(from: off) <= 1e-9 * max(1, abs(n.loss)))
+        let found = n.disagreement(with: off)
+        #expect(found?.quantity == "d loss / d logp" && found.map { abs($0.difference - 5e-10) < 1e-16 } == true, "\(String(describing: found))")
+    }
+
     @Test("lossAndGradient equals the breakdown's loss and gradient")
     func lossAndGradient() throws {
         var rng = SeededGenerator(seed: 99)

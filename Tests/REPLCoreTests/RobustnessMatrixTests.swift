@@ -4,9 +4,7 @@ import Testing
 @testable import REPLCore
 
 /// Every option at each of its extreme accepted values, one option at a time, then every command:
-/// nothing traps, every error is one line and changes nothing. (`gradcheck` runs on the small
-/// example batch only: it evaluates the loss twice per token, which on a trainer batch of G = 256
-/// takes minutes.)
+/// nothing traps, every error is one line and changes nothing.
 @Suite("Robustness: every option at its extremes, then every command")
 struct RobustnessMatrixTests {
     static let values = ["0", "-0", "5e-324", "1e-300", "1e-9", "0.5", "0.9999999999999999", "1", "1.0000000000000002", "2", "64",

@@ -114,7 +114,7 @@ public enum ExplainCommand {
             if request.check {
                 var failed: [String] = []
                 if contents.logged?.hasDifferences(contents.ours(shown)) == true { failed.append("a logged number differs from ours") }
-                if let naive, !ExplainText.pathsAgree(naive.maxDifference(from: vectorized), loss: naive.loss) {
+                if let naive, naive.disagreement(with: vectorized) != nil {
                     failed.append("the naive and vectorized paths disagree")
                 }
                 if !failed.isEmpty {

@@ -51,8 +51,10 @@ public enum ExplainText {
         lines.append("")
         if let naive {
             let diff = naive.maxDifference(from: vectorized)
+            let apart = naive.disagreement(with: vectorized)
             lines.append("naive vs vectorized: largest |difference| over every quantity = \(Fmt.num(diff, digits: 2))"
-                         + (pathsAgree(diff, loss: naive.loss) ? " (they agree)" : " (they DISAGREE: please report this batch)"))
+                         + (apart.map { " (they DISAGREE in \($0.quantity) by \(Fmt.num($0.difference, digits: 2)): please report this batch)" }
+                            ?? " (they agree)"))
         }
         if let logged {
             lines.append("")
@@ -74,12 +76,6 @@ public enum ExplainText {
         let base = Dictionary(uniqueKeysWithValues: VerlOptions().settings.map { ($0.key, $0.value) })
         let changed = options.settings.filter { base[$0.key] != $0.value }.map { "\($0.key)=\($0.value)" }
         return changed.isEmpty ? "verl's defaults" : changed.joined(separator: " ")
-    }
-
-    /// The two paths agree to rounding: every quantity within 1e-9 of the loss's size (an
-    /// infinite difference, such as NaN against inf, never agrees).
-    static func pathsAgree(_ difference: Double, loss: Double) -> Bool {
-        difference.isFinite && difference <= 1e-9 * max(1, abs(loss))
     }
 
     /// The options that differ from the preset's (the defaults unless another preset was named):
